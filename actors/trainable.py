@@ -1,0 +1,60 @@
+"""Any registered method as a Tune trainable: one ``step`` is one epoch, checkpoints are the trainer's
+state dict. Tune then gives every method schedulers (ASHA, PBT), search algorithms, fault tolerance and
+resume at once. Nothing here knows about a particular method."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from shared.checkpoint import load_state, save_checkpoint
+from shared.config import flatten, to_dict
+from shared.method import NonFiniteLossError
+from shared.registry import get_method
+from shared.results import ResultsStore, RunInfo
+
+
+class MethodTrainable(tune.Trainable):
+    """Run with ``tune.with_parameters(MethodTrainable, run=...)``, where ``run`` holds the method's
+    name, its fixed overrides and where results go; Tune's ``config`` is the sampled search-space point
+    as dotted keys (``{"optim.lr": 0.001, "lam": 0.01}``)."""
+
+    def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
+        self.spec = get_method(run["method"])
+        self.cfg = self.spec.load_config({**run.get("overrides", {}), **config})
+        self.trainer = self.spec.make_trainer(self.cfg)
+        self.evaluators = self.spec.make_evaluators(self.cfg, self.trainer.data)
+        self.store = ResultsStore(run["storage"])
+        data = getattr(self.cfg, "data", None)
+        self.info = RunInfo(
+            experiment=run["experiment"], method=self.spec.name, paper=self.spec.paper,
+            dataset=getattr(data, "name", ""), seed=int(getattr(self.cfg, "seed", 0)), trial=self.trial_id,
+            config_json=RunInfo.config_to_json(flatten(to_dict(self.cfg))),
+            study=run.get("study", ""), job=run.get("job", ""), code_version=run.get("code_version", ""),
+        )
+        self.started = time.time()
+
+    def step(self) -> dict[str, Any]:
+        try:
+            metrics = self.trainer.fit_epoch()
+        except NonFiniteLossError as err:
+            self.store.write_epoch(self.info, self.trainer.epoch + 1, {"nonfinite_loss": float("nan")},
+                                   "error", time.time() - self.started)
+            raise NonFiniteLossError(f"trial {self.trial_id} ({self.spec.name}): {err}") from None
+        epoch, done = self.trainer.epoch, self.trainer.done
+        every = self.cfg.eval_every
+        if done or (every and epoch % every == 0):
+            artifact = self.trainer.artifact()
+            for evaluator in self.evaluators:
+                metrics.update(evaluator.evaluate(artifact))
+        self.store.write_epoch(self.info, epoch, metrics, "final" if done else "running",
+                               time.time() - self.started)
+        return {**metrics, "epoch": epoch, "done": done}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        save_checkpoint(checkpoint_dir, self.spec, self.cfg, self.trainer)
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.trainer.load_state_dict(load_state(Path(checkpoint_dir)))

@@ -1,0 +1,165 @@
+"""Reports made from result rows: a Markdown summary table and PNG plots.
+
+    python jobs/report.py EXPERIMENT [--storage ROOT] [--metric NAME --mode max]
+
+For a sweep: one row per trial with its swept hyperparameters and final measures (best marked), and a
+grid of plots of each measure against each swept hyperparameter.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+from shared.results import ResultsStore  # noqa: E402
+
+# Training diagnostics that are not measures of the result; left out of tables and plots.
+DIAGNOSTICS = {"lr", "epoch_time_s"}
+
+
+def final_measures(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial: for every metric its value at the trial's last epoch that reported it."""
+    if rows.empty:
+        return pd.DataFrame()
+    ok = rows[rows["status"] != "error"].sort_values("epoch")
+    last = ok.groupby(["trial", "metric"]).tail(1)
+    wide = last.pivot(index="trial", columns="metric", values="value")
+    epochs = ok.groupby("trial")["epoch"].max().rename("epochs")
+    status = rows.groupby("trial")["status"].agg(
+        lambda s: "error" if (s == "error").any() else ("finished" if (s == "final").any() else "stopped")
+    ).rename("status")
+    configs = rows.groupby("trial")["config"].last().map(json.loads)
+    out = wide.join(epochs).join(status)
+    out["config"] = configs
+    return out.reset_index()
+
+
+def _swept_keys(table: pd.DataFrame, search_space: dict[str, Any]) -> list[str]:
+    return [k for k in search_space if k in table.columns]
+
+
+def summary_table(rows: pd.DataFrame, search_space: dict[str, Any], metric: str, mode: str) -> pd.DataFrame:
+    table = final_measures(rows)
+    if table.empty:
+        return table
+    for key in search_space:
+        table[key] = table["config"].map(lambda c, k=key: c.get(k))
+    measures = sorted(m for m in rows["metric"].unique() if m not in DIAGNOSTICS and m in table.columns)
+    cols = ["trial", *search_space, "epochs", "status", *measures]
+    table = table[cols]
+    if metric in table.columns:
+        table = table.sort_values(metric, ascending=(mode == "min"), na_position="last")
+    return table.reset_index(drop=True)
+
+
+def to_markdown(table: pd.DataFrame, metric: str) -> str:
+    """A GitHub table; the best trial (first row after sorting, if finite) is marked."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return "" if pd.isna(v) else f"{v:.4g}"
+        return str(v)
+
+    header = "| " + " | ".join(table.columns) + " |"
+    sep = "|" + "|".join("---" for _ in table.columns) + "|"
+    lines = [header, sep]
+    for i, row in table.iterrows():
+        cells = [fmt(v) for v in row]
+        if i == 0 and metric in table.columns and pd.notna(row[metric]):
+            cells[0] = f"**{cells[0]}** (best)"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path) -> None:
+    """A grid: one row per measure, one column per swept hyperparameter, a point per trial."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in search_space if k in table.columns] or ["trial"]
+    skip = {"trial", "epochs", "status", *search_space}
+    measures = [c for c in table.columns if c not in skip]
+    fig, axes = plt.subplots(len(measures), len(keys), figsize=(3.2 * len(keys), 2.4 * len(measures)),
+                             squeeze=False)
+    for i, measure in enumerate(measures):
+        for j, key in enumerate(keys):
+            ax = axes[i][j]
+            x = table[key]
+            numeric = pd.api.types.is_numeric_dtype(x) and x.nunique() > 1
+            if numeric:
+                ax.scatter(x, table[measure], s=18)
+                spec = search_space.get(key)
+                if isinstance(spec, dict) and "loguniform" in spec:
+                    ax.set_xscale("log")
+            else:
+                labels = [str(v) for v in x]
+                order = sorted(set(labels))
+                ax.scatter([order.index(v) for v in labels], table[measure], s=18)
+                ax.set_xticks(range(len(order)), order, rotation=30, fontsize=7)
+            if i == len(measures) - 1:
+                ax.set_xlabel(key)
+            if j == 0:
+                ax.set_ylabel(measure, fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any) -> dict[str, str]:
+    """Write ``report.md`` and ``measures_vs_hparams.png`` under ``reports/<experiment>/``."""
+    rows = store.read(experiment).to_pandas()
+    out_dir = Path(store.path("reports", experiment))
+    out_dir.mkdir(parents=True, exist_ok=True)  # reports are local files next to a local store
+    space = dict(sweep.search_space)
+    table = summary_table(rows, space, sweep.metric, sweep.mode)
+    md = out_dir / "report.md"
+    png = out_dir / "measures_vs_hparams.png"
+    text = [f"# Sweep {experiment}", "",
+            f"Metric: `{sweep.metric}` ({sweep.mode}); {len(table)} trial(s); rows from {store.path('results', experiment)}",
+            ""]
+    if table.empty:
+        text.append("No results were written.")
+    else:
+        text.append(to_markdown(table, sweep.metric))
+        plot_measures(table, space, png)
+        text += ["", f"![measures against hyperparameters]({png.name})"]
+    md.write_text("\n".join(text) + "\n")
+    if not table.empty:
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            print(table.drop(columns=["trial"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return {"report": str(md), "plot": str(png)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from types import SimpleNamespace
+
+    parser = argparse.ArgumentParser(description="Write the report of a sweep from its result rows.")
+    parser.add_argument("experiment")
+    parser.add_argument("--storage")
+    parser.add_argument("--metric", default="linear_probe_acc")
+    parser.add_argument("--mode", default="max", choices=["max", "min"])
+    args = parser.parse_args(argv)
+    store = ResultsStore(args.storage)
+    rows = store.read(args.experiment).to_pandas()
+    if rows.empty:
+        print(f"error: no results for {args.experiment} under {store.root}", file=sys.stderr)
+        return 2
+    # The swept keys are those whose value differs between trials.
+    configs = pd.DataFrame(list(rows.groupby("trial")["config"].last().map(json.loads)))
+    space = {k: {"choice": []} for k in configs.columns if configs[k].astype(str).nunique() > 1}
+    out = write_sweep_report(store, args.experiment, SimpleNamespace(search_space=space, metric=args.metric,
+                                                                     mode=args.mode))
+    print(out["report"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

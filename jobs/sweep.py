@@ -1,0 +1,190 @@
+"""Sweep one registered method's hyperparameters with Ray Tune.
+
+    python jobs/sweep.py --list
+    python jobs/sweep.py care [key=value ...] [sweep.key=value ...] [--smoke] [--name NAME] [--fresh]
+    ray job submit --working-dir . -- python jobs/sweep.py care --smoke
+
+The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-config key for every trial;
+``sweep.key=value`` changes the sweep (``sweep.num_samples=16``, ``sweep.resources.gpu=1``). Everything is
+validated before Ray starts. Results land as Parquet under the storage root (``RAYSTUDY_STORAGE``,
+default ``~/raystudy``); at the end a Markdown summary and a PNG plot are written beside them.
+
+Running the same command again resumes the same experiment (finished trials are not rerun);
+``--fresh`` starts a new one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Under `ray job submit --working-dir .` the code is importable from the working directory, not from an
+# installed package: put the repository root on the path in both cases.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Tune checks that every result carries the scheduler's metric; methods evaluate every eval_every epochs
+# only, and the sweep checks the metric name itself before starting (validate_sweep).
+os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+
+from shared.config import ConfigError  # noqa: E402
+from shared.registry import get_method, list_methods  # noqa: E402
+from shared.results import ResultsStore, code_version, storage_root  # noqa: E402
+
+from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
+
+
+@dataclass
+class SweepPlan:
+    """A validated sweep, ready to run."""
+
+    method: str
+    sweep: SweepConfig
+    experiment: str
+    storage: str
+    smoke: bool
+
+
+def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = False,
+               name: str | None = None, storage: str | None = None) -> SweepPlan:
+    """Validate everything that can be validated without Ray (raises ConfigError naming the key)."""
+    spec = get_method(method)
+    sweep = load_sweep(spec, overrides, smoke=smoke)
+    validate_sweep(spec, sweep)
+    return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
+                     storage=storage_root(storage), smoke=smoke)
+
+
+def check_resources(sweep: SweepConfig) -> None:
+    """A trial that asks for more than any node of the cluster has would wait forever: refuse it."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    need = {"CPU": sweep.resources.cpu, "GPU": sweep.resources.gpu}
+    for key, amount in need.items():
+        if amount <= 0:
+            continue
+        most = max((n.get(key, 0.0) for n in nodes), default=0.0)
+        if most < amount:
+            total = sum(n.get(key, 0.0) for n in nodes)
+            raise ConfigError(
+                f"sweep.resources.{key.lower()}: each trial asks for {amount:g} {key}, but no node of the cluster "
+                f"has that many (largest node: {most:g}, cluster total: {total:g})"
+            )
+
+
+def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
+    """Run (or resume) the sweep on the connected Ray; returns where results and the report are."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    from actors.trainable import MethodTrainable
+    from jobs.report import write_sweep_report
+
+    sweep, spec = plan.sweep, get_method(plan.method)
+    tune_root = f"{plan.storage}/tune"
+    resume = tune.Tuner.can_restore(f"{tune_root}/{plan.experiment}")
+    if fresh and resume:
+        plan.experiment = f"{plan.experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
+        resume = False
+    exp_path = f"{tune_root}/{plan.experiment}"
+    run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
+                "experiment": plan.experiment, "code_version": code_version()}
+    trainable = tune.with_resources(
+        tune.with_parameters(MethodTrainable, run=run_info),
+        {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
+    )
+    if resume:
+        print(f"[raystudy] resuming experiment {plan.experiment} from {exp_path}", flush=True)
+        tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True,
+                                   resume_errored=False, restart_errored=False)
+    else:
+        epochs = spec.load_config(sweep.overrides).epochs
+        if sweep.scheduler.name == "asha":
+            scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
+                                      grace_period=sweep.scheduler.grace_period,
+                                      reduction_factor=sweep.scheduler.reduction_factor)
+        else:
+            scheduler = FIFOScheduler()
+        tuner = tune.Tuner(
+            trainable,
+            param_space={k: to_tune_domain(k, v) for k, v in sweep.search_space.items()},
+            tune_config=tune.TuneConfig(
+                metric=sweep.metric, mode=sweep.mode, num_samples=sweep.num_samples, scheduler=scheduler,
+                search_alg=BasicVariantGenerator(random_state=sweep.seed,
+                                                 max_concurrent=sweep.max_concurrent),
+                trial_dirname_creator=lambda trial: trial.trial_id,
+            ),
+            run_config=tune.RunConfig(
+                name=plan.experiment, storage_path=tune_root,
+                failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
+                checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2,
+                                                        checkpoint_at_end=True),
+                verbose=1,
+            ),
+        )
+    grid = tuner.fit()
+    errors = [(r.path, r.error) for r in grid if r.error is not None]
+    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep)
+    return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
+            "tune": exp_path, "errors": errors, **report}
+
+
+def print_methods() -> None:
+    for spec in list_methods():
+        print(f"{spec.name:14s} {spec.family:10s} {spec.paper}")
+
+
+def parse_args(argv: list[str] | None = None, method: str | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if method is None:
+        parser.add_argument("method", nargs="?", help="a registered method (see --list)")
+    parser.add_argument("overrides", nargs="*", help="key=value (method config) or sweep.key=value")
+    parser.add_argument("--list", action="store_true", help="list the registered methods and their papers")
+    parser.add_argument("--smoke", action="store_true", help="a run of a few minutes on 2 cores")
+    parser.add_argument("--name", help="experiment name (default: method and a hash of the sweep)")
+    parser.add_argument("--fresh", action="store_true", help="start a new experiment instead of resuming")
+    parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
+    parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
+    args = parser.parse_args(argv)
+    if method is not None:
+        args.method = method
+    return args
+
+
+def main(argv: list[str] | None = None, method: str | None = None) -> int:
+    args = parse_args(argv, method)
+    if args.list:
+        print_methods()
+        return 0
+    if not args.method:
+        print("error: name a method (or --list)", file=sys.stderr)
+        return 2
+    try:
+        plan = plan_sweep(args.method, args.overrides, smoke=args.smoke, name=args.name, storage=args.storage)
+        from cluster import connect
+
+        conn = connect(args.address, num_cpus=args.num_cpus)
+        check_resources(plan.sweep)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"[raystudy] {conn.describe()}", flush=True)
+    print(f"[raystudy] sweep {plan.experiment}: {plan.sweep.num_samples} sample(s) of "
+          f"{list(plan.sweep.search_space) or 'no search space'}; results under {plan.storage}", flush=True)
+    out = run_sweep(plan, fresh=args.fresh)
+    print(f"[raystudy] results: {out['results']}")
+    print(f"[raystudy] report:  {out['report']}")
+    print(f"[raystudy] plot:    {out['plot']}")
+    for path, error in out["errors"]:
+        print(f"[raystudy] trial failed: {path}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Contrastive losses shared by the SSL methods (pure functions on embeddings)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """SimCLR's NT-Xent over 2N views, as in CARE's ``infoNCE`` (negatives: the 2N-2 other views).
+
+    For anchor i with positive i+ (its other view), with cosine similarities s:
+        l_i = -log( exp(s_{i,i+}/t) / sum_{k != i} exp(s_{i,k}/t) )
+    The denominator holds the positive and the 2N-2 views of the other samples; the loss is the mean
+    of l_i over all 2N anchors.
+
+    Args:
+        z1, z2: (N, d) embeddings of the two views of the same N samples (normalised here).
+        temperature: tau.
+    """
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = z1.shape[0]
+    logits = z @ z.T / temperature
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, positive)
+
+
+def gram_discrepancy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """CARE's equivariance loss on one chunk that shared one augmentation pair (t1, t2).
+
+        L = (2/b) * sum_i sum_{j != i} ( <z1_i, z1_j> - <z2_i, z2_j> )^2
+
+    i.e. twice the mean over rows of the squared norm of the difference of the off-diagonal Gram rows.
+    It is zero exactly when the two point sets have the same Gram matrix off the diagonal, which (for
+    unit vectors) means z2 = z1 R for an orthogonal R: the augmentation acts as a rotation.
+    """
+    b = z1.shape[0]
+    off_diag = ~torch.eye(b, dtype=torch.bool, device=z1.device)
+    diff = (z1 @ z1.T - z2 @ z2.T) * off_diag
+    return 2.0 * diff.pow(2).sum(dim=1).mean()
+
+
+def equivariance_loss(z1: torch.Tensor, z2: torch.Tensor, splits: int) -> torch.Tensor:
+    """CARE's L_equi: the batch is cut into ``splits`` consecutive chunks (each chunk was transformed by
+    its own shared pair t1, t2); the Gram discrepancy is averaged over chunks. Inputs are normalised here.
+    """
+    if z1.shape[0] % splits:
+        raise ValueError(f"batch of {z1.shape[0]} does not split into {splits} equal chunks")
+    z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    losses = [gram_discrepancy(a, b) for a, b in zip(z1.chunk(splits), z2.chunk(splits))]
+    return torch.stack(losses).mean()

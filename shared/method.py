@@ -1,0 +1,298 @@
+"""The method contract: every method of the group's papers is a config, a Trainer and its Evaluators.
+
+A ``Trainer`` is driven one epoch at a time (``fit_epoch``) and can be saved and resumed exactly
+(``state_dict`` / ``load_state_dict`` hold model, optimizer, RNG streams and the epoch counter).
+Gradient methods subclass :class:`GradientTrainer` and write only ``build_model``, ``batches`` and
+``loss`` (and optionally ``configure_optimizer``); solvers and closed forms override ``fit_epoch``.
+Evaluators take the trainer's ``artifact()`` and return the paper's own measures.
+
+Nothing here imports Ray: the Ray layer (``actors/``) drives these objects unchanged.
+"""
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from shared.config import CONFIG_ROOT, ConfigError, bounded, load_config
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; training this configuration cannot continue."""
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and learning-rate schedule shared by gradient methods."""
+
+    name: str = bounded("adam", choices=["adam", "adamw", "sgd"])
+    lr: float = bounded(1e-3, gt=0.0)
+    weight_decay: float = bounded(1e-6, ge=0.0)
+    momentum: float = bounded(0.9, ge=0.0, lt=1.0, help="SGD only")
+    schedule: str = bounded("none", choices=["none", "cosine"])
+    warmup_epochs: int = bounded(0, ge=0)
+
+
+@dataclass
+class MethodConfig:
+    """Fields every method has. Method configs subclass this and add their own sections."""
+
+    seed: int = 0
+    epochs: int = bounded(10, ge=1)
+    eval_every: int = bounded(0, ge=0, help="evaluate every N epochs; 0 = only after the last epoch")
+    threads: int = bounded(0, ge=0, help="torch intra-op threads; 0 = leave torch's default")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one trial of the method asks the cluster for."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+    distributed: str | None = None  # None, or "deepspeed" for methods that run under Ray Train
+
+
+class Trainer(ABC):
+    """Trains one method for one configuration, one epoch per call."""
+
+    def __init__(self, config: MethodConfig) -> None:
+        self.config = config
+        self.epoch = 0
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.config.epochs
+
+    @abstractmethod
+    def fit_epoch(self) -> dict[str, float]:
+        """Run one epoch; return its training metrics (means over the epoch)."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly: tensors, numbers, strings and containers of them only,
+        so that checkpoints load with ``torch.load(weights_only=True)``."""
+
+    @abstractmethod
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def artifact(self) -> Any:
+        """What evaluators consume (e.g. the frozen encoder)."""
+
+    # Data shared with evaluators so that they do not load it a second time (None: they load it).
+    data: Any = None
+
+
+class Evaluator(ABC):
+    """One of a method's measures. ``evaluate(artifact) -> {metric: value}``; ``metrics`` names what it
+    reports, so that sweeps and studies can be checked before they run."""
+
+    metrics: tuple[str, ...] = ()
+
+    def __init__(self, config: MethodConfig, data: Any = None) -> None:
+        self.config = config
+        self._data = data
+
+    @property
+    def data(self) -> Any:
+        if self._data is None:
+            self._data = self.load_data()
+        return self._data
+
+    def load_data(self) -> Any:
+        """Evaluators that need data and were not given the trainer's override this."""
+        raise NotImplementedError(f"{type(self).__name__} needs data; pass the trainer's data")
+
+    @abstractmethod
+    def evaluate(self, artifact: Any) -> dict[str, float]: ...
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the global torch RNG (model initialisation, dropout). Data order and augmentations use
+    the trainer's own ``torch.Generator`` so that they are saved and restored with it."""
+    torch.manual_seed(seed)
+
+
+def rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+
+
+def set_rng_state(generator: torch.Generator, state: Mapping[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+
+
+class GradientTrainer(Trainer):
+    """The plain training loop. Subclasses write ``build_model``, ``batches`` and ``loss``.
+
+    ``loss(batch)`` returns the scalar loss, or ``(loss, {name: value})`` to log its parts. The same three
+    methods are what the distributed path (DDP, DeepSpeed) drives, so they must not step the optimizer.
+    """
+
+    config: Any
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.setup()
+        self.model = self.build_model()
+        self.optimizer = self.configure_optimizer()
+        self.global_step = 0
+
+    # -- what a method writes -------------------------------------------------------------------
+    def setup(self) -> None:
+        """Load data and anything the model needs to know (called before ``build_model``)."""
+
+    @abstractmethod
+    def build_model(self) -> nn.Module: ...
+
+    @abstractmethod
+    def batches(self) -> Iterator[Any]:
+        """The batches of one epoch, in an order drawn from ``self.generator``."""
+
+    @abstractmethod
+    def loss(self, batch: Any) -> torch.Tensor | tuple[torch.Tensor, dict[str, float]]: ...
+
+    def steps_per_epoch(self) -> int:
+        raise NotImplementedError
+
+    def configure_optimizer(self) -> torch.optim.Optimizer:
+        return make_optimizer(self.model.parameters(), self.config.optim)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def learning_rate(self) -> float:
+        """Learning rate at the current step: linear warm-up, then constant or cosine to zero."""
+        opt: OptimConfig = self.config.optim
+        steps = self.steps_per_epoch()
+        warm = opt.warmup_epochs * steps
+        if self.global_step < warm:
+            return opt.lr * (self.global_step + 1) / warm
+        if opt.schedule == "cosine":
+            total = max(self.config.epochs * steps - warm, 1)
+            progress = min((self.global_step - warm) / total, 1.0)
+            return opt.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return opt.lr
+
+    def fit_epoch(self) -> dict[str, float]:
+        self.model.train()
+        sums: dict[str, float] = defaultdict(float)
+        n = 0
+        start = time.perf_counter()
+        for batch in self.batches():
+            lr = self.learning_rate()
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss, parts = split_loss(self.loss(batch))
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"loss is {loss.item()} at epoch {self.epoch + 1}, step {self.global_step} "
+                    f"(lr={lr:.3g}); this configuration diverged: lower the learning rate or check the inputs"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.global_step += 1
+            n += 1
+            sums["loss"] += loss.item()
+            for k, v in parts.items():
+                sums[k] += float(v)
+        self.epoch += 1
+        metrics = {k: v / max(n, 1) for k, v in sums.items()}
+        metrics["lr"] = self.learning_rate() if n else self.config.optim.lr
+        metrics["epoch_time_s"] = time.perf_counter() - start
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(self.generator),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(self.generator, state["rng"])
+
+
+def split_loss(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    if isinstance(out, tuple):
+        loss, parts = out
+        return loss, {k: float(v) for k, v in parts.items()}
+    return out, {}
+
+
+def make_optimizer(params: Iterable[nn.Parameter], opt: OptimConfig) -> torch.optim.Optimizer:
+    if opt.name == "adam":
+        return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay)
+    if opt.name == "adamw":
+        return torch.optim.AdamW(params, lr=opt.lr, weight_decay=opt.weight_decay)
+    return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method: what the platform needs to know to train, evaluate and schedule it."""
+
+    name: str
+    paper: str
+    family: str
+    config: type
+    trainer: type[Trainer]
+    evaluators: tuple[type[Evaluator], ...] = ()
+    resources: Resources = field(default_factory=Resources)
+    description: str = ""
+
+    @property
+    def config_path(self) -> Path:
+        return CONFIG_ROOT / "methods" / f"{self.name}.yaml"
+
+    def load_config(self, overrides: Mapping[str, Any] | Iterable[str] | None = None) -> Any:
+        """Defaults from ``configs/methods/<name>.yaml``, then overrides; validated (ConfigError names the key)."""
+        path = self.config_path if self.config_path.exists() else None
+        cfg = load_config(self.config, path, overrides)
+        self.check(cfg)
+        return cfg
+
+    def check(self, cfg: Any) -> None:
+        """Checks that need more than the schema (e.g. that a data set's files exist); run before compute."""
+        from shared.data import DataConfig, check_dataset
+
+        data = getattr(cfg, "data", None)
+        if isinstance(data, DataConfig):
+            check_dataset(data)
+
+    def make_trainer(self, cfg: Any) -> Trainer:
+        return self.trainer(cfg)
+
+    def metric_names(self) -> list[str]:
+        """What the evaluators report, plus the training loss."""
+        return ["loss", *(m for ev in self.evaluators for m in ev.metrics)]
+
+    def make_evaluators(self, cfg: Any, data: Any = None) -> list[Evaluator]:
+        return [ev(cfg, data) for ev in self.evaluators]
+
+    def evaluate(self, cfg: Any, artifact: Any, data: Any = None) -> dict[str, float]:
+        """Run every evaluator on one artifact; metric names must not collide."""
+        out: dict[str, float] = {}
+        for ev in self.make_evaluators(cfg, data):
+            metrics = ev.evaluate(artifact)
+            clash = set(out) & set(metrics)
+            if clash:
+                raise ConfigError(f"method {self.name}: evaluators report the same metric twice: {sorted(clash)}")
+            out.update(metrics)
+        return out

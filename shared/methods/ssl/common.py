@@ -1,0 +1,127 @@
+"""What the image SSL methods share: the config sections, the SimCLR training loop and the encoder artifact.
+
+SimCLR is the base: two independently augmented views per image, InfoNCE on the projection. Methods
+that change the objective (CARE, IFM, ...) subclass :class:`SimCLRTrainer` and extend ``loss``.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from shared.augment import AugmentConfig, SimCLRAugment
+from shared.config import ConfigError, bounded
+from shared.data import DataConfig, ImageDataset, ImageSplit, load_dataset
+from shared.losses.contrastive import info_nce
+from shared.method import GradientTrainer, MethodConfig, OptimConfig
+from shared.models.vision import EncoderConfig, SSLModel
+
+
+@dataclass
+class SSLEvalConfig:
+    """Evaluation of a frozen encoder (see ``shared/methods/ssl/evaluators.py``)."""
+
+    feature: str = bounded("backbone", choices=["backbone", "projection"],
+                           help="which embedding the probes and kNN read")
+    knn_k: int = bounded(200, ge=1)
+    knn_temperature: float = bounded(0.5, gt=0.0)
+    probe_weight_decay: float = bounded(1e-4, ge=0.0)
+    equiv_pairs: int = bounded(4, ge=1, help="fixed augmentation pairs (t1, t2) for the equivariance error")
+    equiv_space: str = bounded("projection", choices=["backbone", "projection"])
+    hue_shift: float = bounded(0.5, gt=0.0, lt=1.0, help="hue rotation for the colour-sensitivity measure")
+    seed: int = 1234  # seeds the fixed evaluation augmentations: the same for every method and trial
+
+
+@dataclass
+class SimCLRConfig(MethodConfig):
+    epochs: int = bounded(30, ge=1)
+    batch_size: int = bounded(256, ge=2)
+    temperature: float = bounded(0.5, gt=0.0)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: EncoderConfig = field(default_factory=EncoderConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: SSLEvalConfig = field(default_factory=SSLEvalConfig)
+
+    def check(self) -> None:
+        if self.data.n_train != -1 and self.data.n_train < self.batch_size:
+            raise ConfigError(
+                f"batch_size: {self.batch_size} is larger than data.n_train={self.data.n_train}; "
+                "an epoch would have no full batch"
+            )
+
+
+class EncoderArtifact:
+    """A frozen copy of the encoder with the evaluation preprocessing; caches embeddings per key, so
+    several evaluators of one round embed each image set once."""
+
+    def __init__(self, model: torch.nn.Module, augment: SimCLRAugment, batch_size: int = 512) -> None:
+        self.model = copy.deepcopy(model).eval()
+        self.augment = augment
+        self.batch_size = batch_size
+        self._cache: dict[tuple[str, str], torch.Tensor] = {}
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, space: str = "backbone", normalized: bool = False) -> torch.Tensor:
+        """Embed images given as float in [0, 1] (already augmented or not); ``space`` picks h or z."""
+        out = []
+        for start in range(0, images.shape[0], self.batch_size):
+            x = self.augment.normalize(images[start : start + self.batch_size])
+            h, z = self.model(x)
+            out.append(h if space == "backbone" else z)
+        emb = torch.cat(out)
+        return F.normalize(emb, dim=1) if normalized else emb
+
+    def features(self, split: ImageSplit, name: str, space: str = "backbone") -> torch.Tensor:
+        """Embeddings of a split's un-augmented images, computed once per (name, space)."""
+        key = (name, space)
+        if key not in self._cache:
+            self._cache[key] = self.embed(to_float(split.images), space)
+        return self._cache[key]
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+
+
+class SimCLRTrainer(GradientTrainer):
+    """SimCLR (Chen et al., 2020) as CARE's baseline: L = InfoNCE over two augmented views (CARE eq. with
+    lambda = 0). Batches drop the last incomplete batch, as the official code's DataLoader does."""
+
+    config: SimCLRConfig
+    data: ImageDataset
+
+    def setup(self) -> None:
+        self.data = load_dataset(self.config.data)
+        self.augment = SimCLRAugment(self.config.augment, self.config.data.image_size)
+        if self.steps_per_epoch() == 0:
+            raise ConfigError(f"batch_size: {self.config.batch_size} exceeds the {len(self.data.train)} train images")
+
+    def build_model(self) -> torch.nn.Module:
+        return SSLModel(self.config.model)
+
+    def steps_per_epoch(self) -> int:
+        return len(self.data.train) // self.config.batch_size
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        b = self.config.batch_size
+        order = torch.randperm(len(self.data.train), generator=self.generator)
+        for step in range(self.steps_per_epoch()):
+            yield to_float(self.data.train.images[order[step * b : (step + 1) * b]])
+
+    def info_nce_loss(self, x: torch.Tensor) -> torch.Tensor:
+        v1 = self.augment(x, self.generator)
+        v2 = self.augment(x, self.generator)
+        _, z1 = self.model(v1)
+        _, z2 = self.model(v2)
+        return info_nce(z1, z2, self.config.temperature)
+
+    def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = self.info_nce_loss(batch)
+        return loss, {"info_nce": loss.item()}
+
+    def artifact(self) -> Any:
+        return EncoderArtifact(self.model, self.augment)

@@ -1,0 +1,40 @@
+"""The method registry: an explicit table from name to the module that defines the method's spec.
+
+Modules are imported only when a method is asked for, so listing methods or running a graph method
+never imports the code (or the heavy dependencies) of the others. A new method is one line here.
+"""
+from __future__ import annotations
+
+import importlib
+
+from shared.config import ConfigError
+from shared.method import MethodSpec
+
+# name -> "module:attribute" of its MethodSpec
+METHODS: dict[str, str] = {
+    "simclr": "shared.methods.ssl.simclr:SPEC",
+    "care": "shared.methods.ssl.care:SPEC",
+}
+
+
+class UnknownMethodError(ConfigError):
+    """The name is not in the registry; the message lists the registered names."""
+
+
+def method_names() -> list[str]:
+    return sorted(METHODS)
+
+
+def get_method(name: str) -> MethodSpec:
+    """The spec of a registered method. Raises UnknownMethodError listing the known names."""
+    if name not in METHODS:
+        raise UnknownMethodError(f"unknown method {name!r}; registered methods: {', '.join(method_names())}")
+    module_name, attr = METHODS[name].split(":")
+    spec = getattr(importlib.import_module(module_name), attr)
+    if spec.name != name:
+        raise ConfigError(f"registry entry {name!r} points at the spec of {spec.name!r}")
+    return spec
+
+
+def list_methods() -> list[MethodSpec]:
+    return [get_method(name) for name in method_names()]

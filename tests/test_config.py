@@ -1,0 +1,85 @@
+"""Config loading: every shipped config loads; every error names its key."""
+from pathlib import Path
+
+import pytest
+
+from jobs.sweepconfig import load_sweep, validate_sweep
+from shared.config import CONFIG_ROOT, ConfigError
+from shared.data import DatasetNotFoundError
+from shared.registry import UnknownMethodError, get_method, list_methods, method_names
+
+
+def test_every_registered_method_has_a_config_and_a_sweep_that_load():
+    for spec in list_methods():
+        assert spec.config_path.exists(), spec.name
+        cfg = spec.load_config()
+        for smoke in (False, True):
+            sweep = load_sweep(spec, smoke=smoke)
+            validate_sweep(spec, sweep)
+        assert cfg.epochs >= 1
+
+
+def test_every_config_file_belongs_to_a_registered_method():
+    names = set(method_names())
+    for folder in ("methods", "sweeps"):
+        for path in (CONFIG_ROOT / folder).glob("*.yaml"):
+            assert path.stem in names, f"{path} has no registered method"
+
+
+def test_unknown_method_lists_known_ones():
+    with pytest.raises(UnknownMethodError, match="registered methods: .*care"):
+        get_method("carre")
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("optim.lrr=0.1", "optim.lrr"),          # unknown key
+        ("nonsense=1", "nonsense"),              # unknown top-level key
+        ("optim.lr=fast", "optim.lr"),           # wrong type
+        ("batch_size=1.5", "batch_size"),        # wrong type
+        ("optim.lr=-0.1", "optim.lr"),           # out of range
+        ("lam=-1", "lam"),                       # out of range
+        ("optim.name=lamb", "optim.name"),       # not a choice
+        ("equiv_splits=7", "equiv_splits"),      # 256 does not split into 7 chunks
+        ("data.name=mnist", "data.name"),        # unknown data set
+    ],
+)
+def test_config_errors_name_the_key(override, key):
+    with pytest.raises(ConfigError) as err:
+        get_method("care").load_config([override])
+    assert str(err.value).startswith(key), str(err.value)
+
+
+def test_missing_data_root_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(DatasetNotFoundError, match="cifar-10-python.tar.gz"):
+        get_method("care").load_config(["data.name=cifar10", f"data.root={tmp_path}"])
+
+
+def test_yaml_defaults_and_overrides_apply():
+    cfg = get_method("care").load_config({"optim.lr": 0.01, "lam": 0.0})
+    assert cfg.optim.lr == 0.01 and cfg.lam == 0.0 and cfg.equiv_splits == 16
+
+
+def test_sweep_override_fixes_a_searched_key():
+    spec = get_method("care")
+    sweep = load_sweep(spec, ["lam=0.5", "sweep.num_samples=3"])
+    assert "lam" not in sweep.search_space and sweep.overrides["lam"] == 0.5 and sweep.num_samples == 3
+
+
+@pytest.mark.parametrize(
+    "items, key",
+    [
+        (["sweep.num_samples=0"], "num_samples"),
+        (["sweep.resources.gpu=-1"], "resources.gpu"),
+        (["sweep.metric=accuracy"], "sweep.metric"),
+        (["sweep.nonsense=1"], "nonsense"),
+        (["sweep.search_space.lam={choice: [-1.0, 0.1]}"], "search_space.lam"),
+        (["sweep.search_space.lam={choice:[-1.0,0.1]}"], "cannot parse"),
+    ],
+)
+def test_sweep_errors_name_the_key(items, key):
+    spec = get_method("care")
+    with pytest.raises(ConfigError) as err:
+        validate_sweep(spec, load_sweep(spec, items))
+    assert key in str(err.value), str(err.value)
