@@ -2,8 +2,10 @@
 
 ``connect()`` joins ``RAY_ADDRESS`` (set for the driver of a job run with ``ray job submit``) or the
 address given; otherwise it starts a local Ray whose dashboard listens on 127.0.0.1 only. Token
-authentication is on for every path (``RAY_AUTH_MODE=token``; Ray 2.61 makes it the default), and the
-token file is made readable by its owner only. Scripts behave the same run directly or submitted.
+authentication is on for every path: job entrypoints set ``RAY_AUTH_MODE=token`` before Ray is imported
+(Ray reads it once, at import), and when it is unset Ray 2.60 itself turns tokens on for a new local
+Ray and for a cluster whose token is on this machine. The token file is made readable by its owner only.
+Scripts behave the same run directly or submitted.
 """
 from __future__ import annotations
 
@@ -29,6 +31,18 @@ class Connection:
         return where + dash
 
 
+def _refresh_auth_mode() -> None:
+    """Ray caches its configuration, the authentication mode included, when it is imported. If
+    ``RAY_AUTH_MODE`` was set after that (e.g. by importing a job module after ``ray``), reload it, as
+    Ray itself does when it turns tokens on for a new local cluster."""
+    try:
+        from ray._raylet import Config
+
+        Config.initialize("")
+    except (ImportError, AttributeError):  # a future Ray without this hook reads the variable itself
+        pass
+
+
 def _protect_token() -> None:
     token = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token")).expanduser()
     if token.exists() and token.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
@@ -52,8 +66,11 @@ def connect(
         num_cpus, num_gpus: size of a *local* Ray only (Ray refuses them when joining a cluster).
         dashboard: start the dashboard with a local Ray (on 127.0.0.1).
     """
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
+        print("[raystudy] warning: RAY_AUTH_MODE is not 'token'; anyone who can reach this Ray can run code",
+              flush=True)
     if not ray.is_initialized():
+        _refresh_auth_mode()
         address = address or os.environ.get("RAY_ADDRESS")
         if address:
             ray.init(address=address, namespace=NAMESPACE, log_to_driver=True)

@@ -26,6 +26,8 @@ from typing import Any
 # installed package: put the repository root on the path in both cases.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# Ray reads the authentication mode once, when it is imported: token authentication on every path.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 # Tune checks that every result carries the scheduler's metric; methods evaluate every eval_every epochs
 # only, and the sweep checks the metric name itself before starting (validate_sweep).
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")

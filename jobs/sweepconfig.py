@@ -84,6 +84,7 @@ def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = Fal
         if not smoke_part:
             raise ConfigError(f"{path}: no 'smoke' section; every sweep must define one")
         base = OmegaConf.merge(base, smoke_part)
+    sweep_items = _set_free_keys(base, sweep_items, path)
     try:
         cfg: SweepConfig = load_config(SweepConfig, base, sweep_items)
     except ConfigError as err:
@@ -92,6 +93,24 @@ def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = Fal
         cfg.search_space.pop(key, None)
     cfg.overrides.update(method_overrides)
     return cfg
+
+
+def _set_free_keys(base: Any, items: list[str], path: Any) -> list[str]:
+    """``search_space.<key>=<domain>`` and ``overrides.<key>=<value>`` name keys that contain dots
+    themselves (``search_space.optim.lr``), and replace the entry instead of merging into it."""
+    rest = []
+    for item in items:
+        target, value = item.split("=", 1)
+        section = next((s for s in ("search_space", "overrides") if target.startswith(s + ".")), None)
+        if section is None:
+            rest.append(item)
+            continue
+        try:
+            parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={value}"]))["v"]
+        except yaml.YAMLError as err:
+            raise ConfigError(f"sweep.{target}: cannot parse {value!r} ({str(err).splitlines()[0]})") from None
+        base[section][target[len(section) + 1:]] = parsed
+    return rest
 
 
 def to_tune_domain(key: str, spec: Any) -> Any:

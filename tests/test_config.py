@@ -75,7 +75,8 @@ def test_sweep_override_fixes_a_searched_key():
         (["sweep.metric=accuracy"], "sweep.metric"),
         (["sweep.nonsense=1"], "nonsense"),
         (["sweep.search_space.lam={choice: [-1.0, 0.1]}"], "search_space.lam"),
-        (["sweep.search_space.lam={choice:[-1.0,0.1]}"], "cannot parse"),
+        (["sweep.search_space.lam={choice:[-1.0,0.1]}"], "search_space.lam"),
+        (["sweep.search_space.optim.lr={loguniform: [0.1, 0.01]}"], "search_space.optim.lr"),
     ],
 )
 def test_sweep_errors_name_the_key(items, key):
