@@ -95,7 +95,7 @@ def trial_processes() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if cmd.startswith("ray::MethodTrainable"):
+        if cmd.startswith("ray::") and "Trainable" in cmd:
             found.append(proc)
     return found
 
@@ -121,7 +121,8 @@ def test_killed_worker_resumes_from_checkpoint(local_ray, tmp_path: Path):
     wait_for(lambda: any("epoch=000003" in f for f in store.files(plan.experiment)), 240, "epoch 3")
     before = {f: os.path.getmtime(f) for f in store.files(plan.experiment)}
     victims = trial_processes()
-    assert victims, "no trial process found"
+    assert victims, "no trial process found among " + str(
+        [" ".join(p.info["cmdline"] or [])[:40] for p in psutil.process_iter(["cmdline"])])
     kill_time = time.time()
     for proc in victims:
         proc.send_signal(signal.SIGKILL)
@@ -135,6 +136,9 @@ def test_killed_worker_resumes_from_checkpoint(local_ray, tmp_path: Path):
     untouched = [f for f, t in before.items() if os.path.getmtime(f) == t]
     assert len(untouched) >= 2, "the trial restarted from epoch 0 instead of its checkpoint"
     assert all(t < kill_time for t in before.values())
+    # A new worker process ran the rest: elapsed time restarts with each attempt.
+    elapsed = rows.groupby("epoch")["elapsed_s"].max()
+    assert (elapsed.diff().dropna() < 0).any(), "no sign of a restarted worker"
 
 
 def run_cli(args: list[str], storage: Path, **kwargs) -> subprocess.Popen:
