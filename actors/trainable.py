@@ -22,6 +22,16 @@ class MethodTrainable(tune.Trainable):
     as dotted keys (``{"optim.lr": 0.001, "lam": 0.01}``)."""
 
     def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
+        self.run_info = run
+        self._build(config)
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Tune reuses this actor for the next trial (``reuse_actors``): a new trainer, no new process."""
+        self._build(new_config)
+        return True
+
+    def _build(self, config: dict[str, Any]) -> None:
+        run = self.run_info
         self.spec = get_method(run["method"])
         self.cfg = self.spec.load_config({**run.get("overrides", {}), **config})
         self.trainer = self.spec.make_trainer(self.cfg)

@@ -44,13 +44,18 @@ def _swept_keys(table: pd.DataFrame, search_space: dict[str, Any]) -> list[str]:
     return [k for k in search_space if k in table.columns]
 
 
-def summary_table(rows: pd.DataFrame, search_space: dict[str, Any], metric: str, mode: str) -> pd.DataFrame:
+def summary_table(rows: pd.DataFrame, search_space: dict[str, Any], metric: str, mode: str,
+                  measures: list[str] | None = None) -> pd.DataFrame:
+    """One row per trial, sorted best first. ``measures``: the columns to keep (default: every metric)."""
     table = final_measures(rows)
     if table.empty:
         return table
     for key in search_space:
         table[key] = table["config"].map(lambda c, k=key: c.get(k))
-    measures = sorted(m for m in rows["metric"].unique() if m not in DIAGNOSTICS and m in table.columns)
+    reported = [m for m in rows["metric"].unique() if m not in DIAGNOSTICS and m in table.columns]
+    measures = [m for m in (measures or sorted(reported)) if m in reported]
+    if metric in measures:
+        measures = [metric] + [m for m in measures if m != metric]
     cols = ["trial", *search_space, "epochs", "status", *measures]
     table = table[cols]
     if metric in table.columns:
@@ -83,9 +88,10 @@ def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in search_space if k in table.columns] or ["trial"]
+    # Only hyperparameters that took more than one value carry information.
+    keys = [k for k in search_space if k in table.columns and table[k].astype(str).nunique() > 1] or ["trial"]
     skip = {"trial", "epochs", "status", *search_space}
-    measures = [c for c in table.columns if c not in skip]
+    measures = [c for c in table.columns if c not in skip and table[c].notna().any()]
     fig, axes = plt.subplots(len(measures), len(keys), figsize=(3.2 * len(keys), 2.4 * len(measures)),
                              squeeze=False)
     for i, measure in enumerate(measures):
@@ -113,13 +119,14 @@ def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path)
     plt.close(fig)
 
 
-def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any) -> dict[str, str]:
+def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
+                       measures: list[str] | None = None) -> dict[str, str]:
     """Write ``report.md`` and ``measures_vs_hparams.png`` under ``reports/<experiment>/``."""
     rows = store.read(experiment).to_pandas()
     out_dir = Path(store.path("reports", experiment))
     out_dir.mkdir(parents=True, exist_ok=True)  # reports are local files next to a local store
     space = dict(sweep.search_space)
-    table = summary_table(rows, space, sweep.metric, sweep.mode)
+    table = summary_table(rows, space, sweep.metric, sweep.mode, measures)
     md = out_dir / "report.md"
     png = out_dir / "measures_vs_hparams.png"
     text = [f"# Sweep {experiment}", "",

@@ -120,6 +120,7 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
                 search_alg=BasicVariantGenerator(random_state=sweep.seed,
                                                  max_concurrent=sweep.max_concurrent),
                 trial_dirname_creator=lambda trial: trial.trial_id,
+                reuse_actors=True,  # a finished trial's process trains the next one: no start-up cost
             ),
             run_config=tune.RunConfig(
                 name=plan.experiment, storage_path=tune_root,
@@ -129,11 +130,13 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
                 verbose=1,
             ),
         )
+    started = time.perf_counter()
     grid = tuner.fit()
+    fit_s = time.perf_counter() - started
     errors = [(r.path, r.error) for r in grid if r.error is not None]
-    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep)
+    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names())
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
-            "tune": exp_path, "errors": errors, **report}
+            "tune": exp_path, "errors": errors, "fit_s": fit_s, **report}
 
 
 def print_methods() -> None:

@@ -1,0 +1,148 @@
+"""Benchmark: what the platform costs, measured side by side in one run (ratios printed, nothing asserted).
+
+    python jobs/bench_platform.py [--trials 4] [--cpus 2]
+    ray job submit --working-dir . -- python jobs/bench_platform.py
+
+1. Platform overhead: the same N CARE trials (i) as a Tune sweep through MethodTrainable (checkpoints
+   every epoch, result rows, evaluation at the end) and (ii) as a plain PyTorch loop in a process pool
+   with the same number of cores. Prints the wall-time ratio (target <= 1.10 for trials of 20 s or more)
+   and the time from the sweep's start to its first reported result (target < 10 s on a local Ray).
+2. Training efficiency: CARE's achieved FLOP/s per training step (FLOPs counted by
+   torch.utils.flop_counter) against this machine's measured matmul peak, on one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+
+import torch  # noqa: E402
+
+from shared.registry import get_method  # noqa: E402
+from shared.results import ResultsStore  # noqa: E402
+
+# A trial of about 20-30 s on one core.
+TRIAL = ["epochs=8", "model.width=16", "data.n_train=1024", "data.n_test=512", "threads=1",
+         "eval.equiv_pairs=2"]
+LAMBDAS = [0.0, 0.03, 0.1, 0.3, 1.0, 0.01, 0.05, 0.5]
+
+
+def plain_trial(overrides: list[str]) -> float:
+    """One trial with no platform: build, train every epoch, evaluate once. Returns its seconds."""
+    start = time.perf_counter()
+    torch.set_num_threads(1)
+    spec = get_method("care")
+    cfg = spec.load_config(overrides)
+    trainer = spec.make_trainer(cfg)
+    while not trainer.done:
+        trainer.fit_epoch()
+    spec.evaluate(cfg, trainer.artifact(), trainer.data)
+    return time.perf_counter() - start
+
+
+def bench_overhead(trials: int, cpus: int) -> dict[str, float]:
+    from cluster import connect
+    from jobs.sweep import plan_sweep, run_sweep
+
+    configs = [[*TRIAL, f"lam={lam}"] for lam in LAMBDAS[:trials]]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=cpus) as pool:
+        per_trial = list(pool.map(plain_trial, configs))
+    plain = time.perf_counter() - start
+
+    storage = tempfile.mkdtemp(prefix="raystudy-bench-")
+    lam_grid = "[" + ",".join(str(lam) for lam in LAMBDAS[:trials]) + "]"
+    plan = plan_sweep("care", [*TRIAL, "optim.lr=0.001", "temperature=0.5", "equiv_splits=16",
+                               "sweep.scheduler.name=fifo", "sweep.num_samples=1",
+                               f"sweep.search_space.lam={{grid: {lam_grid}}}"], storage=storage)
+    t0 = time.perf_counter()
+    connect(num_cpus=cpus, dashboard=False)
+    t_connected = time.perf_counter()
+    out = run_sweep(plan)
+    tuned = time.perf_counter() - t0
+    store = ResultsStore(storage)
+    first_row = min(os.path.getmtime(f) for f in store.files(plan.experiment))
+    wall_start = time.time() - (time.perf_counter() - t0)
+    return {
+        "trials": trials, "cpus": cpus, "mean_trial_s": sum(per_trial) / len(per_trial),
+        "plain_wall_s": plain, "tune_wall_s": tuned, "ratio": tuned / plain,
+        "fit_s": out["fit_s"], "fit_ratio": out["fit_s"] / plain,
+        "ray_start_s": t_connected - t0,
+        "first_result_s": first_row - wall_start,
+        "first_result_after_ray_s": first_row - wall_start - (t_connected - t0),
+    }
+
+
+def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
+    """FLOP/s of a square fp32 matmul on the current thread count (the best of several runs)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def bench_step_efficiency() -> dict[str, float]:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.set_num_threads(1)
+    spec = get_method("care")
+    cfg = spec.load_config(["model.width=32", "data.n_train=512", "data.n_test=256", "threads=1"])
+    trainer = spec.make_trainer(cfg)
+    batch = next(trainer.batches())
+
+    def step() -> None:
+        loss, _ = trainer.loss(batch)
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+
+    step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    steps = 5
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = (time.perf_counter() - t) / steps
+    peak = matmul_peak()
+    return {"flops_per_step": flops, "step_s": seconds, "achieved_flops": flops / seconds,
+            "peak_flops": peak, "fraction_of_peak": flops / seconds / peak}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=4, choices=range(1, len(LAMBDAS) + 1))
+    parser.add_argument("--cpus", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    eff = bench_step_efficiency()
+    print(f"CARE training step (width 32, batch 256, 4 views, 1 thread): "
+          f"{eff['flops_per_step'] / 1e9:.1f} GFLOP in {eff['step_s']:.2f} s = "
+          f"{eff['achieved_flops'] / 1e9:.1f} GFLOP/s; matmul peak {eff['peak_flops'] / 1e9:.1f} GFLOP/s; "
+          f"fraction of peak {eff['fraction_of_peak']:.2f}", flush=True)
+    over = bench_overhead(args.trials, args.cpus)
+    print(f"{over['trials']} CARE trials of about {over['mean_trial_s']:.0f} s on {over['cpus']} cores: "
+          f"plain loop {over['plain_wall_s']:.1f} s, Tune sweep {over['tune_wall_s']:.1f} s "
+          f"(Ray start {over['ray_start_s']:.1f} s, trials {over['fit_s']:.1f} s, report the rest)")
+    print(f"overhead ratio, trials only: {over['fit_ratio']:.3f} (target <= 1.10); "
+          f"whole job incl. Ray start and report: {over['ratio']:.3f}")
+    print(f"first reported result after {over['first_result_s']:.1f} s "
+          f"({over['first_result_after_ray_s']:.1f} s after Ray was up; target < 10 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
