@@ -3,6 +3,7 @@ state dict. Tune then gives every method schedulers (ASHA, PBT), search algorith
 resume at once. Nothing here knows about a particular method."""
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ class MethodTrainable(tune.Trainable):
     as dotted keys (``{"optim.lr": 0.001, "lam": 0.01}``)."""
 
     def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
+        # One "Checkpoint successfully created" line per trial and epoch drowns the progress table.
+        logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
         self.run_info = run
         self._build(config)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,9 +123,10 @@ def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path)
 def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
                        measures: list[str] | None = None) -> dict[str, str]:
     """Write ``report.md`` and ``measures_vs_hparams.png`` under ``reports/<experiment>/``."""
+    import tempfile
+
     rows = store.read(experiment).to_pandas()
-    out_dir = Path(store.path("reports", experiment))
-    out_dir.mkdir(parents=True, exist_ok=True)  # reports are local files next to a local store
+    out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))  # then copied whole to the store
     space = dict(sweep.search_space)
     table = summary_table(rows, space, sweep.metric, sweep.mode, measures)
     md = out_dir / "report.md"
@@ -139,10 +141,14 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
         plot_measures(table, space, png)
         text += ["", f"![measures against hyperparameters]({png.name})"]
     md.write_text("\n".join(text) + "\n")
+    paths = {"report": store.put_file(md, "reports", experiment, md.name), "plot": ""}
+    if png.exists():
+        paths["plot"] = store.put_file(png, "reports", experiment, png.name)
+    shutil.rmtree(out_dir, ignore_errors=True)
     if not table.empty:
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             print(table.drop(columns=["trial"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return {"report": str(md), "plot": str(png)}
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:

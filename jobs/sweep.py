@@ -94,6 +94,10 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
         plan.experiment = f"{plan.experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
         resume = False
     exp_path = f"{tune_root}/{plan.experiment}"
+    if not resume:
+        moved = ResultsStore(plan.storage).set_aside(plan.experiment)
+        if moved:
+            print(f"[raystudy] rows of an earlier, unrecorded run of {plan.experiment} moved to {moved}", flush=True)
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
                 "experiment": plan.experiment, "code_version": code_version()}
     trainable = tune.with_resources(

@@ -148,6 +148,26 @@ class ResultsStore:
         rows = metric_rows(info, epoch, metrics, status, elapsed_s)
         return self.write_rows(rows, info.experiment, info.trial, f"epoch={epoch:06d}.parquet")
 
+    def put_file(self, local: str | os.PathLike, *relparts: str) -> str:
+        """Copy a local file (a report, a plot) to ``<root>/<relparts...>``, written whole then renamed."""
+        final = self.path(*relparts)
+        parent = final.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        with self.fs.open_output_stream(tmp) as out, open(local, "rb") as src:
+            out.write(src.read())
+        self.fs.move(tmp, final)
+        return final
+
+    def set_aside(self, experiment: str) -> str | None:
+        """Move an experiment's rows out of the way (``<experiment>.orphaned-<time>``), e.g. rows of a run
+        that died before Tune recorded its trials, so that a new run under the same name starts clean."""
+        if not self.files(experiment):
+            return None
+        target = self.path("results", f"{experiment}.orphaned-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.fs.move(self.path("results", experiment), target)
+        return target
+
     def files(self, experiment: str = "") -> list[str]:
         base = self.path("results", experiment) if experiment else self.path("results")
         info = self.fs.get_file_info(base)

@@ -34,3 +34,15 @@ def test_storage_root_from_environment(tmp_path: Path, monkeypatch):
 
 def test_read_of_missing_experiment_is_empty(tmp_path: Path):
     assert ResultsStore(tmp_path).read("nothing").num_rows == 0
+
+
+def test_set_aside_moves_rows_and_put_file_copies(tmp_path: Path):
+    store = ResultsStore(tmp_path)
+    store.write_epoch(info(), 1, {"loss": 2.0}, "running", 1.0)
+    moved = store.set_aside("exp")
+    assert moved and store.read("exp").num_rows == 0 and Path(moved).is_dir()
+    assert store.set_aside("exp") is None
+    local = tmp_path / "note.md"
+    local.write_text("hello")
+    out = store.put_file(local, "reports", "exp", "note.md")
+    assert Path(out).read_text() == "hello"
