@@ -12,7 +12,8 @@ evaluate the checkpoint later or on another node.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import ray
 

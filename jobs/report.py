@@ -131,9 +131,9 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
     table = summary_table(rows, space, sweep.metric, sweep.mode, measures)
     md = out_dir / "report.md"
     png = out_dir / "measures_vs_hparams.png"
+    source = store.path("results", experiment)
     text = [f"# Sweep {experiment}", "",
-            f"Metric: `{sweep.metric}` ({sweep.mode}); {len(table)} trial(s); rows from {store.path('results', experiment)}",
-            ""]
+            f"Metric: `{sweep.metric}` ({sweep.mode}); {len(table)} trial(s); rows from {source}", ""]
     if table.empty:
         text.append("No results were written.")
     else:

@@ -32,11 +32,10 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 # only, and the sweep checks the metric name itself before starting (validate_sweep).
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 
+from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
 from shared.registry import get_method, list_methods  # noqa: E402
 from shared.results import ResultsStore, code_version, storage_root  # noqa: E402
-
-from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 
 
 @dataclass

@@ -33,7 +33,6 @@ from torch import Tensor
 
 from shared.colour import hue_shift, rgb_to_grayscale
 
-
 # -----------------------------------------------------------------------------
 # config and parameters
 
@@ -288,7 +287,7 @@ class SimCLRAugment:
         # step k applies, to each jittered image, the jitter at position k of its own order
         factors = (p.brightness, p.contrast, p.saturation, p.hue)
         for k in range(4):
-            for op, (fn, f) in enumerate(zip(JITTERS, factors)):
+            for op, (fn, f) in enumerate(zip(JITTERS, factors, strict=True)):
                 x = _where_rows_(x, p.jitter & (p.order[:, k] == op), fn, f)
         return x
 

@@ -10,8 +10,9 @@ Three kinds of checks run, in this order:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf

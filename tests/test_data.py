@@ -22,9 +22,10 @@ from shared.data import (
     hue_shift,
     image_hue,
     load_dataset,
+    real,
     rgb_to_hsv,
+    shapes,
 )
-from shared.data import real, shapes
 
 
 def circular_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

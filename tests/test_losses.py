@@ -81,7 +81,7 @@ def test_equivariance_loss_averages_chunks():
     g = torch.Generator().manual_seed(7)
     z1, z2 = torch.randn(12, 4, generator=g), torch.randn(12, 4, generator=g)
     n1, n2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-    per_chunk = [gram_discrepancy(a, b) for a, b in zip(n1.split(4), n2.split(4))]
+    per_chunk = [gram_discrepancy(a, b) for a, b in zip(n1.split(4), n2.split(4), strict=True)]
     assert equivariance_loss(z1, z2, 3).item() == pytest.approx(torch.stack(per_chunk).mean().item(), rel=1e-6)
 
 

@@ -48,5 +48,5 @@ def equivariance_loss(z1: torch.Tensor, z2: torch.Tensor, splits: int) -> torch.
     if z1.shape[0] % splits:
         raise ValueError(f"batch of {z1.shape[0]} does not split into {splits} equal chunks")
     z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-    losses = [gram_discrepancy(a, b) for a, b in zip(z1.chunk(splits), z2.chunk(splits))]
+    losses = [gram_discrepancy(a, b) for a, b in zip(z1.chunk(splits), z2.chunk(splits), strict=True)]
     return torch.stack(losses).mean()

@@ -6,8 +6,9 @@ that change the objective (CARE, IFM, ...) subclass :class:`SimCLRTrainer` and e
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F

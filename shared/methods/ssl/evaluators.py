@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from shared.data import hue_shift, load_dataset
 from shared.losses.contrastive import gram_discrepancy
 from shared.method import Evaluator
-from shared.metrics import knn_accuracy, linear_probe, procrustes_residual
 from shared.methods.ssl.common import EncoderArtifact, to_float
+from shared.metrics import knn_accuracy, linear_probe, procrustes_residual
 
 
 class SSLEvaluator(Evaluator):
