@@ -101,15 +101,23 @@ def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path)
             x = table[key]
             numeric = pd.api.types.is_numeric_dtype(x) and x.nunique() > 1
             if numeric:
-                ax.scatter(x, table[measure], s=18)
+                xs = x
                 spec = search_space.get(key)
                 if isinstance(spec, dict) and "loguniform" in spec:
                     ax.set_xscale("log")
+                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             else:
                 labels = [str(v) for v in x]
                 order = sorted(set(labels))
-                ax.scatter([order.index(v) for v in labels], table[measure], s=18)
+                xs = pd.Series([order.index(v) for v in labels], index=x.index)
                 ax.set_xticks(range(len(order)), order, rotation=30, fontsize=7)
+            # Trials stopped early (ASHA) were measured at an earlier epoch: hollow markers.
+            done = table["status"] == "finished"
+            ax.scatter(xs[done], table.loc[done, measure], s=18, label="finished")
+            ax.scatter(xs[~done], table.loc[~done, measure], s=18, facecolors="none", edgecolors="C1",
+                       label="stopped early / failed")
+            if i == 0 and j == 0:
+                ax.legend(fontsize=6)
             if i == len(measures) - 1:
                 ax.set_xlabel(key)
             if j == 0:
@@ -141,6 +149,10 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
         plot_measures(table, space, png)
         text += ["", f"![measures against hyperparameters]({png.name})"]
     md.write_text("\n".join(text) + "\n")
+    spec_file = out_dir / "sweep.json"  # lets `report.py EXPERIMENT` redraw with the sweep's own axes
+    spec_file.write_text(json.dumps({"search_space": space, "metric": sweep.metric, "mode": sweep.mode,
+                                     "measures": measures}, indent=1, default=str))
+    store.put_file(spec_file, "reports", experiment, spec_file.name)
     paths = {"report": store.put_file(md, "reports", experiment, md.name), "plot": ""}
     if png.exists():
         paths["plot"] = store.put_file(png, "reports", experiment, png.name)
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the report of a sweep from its result rows.")
     parser.add_argument("experiment")
     parser.add_argument("--storage")
-    parser.add_argument("--metric", default="linear_probe_acc")
+    parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
     parser.add_argument("--mode", default="max", choices=["max", "min"])
     args = parser.parse_args(argv)
     store = ResultsStore(args.storage)
@@ -165,11 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     if rows.empty:
         print(f"error: no results for {args.experiment} under {store.root}", file=sys.stderr)
         return 2
-    # The swept keys are those whose value differs between trials.
-    configs = pd.DataFrame(list(rows.groupby("trial")["config"].last().map(json.loads)))
-    space = {k: {"choice": []} for k in configs.columns if configs[k].astype(str).nunique() > 1}
-    out = write_sweep_report(store, args.experiment, SimpleNamespace(search_space=space, metric=args.metric,
-                                                                     mode=args.mode))
+    saved = Path(store.path("reports", args.experiment, "sweep.json"))
+    if "://" not in store.root and saved.exists():
+        meta = json.loads(saved.read_text())
+        sweep = SimpleNamespace(search_space=meta["search_space"], metric=meta["metric"], mode=meta["mode"])
+        measures = meta.get("measures")
+    else:  # the swept keys are those whose value differs between trials
+        configs = pd.DataFrame(list(rows.groupby("trial")["config"].last().map(json.loads)))
+        space = {k: {"choice": []} for k in configs.columns if configs[k].astype(str).nunique() > 1}
+        sweep, measures = SimpleNamespace(search_space=space, metric=args.metric, mode=args.mode), None
+    out = write_sweep_report(store, args.experiment, sweep, measures)
     print(out["report"])
     return 0
 

@@ -1,0 +1,42 @@
+"""The layers of DESIGN.md hold: shared/ never imports Ray, and the registry imports lazily."""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, check=True, cwd=REPO)
+    return set(out.stdout.split())
+
+
+def test_shared_never_imports_ray():
+    modules = imported_modules(
+        "from shared.registry import list_methods\n"
+        "for spec in list_methods(): spec.load_config()\n"
+        "import shared.results, shared.checkpoint, shared.metrics, shared.augment"
+    )
+    assert not any(m == "ray" or m.startswith("ray.") for m in modules)
+
+
+def test_registry_imports_methods_lazily():
+    modules = imported_modules("from shared.registry import get_method; get_method('simclr')")
+    assert "shared.methods.ssl.simclr" in modules
+    assert "shared.methods.ssl.care" not in modules
+
+
+def test_actors_hold_no_method_specific_code():
+    """No string in actors/ code (docstrings aside) names a registered method."""
+    import ast
+
+    from shared.registry import method_names
+
+    for path in (REPO / "actors").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node)}
+        strings = {n.value for n in ast.walk(tree)
+                   if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings}
+        assert not strings & set(method_names()), f"{path.name} names a method"
