@@ -30,7 +30,7 @@ from shared.registry import get_method  # noqa: E402
 from shared.results import ResultsStore  # noqa: E402
 
 # A trial of about 20-30 s on one core.
-TRIAL = ["epochs=8", "model.width=16", "data.n_train=1024", "data.n_test=512", "threads=1",
+TRIAL = ["epochs=8", "eval_every=0", "model.width=16", "data.n_train=1024", "data.n_test=512", "threads=1",
          "eval.equiv_pairs=2"]
 LAMBDAS = [0.0, 0.03, 0.1, 0.3, 1.0, 0.01, 0.05, 0.5]
 
