@@ -163,16 +163,107 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
     return paths
 
 
+def study_table(rows: pd.DataFrame, measures: list[str], minimize: list[str]) -> pd.DataFrame:
+    """Per arm (the study's ``seeds:<arm>`` nodes) and measure: mean, standard deviation and seeds,
+    from each seed's final row."""
+    final = rows[(rows["status"] == "final") & rows["job"].str.startswith("seeds:")]
+    out = []
+    for job, group in final.groupby("job"):
+        row: dict[str, Any] = {"arm": job.split(":", 1)[1], "method": group["method"].iloc[0],
+                               "seeds": group["seed"].nunique()}
+        for m in measures:
+            values = group.loc[group["metric"] == m, "value"]
+            row[f"{m}_mean"] = values.mean()
+            row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def study_markdown(table: pd.DataFrame, measures: list[str], minimize: list[str]) -> str:
+    header = "| arm | method | seeds | " + " | ".join(measures) + " |"
+    lines = [header, "|" + "---|" * (3 + len(measures))]
+    best = {}
+    for m in measures:
+        col = table[f"{m}_mean"]
+        best[m] = col.idxmin() if m in minimize else col.idxmax()
+    for i, row in table.iterrows():
+        cells = []
+        for m in measures:
+            text = f"{row[f'{m}_mean']:.4f} ± {row[f'{m}_std']:.4f}"
+            cells.append(f"**{text}**" if best[m] == i else text)
+        lines.append(f"| {row['arm']} | {row['method']} | {row['seeds']} | " + " | ".join(cells) + " |")
+    arrows = ", ".join(f"{m} ({'lower' if m in minimize else 'higher'} is better)" for m in measures)
+    return "\n".join(lines) + f"\n\nMean ± standard deviation over seeds; best in bold: {arrows}."
+
+
+def plot_study(table: pd.DataFrame, measures: list[str], path: Path) -> None:
+    """One bar chart per measure: the arms, with the standard deviation over seeds as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.0), squeeze=False)
+    for ax, m in zip(axes[0], measures, strict=True):
+        ax.bar(table["arm"], table[f"{m}_mean"], yerr=table[f"{m}_std"], capsize=4,
+               color=[f"C{i}" for i in range(len(table))])
+        ax.set_title(m, fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
+                       title: str = "") -> dict[str, str]:
+    """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study."""
+    import tempfile
+
+    tables = [store.read(exp) for exp in store.experiments(prefix=f"{study_id}--")]
+    rows = pd.concat([t.to_pandas() for t in tables]) if tables else pd.DataFrame()
+    out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))
+    md, png = out_dir / "report.md", out_dir / "measures.png"
+    text = [f"# Study {study_id}", "", title, ""]
+    table = study_table(rows, measures, minimize) if not rows.empty else pd.DataFrame()
+    if table.empty:
+        text.append("No final result rows were found.")
+    else:
+        text.append(study_markdown(table, measures, minimize))
+        plot_study(table, measures, png)
+        text += ["", f"![measures]({png.name})"]
+        sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
+        if sweeps:
+            text += ["", "Sweeps (each with its own table and plot of measures against hyperparameters):"]
+            text += [f"- `reports/{e}/report.md`" for e in sweeps]
+    md.write_text("\n".join(text) + "\n")
+    paths = {"report": store.put_file(md, "reports", study_id, md.name), "plot": ""}
+    if png.exists():
+        paths["plot"] = store.put_file(png, "reports", study_id, png.name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     from types import SimpleNamespace
 
-    parser = argparse.ArgumentParser(description="Write the report of a sweep from its result rows.")
-    parser.add_argument("experiment")
+    parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
+    parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
+    parser.add_argument("--study", help="a study id: write the study's comparison instead")
+    parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
+    parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
+    parser.add_argument("--title", default="")
     parser.add_argument("--storage")
     parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
     parser.add_argument("--mode", default="max", choices=["max", "min"])
     args = parser.parse_args(argv)
     store = ResultsStore(args.storage)
+    if args.study:
+        split = [m for m in args.measures.split(",") if m]
+        out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title)
+        print(out["report"])
+        return 0
+    if not args.experiment:
+        parser.error("name a sweep experiment or --study")
     rows = store.read(args.experiment).to_pandas()
     if rows.empty:
         print(f"error: no results for {args.experiment} under {store.root}", file=sys.stderr)

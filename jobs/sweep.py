@@ -47,16 +47,19 @@ class SweepPlan:
     experiment: str
     storage: str
     smoke: bool
+    study: str = ""  # labels written into every result row when the sweep is a node of a study
+    job: str = ""
 
 
 def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = False,
-               name: str | None = None, storage: str | None = None) -> SweepPlan:
+               name: str | None = None, storage: str | None = None, seeds: list[int] | None = None,
+               study: str = "", job: str = "") -> SweepPlan:
     """Validate everything that can be validated without Ray (raises ConfigError naming the key)."""
     spec = get_method(method)
-    sweep = load_sweep(spec, overrides, smoke=smoke)
+    sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
     return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
-                     storage=storage_root(storage), smoke=smoke)
+                     storage=storage_root(storage), smoke=smoke, study=study, job=job)
 
 
 def check_resources(sweep: SweepConfig) -> None:
@@ -98,7 +101,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
         if moved:
             print(f"[raystudy] rows of an earlier, unrecorded run of {plan.experiment} moved to {moved}", flush=True)
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
-                "experiment": plan.experiment, "code_version": code_version()}
+                "experiment": plan.experiment, "code_version": code_version(), "study": plan.study,
+                "job": plan.job}
     trainable = tune.with_resources(
         tune.with_parameters(MethodTrainable, run=run_info),
         {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
@@ -124,6 +128,7 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
                                                  max_concurrent=sweep.max_concurrent),
                 trial_dirname_creator=lambda trial: trial.trial_id,
                 reuse_actors=True,  # a finished trial's process trains the next one: no start-up cost
+                time_budget_s=sweep.time_budget_s or None,
             ),
             run_config=tune.RunConfig(
                 name=plan.experiment, storage_path=tune_root,
@@ -147,6 +152,13 @@ def print_methods() -> None:
         print(f"{spec.name:14s} {spec.family:10s} {spec.paper}")
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def parse_args(argv: list[str] | None = None, method: str | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     if method is None:
@@ -159,6 +171,10 @@ def parse_args(argv: list[str] | None = None, method: str | None = None) -> argp
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
     parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
+    parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
+                        help="no search: train the configuration once per seed")
+    parser.add_argument("--study", default="", help="study label written into the result rows")
+    parser.add_argument("--job", default="", help="job label written into the result rows")
     args = parser.parse_args(argv)
     if method is not None:
         args.method = method
@@ -174,7 +190,8 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
         print("error: name a method (or --list)", file=sys.stderr)
         return 2
     try:
-        plan = plan_sweep(args.method, args.overrides, smoke=args.smoke, name=args.name, storage=args.storage)
+        plan = plan_sweep(args.method, args.overrides, smoke=args.smoke, name=args.name, storage=args.storage,
+                          seeds=args.seeds, study=args.study, job=args.job)
         from cluster import connect
 
         conn = connect(args.address, num_cpus=args.num_cpus)

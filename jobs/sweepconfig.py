@@ -47,6 +47,7 @@ class SweepConfig:
     max_concurrent: int = bounded(0, ge=0, help="0: as many trials at once as resources allow")
     seed: int = 0  # seeds the search algorithm, so the sampled configurations are reproducible
     max_failures: int = bounded(2, ge=0, help="retries of a trial whose worker died, from its checkpoint")
+    time_budget_s: float = bounded(0.0, ge=0.0, help="stop starting and running trials after this; 0: none")
     resources: TrialResources = field(default_factory=TrialResources)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     overrides: dict[str, Any] = field(default_factory=dict)  # fixed method-config keys
@@ -72,8 +73,12 @@ def split_overrides(items: list[str]) -> tuple[list[str], dict[str, Any]]:
     return sweep, method
 
 
-def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = False) -> SweepConfig:
-    """The sweep of ``spec`` from its YAML, with ``--smoke`` and command-line overrides applied."""
+def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = False,
+               seeds: list[int] | None = None) -> SweepConfig:
+    """The sweep of ``spec`` from its YAML, with ``--smoke`` and command-line overrides applied.
+
+    ``seeds``: instead of searching, train the fixed configuration once per seed (FIFO, one sample each).
+    """
     path = CONFIG_ROOT / "sweeps" / f"{spec.name}.yaml"
     if not path.exists():
         raise ConfigError(f"method {spec.name!r} has no sweep: {path} is missing")
@@ -92,7 +97,21 @@ def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = Fal
     for key in method_overrides:  # a key fixed on the command line is no longer searched
         cfg.search_space.pop(key, None)
     cfg.overrides.update(method_overrides)
+    if seeds is not None:
+        if not seeds:
+            raise ConfigError("--seeds: give at least one seed")
+        cfg.search_space = {"seed": {"grid": list(seeds)}}
+        cfg.overrides.pop("seed", None)
+        cfg.num_samples = 1
+        cfg.scheduler.name = "fifo"
     return cfg
+
+
+def smoke_keys(method: str) -> set[str]:
+    """The method-config keys that a sweep's ``smoke`` section sets (they shrink a run to smoke scale)."""
+    path = CONFIG_ROOT / "sweeps" / f"{method}.yaml"
+    smoke = OmegaConf.load(path).get("smoke") or {}
+    return set((smoke.get("overrides") or {}).keys())
 
 
 def _set_free_keys(base: Any, items: list[str], path: Any) -> list[str]:

@@ -169,6 +169,15 @@ class ResultsStore:
         self.fs.move(self.path("results", experiment), target)
         return target
 
+    def experiments(self, prefix: str = "") -> list[str]:
+        """Names of the experiments under ``results/`` that start with ``prefix``."""
+        base = self.path("results")
+        if self.fs.get_file_info(base).type == pafs.FileType.NotFound:
+            return []
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=False))
+        return sorted(i.base_name for i in infos
+                      if i.type == pafs.FileType.Directory and i.base_name.startswith(prefix))
+
     def files(self, experiment: str = "") -> list[str]:
         base = self.path("results", experiment) if experiment else self.path("results")
         info = self.fs.get_file_info(base)

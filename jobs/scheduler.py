@@ -1,0 +1,344 @@
+"""The study scheduler: runs a study's graph as Ray jobs and keeps its own state, so it can resume.
+
+    from jobs.scheduler import StudyScheduler
+    sched = StudyScheduler("http://127.0.0.1:8265")          # a Ray dashboard (jobs API) address
+    study_id = sched.submit("configs/studies/care_vs_simclr.yaml")
+    sched.wait(study_id)                                      # prints one line per node state change
+    table = sched.results(study_id)                           # pyarrow.Table of the study's result rows
+
+Every node is a Ray job (``JobSubmissionClient``) with a readable submission id
+(``<study>--<node>--a<attempt>``) and metadata naming the study, node and method, so it shows in the
+dashboard. The state (``<storage>/studies/<study>/state.json``, written whole then renamed) records each
+node's status, attempts and submission id. A scheduler started again on the same study resumes:
+finished nodes are not rerun, running ones are reattached (or resubmitted if the cluster lost them),
+failed ones are retried up to ``retries`` times. A study succeeds only when every node succeeded and
+every expected result row exists.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from jobs.studyconfig import StudyConfig, arm_overrides, build_graph, load_study, study_id
+from jobs.sweepconfig import smoke_keys
+from shared.config import ConfigError
+from shared.results import ResultsStore, storage_root
+
+REPO = Path(__file__).resolve().parents[1]
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+# Kept out of every job's upload (Ray also skips what .gitignore lists).
+EXCLUDES = [".venv", ".git", "data", "results", "__pycache__", ".pytest_cache", ".ruff_cache"]
+
+
+@dataclass
+class NodeState:
+    name: str
+    kind: str
+    arm: str
+    deps: list[str]
+    status: str = "PENDING"  # PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED
+    attempts: int = 0
+    submission_id: str = ""
+    experiment: str = ""
+    entrypoint: str = ""
+    message: str = ""
+    updated: float = 0.0
+
+
+@dataclass
+class StudyState:
+    study_id: str
+    study_file: str
+    smoke: bool
+    status: str = "PENDING"
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+
+    @staticmethod
+    def from_json(text: str) -> StudyState:
+        raw = json.loads(text)
+        nodes = {k: NodeState(**v) for k, v in raw.pop("nodes").items()}
+        return StudyState(**raw, nodes=nodes)
+
+
+def _q(items: list[str]) -> str:
+    return " ".join(shlex.quote(i) for i in items)
+
+
+def _render(value: Any) -> str:
+    """A value as OmegaConf dotlist text (JSON is valid YAML flow syntax)."""
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+class StudyScheduler:
+    """Submits, follows, resumes and cancels studies on a Ray cluster through its jobs API."""
+
+    def __init__(self, address: str | None = None, storage: str | None = None, poll_s: float = 1.0,
+                 working_dir: str | Path | None = REPO) -> None:
+        from ray.job_submission import JobSubmissionClient
+
+        # Ray logs every file it leaves out of each job's upload; the node lines are the progress.
+        for name in ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self.client = JobSubmissionClient(address)
+        self.storage = storage_root(storage)
+        self.store = ResultsStore(self.storage)
+        self.poll_s = poll_s
+        self.working_dir = str(working_dir) if working_dir else None
+        self._studies: dict[str, StudyConfig] = {}
+
+    # -- state on disk ------------------------------------------------------------------------
+    def _state_path(self, sid: str) -> Path:
+        return Path(self.store.path("studies", sid, "state.json"))
+
+    def _save(self, state: StudyState) -> None:
+        path = self._state_path(state.study_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".state-{uuid.uuid4().hex}.json")
+        tmp.write_text(json.dumps(asdict(state), indent=1))
+        os.replace(tmp, path)
+
+    def _load(self, sid: str) -> StudyState:
+        path = self._state_path(sid)
+        if not path.exists():
+            raise KeyError(f"no study {sid!r} under {self.storage}/studies")
+        return StudyState.from_json(path.read_text())
+
+    def _study(self, state: StudyState) -> StudyConfig:
+        if state.study_id not in self._studies:
+            self._studies[state.study_id] = load_study(state.study_file, smoke=state.smoke)
+        return self._studies[state.study_id]
+
+    # -- public API -----------------------------------------------------------------------------
+    def submit(self, study_file: str | Path, smoke: bool = False) -> str:
+        """Validate the study, create (or resume) its state and submit the nodes that are ready."""
+        study = load_study(study_file, smoke=smoke)
+        sid = study_id(study, smoke)
+        self._studies[sid] = study
+        if self._state_path(sid).exists():
+            state = self._load(sid)
+            if state.status in ("FAILED", "CANCELLED"):  # a new submit retries what did not succeed
+                for node in state.nodes.values():
+                    if node.status != "SUCCEEDED":
+                        node.status, node.attempts, node.message = "PENDING", 0, ""
+                state.status = "PENDING"
+        else:
+            state = StudyState(sid, str(Path(study_file).resolve()), smoke)
+            for node in build_graph(study):
+                state.nodes[node.name] = NodeState(node.name, node.kind, node.arm, list(node.deps))
+        self._advance(state)
+        return sid
+
+    def status(self, sid: str) -> dict[str, Any]:
+        """The study's recorded state (``wait`` is what moves it forward)."""
+        state = self._load(sid)
+        return {"study": sid, "status": state.status,
+                "nodes": {n.name: {"status": n.status, "attempts": n.attempts, "job": n.submission_id,
+                                   "message": n.message} for n in state.nodes.values()}}
+
+    def wait(self, sid: str, timeout: float | None = None,
+             progress: Callable[[str], None] | None = print) -> dict[str, Any]:
+        """Follow the study until it ends; one progress line per node state change."""
+        deadline = None if timeout is None else time.time() + timeout
+        seen: dict[str, str] = {}
+        while True:
+            state = self._load(sid)
+            if state.status not in TERMINAL:
+                self._advance(state)
+            for node in state.nodes.values():
+                label = f"{node.status}{f' (attempt {node.attempts})' if node.attempts > 1 else ''}"
+                if progress and seen.get(node.name) != label:
+                    extra = f"  {node.submission_id}" if node.submission_id else ""
+                    msg = f"  {node.message}" if node.message else ""
+                    progress(f"[study {sid}] {node.name:24s} {label}{extra}{msg}")
+                seen[node.name] = label
+            if state.status in TERMINAL:
+                if progress:
+                    progress(f"[study {sid}] {state.status}")
+                return self.status(sid)
+            if deadline is not None and time.time() > deadline:
+                raise TimeoutError(f"study {sid} still {state.status} after {timeout}s")
+            time.sleep(self.poll_s)
+
+    def cancel(self, sid: str) -> dict[str, Any]:
+        """Stop every running job of the study and mark the study cancelled."""
+        state = self._load(sid)
+        for node in state.nodes.values():
+            if node.status == "RUNNING" and node.submission_id:
+                try:
+                    self.client.stop_job(node.submission_id)
+                except RuntimeError:
+                    pass  # already gone
+            if node.status not in ("SUCCEEDED", "FAILED"):
+                node.status, node.message = "CANCELLED", "cancelled"
+        state.status = "CANCELLED"
+        self._save(state)
+        for node in state.nodes.values():  # wait until the jobs have really stopped
+            if node.submission_id:
+                self._wait_stopped(node.submission_id)
+        return self.status(sid)
+
+    def results(self, sid: str) -> pa.Table:
+        """Every result row of the study (all its nodes), as one pyarrow table."""
+        tables = [self.store.read(exp) for exp in self.store.experiments(prefix=f"{sid}--")]
+        return pa.concat_tables(tables) if tables else self.store.read("__none__")
+
+    # -- the graph's progress -------------------------------------------------------------------
+    def _advance(self, state: StudyState) -> None:
+        study = self._study(state)
+        for node in state.nodes.values():
+            if node.status == "RUNNING":
+                self._follow(state, node, study)
+        running = sum(n.status == "RUNNING" for n in state.nodes.values())
+        for node in state.nodes.values():
+            if node.status != "PENDING":
+                continue
+            deps = [state.nodes[d] for d in node.deps]
+            if any(d.status in ("FAILED", "CANCELLED") for d in deps):
+                node.status, node.message = "FAILED", "a node it depends on failed"
+            elif all(d.status == "SUCCEEDED" for d in deps) and (not study.max_running or running < study.max_running):
+                self._start(state, node, study)
+                running += 1
+        statuses = {n.status for n in state.nodes.values()}
+        if statuses == {"SUCCEEDED"}:
+            state.status = "SUCCEEDED"
+        elif "RUNNING" in statuses or "PENDING" in statuses:
+            state.status = "RUNNING"
+        else:
+            state.status = "CANCELLED" if "CANCELLED" in statuses else "FAILED"
+        self._save(state)
+
+    def _start(self, state: StudyState, node: NodeState, study: StudyConfig) -> None:
+        node.attempts += 1
+        node.experiment = f"{state.study_id}--{node.name.replace(':', '-')}"
+        try:
+            node.entrypoint = self._entrypoint(state, node, study)
+        except (ConfigError, LookupError) as err:
+            node.status, node.message = "FAILED", str(err)
+            return
+        node.submission_id = f"{state.study_id}--{node.name.replace(':', '-')}--a{node.attempts}"
+        runtime_env: dict[str, Any] = {"env_vars": {"RAYSTUDY_STORAGE": self.storage, "RAY_AUTH_MODE": "token"}}
+        if self.working_dir:
+            runtime_env.update(working_dir=self.working_dir, excludes=EXCLUDES)
+        method = study.arms[node.arm].method if node.arm else ""
+        self.client.submit_job(
+            entrypoint=node.entrypoint, submission_id=node.submission_id, runtime_env=runtime_env,
+            metadata={"raystudy_study": state.study_id, "raystudy_node": node.name, "raystudy_method": method},
+        )
+        node.status, node.message, node.updated = "RUNNING", "", time.time()
+
+    def _follow(self, state: StudyState, node: NodeState, study: StudyConfig) -> None:
+        from ray.job_submission import JobStatus
+
+        try:
+            status = self.client.get_job_status(node.submission_id)
+        except RuntimeError:  # the cluster no longer knows the job (e.g. it was restarted): run it again
+            status = None
+        if status in (JobStatus.PENDING, JobStatus.RUNNING):
+            return
+        if status == JobStatus.SUCCEEDED:
+            missing = self._missing_rows(state, node, study)
+            if not missing:
+                node.status, node.message, node.updated = "SUCCEEDED", "", time.time()
+                return
+            why = f"the job succeeded but {missing}"
+        else:
+            why = f"job {status.value if status else 'lost'}"
+        if node.attempts <= study.retries:
+            self._start(state, node, study)
+            node.message = f"retried after: {why}"
+        else:
+            node.status, node.message = "FAILED", why
+
+    def _missing_rows(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
+        """What expected result is absent ('' when complete)."""
+        if node.kind == "report":
+            return "" if Path(self.store.path("reports", state.study_id, "report.md")).exists() else "no report"
+        rows = self.store.read(node.experiment).to_pandas()
+        final = rows[rows["status"] == "final"]
+        if node.kind == "sweep":
+            return "" if not final.empty else "no trial finished"
+        found = set(final["seed"].unique())
+        missing = [s for s in study.seeds if s not in found]
+        if missing:
+            return f"seeds {missing} have no final rows"
+        absent = [m for m in study.measures if m not in set(final["metric"])]
+        return f"measures {absent} were not written" if absent else ""
+
+    def _wait_stopped(self, submission_id: str, timeout: float = 60) -> None:
+        from ray.job_submission import JobStatus
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.client.get_job_status(submission_id) not in (JobStatus.PENDING, JobStatus.RUNNING):
+                    return
+            except RuntimeError:
+                return
+            time.sleep(0.5)
+
+    # -- what each node runs --------------------------------------------------------------------
+    def _entrypoint(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
+        labels = ["--name", node.experiment, "--study", state.study_id, "--job", node.name]
+        smoke = ["--smoke"] if state.smoke else []
+        if node.kind == "report":
+            return _q(["python", "jobs/report.py", "--study", state.study_id, "--measures", ",".join(study.measures),
+                       "--minimize", ",".join(study.minimize), "--title", study.description])
+        arm = study.arms[node.arm]
+        overrides = arm_overrides(study, node.arm)
+        if state.smoke:  # the sweep's smoke section shrinks epochs, model and data: let it win
+            shrunk = smoke_keys(arm.method)
+            overrides = {k: v for k, v in overrides.items() if k not in shrunk}
+        items = [f"{k}={_render(v)}" for k, v in overrides.items()]
+        items += self._resource_items(study)
+        if node.kind == "sweep":
+            if study.budget.trials:
+                items.append(f"sweep.num_samples={study.budget.trials}")
+            if study.budget.time_s:
+                items.append(f"sweep.time_budget_s={study.budget.time_s}")
+            if study.metric:
+                items.append(f"sweep.metric={study.metric}")
+            items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
+            return _q(["python", "jobs/sweep.py", arm.method, *items, *labels, *smoke])
+        if arm.sweep:
+            sweep_node = state.nodes[f"sweep:{node.arm}"]
+            items += [f"{k}={_render(v)}" for k, v in self.best_config(sweep_node.experiment).items()]
+        seeds = ",".join(str(s) for s in study.seeds)
+        return _q(["python", "jobs/sweep.py", arm.method, *items, "--seeds", seeds, *labels, *smoke])
+
+    def _resource_items(self, study: StudyConfig) -> list[str]:
+        cpu, gpu = study.resources.cpu, study.resources.gpu
+        if study.resources.profile:
+            from cluster.profiles import load_profile
+
+            profile = load_profile(study.resources.profile)
+            cpu, gpu = profile.cpu, profile.gpu
+        return [f"sweep.resources.cpu={cpu}", f"sweep.resources.gpu={gpu}"]
+
+    def best_config(self, experiment: str) -> dict[str, Any]:
+        """The searched keys' values of the best finished trial of a sweep (by the sweep's own metric)."""
+        record = Path(self.store.path("reports", experiment, "sweep.json"))
+        if not record.exists():
+            raise LookupError(f"sweep {experiment} left no record ({record})")
+        meta = json.loads(record.read_text())
+        rows = self.store.read(experiment).to_pandas()
+        scored = rows[(rows["metric"] == meta["metric"]) & rows["value"].notna()]
+        if scored.empty:
+            raise LookupError(f"sweep {experiment} has no {meta['metric']!r} rows")
+        last = scored.sort_values("epoch").groupby("trial").tail(1)
+        # Prefer trials that ran to the end (ASHA stops others early, at a less trained epoch).
+        final_trials = set(rows.loc[rows["status"] == "final", "trial"])
+        pool = last[last["trial"].isin(final_trials)] if final_trials else last
+        best = pool.sort_values("value", ascending=(meta["mode"] == "min")).iloc[0]
+        config = json.loads(best["config"])
+        return {k: config[k] for k in meta["search_space"] if k in config and k != "seed"}

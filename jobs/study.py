@@ -1,0 +1,74 @@
+"""Run a study: its graph of Ray jobs (sweep each arm -> retrain the best over the seeds -> report).
+
+    python jobs/study.py configs/studies/care_vs_simclr.yaml [--smoke]
+    python jobs/study.py configs/studies/care_vs_simclr.yaml --status | --cancel
+    ray job submit --working-dir . -- python jobs/study.py configs/studies/care_vs_simclr.yaml --smoke
+
+Without a cluster (no RAY_ADDRESS, no --address) a local Ray with its dashboard is started for the
+study's jobs. Running the same command again resumes the study: finished nodes are not rerun.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+from shared.config import ConfigError  # noqa: E402
+
+
+def jobs_address(address: str | None) -> str:
+    """The jobs API (dashboard) address: given, else the running cluster's, else a new local Ray's."""
+    if address and address.startswith("http"):
+        return address
+    from cluster import connect
+
+    conn = connect(address)
+    if not conn.dashboard_url:
+        raise ConfigError("the Ray cluster has no dashboard, which the jobs API needs (start it with one)")
+    return f"http://{conn.dashboard_url}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", help="a configs/studies/*.yaml file")
+    parser.add_argument("--smoke", action="store_true", help="every node at smoke scale (a few minutes)")
+    parser.add_argument("--address", help="Ray address or dashboard URL (default: $RAY_ADDRESS, else local)")
+    parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
+    parser.add_argument("--status", action="store_true", help="print the study's state and exit")
+    parser.add_argument("--cancel", action="store_true", help="stop the study's running jobs")
+    parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
+    args = parser.parse_args(argv)
+
+    from jobs.studyconfig import load_study, study_id
+
+    try:
+        study = load_study(args.study, smoke=args.smoke)  # validated before anything is submitted
+        sid = study_id(study, args.smoke)
+        from jobs.scheduler import StudyScheduler
+
+        scheduler = StudyScheduler(jobs_address(args.address), storage=args.storage)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.status:
+        print(scheduler.status(sid))
+        return 0
+    if args.cancel:
+        print(scheduler.cancel(sid)["status"])
+        return 0
+    print(f"[study {sid}] {len(study.arms)} arm(s), seeds {study.seeds}; storage {scheduler.storage}", flush=True)
+    scheduler.submit(args.study, smoke=args.smoke)
+    final = scheduler.wait(sid, timeout=args.timeout, progress=lambda line: print(line, flush=True))
+    report = scheduler.store.path("reports", sid, "report.md")
+    if Path(report).exists():
+        print(Path(report).read_text())
+    print(f"[study {sid}] report: {report}")
+    return 0 if final["status"] == "SUCCEEDED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
