@@ -31,6 +31,13 @@ class Connection:
         return where + dash
 
 
+def ensure_token_auth() -> None:
+    """Token authentication for this process's Ray clients (ray.init, the jobs API), whenever Ray was
+    imported: set RAY_AUTH_MODE=token unless the user chose otherwise, and make Ray re-read it."""
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    _refresh_auth_mode()
+
+
 def _refresh_auth_mode() -> None:
     """Ray caches its configuration, the authentication mode included, when it is imported. If
     ``RAY_AUTH_MODE`` was set after that (e.g. by importing a job module after ``ray``), reload it, as

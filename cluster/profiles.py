@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from shared.config import CONFIG_ROOT, ConfigError, bounded, load_config
 
@@ -44,7 +44,7 @@ class TrialSpec:
 class DistributedProfile:
     num_workers: int = bounded(1, ge=1, help="Ray Train workers per trial")
     backend: str = bounded("nccl", choices=["nccl", "gloo"])
-    zero_stage: Optional[int] = bounded(None, choices=[0, 1, 2, 3], help="DeepSpeed ZeRO stage; null: no DeepSpeed")
+    zero_stage: int | None = bounded(None, choices=[0, 1, 2, 3], help="DeepSpeed ZeRO stage; null: no DeepSpeed")
     bf16: bool = False
 
 
@@ -54,8 +54,8 @@ class ProfileFile:
 
     description: str = ""
     trial: TrialSpec = field(default_factory=TrialSpec)
-    distributed: Optional[DistributedProfile] = None
-    storage: Optional[str] = bounded(None, choices=["local", "shared"], help="where results must live")
+    distributed: DistributedProfile | None = None
+    storage: str | None = bounded(None, choices=["local", "shared"], help="where results must live")
 
     def check(self) -> None:
         gpu = self.trial.gpu
@@ -81,8 +81,8 @@ class ResourceProfile:
     cpu: float
     gpu: float
     custom: dict[str, float] = field(default_factory=dict)
-    distributed: Optional[DistributedProfile] = None
-    storage: Optional[str] = None
+    distributed: DistributedProfile | None = None
+    storage: str | None = None
 
     def ray_resources(self) -> dict[str, float]:
         """Resources of one trial (one Train worker when distributed) in ``tune.with_resources`` format."""
@@ -163,7 +163,7 @@ def fits(profile: ResourceProfile, nodes: list[dict[str, Any]]) -> tuple[bool, s
 
     what = "per worker" if profile.distributed else "per trial"
     if profile.workers == 1:
-        for name, have, cap in per_node:
+        for name, _have, cap in per_node:
             if cap >= 1:
                 return True, f"profile {profile.name!r} ({_fmt(need)} {what}) fits on {name}"
     else:

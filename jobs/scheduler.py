@@ -87,6 +87,9 @@ class StudyScheduler:
                  working_dir: str | Path | None = REPO) -> None:
         from ray.job_submission import JobSubmissionClient
 
+        from cluster import ensure_token_auth
+
+        ensure_token_auth()
         # Ray logs every file it leaves out of each job's upload; the node lines are the progress.
         for name in ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -123,6 +126,7 @@ class StudyScheduler:
     def submit(self, study_file: str | Path, smoke: bool = False) -> str:
         """Validate the study, create (or resume) its state and submit the nodes that are ready."""
         study = load_study(study_file, smoke=smoke)
+        self.check_resources(study)
         sid = study_id(study, smoke)
         self._studies[sid] = study
         if self._state_path(sid).exists():
@@ -138,6 +142,27 @@ class StudyScheduler:
                 state.nodes[node.name] = NodeState(node.name, node.kind, node.arm, list(node.deps))
         self._advance(state)
         return sid
+
+    def check_resources(self, study: StudyConfig) -> None:
+        """Refuse a study whose trials cannot fit on any node of the cluster (they would wait forever)."""
+        from ray.util.state import list_nodes
+
+        need = self._trial_resources(study)
+        nodes = [n for n in list_nodes(address=self.client._address, limit=10_000) if n.state == "ALIVE"]
+        for key, amount in need.items():
+            most = max((n.resources_total.get(key, 0.0) for n in nodes), default=0.0)
+            if amount > most:
+                raise ConfigError(f"{study.name}: resources: a trial asks for {amount:g} {key} but the largest "
+                                  f"node of the cluster has {most:g}")
+
+    def _trial_resources(self, study: StudyConfig) -> dict[str, float]:
+        cpu, gpu = study.resources.cpu, study.resources.gpu
+        if study.resources.profile:
+            from cluster.profiles import load_profile
+
+            profile = load_profile(study.resources.profile)
+            cpu, gpu = profile.cpu, profile.gpu
+        return {k: v for k, v in {"CPU": cpu, "GPU": gpu}.items() if v > 0}
 
     def status(self, sid: str) -> dict[str, Any]:
         """The study's recorded state (``wait`` is what moves it forward)."""
@@ -317,13 +342,8 @@ class StudyScheduler:
         return _q(["python", "jobs/sweep.py", arm.method, *items, "--seeds", seeds, *labels, *smoke])
 
     def _resource_items(self, study: StudyConfig) -> list[str]:
-        cpu, gpu = study.resources.cpu, study.resources.gpu
-        if study.resources.profile:
-            from cluster.profiles import load_profile
-
-            profile = load_profile(study.resources.profile)
-            cpu, gpu = profile.cpu, profile.gpu
-        return [f"sweep.resources.cpu={cpu}", f"sweep.resources.gpu={gpu}"]
+        need = self._trial_resources(study)
+        return [f"sweep.resources.cpu={need.get('CPU', 0.0)}", f"sweep.resources.gpu={need.get('GPU', 0.0)}"]
 
     def best_config(self, experiment: str) -> dict[str, Any]:
         """The searched keys' values of the best finished trial of a sweep (by the sweep's own metric)."""

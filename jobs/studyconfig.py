@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ class YamlLines:
                 self._walk(value, dotted + ".")
 
     def where(self, key: str) -> str:
-        parts = key.split(".")
+        parts = re.sub(r"\[\d+\]", "", key).split(".")  # "seeds[0]" -> "seeds"
         while parts:  # the deepest key that is in the file
             line = self.lines.get(".".join(parts))
             if line:

@@ -1,4 +1,23 @@
-"""Small configurations shared by the tests (seconds per epoch on one core)."""
+"""Shared test helpers: small configurations (seconds per epoch on one core) and a throwaway
+`ray start --head` cluster on loopback."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+RAY = str(Path(sys.executable).parent / "ray")
+
 
 TINY = [
     "epochs=2",
@@ -17,3 +36,59 @@ TINY = [
 def tiny(*extra: str, method: str = "care") -> list[str]:
     items = [t for t in TINY if method == "care" or not t.startswith("equiv_splits")]
     return items + list(extra)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_processes_under(temp_dir: str) -> None:
+    """Stop only the Ray processes of one test cluster (``ray stop`` would stop every Ray here)."""
+    victims = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(temp_dir in part for part in (proc.info["cmdline"] or [])):
+            victims.append(proc)
+            try:  # Ray's agents rename their process title: find them as children
+                victims.extend(proc.children(recursive=True))
+            except psutil.Error:
+                pass
+    for proc in victims:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            pass
+
+
+def ray_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          check=False)
+
+
+@contextmanager
+def head_cluster(num_cpus: int = 2) -> Iterator[dict]:
+    """`ray start --head` on loopback with the dashboard (jobs API), token auth on, in its own temp dir."""
+    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
+    port, dash = free_port(), free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("RAY_ADDRESS", None)
+    subprocess.run(
+        [RAY, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
+         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--num-cpus", str(num_cpus),
+         "--temp-dir", temp_dir, "--disable-usage-stats"],
+        env=env, check=True, capture_output=True, timeout=120,
+    )
+    url = f"http://127.0.0.1:{dash}"
+    try:
+        deadline = time.time() + 90
+        while ray_cli(["job", "list", "--address", url], env, timeout=30).returncode != 0:
+            if time.time() > deadline:
+                raise RuntimeError(f"the Ray cluster at {url} did not answer")
+            time.sleep(1)
+        yield {"url": url, "env": env, "temp_dir": temp_dir}
+    finally:
+        kill_processes_under(temp_dir)
+        import shutil
+
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -5,70 +5,20 @@ directory, and stopped after."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from shared.results import ResultsStore
-from tests.helpers import tiny
-
-REPO = Path(__file__).resolve().parents[1]
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kill_cluster(temp_dir: str) -> None:
-    """Stop only this test's Ray processes (``ray stop`` would stop every Ray on the machine)."""
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(temp_dir in part for part in (proc.info["cmdline"] or [])):
-            try:
-                proc.send_signal(signal.SIGKILL)
-            except psutil.Error:
-                pass
+from tests.helpers import head_cluster, ray_cli, tiny
 
 
 @pytest.fixture(scope="module")
-def head_cluster():
-    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
-    port, dash = free_port(), free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("RAY_ADDRESS", None)
-    subprocess.run(
-        [RAY, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
-         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--num-cpus", "2",
-         "--temp-dir", temp_dir, "--disable-usage-stats"],
-        env=env, check=True, capture_output=True, timeout=120,
-    )
-    url = f"http://127.0.0.1:{dash}"
-    try:
-        wait_until_accepting_jobs(url, env)
-        yield {"url": url, "env": env}
-    finally:
-        kill_cluster(temp_dir)
-        shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def wait_until_accepting_jobs(url: str, env: dict, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if ray_cli(["job", "list", "--address", url], env, timeout=30).returncode == 0:
-            return
-        time.sleep(1)
-    raise RuntimeError(f"the Ray cluster at {url} did not answer in {timeout}s")
+def head():
+    with head_cluster() as info:
+        yield info
 
 
 def submit_job(args: list[str], env: dict, attempts: int = 30) -> subprocess.CompletedProcess:
@@ -82,13 +32,9 @@ def submit_job(args: list[str], env: dict, attempts: int = 30) -> subprocess.Com
     return out
 
 
-def ray_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-
-
-def test_submitted_care_sweep_succeeds_with_results_under_storage(head_cluster, tmp_path: Path):
+def test_submitted_care_sweep_succeeds_with_results_under_storage(head, tmp_path: Path):
     storage = tmp_path / "store"
-    env, url = head_cluster["env"], head_cluster["url"]
+    env, url = head["env"], head["url"]
     runtime_env = {"env_vars": {"RAYSTUDY_STORAGE": str(storage)}}
     job_id = f"raystudy-test-{int(time.time())}"
     submit = submit_job(
@@ -114,8 +60,8 @@ def test_submitted_care_sweep_succeeds_with_results_under_storage(head_cluster, 
     assert any(n and "Trainable" in n for n in names), names
 
 
-def test_submission_without_token_is_refused(head_cluster):
-    env = {**head_cluster["env"], "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "not-the-token"}
-    out = ray_cli(["job", "list", "--address", head_cluster["url"]], env, timeout=60)
+def test_submission_without_token_is_refused(head):
+    env = {**head["env"], "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "not-the-token"}
+    out = ray_cli(["job", "list", "--address", head["url"]], env, timeout=60)
     assert out.returncode != 0
     assert "auth" in (out.stdout + out.stderr).lower()

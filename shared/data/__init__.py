@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-from shared.config import ConfigError
 from shared.colour import hsv_to_rgb, hue_shift, rgb_to_hsv, wrap01
-
+from shared.config import ConfigError
 
 # ----------------------------------------------------------------------------------------------------
 # config and containers
@@ -34,7 +34,7 @@ class DataConfig:
     """The `data:` section of an image method's config (OmegaConf validates YAML against it)."""
 
     name: str = "shapes"  # a key of DATASETS
-    root: Optional[str] = None  # local folder holding real benchmarks; unused by generated sets
+    root: str | None = None  # local folder holding real benchmarks; unused by generated sets
     n_train: int = 4096  # train images; -1 = all available (real sets, digits)
     n_test: int = 1024  # test images; -1 = all available (real sets only)
     image_size: int = 32  # output side length in pixels (images are square)

@@ -64,7 +64,7 @@ _DISCS = {"circle": (0.0, 0.85), "ring": (0.5, 0.95)}  # (inner, outer) radius
 def _inside_polygon(u: np.ndarray, v: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """Even-odd rule: a point is inside when a ray to +u crosses the outline an odd number of times."""
     inside = np.zeros(u.shape, dtype=bool)
-    for (x1, y1), (x2, y2) in zip(vertices, np.roll(vertices, -1, axis=0)):
+    for (x1, y1), (x2, y2) in zip(vertices, np.roll(vertices, -1, axis=0), strict=True):
         if y1 == y2:
             continue  # a horizontal edge is never crossed by a horizontal ray
         spans = (y1 > v) != (y2 > v)

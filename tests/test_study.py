@@ -1,0 +1,92 @@
+"""Study validation (with line numbers) and graph construction."""
+from pathlib import Path
+
+import pytest
+
+from jobs.studyconfig import build_graph, find_cycle, load_study, study_id
+from shared.config import ConfigError
+
+STUDY = """\
+name: t
+data: {name: shapes, n_train: 256, n_test: 128}
+seeds: [0, 1]
+measures: [colour_probe_acc, equiv_error]
+minimize: [equiv_error]
+arms:
+  simclr:
+    method: simclr
+  care:
+    method: care
+    overrides: {lam: 0.1}
+    sweep: false
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_studies_load():
+    for path in Path(__file__).resolve().parents[1].glob("configs/studies/*.yaml"):
+        for smoke in (False, True):
+            study = load_study(path, smoke=smoke)
+            assert build_graph(study)[-1].name == "report"
+
+
+def test_graph_sweeps_then_seeds_then_report(tmp_path: Path):
+    study = load_study(write(tmp_path, STUDY))
+    graph = {n.name: n for n in build_graph(study)}
+    assert set(graph) == {"sweep:simclr", "seeds:simclr", "seeds:care", "report"}
+    assert graph["seeds:simclr"].deps == ("sweep:simclr",)
+    assert graph["seeds:care"].deps == ()  # sweep: false starts at the seeds
+    assert set(graph["report"].deps) == {"seeds:simclr", "seeds:care"}
+    names = [n.name for n in build_graph(study)]
+    for node in build_graph(study):
+        assert all(names.index(d) < names.index(node.name) for d in node.deps)
+
+
+def test_after_orders_arms(tmp_path: Path):
+    text = STUDY + "    after: [simclr]\n"
+    graph = {n.name: n for n in build_graph(load_study(write(tmp_path, text)))}
+    assert graph["seeds:care"].deps == ("seeds:simclr",)
+
+
+@pytest.mark.parametrize(
+    "old, new, line, message",
+    [
+        ("    method: care\n", "    method: carre\n", 10, "unknown method 'carre'"),
+        ("measures: [colour_probe_acc, equiv_error]", "measures: [colour_probe_acc, bleu]", 4,
+         "'bleu' is not reported"),
+        ("    overrides: {lam: 0.1}", "    overrides: {lam: -0.1}", 11, "lam: must be >= 0.0"),
+        ("    overrides: {lam: 0.1}", "    overrides: {lam: 0.1}\n    colour: red", 12, "colour"),
+        ("seeds: [0, 1]", "seeds: [zero]", 3, "seeds"),
+        ("minimize: [equiv_error]", "minimize: [knn_acc]", 5, "'knn_acc' is not one of the measures"),
+    ],
+)
+def test_invalid_study_names_the_line(tmp_path: Path, old, new, line, message):
+    path = write(tmp_path, STUDY.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_study(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}:{line}:"), text
+    assert message in text, text
+
+
+def test_cycle_is_refused_with_its_path(tmp_path: Path):
+    text = STUDY.replace("    method: simclr\n", "    method: simclr\n    after: [care]\n") + "    after: [simclr]\n"
+    with pytest.raises(ConfigError, match="cycle: (care -> simclr -> care|simclr -> care -> simclr)"):
+        load_study(write(tmp_path, text))
+
+
+def test_find_cycle():
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": []}) is None
+    assert find_cycle({"a": ["b"], "b": ["a"]}) in (["a", "b", "a"], ["b", "a", "b"])
+
+
+def test_study_id_is_stable_and_content_addressed(tmp_path: Path):
+    a = study_id(load_study(write(tmp_path, STUDY)), False)
+    assert a == study_id(load_study(write(tmp_path, STUDY)), False)
+    assert a != study_id(load_study(write(tmp_path, STUDY.replace("[0, 1]", "[0, 1, 2]"))), False)
+    assert a != study_id(load_study(write(tmp_path, STUDY)), True)
