@@ -18,7 +18,6 @@ import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 
