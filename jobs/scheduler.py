@@ -334,6 +334,7 @@ class StudyScheduler:
             if study.metric:
                 items.append(f"sweep.metric={study.metric}")
             items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
+            items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
             return _q(["python", "jobs/sweep.py", arm.method, *items, *labels, *smoke])
         if arm.sweep:
             sweep_node = state.nodes[f"sweep:{node.arm}"]

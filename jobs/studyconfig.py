@@ -33,6 +33,7 @@ class ArmConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     sweep: bool = True  # sweep configs/sweeps/<method>.yaml first, then retrain the best over the seeds
     search_space: dict[str, Any] = field(default_factory=dict)  # replaces the sweep's space when given
+    sweep_options: dict[str, Any] = field(default_factory=dict)  # sweep keys, e.g. {scheduler.name: fifo}
     after: list[str] = field(default_factory=list)
 
 

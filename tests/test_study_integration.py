@@ -1,0 +1,137 @@
+"""Studies end to end on a `ray start --head` cluster through the jobs API: the smoke study and its
+report, a scheduler killed mid-study and started again, and cancel."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.scheduler import StudyScheduler
+from jobs.studyconfig import load_study, study_id
+from shared.results import ResultsStore
+from tests.helpers import REPO, head_cluster
+
+TINY = {"epochs": 2, "batch_size": 32, "model.width": 4, "model.proj_hidden": 32, "model.proj_dim": 16,
+        "eval.knn_k": 20, "eval.equiv_pairs": 1}
+
+
+def tiny_study(tmp_path: Path, epochs: int = 2, name: str = "tiny") -> Path:
+    study = {
+        "name": name, "data": {"name": "shapes", "n_train": 128, "n_test": 64}, "seeds": [0, 1],
+        "measures": ["colour_probe_acc", "equiv_error"], "minimize": ["equiv_error"], "retries": 1,
+        "arms": {
+            "simclr": {"method": "simclr", "overrides": {**TINY, "epochs": epochs},
+                       "search_space": {"optim.lr": {"choice": [0.001]}},
+                       "sweep_options": {"scheduler.name": "fifo", "num_samples": 1}},
+            "care": {"method": "care", "overrides": {**TINY, "epochs": epochs, "equiv_splits": 4, "lam": 0.1},
+                     "sweep": False},
+        },
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(json.dumps(study))  # JSON is YAML
+    return path
+
+
+@pytest.fixture(scope="module")
+def head():
+    with head_cluster(num_cpus=2) as info:
+        yield info
+
+
+def test_smoke_study_end_to_end_report_matches_rows(head, tmp_path: Path):
+    path = REPO / "configs" / "studies" / "care_vs_simclr.yaml"
+    sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"), poll_s=0.5)
+    sid = sched.submit(path, smoke=True)
+    final = sched.wait(sid, timeout=600, progress=None)
+    assert final["status"] == "SUCCEEDED", final
+    jobs = {j.submission_id: j for j in sched.client.list_jobs() if j.submission_id and sid in j.submission_id}
+    assert {j.metadata.get("raystudy_study") for j in jobs.values()} == {sid}
+    assert {j.metadata.get("raystudy_node") for j in jobs.values()} == set(final["nodes"])
+
+    rows = sched.results(sid).to_pandas()
+    final_rows = rows[(rows["status"] == "final") & rows["job"].str.startswith("seeds:")]
+    report = Path(sched.store.path("reports", sid, "report.md")).read_text()
+    study = load_study(path, smoke=True)
+    for arm in study.arms:
+        line = next(ln for ln in report.splitlines() if ln.startswith(f"| {arm} |"))
+        for measure in study.measures:
+            values = final_rows[(final_rows["job"] == f"seeds:{arm}") & (final_rows["metric"] == measure)]["value"]
+            assert len(values) == len(study.seeds)
+            column = study.measures.index(measure)
+            cell = line.strip("|").split("|")[3 + column]
+            shown = float(re.search(r"[\d.]+", cell).group())
+            assert shown == pytest.approx(values.mean(), abs=1e-4), (arm, measure)
+    assert Path(sched.store.path("reports", sid, "measures.png")).stat().st_size > 1000
+
+
+def state_of(storage: Path, sid: str) -> dict:
+    path = storage / "studies" / sid / "state.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def run_scheduler(study: Path, head: dict, storage: Path) -> subprocess.Popen:
+    env = {**head["env"], "RAYSTUDY_STORAGE": str(storage)}
+    return subprocess.Popen([sys.executable, str(REPO / "jobs" / "study.py"), str(study), "--address", head["url"]],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_killed_scheduler_resumes_without_rerunning_finished_nodes(head, tmp_path: Path):
+    study = tiny_study(tmp_path, epochs=3, name="resume")
+    storage = tmp_path / "store"
+    sid = study_id(load_study(study), False)
+    first = run_scheduler(study, head, storage)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        nodes = state_of(storage, sid).get("nodes", {})
+        if any(n["status"] == "SUCCEEDED" for n in nodes.values()):
+            break
+        time.sleep(0.5)
+    first.send_signal(signal.SIGKILL)  # the scheduler dies; its running jobs go on in the cluster
+    first.wait(timeout=30)
+    before = state_of(storage, sid)["nodes"]
+    done = {k: v for k, v in before.items() if v["status"] == "SUCCEEDED"}
+    assert done, before
+    store = ResultsStore(storage)
+    done_files = {f: os.path.getmtime(f)
+                  for n in done.values() if n["experiment"] for f in store.files(n["experiment"])}
+
+    second = run_scheduler(study, head, storage)
+    out, _ = second.communicate(timeout=420)
+    assert second.returncode == 0, out
+    after = state_of(storage, sid)
+    assert after["status"] == "SUCCEEDED"
+    for name, node in done.items():
+        assert after["nodes"][name]["submission_id"] == node["submission_id"], f"{name} was run again"
+        assert after["nodes"][name]["attempts"] == node["attempts"]
+    assert all(os.path.getmtime(f) == t for f, t in done_files.items())
+    rows = StudyScheduler(head["url"], storage=str(storage)).results(sid).to_pandas()
+    assert not rows.duplicated(["job", "trial", "epoch", "metric"]).any()
+    assert set(rows.loc[rows["job"] == "seeds:care", "seed"]) == {0, 1}
+
+
+def test_cancel_stops_every_running_job(head, tmp_path: Path):
+    study = tiny_study(tmp_path, epochs=200, name="cancel")
+    sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"), poll_s=0.5)
+    sid = sched.submit(study)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        state = sched.status(sid)
+        running = [n["job"] for n in state["nodes"].values() if n["status"] == "RUNNING"]
+        if len(running) >= 2:
+            break
+        sched._advance(sched._load(sid))
+        time.sleep(0.5)
+    assert running, state
+    out = sched.cancel(sid)
+    assert out["status"] == "CANCELLED"
+    assert all(n["status"] in ("CANCELLED", "SUCCEEDED") for n in out["nodes"].values())
+    for job in running:
+        assert sched.client.get_job_status(job).value == "STOPPED"
