@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import tune
 
 from shared.checkpoint import load_state, save_checkpoint
@@ -46,6 +47,7 @@ class MethodTrainable(tune.Trainable):
             dataset=getattr(data, "name", ""), seed=int(getattr(self.cfg, "seed", 0)), trial=self.trial_id,
             config_json=RunInfo.config_to_json(flatten(to_dict(self.cfg))),
             study=run.get("study", ""), job=run.get("job", ""), code_version=run.get("code_version", ""),
+            node=ray.get_runtime_context().get_node_id(),
         )
         self.started = time.time()
 

@@ -45,6 +45,7 @@ SCHEMA = pa.schema(
         ("status", pa.string()),  # "running", "final" (last epoch of the trial) or "error"
         ("time", pa.timestamp("ms", tz="UTC")),
         ("elapsed_s", pa.float64()),  # seconds since the trial started (this attempt)
+        ("node", pa.string()),  # the cluster node that computed the row (Ray node id), when known
     ]
 )
 
@@ -96,6 +97,7 @@ class RunInfo:
     study: str = ""
     job: str = ""
     code_version: str = ""
+    node: str = ""
 
     @staticmethod
     def config_to_json(config: Mapping[str, Any]) -> str:
@@ -117,6 +119,7 @@ def metric_rows(
                 "dataset": info.dataset, "seed": info.seed, "trial": info.trial, "epoch": epoch,
                 "metric": name, "value": float(value), "config": info.config_json,
                 "code_version": info.code_version, "status": status, "time": now, "elapsed_s": elapsed_s,
+                "node": info.node,
             }
         )
     return rows
