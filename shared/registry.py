@@ -14,6 +14,7 @@ from shared.method import MethodSpec
 METHODS: dict[str, str] = {
     "simclr": "shared.methods.ssl.simclr:SPEC",
     "care": "shared.methods.ssl.care:SPEC",
+    "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }
 
 

@@ -1,0 +1,127 @@
+"""Benchmark: the study scheduler's scaling and latency (ratios printed, nothing asserted).
+
+    python jobs/bench_scheduler.py [--trials 16] [--hold 4] [--cpus-per-node 2]
+
+1. Scaling: the same study of many short trials on simulated clusters (``ray.cluster_utils.Cluster``)
+   of 1, 2 and 4 nodes, each node offering the same logical CPUs; each trial holds one CPU for a fixed
+   time without computing (the `hold` tool), since this machine's 2 cores cannot show scaling with
+   compute-bound trials. Prints wall times, speedups and the fraction of linear speedup at 4 nodes
+   (target >= 0.9).
+2. Latency: on the warm 1-node cluster, from ``submit`` to the study's first node RUNNING in Ray
+   (median over several studies; target < 3 s).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+def hold_study(folder: Path, name: str, trials: int, hold_s: float) -> Path:
+    study = {"name": name, "seeds": list(range(trials)), "measures": ["held_s"],
+             "arms": {"hold": {"method": "hold", "sweep": False, "overrides": {"hold_s": hold_s}}}}
+    path = folder / f"{name}.yaml"
+    path.write_text(json.dumps(study))
+    return path
+
+
+def simulated_cluster(nodes: int, cpus: int):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": 0})
+    for _ in range(nodes):
+        cluster.add_node(num_cpus=cpus)
+    cluster.wait_for_nodes()
+    return cluster, f"http://{cluster.head_node.address_info['webui_url']}"
+
+
+def time_study(url: str, path: Path, storage: str) -> tuple[float, float]:
+    """(seconds from submit to the trials' node succeeding, seconds to the whole study succeeding)."""
+    from jobs.scheduler import StudyScheduler
+
+    sched = StudyScheduler(url, storage=storage, poll_s=0.2)
+    start = time.perf_counter()
+    sid = sched.submit(path)
+    seeds_done = None
+    while True:
+        sched._advance(sched._load(sid))
+        state = sched.status(sid)
+        if seeds_done is None and state["nodes"]["seeds:hold"]["status"] == "SUCCEEDED":
+            seeds_done = time.perf_counter() - start
+        if state["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.2)
+    if state["status"] != "SUCCEEDED":
+        raise RuntimeError(f"study {sid} ended {state['status']}: {state['nodes']}")
+    return seeds_done or float("nan"), time.perf_counter() - start
+
+
+def latency(url: str, folder: Path, storage: str, repeats: int) -> list[float]:
+    from ray.job_submission import JobStatus
+
+    from jobs.scheduler import StudyScheduler
+
+    sched = StudyScheduler(url, storage=storage, poll_s=0.05)
+    out = []
+    for i in range(repeats):
+        path = hold_study(folder, f"latency{i}", 1, 0.1)
+        start = time.perf_counter()
+        sid = sched.submit(path)
+        job = sched.status(sid)["nodes"]["seeds:hold"]["job"]
+        while sched.client.get_job_status(job) not in (JobStatus.RUNNING, JobStatus.SUCCEEDED):
+            time.sleep(0.02)
+        out.append(time.perf_counter() - start)
+        sched.wait(sid, timeout=120, progress=None)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--hold", type=float, default=4.0, help="seconds each trial holds its CPU")
+    parser.add_argument("--cpus-per-node", type=int, default=2)
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--latency-repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    from cluster import ensure_token_auth
+
+    ensure_token_auth()
+    folder = Path(tempfile.mkdtemp(prefix="raystudy-bench-sched-"))
+    walls: dict[int, tuple[float, float]] = {}
+    lat: list[float] = []
+    for n in args.nodes:
+        cluster, url = simulated_cluster(n, args.cpus_per_node)
+        try:
+            path = hold_study(folder, f"scale{n}", args.trials, args.hold)
+            walls[n] = time_study(url, path, str(folder / f"store{n}"))
+            print(f"{n} node(s) x {args.cpus_per_node} CPUs: {args.trials} trials of {args.hold:g} s: trials node "
+                  f"{walls[n][0]:.1f} s, whole study {walls[n][1]:.1f} s", flush=True)
+            if n == args.nodes[0] and args.latency_repeats:
+                lat = latency(url, folder, str(folder / "latency"), args.latency_repeats)
+        finally:
+            cluster.shutdown()
+    base = args.nodes[0]
+    for n in args.nodes[1:]:
+        speedup = walls[base][0] / walls[n][0]
+        print(f"speedup {n} vs {base} node(s): {speedup:.2f} (linear {n / base:.0f}); "
+              f"fraction of linear {speedup / (n / base):.2f} (target >= 0.9 at 4 nodes)")
+    ideal = args.trials * args.hold / (args.cpus_per_node * max(args.nodes))
+    print(f"ideal trials time at {max(args.nodes)} nodes: {ideal:.1f} s")
+    if lat:
+        print(f"submit -> first node RUNNING: median {statistics.median(lat):.2f} s over {len(lat)} "
+              f"(min {min(lat):.2f}, max {max(lat):.2f}; target < 3 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
