@@ -268,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     if rows.empty:
         print(f"error: no results for {args.experiment} under {store.root}", file=sys.stderr)
         return 2
-    saved = Path(store.path("reports", args.experiment, "sweep.json"))
-    if "://" not in store.root and saved.exists():
-        meta = json.loads(saved.read_text())
+    saved = store.read_text("reports", args.experiment, "sweep.json")
+    if saved is not None:
+        meta = json.loads(saved)
         sweep = SimpleNamespace(search_space=meta["search_space"], metric=meta["metric"], mode=meta["mode"])
         measures = meta.get("measures")
     else:  # the swept keys are those whose value differs between trials

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,21 +99,14 @@ class StudyScheduler:
         self._studies: dict[str, StudyConfig] = {}
 
     # -- state on disk ------------------------------------------------------------------------
-    def _state_path(self, sid: str) -> Path:
-        return Path(self.store.path("studies", sid, "state.json"))
-
     def _save(self, state: StudyState) -> None:
-        path = self._state_path(state.study_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".state-{uuid.uuid4().hex}.json")
-        tmp.write_text(json.dumps(asdict(state), indent=1))
-        os.replace(tmp, path)
+        self.store.write_text(json.dumps(asdict(state), indent=1), "studies", state.study_id, "state.json")
 
     def _load(self, sid: str) -> StudyState:
-        path = self._state_path(sid)
-        if not path.exists():
+        text = self.store.read_text("studies", sid, "state.json")
+        if text is None:
             raise KeyError(f"no study {sid!r} under {self.storage}/studies")
-        return StudyState.from_json(path.read_text())
+        return StudyState.from_json(text)
 
     def _study(self, state: StudyState) -> StudyConfig:
         if state.study_id not in self._studies:
@@ -129,7 +120,7 @@ class StudyScheduler:
         self.check_resources(study)
         sid = study_id(study, smoke)
         self._studies[sid] = study
-        if self._state_path(sid).exists():
+        if self.store.exists("studies", sid, "state.json"):
             state = self._load(sid)
             if state.status in ("FAILED", "CANCELLED"):  # a new submit retries what did not succeed
                 for node in state.nodes.values():
@@ -288,7 +279,7 @@ class StudyScheduler:
     def _missing_rows(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
         """What expected result is absent ('' when complete)."""
         if node.kind == "report":
-            return "" if Path(self.store.path("reports", state.study_id, "report.md")).exists() else "no report"
+            return "" if self.store.exists("reports", state.study_id, "report.md") else "no report"
         rows = self.store.read(node.experiment).to_pandas()
         final = rows[rows["status"] == "final"]
         if node.kind == "sweep":
@@ -348,10 +339,10 @@ class StudyScheduler:
 
     def best_config(self, experiment: str) -> dict[str, Any]:
         """The searched keys' values of the best finished trial of a sweep (by the sweep's own metric)."""
-        record = Path(self.store.path("reports", experiment, "sweep.json"))
-        if not record.exists():
-            raise LookupError(f"sweep {experiment} left no record ({record})")
-        meta = json.loads(record.read_text())
+        record = self.store.read_text("reports", experiment, "sweep.json")
+        if record is None:
+            raise LookupError(f"sweep {experiment} left no record (reports/{experiment}/sweep.json)")
+        meta = json.loads(record)
         rows = self.store.read(experiment).to_pandas()
         scored = rows[(rows["metric"] == meta["metric"]) & rows["value"].notna()]
         if scored.empty:

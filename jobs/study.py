@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[study {sid}] {len(study.arms)} arm(s), seeds {study.seeds}; storage {scheduler.storage}", flush=True)
     scheduler.submit(args.study, smoke=args.smoke)
     final = scheduler.wait(sid, timeout=args.timeout, progress=lambda line: print(line, flush=True))
-    report = scheduler.store.path("reports", sid, "report.md")
-    if Path(report).exists():
-        print(Path(report).read_text())
-    print(f"[study {sid}] report: {report}")
+    text = scheduler.store.read_text("reports", sid, "report.md")
+    if text:
+        print(text)
+    print(f"[study {sid}] report: {scheduler.store.path('reports', sid, 'report.md')}")
     return 0 if final["status"] == "SUCCEEDED" else 1
 
 

@@ -152,6 +152,27 @@ class ResultsStore:
         rows = metric_rows(info, epoch, metrics, status, elapsed_s)
         return self.write_rows(rows, info.experiment, info.trial, f"epoch={epoch:06d}.parquet")
 
+    def exists(self, *relparts: str) -> bool:
+        return self.fs.get_file_info(self.path(*relparts)).type != pafs.FileType.NotFound
+
+    def read_text(self, *relparts: str) -> str | None:
+        """A small text file under the root (state, records), or None when absent."""
+        if not self.exists(*relparts):
+            return None
+        with self.fs.open_input_stream(self.path(*relparts)) as src:
+            return src.read().decode()
+
+    def write_text(self, text: str, *relparts: str) -> str:
+        """Write a small text file whole: temporary name, then rename."""
+        final = self.path(*relparts)
+        parent = final.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        with self.fs.open_output_stream(tmp) as out:
+            out.write(text.encode())
+        self.fs.move(tmp, final)
+        return final
+
     def put_file(self, local: str | os.PathLike, *relparts: str) -> str:
         """Copy a local file (a report, a plot) to ``<root>/<relparts...>``, written whole then renamed."""
         final = self.path(*relparts)

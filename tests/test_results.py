@@ -46,3 +46,15 @@ def test_set_aside_moves_rows_and_put_file_copies(tmp_path: Path):
     local.write_text("hello")
     out = store.put_file(local, "reports", "exp", "note.md")
     assert Path(out).read_text() == "hello"
+
+
+def test_store_through_a_filesystem_uri(tmp_path: Path):
+    """A pyarrow filesystem URI (s3://, gs://, ...) goes through the same code; file:// tests it here."""
+    store = ResultsStore(f"file://{tmp_path}")
+    assert store.root.startswith("file://")
+    store.write_epoch(info(), 1, {"loss": 2.0}, "final", 1.0)
+    assert store.read("exp").num_rows == 1 and store.experiments() == ["exp"]
+    store.write_text('{"a": 1}', "studies", "s", "state.json")
+    assert store.exists("studies", "s", "state.json") and store.read_text("studies", "s", "state.json") == '{"a": 1}'
+    assert store.read_text("studies", "s", "missing.json") is None
+    assert (tmp_path / "studies" / "s" / "state.json").exists()

@@ -4,8 +4,9 @@ on a simulated cluster whose logical CPUs outnumber this machine's cores."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from shared.config import bounded
 from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer
