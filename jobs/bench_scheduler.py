@@ -48,7 +48,7 @@ def time_study(url: str, path: Path, storage: str) -> tuple[float, float]:
     """(seconds from submit to the trials' node succeeding, seconds to the whole study succeeding)."""
     from jobs.scheduler import StudyScheduler
 
-    sched = StudyScheduler(url, storage=storage, poll_s=0.2)
+    sched = StudyScheduler(url, storage=storage, poll_s=0.2, working_dir=None)  # simulated nodes: see scheduler
     start = time.perf_counter()
     sid = sched.submit(path)
     seeds_done = None
@@ -70,7 +70,7 @@ def latency(url: str, folder: Path, storage: str, repeats: int) -> list[float]:
 
     from jobs.scheduler import StudyScheduler
 
-    sched = StudyScheduler(url, storage=storage, poll_s=0.05)
+    sched = StudyScheduler(url, storage=storage, poll_s=0.05, working_dir=None)
     out = []
     for i in range(repeats):
         path = hold_study(folder, f"latency{i}", 1, 0.1)

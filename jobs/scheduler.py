@@ -13,6 +13,11 @@ node's status, attempts and submission id. A scheduler started again on the same
 finished nodes are not rerun, running ones are reattached (or resubmitted if the cluster lost them),
 failed ones are retried up to ``retries`` times. A study succeeds only when every node succeeded and
 every expected result row exists.
+
+``working_dir``: the code the jobs run. By default the repository is uploaded with each job (what a
+remote cluster needs). ``None`` runs the code installed on the cluster in place; use it for clusters
+simulated on one machine (``ray.cluster_utils.Cluster``), whose nodes share one runtime-env folder:
+there one node's clean-up can delete the working directory under another node's running job.
 """
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ class NodeState:
     entrypoint: str = ""
     message: str = ""
     updated: float = 0.0
+    failures: list[str] = field(default_factory=list)  # why earlier attempts failed (last log line)
 
 
 @dataclass
@@ -269,7 +275,8 @@ class StudyScheduler:
                 return
             why = f"the job succeeded but {missing}"
         else:
-            why = f"job {status.value if status else 'lost'}"
+            why = f"job {status.value if status else 'lost'}: {self._last_log_line(node.submission_id)}"
+        node.failures.append(f"attempt {node.attempts}: {why}")
         if node.attempts <= study.retries:
             self._start(state, node, study)
             node.message = f"retried after: {why}"
@@ -291,6 +298,14 @@ class StudyScheduler:
         absent = [m for m in study.measures if m not in set(final["metric"])]
         return f"measures {absent} were not written" if absent else ""
 
+    def _last_log_line(self, submission_id: str) -> str:
+        try:
+            lines = [ln for ln in self.client.get_job_logs(submission_id).splitlines() if ln.strip()]
+        except RuntimeError:
+            return "no logs"
+        errors = [ln for ln in lines if "Error" in ln or "error:" in ln]
+        return (errors or lines or ["no logs"])[-1][-300:]
+
     def _wait_stopped(self, submission_id: str, timeout: float = 60) -> None:
         from ray.job_submission import JobStatus
 
@@ -304,12 +319,18 @@ class StudyScheduler:
             time.sleep(0.5)
 
     # -- what each node runs --------------------------------------------------------------------
+    def _script(self, name: str) -> str:
+        """A job script: relative to the uploaded working directory, or absolute when the cluster runs the
+        installed code in place (``working_dir=None``)."""
+        return f"jobs/{name}" if self.working_dir else str(REPO / "jobs" / name)
+
     def _entrypoint(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
         labels = ["--name", node.experiment, "--study", state.study_id, "--job", node.name]
         smoke = ["--smoke"] if state.smoke else []
         if node.kind == "report":
-            return _q(["python", "jobs/report.py", "--study", state.study_id, "--measures", ",".join(study.measures),
-                       "--minimize", ",".join(study.minimize), "--title", study.description])
+            return _q(["python", self._script("report.py"), "--study", state.study_id,
+                       "--measures", ",".join(study.measures), "--minimize", ",".join(study.minimize),
+                       "--title", study.description])
         arm = study.arms[node.arm]
         overrides = arm_overrides(study, node.arm)
         if state.smoke:  # the sweep's smoke section shrinks epochs, model and data: let it win
@@ -326,12 +347,12 @@ class StudyScheduler:
                 items.append(f"sweep.metric={study.metric}")
             items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
             items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
-            return _q(["python", "jobs/sweep.py", arm.method, *items, *labels, *smoke])
+            return _q(["python", self._script("sweep.py"), arm.method, *items, *labels, *smoke])
         if arm.sweep:
             sweep_node = state.nodes[f"sweep:{node.arm}"]
             items += [f"{k}={_render(v)}" for k, v in self.best_config(sweep_node.experiment).items()]
         seeds = ",".join(str(s) for s in study.seeds)
-        return _q(["python", "jobs/sweep.py", arm.method, *items, "--seeds", seeds, *labels, *smoke])
+        return _q(["python", self._script("sweep.py"), arm.method, *items, "--seeds", seeds, *labels, *smoke])
 
     def _resource_items(self, study: StudyConfig) -> list[str]:
         need = self._trial_resources(study)

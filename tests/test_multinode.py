@@ -42,7 +42,7 @@ def sim_cluster():
 
 
 def run(url: str, path: Path, storage: Path, timeout: float = 420) -> tuple[StudyScheduler, str, dict]:
-    sched = StudyScheduler(url, storage=str(storage), poll_s=0.5)
+    sched = StudyScheduler(url, storage=str(storage), poll_s=0.5, working_dir=None)
     sid = sched.submit(path)
     return sched, sid, sched.wait(sid, timeout=timeout, progress=None)
 
@@ -53,6 +53,7 @@ def test_trials_spread_over_nodes_and_gpu_trials_use_gpu_nodes_only(sim_cluster,
     ids = {k: n.node_id for k, n in nodes.items()}
     sched, sid, final = run(url, study_file(tmp_path, "spread", [0, 1, 2], 3, {"cpu": 1}), tmp_path / "s")
     assert final["status"] == "SUCCEEDED", final
+    assert all(n["attempts"] == 1 for n in final["nodes"].values()), final  # no retry hides a failure
     used = set(sched.results(sid).to_pandas()["node"])
     assert len(used) >= 2 and used <= set(ids.values())
 
@@ -64,7 +65,8 @@ def test_trials_spread_over_nodes_and_gpu_trials_use_gpu_nodes_only(sim_cluster,
 def test_study_asking_for_more_gpus_than_any_node_is_refused(sim_cluster, tmp_path: Path):
     _, _, url = sim_cluster
     with pytest.raises(ValueError, match="GPU"):
-        StudyScheduler(url, storage=str(tmp_path)).submit(study_file(tmp_path, "big", [0], 1, {"cpu": 1, "gpu": 2}))
+        big = study_file(tmp_path, "big", [0], 1, {"cpu": 1, "gpu": 2})
+        StudyScheduler(url, storage=str(tmp_path), working_dir=None).submit(big)
     assert not (tmp_path / "studies").exists()
 
 
@@ -73,7 +75,7 @@ def test_node_removed_mid_study_does_not_lose_it(sim_cluster, tmp_path: Path):
     cluster, nodes, url = sim_cluster
     path = study_file(tmp_path, "loss", [0, 1], 10, {"cpu": 1})
     storage = tmp_path / "store"
-    sched = StudyScheduler(url, storage=str(storage), poll_s=0.5)
+    sched = StudyScheduler(url, storage=str(storage), poll_s=0.5, working_dir=None)
     sid = sched.submit(path)
     store = ResultsStore(storage)
     victim = None

@@ -51,6 +51,7 @@ def test_smoke_study_end_to_end_report_matches_rows(head, tmp_path: Path):
     sid = sched.submit(path, smoke=True)
     final = sched.wait(sid, timeout=600, progress=None)
     assert final["status"] == "SUCCEEDED", final
+    assert all(n["attempts"] == 1 for n in final["nodes"].values()), final  # no retry hides a failure
     jobs = {j.submission_id: j for j in sched.client.list_jobs() if j.submission_id and sid in j.submission_id}
     assert {j.metadata.get("raystudy_study") for j in jobs.values()} == {sid}
     assert {j.metadata.get("raystudy_node") for j in jobs.values()} == set(final["nodes"])
