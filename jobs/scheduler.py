@@ -253,11 +253,26 @@ class StudyScheduler:
         if self.working_dir:
             runtime_env.update(working_dir=self.working_dir, excludes=EXCLUDES)
         method = study.arms[node.arm].method if node.arm else ""
-        self.client.submit_job(
+        self._submit_job(
             entrypoint=node.entrypoint, submission_id=node.submission_id, runtime_env=runtime_env,
             metadata={"raystudy_study": state.study_id, "raystudy_node": node.name, "raystudy_method": method},
         )
         node.status, node.message, node.updated = "RUNNING", "", time.time()
+
+    def _submit_job(self, timeout: float = 120, **kwargs: Any) -> None:
+        """Submit, waiting for the cluster's job agent: for a few seconds after a head node starts, Ray
+        answers "No available agent to submit job, please try again later"."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.client.submit_job(**kwargs)
+                return
+            except RuntimeError as err:
+                if "already exists" in str(err):
+                    return  # submitted by a scheduler that died before it saved its state: reattach
+                if "No available agent" not in str(err) or time.time() > deadline:
+                    raise
+                time.sleep(1.0)
 
     def _follow(self, state: StudyState, node: NodeState, study: StudyConfig) -> None:
         from ray.job_submission import JobStatus
