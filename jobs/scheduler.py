@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -339,11 +340,16 @@ class StudyScheduler:
         installed code in place (``working_dir=None``)."""
         return f"jobs/{name}" if self.working_dir else str(REPO / "jobs" / name)
 
+    def _python(self) -> str:
+        """The interpreter: the cluster's ``python`` for uploaded code; for code run in place, this one
+        (its packages are the ones installed beside that code, whatever PATH the cluster inherited)."""
+        return "python" if self.working_dir else sys.executable
+
     def _entrypoint(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
         labels = ["--name", node.experiment, "--study", state.study_id, "--job", node.name]
         smoke = ["--smoke"] if state.smoke else []
         if node.kind == "report":
-            return _q(["python", self._script("report.py"), "--study", state.study_id,
+            return _q([self._python(), self._script("report.py"), "--study", state.study_id,
                        "--measures", ",".join(study.measures), "--minimize", ",".join(study.minimize),
                        "--title", study.description])
         arm = study.arms[node.arm]
@@ -362,12 +368,12 @@ class StudyScheduler:
                 items.append(f"sweep.metric={study.metric}")
             items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
             items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
-            return _q(["python", self._script("sweep.py"), arm.method, *items, *labels, *smoke])
+            return _q([self._python(), self._script("sweep.py"), arm.method, *items, *labels, *smoke])
         if arm.sweep:
             sweep_node = state.nodes[f"sweep:{node.arm}"]
             items += [f"{k}={_render(v)}" for k, v in self.best_config(sweep_node.experiment).items()]
         seeds = ",".join(str(s) for s in study.seeds)
-        return _q(["python", self._script("sweep.py"), arm.method, *items, "--seeds", seeds, *labels, *smoke])
+        return _q([self._python(), self._script("sweep.py"), arm.method, *items, "--seeds", seeds, *labels, *smoke])
 
     def _resource_items(self, study: StudyConfig) -> list[str]:
         need = self._trial_resources(study)

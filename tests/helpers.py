@@ -76,7 +76,11 @@ def head_cluster(num_cpus: int = 2) -> Iterator[dict]:
     subprocess.run(
         [RAY, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
          "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--num-cpus", str(num_cpus),
-         "--temp-dir", temp_dir, "--disable-usage-stats"],
+         "--temp-dir", temp_dir, "--disable-usage-stats",
+         # the agent's HTTP port is fixed (52365) by default: a second Ray on this machine would leave the
+         # cluster without a job agent ("No available agent to submit job")
+         "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+         "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())],
         env=env, check=True, capture_output=True, timeout=120,
     )
     url = f"http://127.0.0.1:{dash}"

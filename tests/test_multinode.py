@@ -12,6 +12,7 @@ from ray.cluster_utils import Cluster
 from cluster import ensure_token_auth
 from jobs.scheduler import StudyScheduler
 from shared.results import ResultsStore
+from tests.helpers import free_port
 
 TINY = {"batch_size": 32, "model.width": 4, "model.proj_hidden": 32, "model.proj_dim": 16,
         "eval.knn_k": 20, "eval.equiv_pairs": 1, "data.n_train": 128, "data.n_test": 64}
@@ -31,7 +32,8 @@ def sim_cluster():
     the GPU is a logical resource, as on any machine without one."""
     ensure_token_auth()
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": 0})
+        "num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": 0,
+        "dashboard_agent_listen_port": free_port()})
     nodes = {"cpu1": cluster.add_node(num_cpus=1), "cpu2": cluster.add_node(num_cpus=1),
              "gpu": cluster.add_node(num_cpus=1, num_gpus=1)}
     cluster.wait_for_nodes()

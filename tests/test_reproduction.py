@@ -12,10 +12,15 @@ from jobs.reproduce_care import compare
 
 @pytest.fixture(scope="module")
 def outcome():
+    import ray
+
     from cluster import connect
 
     connect(num_cpus=2, dashboard=False)
-    return compare(seeds=[0, 1])
+    try:
+        yield compare(seeds=[0, 1])
+    finally:  # a Ray left running holds the default agent port that later test clusters need
+        ray.shutdown()
 
 
 def mean(out, arm, measure):

@@ -136,3 +136,25 @@ def test_cancel_stops_every_running_job(head, tmp_path: Path):
     assert all(n["status"] in ("CANCELLED", "SUCCEEDED") for n in out["nodes"].values())
     for job in running:
         assert sched.client.get_job_status(job).value == "STOPPED"
+
+
+@pytest.mark.slow
+def test_study_runs_unchanged_under_ray_job_submit(head, tmp_path: Path):
+    """`ray job submit -- python jobs/study.py ... --smoke`: the study's driver is itself a Ray job and
+    submits its nodes as further jobs of the same cluster."""
+    from tests.helpers import ray_cli
+
+    storage = tmp_path / "store"
+    runtime_env = json.dumps({"env_vars": {"RAYSTUDY_STORAGE": str(storage)}})
+    study = tiny_study(tmp_path, name="nested")  # an absolute path: the job runs on this machine
+    for _ in range(30):
+        out = ray_cli(["job", "submit", "--address", head["url"], "--working-dir", ".", "--runtime-env-json",
+                       runtime_env, "--", "python", "jobs/study.py", str(study)], head["env"], timeout=600)
+        if "No available agent" not in out.stderr:
+            break
+        time.sleep(2)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "SUCCEEDED" in out.stdout
+    sid = study_id(load_study(study), False)
+    assert state_of(storage, sid)["status"] == "SUCCEEDED"
+    assert (storage / "reports" / sid / "report.md").exists()
