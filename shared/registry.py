@@ -14,6 +14,8 @@ from shared.method import MethodSpec
 METHODS: dict[str, str] = {
     "simclr": "shared.methods.ssl.simclr:SPEC",
     "care": "shared.methods.ssl.care:SPEC",
+    "ifm": "shared.methods.ssl.ifm:SPEC",
+    "essl": "shared.methods.ssl.essl:SPEC",
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }
 

@@ -26,6 +26,27 @@ def test_every_config_file_belongs_to_a_registered_method():
             assert path.stem in names, f"{path} has no registered method"
 
 
+def test_every_reproduction_loads_and_its_arms_report_its_measures():
+    from jobs.reproduce import load_reproduction
+
+    paths = sorted((CONFIG_ROOT / "reproduce").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        repro = load_reproduction(path.stem)
+        assert repro.claim and repro.arms and repro.measures, path
+
+
+def test_a_reproduction_whose_arm_lacks_a_measure_is_refused(tmp_path, monkeypatch):
+    import jobs.reproduce as reproduce
+
+    (tmp_path / "reproduce").mkdir()
+    (tmp_path / "reproduce" / "bad.yaml").write_text(
+        "claim: x\narms:\n  a: {method: simclr}\nmeasures: [transform_acc]\n")
+    monkeypatch.setattr(reproduce, "CONFIG_ROOT", tmp_path)
+    with pytest.raises(ConfigError, match="does not report .*transform_acc"):
+        reproduce.load_reproduction("bad")
+
+
 def test_unknown_method_lists_known_ones():
     with pytest.raises(UnknownMethodError, match="registered methods: .*care"):
         get_method("carre")

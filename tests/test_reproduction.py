@@ -3,11 +3,9 @@
 Measured first over seeds 0-2 (REPRODUCTION.md): colour probe +4 points, class probe -2 points,
 equivariance error about half of SimCLR's; the margins asserted here are below those figures.
 """
-import statistics
-
 import pytest
 
-from jobs.reproduce_care import compare
+from jobs.reproduce import compare, mean
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +16,9 @@ def outcome():
 
     connect(num_cpus=2, dashboard=False)
     try:
-        yield compare(seeds=[0, 1])
+        yield compare("care", seeds=[0, 1])
     finally:  # a Ray left running holds the default agent port that later test clusters need
         ray.shutdown()
-
-
-def mean(out, arm, measure):
-    return statistics.mean(out[arm][measure])
 
 
 @pytest.mark.slow

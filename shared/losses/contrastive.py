@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, epsilon: float = 0.0) -> torch.Tensor:
     """SimCLR's NT-Xent over 2N views, as in CARE's ``infoNCE`` (negatives: the 2N-2 other views).
 
     For anchor i with positive i+ (its other view), with cosine similarities s:
@@ -13,16 +13,26 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
     The denominator holds the positive and the 2N-2 views of the other samples; the loss is the mean
     of l_i over all 2N anchors.
 
+    ``epsilon`` > 0 gives IFM's adversarial loss (Robinson et al., NeurIPS 2021, the closed form of the
+    worst-case perturbation of the positive and negative embeddings within an L2 ball of radius epsilon,
+    for a unit-norm anchor q: k+ -> k+ - eps q, k- -> k- + eps q): the positive's similarity becomes
+    s+ - eps and every negative's s- + eps, *before* the division by tau.
+
     Args:
         z1, z2: (N, d) embeddings of the two views of the same N samples (normalised here).
         temperature: tau.
+        epsilon: IFM's perturbation budget; 0 is plain InfoNCE.
     """
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     n = z1.shape[0]
-    logits = z @ z.T / temperature
+    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    similarity = z @ z.T
+    if epsilon:
+        is_positive = F.one_hot(positive, 2 * n).bool()
+        similarity = similarity + torch.where(is_positive, -epsilon, epsilon)
+    logits = similarity / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
-    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, positive)
 
 

@@ -113,12 +113,14 @@ class SimCLRTrainer(GradientTrainer):
         for step in range(self.steps_per_epoch()):
             yield to_float(self.data.train.images[order[step * b : (step + 1) * b]])
 
+    def project_views(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The projections z1, z2 of two independently augmented views of the batch."""
+        _, z1 = self.model(self.augment(x, self.generator))
+        _, z2 = self.model(self.augment(x, self.generator))
+        return z1, z2
+
     def info_nce_loss(self, x: torch.Tensor) -> torch.Tensor:
-        v1 = self.augment(x, self.generator)
-        v2 = self.augment(x, self.generator)
-        _, z1 = self.model(v1)
-        _, z2 = self.model(v2)
-        return info_nce(z1, z2, self.config.temperature)
+        return info_nce(*self.project_views(x), self.config.temperature)
 
     def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         loss = self.info_nce_loss(batch)

@@ -1,0 +1,176 @@
+"""E-SSL: "Understanding the Role of Equivariance in Self-supervised Learning" (Wang, Hu, Gupta, Ye, Wang,
+Jegelka; NeurIPS 2024, arXiv 2411.06508).
+
+Equivariant SSL as discrete transformation prediction: each training image gets a uniformly drawn label r,
+is transformed by operation r of the task (``shared/pretext.py``: four-fold rotation, flips, colour
+inversion, grayscale, blur, 2x2 jigsaw) after a base random crop, and an MLP head predicts r:
+
+    normal:     L = CE(head(f(t_r x)), r)
+    add:        L = CE_rot + lambda * CE(cls(f(x_r)), y)          (inject class information)
+    eliminate:  the encoder minimises CE_rot - lambda * CE_cls, the classifier minimises CE_cls
+                (implemented with a gradient-reversal layer between f and cls)
+
+The modes are the paper's explaining-away verification (official ``verification.py``): class and
+transformation are independent a priori but dependent given the image, so class features help to predict
+the transformation; adding class information should help rotation prediction and removing it should hurt.
+``pretrain: false`` leaves the encoder at its random initialisation (the official ``none`` baseline).
+
+Deviations: the official runs use ResNet-18, SGD with a cosine-shaped LambdaLR multiplier and an online
+linear probe; here the encoder is the platform's ConvNet by default, evaluated by the shared offline probes.
+Blur levels use a fixed sigma per kernel size (OpenCV's rule) so that each label is one operation.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from shared.augment import AugmentConfig, SimCLRAugment
+from shared.config import ConfigError, bounded
+from shared.data import DataConfig, ImageDataset, load_dataset
+from shared.method import Evaluator, GradientTrainer, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.methods.ssl.common import EncoderArtifact, SSLEvalConfig, to_float
+from shared.methods.ssl.evaluators import SSL_EVALUATORS, SSLEvaluator
+from shared.models.vision import ConvNet, EncoderConfig, ResNet18
+from shared.pretext import TASKS, apply_transform, random_labels, random_translate
+
+
+@dataclass
+class ESSLConfig(MethodConfig):
+    epochs: int = bounded(30, ge=1)
+    batch_size: int = bounded(256, ge=2)
+    task: str = bounded("rotation", choices=list(TASKS), help="the transformation to predict")
+    mode: str = bounded("normal", choices=["normal", "add", "eliminate"], help="explaining-away variants")
+    lam: float = bounded(1.0, ge=0.0, help="weight of the class term in add / eliminate (official lmbd: 1)")
+    pretrain: bool = bounded(True, help="false: keep the random initialisation (the official 'none' baseline)")
+    head_hidden: int = bounded(512, ge=1, help="hidden width of the prediction head (official: 2048)")
+    max_shift: float = bounded(0.125, ge=0.0, lt=0.5, help="base random crop: shift as a fraction of the side")
+    data: DataConfig = field(default_factory=lambda: DataConfig(name="digits", n_train=-1, n_test=360))
+    model: EncoderConfig = field(default_factory=EncoderConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # its mean/std normalise the inputs
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: SSLEvalConfig = field(default_factory=lambda: SSLEvalConfig(equiv_space="backbone"))
+
+    def check(self) -> None:
+        if self.data.n_train != -1 and self.data.n_train < self.batch_size:
+            raise ConfigError(f"batch_size: {self.batch_size} is larger than data.n_train={self.data.n_train}")
+        if self.task == "jigsaw" and self.data.image_size % 2:
+            raise ConfigError(f"task: jigsaw needs an even data.image_size, got {self.data.image_size}")
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by -scale (Ganin & Lempitsky, 2015)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+class ESSLModel(nn.Module):
+    """Backbone f, transformation head (f -> hidden -> ReLU -> |A|) and a class head for add / eliminate.
+    ``forward`` returns (h, transformation logits), the (representation, projection) pair of the SSL
+    evaluators."""
+
+    def __init__(self, cfg: EncoderConfig, n_transforms: int, n_classes: int, hidden: int) -> None:
+        super().__init__()
+        self.backbone = ConvNet(cfg.width) if cfg.backbone == "convnet" else ResNet18(cfg.width)
+        d = self.backbone.out_dim
+        self.head = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_transforms))
+        self.classifier = nn.Linear(d, n_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.backbone(x)
+        return h, self.head(h)
+
+
+class ESSLTrainer(GradientTrainer):
+    config: ESSLConfig
+    data: ImageDataset
+
+    def setup(self) -> None:
+        self.data = load_dataset(self.config.data)
+        self.augment = SimCLRAugment(self.config.augment, self.config.data.image_size)
+        if self.steps_per_epoch() == 0:
+            raise ConfigError(f"batch_size: {self.config.batch_size} exceeds the {len(self.data.train)} train images")
+
+    def build_model(self) -> nn.Module:
+        cfg = self.config
+        return ESSLModel(cfg.model, TASKS[cfg.task], len(self.data.class_names), cfg.head_hidden)
+
+    def steps_per_epoch(self) -> int:
+        return len(self.data.train) // self.config.batch_size
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        b = self.config.batch_size
+        order = torch.randperm(len(self.data.train), generator=self.generator)
+        for step in range(self.steps_per_epoch()):
+            rows = order[step * b : (step + 1) * b]
+            yield to_float(self.data.train.images[rows]), self.data.train.labels[rows]
+
+    def fit_epoch(self) -> dict[str, float]:
+        if self.config.pretrain:
+            return super().fit_epoch()
+        self.epoch += 1  # the random-init baseline: nothing is trained
+        return {"loss": 0.0}
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        images, classes = batch
+        labels = random_labels(cfg.task, images.shape[0], self.generator)
+        x = random_translate(images, cfg.max_shift, self.generator)
+        h, logits = self.model(self.augment.normalize(apply_transform(cfg.task, x, labels)))
+        transform_ce = F.cross_entropy(logits, labels)
+        parts = {"transform_ce": transform_ce.item(),
+                 "transform_acc": (logits.argmax(1) == labels).float().mean().item()}
+        if cfg.mode == "normal":
+            return transform_ce, parts
+        features = h if cfg.mode == "add" else GradientReversal.apply(h, cfg.lam)
+        class_logits = self.model.classifier(features)
+        class_ce = F.cross_entropy(class_logits, classes)
+        parts.update(class_ce=class_ce.item(), class_acc=(class_logits.argmax(1) == classes).float().mean().item())
+        # add: lam weighs the class term for everything; eliminate: the reversal layer applies lam to the
+        # encoder's share only, so the classifier still minimises CE_cls at full strength
+        weight = cfg.lam if cfg.mode == "add" else 1.0
+        return transform_ce + weight * class_ce, parts
+
+    def artifact(self) -> Any:
+        return EncoderArtifact(self.model, self.augment)
+
+
+class TransformPrediction(SSLEvaluator):
+    """Held-out accuracy of predicting the task's transformation of un-augmented test images (labels drawn
+    with the evaluation seed, so every model sees the same transformed set)."""
+
+    metrics = ("transform_acc",)
+
+    def evaluate(self, artifact: EncoderArtifact) -> dict[str, float]:
+        task = self.config.task
+        images = to_float(self.data.test.images)
+        labels = random_labels(task, images.shape[0], torch.Generator().manual_seed(self.config.eval.seed))
+        views = artifact.augment.normalize(apply_transform(task, images, labels))
+        with torch.no_grad():
+            logits = torch.cat([artifact.model(views[i : i + 512])[1] for i in range(0, len(views), 512)])
+        return {"transform_acc": (logits.argmax(1) == labels).float().mean().item()}
+
+
+EVALUATORS: tuple[type[Evaluator], ...] = (*SSL_EVALUATORS, TransformPrediction)
+
+SPEC = MethodSpec(
+    name="essl",
+    paper="Understanding the Role of Equivariance in Self-supervised Learning (E-SSL, NeurIPS 2024)",
+    family="ssl",
+    config=ESSLConfig,
+    trainer=ESSLTrainer,
+    evaluators=EVALUATORS,
+    resources=Resources(cpu=1),
+    description="predict a discrete transformation (rotation, flips, inversion, grayscale, blur, jigsaw)",
+)
