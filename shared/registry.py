@@ -16,6 +16,8 @@ METHODS: dict[str, str] = {
     "care": "shared.methods.ssl.care:SPEC",
     "ifm": "shared.methods.ssl.ifm:SPEC",
     "essl": "shared.methods.ssl.essl:SPEC",
+    "ncl": "shared.methods.ssl.ncl:SPEC",
+    "sae_probe": "shared.methods.ssl.sae_probe:SPEC",
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }
 

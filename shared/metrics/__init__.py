@@ -1,6 +1,17 @@
-"""Measures shared by methods: linear probe, weighted kNN, orthogonal Procrustes. Pure torch."""
+"""Measures shared by methods: linear probe, weighted kNN, orthogonal Procrustes, feature monosemanticity.
+Pure torch."""
 from shared.metrics.knn import knn_accuracy
+from shared.metrics.monosemanticity import (
+    active_dims,
+    effective_rank,
+    nonneg_ratio,
+    orthogonality_error,
+    semantic_consistency,
+    sparsity,
+    symmetric_label_noise,
+)
 from shared.metrics.probe import linear_probe
 from shared.metrics.procrustes import procrustes, procrustes_residual
 
-__all__ = ["knn_accuracy", "linear_probe", "procrustes", "procrustes_residual"]
+__all__ = ["active_dims", "effective_rank", "knn_accuracy", "linear_probe", "nonneg_ratio", "orthogonality_error",
+           "procrustes", "procrustes_residual", "semantic_consistency", "sparsity", "symmetric_label_noise"]

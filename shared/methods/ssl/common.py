@@ -33,6 +33,8 @@ class SSLEvalConfig:
     equiv_pairs: int = bounded(4, ge=1, help="fixed augmentation pairs (t1, t2) for the equivariance error")
     equiv_space: str = bounded("projection", choices=["backbone", "projection"])
     hue_shift: float = bounded(0.5, gt=0.0, lt=1.0, help="hue rotation for the colour-sensitivity measure")
+    label_noise: float = bounded(0.6, ge=0.0, lt=1.0, help="share of train labels replaced for the noisy probe")
+    input_noise_std: float = bounded(0.2, ge=0.0, help="Gaussian noise on normalised inputs for the noisy probe")
     seed: int = 1234  # seeds the fixed evaluation augmentations: the same for every method and trial
 
 
@@ -66,11 +68,15 @@ class EncoderArtifact:
         self._cache: dict[tuple[str, str], torch.Tensor] = {}
 
     @torch.no_grad()
-    def embed(self, images: torch.Tensor, space: str = "backbone", normalized: bool = False) -> torch.Tensor:
-        """Embed images given as float in [0, 1] (already augmented or not); ``space`` picks h or z."""
+    def embed(self, images: torch.Tensor, space: str = "backbone", normalized: bool = False,
+              noise_std: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Embed images given as float in [0, 1] (already augmented or not); ``space`` picks h or z.
+        ``noise_std`` adds Gaussian noise to the normalised inputs (the robustness probe's input noise)."""
         out = []
         for start in range(0, images.shape[0], self.batch_size):
             x = self.augment.normalize(images[start : start + self.batch_size])
+            if noise_std:
+                x = x + noise_std * torch.randn(x.shape, generator=generator)
             h, z = self.model(x)
             out.append(h if space == "backbone" else z)
         emb = torch.cat(out)

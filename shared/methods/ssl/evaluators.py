@@ -5,7 +5,12 @@
 - ``ColourProbe``: linear-probe accuracy of the hue bin from un-augmented images, and the hue
   sensitivity 1 - cos(f(x), f(hue_shift(x))): how much colour the representation keeps;
 - ``EquivarianceError``: for fixed augmentation pairs (t1, t2), the orthogonal map R that best takes
-  f(t1 x) to f(t2 x) is fitted on one half of the test images and its residual measured on the other.
+  f(t1 x) to f(t2 x) is fitted on one half of the test images and its residual measured on the other;
+- ``NoisyProbe``: the class probe under symmetric label noise (a share of the train labels replaced by
+  another class) and under Gaussian noise on the normalised inputs (train and test), as the
+  monosemanticity paper's robustness probes;
+- ``Monosemanticity``: that paper's feature statistics (non-negative share, sparsity, active dimensions,
+  semantic consistency, effective rank) of the test features.
 
 The probes read frozen features of un-augmented images with a full-batch L-BFGS logistic regression
 (CARE's ``linear.py`` trains a linear layer with Adam on augmented images instead: cheaper here, the
@@ -22,7 +27,17 @@ from shared.data import hue_shift, load_dataset
 from shared.losses.contrastive import gram_discrepancy
 from shared.method import Evaluator
 from shared.methods.ssl.common import EncoderArtifact, to_float
-from shared.metrics import knn_accuracy, linear_probe, procrustes_residual
+from shared.metrics import (
+    active_dims,
+    effective_rank,
+    knn_accuracy,
+    linear_probe,
+    nonneg_ratio,
+    procrustes_residual,
+    semantic_consistency,
+    sparsity,
+    symmetric_label_noise,
+)
 
 
 class SSLEvaluator(Evaluator):
@@ -105,4 +120,30 @@ def mean_gram_discrepancy(z1: torch.Tensor, z2: torch.Tensor) -> float:
     return gram_discrepancy(z1, z2).item() / (2.0 * (b - 1))
 
 
-SSL_EVALUATORS = (ClassProbe, KNNMonitor, ColourProbe, EquivarianceError)
+class NoisyProbe(SSLEvaluator):
+    metrics = ("probe_acc_label_noise", "probe_acc_input_noise")
+
+    def evaluate(self, artifact: EncoderArtifact) -> dict[str, float]:
+        ev = self.config.eval
+        generator = torch.Generator().manual_seed(ev.seed)  # the same noise for every method and trial
+        xtr, xte = self.train_test(artifact)
+        train_y, test_y = self.data.train.labels, self.data.test.labels
+        noisy_y = symmetric_label_noise(train_y, ev.label_noise, self.data.num_classes, generator)
+        label_noise = linear_probe(xtr, noisy_y, xte, test_y, weight_decay=ev.probe_weight_decay)
+        noisy = [artifact.embed(to_float(split.images), ev.feature, noise_std=ev.input_noise_std, generator=generator)
+                 for split in (self.data.train, self.data.test)]
+        input_noise = linear_probe(noisy[0], train_y, noisy[1], test_y, weight_decay=ev.probe_weight_decay)
+        return {"probe_acc_label_noise": label_noise, "probe_acc_input_noise": input_noise}
+
+
+class Monosemanticity(SSLEvaluator):
+    metrics = ("nonneg_ratio", "sparsity", "active_dims", "semantic_consistency", "effective_rank")
+
+    def evaluate(self, artifact: EncoderArtifact) -> dict[str, float]:
+        _, z = self.train_test(artifact)
+        return {"nonneg_ratio": nonneg_ratio(z), "sparsity": sparsity(z), "active_dims": float(active_dims(z)),
+                "semantic_consistency": semantic_consistency(z, self.data.test.labels),
+                "effective_rank": effective_rank(z)}
+
+
+SSL_EVALUATORS = (ClassProbe, KNNMonitor, ColourProbe, EquivarianceError, NoisyProbe, Monosemanticity)
