@@ -6,11 +6,22 @@ authentication is on for every path: job entrypoints set ``RAY_AUTH_MODE=token``
 (Ray reads it once, at import), and when it is unset Ray 2.60 itself turns tokens on for a new local
 Ray and for a cluster whose token is on this machine. The token file is made readable by its owner only.
 Scripts behave the same run directly or submitted.
+
+The jobs API (the study scheduler) needs the local Ray's job agent, which listens on a fixed port (52365)
+that ``ray.init`` cannot change. When another Ray on this machine holds it, ``connect(jobs=True)`` starts a
+private head with ``ray start --head`` on free ports instead (Ray's own answer for several local clusters)
+and stops it when the process exits.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import socket
 import stat
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +76,7 @@ def connect(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     dashboard: bool = True,
+    jobs: bool = False,
 ) -> Connection:
     """Connect to Ray once per process (later calls return the same connection).
 
@@ -72,6 +84,7 @@ def connect(
         address: a cluster address; default ``RAY_ADDRESS``; when neither is set a local Ray is started.
         num_cpus, num_gpus: size of a *local* Ray only (Ray refuses them when joining a cluster).
         dashboard: start the dashboard with a local Ray (on 127.0.0.1).
+        jobs: the caller submits Ray jobs to a local Ray: make sure it has a job agent (see above).
     """
     if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
         print("[raystudy] warning: RAY_AUTH_MODE is not 'token'; anyone who can reach this Ray can run code",
@@ -79,6 +92,10 @@ def connect(
     if not ray.is_initialized():
         _refresh_auth_mode()
         address = address or os.environ.get("RAY_ADDRESS")
+        if not address and jobs and _port_in_use(AGENT_PORT):
+            print(f"[raystudy] port {AGENT_PORT} (Ray's job agent) is held by another Ray on this machine; "
+                  "starting a private local head on free ports", flush=True)
+            address = _start_private_head(num_cpus, num_gpus)
         if address:
             ray.init(address=address, namespace=NAMESPACE, log_to_driver=True)
         else:
@@ -92,8 +109,69 @@ def connect(
         _protect_token()
     ctx = ray.get_runtime_context()
     gcs = ctx.gcs_address
-    local = not (address or os.environ.get("RAY_ADDRESS"))
+    local = _PRIVATE_HEAD is not None or not (address or os.environ.get("RAY_ADDRESS"))
     return Connection(address=gcs, dashboard_url=_dashboard_url(), local=local)
+
+
+AGENT_PORT = 52365  # ray_constants.DEFAULT_DASHBOARD_AGENT_LISTEN_PORT
+_PRIVATE_HEAD: str | None = None  # temp dir of the head this process started, if any
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+        except OSError:
+            return True
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
+    """``ray start --head`` on loopback with every port free, in its own temp dir; stopped at exit."""
+    global _PRIVATE_HEAD
+    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
+    port = _free_port()
+    cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--port", str(port),
+           "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(_free_port()),
+           "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
+           "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
+           "--temp-dir", temp_dir, "--disable-usage-stats"]
+    if num_cpus is not None:
+        cmd += ["--num-cpus", str(num_cpus)]
+    if num_gpus is not None:
+        cmd += ["--num-gpus", str(num_gpus)]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"could not start a private Ray head: {done.stderr.strip()[-500:]}")
+    _PRIVATE_HEAD = temp_dir
+    atexit.register(_stop_private_head, temp_dir)
+    return f"127.0.0.1:{port}"
+
+
+def _stop_private_head(temp_dir: str) -> None:
+    """Stop only this head's processes (``ray stop`` would stop every Ray on the machine)."""
+    import psutil
+
+    if ray.is_initialized():
+        ray.shutdown()
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(temp_dir in part for part in (proc.info["cmdline"] or [])):
+            try:
+                for child in proc.children(recursive=True):
+                    child.kill()
+                proc.kill()
+            except psutil.Error:
+                pass
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _dashboard_url() -> str | None:

@@ -171,10 +171,10 @@ def study_table(rows: pd.DataFrame, measures: list[str], minimize: list[str]) ->
     for job, group in final.groupby("job"):
         row: dict[str, Any] = {"arm": job.split(":", 1)[1], "method": group["method"].iloc[0],
                                "seeds": group["seed"].nunique()}
-        for m in measures:
+        for m in measures:  # a measure this arm does not report stays NaN ("-" in the table)
             values = group.loc[group["metric"] == m, "value"]
-            row[f"{m}_mean"] = values.mean()
-            row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+            row[f"{m}_mean"] = values.mean() if len(values) else float("nan")
+            row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else (0.0 if len(values) else float("nan"))
         out.append(row)
     return pd.DataFrame(out)
 
@@ -184,16 +184,21 @@ def study_markdown(table: pd.DataFrame, measures: list[str], minimize: list[str]
     lines = [header, "|" + "---|" * (3 + len(measures))]
     best = {}
     for m in measures:
-        col = table[f"{m}_mean"]
-        best[m] = col.idxmin() if m in minimize else col.idxmax()
+        col = table[f"{m}_mean"].dropna()
+        # a best only where at least two arms report the measure
+        best[m] = None if len(col) < 2 else (col.idxmin() if m in minimize else col.idxmax())
     for i, row in table.iterrows():
         cells = []
         for m in measures:
+            if pd.isna(row[f"{m}_mean"]):
+                cells.append("-")
+                continue
             text = f"{row[f'{m}_mean']:.4f} ± {row[f'{m}_std']:.4f}"
             cells.append(f"**{text}**" if best[m] == i else text)
         lines.append(f"| {row['arm']} | {row['method']} | {row['seeds']} | " + " | ".join(cells) + " |")
     arrows = ", ".join(f"{m} ({'lower' if m in minimize else 'higher'} is better)" for m in measures)
-    return "\n".join(lines) + f"\n\nMean ± standard deviation over seeds; best in bold: {arrows}."
+    return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds; best in bold: {arrows}; "
+            "- : the arm does not report the measure.")
 
 
 def plot_study(table: pd.DataFrame, measures: list[str], path: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from jobs.studyconfig import StudyConfig, arm_overrides, build_graph, load_study, study_id
+from jobs.studyconfig import StudyConfig, all_measures, arm_measures, arm_overrides, build_graph, load_study, study_id
 from jobs.sweepconfig import smoke_keys
 from shared.config import ConfigError
 from shared.results import ResultsStore, storage_root
@@ -311,7 +311,7 @@ class StudyScheduler:
         missing = [s for s in study.seeds if s not in found]
         if missing:
             return f"seeds {missing} have no final rows"
-        absent = [m for m in study.measures if m not in set(final["metric"])]
+        absent = [m for m in arm_measures(study, node.arm) if m not in set(final["metric"])]
         return f"measures {absent} were not written" if absent else ""
 
     def _last_log_line(self, submission_id: str) -> str:
@@ -350,7 +350,7 @@ class StudyScheduler:
         smoke = ["--smoke"] if state.smoke else []
         if node.kind == "report":
             return _q([self._python(), self._script("report.py"), "--study", state.study_id,
-                       "--measures", ",".join(study.measures), "--minimize", ",".join(study.minimize),
+                       "--measures", ",".join(all_measures(study)), "--minimize", ",".join(study.minimize),
                        "--title", study.description])
         arm = study.arms[node.arm]
         overrides = arm_overrides(study, node.arm)
@@ -364,8 +364,9 @@ class StudyScheduler:
                 items.append(f"sweep.num_samples={study.budget.trials}")
             if study.budget.time_s:
                 items.append(f"sweep.time_budget_s={study.budget.time_s}")
-            if study.metric:
-                items.append(f"sweep.metric={study.metric}")
+            metric = arm.metric or study.metric
+            if metric:
+                items += [f"sweep.metric={metric}", f"sweep.mode={'min' if metric in study.minimize else 'max'}"]
             items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
             items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
             return _q([self._python(), self._script("sweep.py"), arm.method, *items, *labels, *smoke])

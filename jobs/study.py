@@ -26,7 +26,7 @@ def jobs_address(address: str | None) -> str:
         return address
     from cluster import connect
 
-    conn = connect(address)
+    conn = connect(address, jobs=True)
     if not conn.dashboard_url:
         raise ConfigError("the Ray cluster has no dashboard, which the jobs API needs (start it with one)")
     return f"http://{conn.dashboard_url}"

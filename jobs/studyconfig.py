@@ -35,6 +35,8 @@ class ArmConfig:
     search_space: dict[str, Any] = field(default_factory=dict)  # replaces the sweep's space when given
     sweep_options: dict[str, Any] = field(default_factory=dict)  # sweep keys, e.g. {scheduler.name: fifo}
     after: list[str] = field(default_factory=list)
+    measures: list[str] = field(default_factory=list)  # this arm's own measures, besides the study's shared ones
+    metric: str = ""  # picks this arm's best sweep configuration (default: the study's metric)
 
 
 @dataclass
@@ -141,6 +143,11 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
             if measure not in produced:
                 fail("measures", f"{measure!r} is not reported by arm {arm_name!r} ({arm.method}); "
                                  f"it reports {produced}")
+        for measure in [*arm.measures, *([arm.metric] if arm.metric else [])]:
+            if measure not in produced:
+                fail(f"{key}.measures", f"{measure!r} is not reported by {arm.method}; it reports {produced}")
+        if not study.measures and not arm.measures:
+            fail(f"{key}.measures", "no measure to compare: give the study's measures or the arm's own")
         try:
             spec.load_config(arm_overrides(study, arm_name))
         except ConfigError as err:
@@ -149,8 +156,8 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
             if other not in study.arms:
                 fail(f"{key}.after", f"unknown arm {other!r}")
     for measure in study.minimize:
-        if measure not in study.measures:
-            fail("minimize", f"{measure!r} is not one of the measures {study.measures}")
+        if measure not in all_measures(study):
+            fail("minimize", f"{measure!r} is not one of the measures {all_measures(study)}")
     if study.metric and study.measures and study.metric not in study.measures:
         fail("metric", f"{study.metric!r} must be one of the measures {study.measures}")
     cycle = find_cycle({a: list(arm.after) for a, arm in study.arms.items()})
@@ -183,6 +190,20 @@ def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
             if found:
                 return found
     return None
+
+
+def arm_measures(study: StudyConfig, arm: str) -> list[str]:
+    """The measures arm ``arm`` must write: the study's shared ones and its own."""
+    return [*study.measures, *(m for m in study.arms[arm].measures if m not in study.measures)]
+
+
+def all_measures(study: StudyConfig) -> list[str]:
+    """Every measure of the study's report, shared ones first (an arm's own measures compare only the arms
+    that report them)."""
+    out = list(study.measures)
+    for arm in study.arms.values():
+        out += [m for m in arm.measures if m not in out]
+    return out
 
 
 def arm_overrides(study: StudyConfig, arm: str) -> dict[str, Any]:

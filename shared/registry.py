@@ -18,6 +18,10 @@ METHODS: dict[str, str] = {
     "essl": "shared.methods.ssl.essl:SPEC",
     "ncl": "shared.methods.ssl.ncl:SPEC",
     "sae_probe": "shared.methods.ssl.sae_probe:SPEC",
+    "nlb": "shared.methods.ssl.nlb:SPEC",  # no-label backdoor poisoning: robustness research
+    "disentangled_ssl": "shared.methods.multimodal.disentangled_ssl:SPEC",
+    "canonical_map": "shared.methods.embedding.canonical_map:SPEC",
+    "debias_vl": "shared.methods.embedding.debias_vl:SPEC",
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }
 

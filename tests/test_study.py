@@ -63,6 +63,8 @@ def test_after_orders_arms(tmp_path: Path):
         ("    overrides: {lam: 0.1}", "    overrides: {lam: 0.1}\n    colour: red", 12, "colour"),
         ("seeds: [0, 1]", "seeds: [zero]", 3, "seeds"),
         ("minimize: [equiv_error]", "minimize: [knn_acc]", 5, "'knn_acc' is not one of the measures"),
+        ("    overrides: {lam: 0.1}", "    overrides: {lam: 0.1}\n    measures: [transform_acc]", 12,
+         "'transform_acc' is not reported by care"),
     ],
 )
 def test_invalid_study_names_the_line(tmp_path: Path, old, new, line, message):
@@ -90,3 +92,34 @@ def test_study_id_is_stable_and_content_addressed(tmp_path: Path):
     assert a == study_id(load_study(write(tmp_path, STUDY)), False)
     assert a != study_id(load_study(write(tmp_path, STUDY.replace("[0, 1]", "[0, 1, 2]"))), False)
     assert a != study_id(load_study(write(tmp_path, STUDY)), True)
+
+
+def test_arm_measures_are_compared_among_the_arms_that_report_them(tmp_path: Path):
+    from jobs.report import study_markdown, study_table
+    from jobs.studyconfig import all_measures, arm_measures
+
+    text = STUDY.replace("    method: simclr\n", "    method: essl\n    measures: [transform_acc]\n")
+    study = load_study(write(tmp_path, text))
+    assert arm_measures(study, "simclr") == ["colour_probe_acc", "equiv_error", "transform_acc"]
+    assert arm_measures(study, "care") == ["colour_probe_acc", "equiv_error"]
+    assert all_measures(study) == ["colour_probe_acc", "equiv_error", "transform_acc"]
+    import pandas as pd
+
+    rows = pd.DataFrame([
+        {"job": f"seeds:{arm}", "method": method, "seed": seed, "status": "final", "metric": m, "value": v + seed}
+        for arm, method, values in (("simclr", "essl", {"colour_probe_acc": 0.5, "equiv_error": 0.2,
+                                                         "transform_acc": 0.9}),
+                                    ("care", "care", {"colour_probe_acc": 0.7, "equiv_error": 0.1}))
+        for seed in (0, 1) for m, v in values.items()])
+    table = study_table(rows, all_measures(study), ["equiv_error"])
+    md = study_markdown(table, all_measures(study), ["equiv_error"])
+    care_line = next(line for line in md.splitlines() if line.startswith("| care"))
+    assert care_line.endswith("| - |") and "**1.2000" in care_line  # colour: care's 0.7 + mean seed 0.5
+    essl_line = next(line for line in md.splitlines() if line.startswith("| simclr"))
+    assert "**" not in essl_line.split("|")[-2]  # a measure of one arm only has no "best"
+
+
+def test_a_study_without_any_measure_is_refused(tmp_path: Path):
+    text = STUDY.replace("measures: [colour_probe_acc, equiv_error]\nminimize: [equiv_error]\n", "")
+    with pytest.raises(ConfigError, match="no measure to compare"):
+        load_study(write(tmp_path, text))

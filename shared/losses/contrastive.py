@@ -60,3 +60,12 @@ def equivariance_loss(z1: torch.Tensor, z2: torch.Tensor, splits: int) -> torch.
     z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
     losses = [gram_discrepancy(a, b) for a, b in zip(z1.chunk(splits), z2.chunk(splits), strict=True)]
     return torch.stack(losses).mean()
+
+
+def clip_loss(u: torch.Tensor, v: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    """CLIP's symmetric InfoNCE between paired embeddings of two modalities (Radford et al., 2021): for the
+    logits L = norm(u) norm(v)^T / tau, the mean of CE(L, diag) over rows (u -> v) and columns (v -> u).
+    Negatives are the other samples of the other modality only."""
+    logits = F.normalize(u, dim=1) @ F.normalize(v, dim=1).T / temperature
+    target = torch.arange(u.shape[0], device=u.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
