@@ -72,6 +72,24 @@ def test_smoke_study_end_to_end_report_matches_rows(head, tmp_path: Path):
     assert Path(sched.store.path("reports", sid, "measures.png")).stat().st_size > 1000
 
 
+@pytest.mark.slow
+def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
+    """ssl_geometry and embedding_alignment, submitted together to the same cluster, end with a report."""
+    from jobs.studyconfig import all_measures
+
+    sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"), poll_s=0.5)
+    paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in ("ssl_geometry", "embedding_alignment")]
+    ids = [sched.submit(path, smoke=True) for path in paths]
+    for path, sid in zip(paths, ids, strict=True):
+        final = sched.wait(sid, timeout=900, progress=None)
+        assert final["status"] == "SUCCEEDED", final
+        report = Path(sched.store.path("reports", sid, "report.md")).read_text()
+        study = load_study(path, smoke=True)
+        header = next(ln for ln in report.splitlines() if ln.startswith("| arm |"))
+        assert all(m in header for m in all_measures(study))
+        assert all(any(ln.startswith(f"| {arm} |") for ln in report.splitlines()) for arm in study.arms)
+
+
 def state_of(storage: Path, sid: str) -> dict:
     path = storage / "studies" / sid / "state.json"
     return json.loads(path.read_text()) if path.exists() else {}

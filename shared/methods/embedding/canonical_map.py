@@ -186,9 +186,9 @@ class CanonicalMeasures(Evaluator):
         seen = seen_classes(cfg)
         train_seen = torch.isin(data.train.labels, seen)
         anchors = torch.nonzero(train_seen).flatten()[: cfg.anchors]
+        seen_texts = data.train.texts[train_seen]
         canon = fit_canonical_map(a.embed(data.train.images[anchors]), b.embed(data.train.images[anchors]),
-                                  a.embed(texts=data.train.texts[train_seen]), b.embed(texts=data.train.texts[train_seen]),
-                                  cfg.centering)
+                                  a.embed(texts=seen_texts), b.embed(texts=seen_texts), cfg.centering)
         r = canon.rotation
         test = ~torch.isin(data.test.labels, seen)
         x, t, y = data.test.images[test], data.test.texts[test], data.test.labels[test]
