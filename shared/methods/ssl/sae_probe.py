@@ -38,8 +38,9 @@ class SAEProbeConfig(SimCLRConfig):
     sae_width: int = bounded(128, ge=1, help="latents (official: 2048, the input dimension)")
     sae_k: int = bounded(16, ge=1, help="active latents per sample (official: 256 of 2048)")
     sae_tied: bool = bounded(False, help="decoder = encoder transpose (CSR-style); the paper's SAE is untied")
-    sae_lr: float = bounded(1e-3, gt=0.0)
-    sae_batch_size: int = bounded(256, ge=1)
+    sae_lr: float = bounded(3e-3, gt=0.0)
+    sae_batch_size: int = bounded(64, ge=1)
+    sae_passes: int = bounded(5, ge=1, help="passes over the frozen inputs per SAE epoch (they are cheap)")
 
     def check(self) -> None:
         super().check()
@@ -89,16 +90,17 @@ class SAEProbeTrainer(SimCLRTrainer):
     def _sae_epoch(self) -> dict[str, float]:
         x = self._frozen_inputs()
         b = self.config.sae_batch_size
-        order = torch.randperm(x.shape[0], generator=self.generator)
         total, steps = 0.0, 0
-        for start in range(0, x.shape[0] - b + 1, b):
-            batch = x[order[start : start + b]]
-            _, reconstruction = self.sae(batch)
-            loss = normalized_mse(reconstruction, batch)
-            self.sae_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.sae_optimizer.step()
-            total, steps = total + loss.item(), steps + 1
+        for _ in range(self.config.sae_passes):
+            order = torch.randperm(x.shape[0], generator=self.generator)
+            for start in range(0, x.shape[0] - b + 1, b):
+                batch = x[order[start : start + b]]
+                _, reconstruction = self.sae(batch)
+                loss = normalized_mse(reconstruction, batch)
+                self.sae_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.sae_optimizer.step()
+                total, steps = total + loss.item(), steps + 1
         self.epoch += 1
         return {"loss": total / max(steps, 1), "sae_nmse": total / max(steps, 1)}
 
