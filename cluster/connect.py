@@ -92,6 +92,10 @@ def connect(
     if not ray.is_initialized():
         _refresh_auth_mode()
         address = address or os.environ.get("RAY_ADDRESS")
+        if not address:
+            # A Ray started here runs this environment's interpreter for its jobs' `python` entrypoints
+            # too (as if the venv were activated): its processes inherit this PATH.
+            _put_interpreter_on_path()
         if not address and jobs and _port_in_use(AGENT_PORT):
             print(f"[raystudy] port {AGENT_PORT} (Ray's job agent) is held by another Ray on this machine; "
                   "starting a private local head on free ports", flush=True)
@@ -115,6 +119,13 @@ def connect(
 
 AGENT_PORT = 52365  # ray_constants.DEFAULT_DASHBOARD_AGENT_LISTEN_PORT
 _PRIVATE_HEAD: str | None = None  # temp dir of the head this process started, if any
+
+
+def _put_interpreter_on_path() -> None:
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{path}"
 
 
 def _port_in_use(port: int) -> bool:
