@@ -94,11 +94,10 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
 
 
-class SimCLRTrainer(GradientTrainer):
-    """SimCLR (Chen et al., 2020) as CARE's baseline: L = InfoNCE over two augmented views (CARE eq. with
-    lambda = 0). Batches drop the last incomplete batch, as the official code's DataLoader does."""
+class ImageTrainer(GradientTrainer):
+    """What the image methods' trainers share: the data set, the augmentation (whose mean/std also
+    normalise un-augmented inputs) and full batches only (the last incomplete batch is dropped)."""
 
-    config: SimCLRConfig
     data: ImageDataset
 
     def setup(self) -> None:
@@ -107,11 +106,18 @@ class SimCLRTrainer(GradientTrainer):
         if self.steps_per_epoch() == 0:
             raise ConfigError(f"batch_size: {self.config.batch_size} exceeds the {len(self.data.train)} train images")
 
-    def build_model(self) -> torch.nn.Module:
-        return SSLModel(self.config.model)
-
     def steps_per_epoch(self) -> int:
         return len(self.data.train) // self.config.batch_size
+
+
+class SimCLRTrainer(ImageTrainer):
+    """SimCLR (Chen et al., 2020) as CARE's baseline: L = InfoNCE over two augmented views (CARE eq. with
+    lambda = 0). Batches drop the last incomplete batch, as the official code's DataLoader does."""
+
+    config: SimCLRConfig
+
+    def build_model(self) -> torch.nn.Module:
+        return SSLModel(self.config.model)
 
     def batches(self) -> Iterator[torch.Tensor]:
         b = self.config.batch_size

@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.augment import AugmentConfig, SimCLRAugment
+from shared.augment import AugmentConfig
 from shared.config import ConfigError, bounded
-from shared.data import DataConfig, ImageDataset, load_dataset
-from shared.method import Evaluator, GradientTrainer, MethodConfig, MethodSpec, OptimConfig, Resources
-from shared.methods.ssl.common import EncoderArtifact, SSLEvalConfig, to_float
+from shared.data import DataConfig
+from shared.method import Evaluator, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.methods.ssl.common import EncoderArtifact, ImageTrainer, SSLEvalConfig, to_float
 from shared.methods.ssl.evaluators import SSL_EVALUATORS, SSLEvaluator
 from shared.models.vision import ConvNet, EncoderConfig, ResNet18
 from shared.pretext import TASKS, apply_transform, random_labels, random_translate
@@ -92,22 +92,12 @@ class ESSLModel(nn.Module):
         return h, self.head(h)
 
 
-class ESSLTrainer(GradientTrainer):
+class ESSLTrainer(ImageTrainer):
     config: ESSLConfig
-    data: ImageDataset
-
-    def setup(self) -> None:
-        self.data = load_dataset(self.config.data)
-        self.augment = SimCLRAugment(self.config.augment, self.config.data.image_size)
-        if self.steps_per_epoch() == 0:
-            raise ConfigError(f"batch_size: {self.config.batch_size} exceeds the {len(self.data.train)} train images")
 
     def build_model(self) -> nn.Module:
         cfg = self.config
         return ESSLModel(cfg.model, TASKS[cfg.task], len(self.data.class_names), cfg.head_hidden)
-
-    def steps_per_epoch(self) -> int:
-        return len(self.data.train) // self.config.batch_size
 
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         b = self.config.batch_size
