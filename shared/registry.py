@@ -22,6 +22,12 @@ METHODS: dict[str, str] = {
     "disentangled_ssl": "shared.methods.multimodal.disentangled_ssl:SPEC",
     "canonical_map": "shared.methods.embedding.canonical_map:SPEC",
     "debias_vl": "shared.methods.embedding.debias_vl:SPEC",
+    "no_pe": "shared.methods.graph.no_pe:SPEC",
+    "lappe": "shared.methods.graph.lappe:SPEC",
+    "signnet": "shared.methods.graph.signnet:SPEC",
+    "basisnet": "shared.methods.graph.basisnet:SPEC",
+    "spe": "shared.methods.graph.spe:SPEC",
+    "wl_test": "shared.methods.graph.wl_test:SPEC",  # tool: which pairs 1-WL (and so an MPNN) cannot separate
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }
 

@@ -1,0 +1,120 @@
+"""Graph data sets for the spectral family: one config (`GraphDataConfig`, the `data:` section of every graph
+method), one table of sets, and one container (`GraphTask`) with train / val / test lists of PyG ``Data``.
+
+| name        | level | target                              | source                                      |
+|-------------|-------|-------------------------------------|---------------------------------------------|
+| zinc_like   | graph | penalized logP (1)                  | MOSES SMILES in `molsets`, RDKit features   |
+| zinc        | graph | penalized logP (1)                  | real ZINC-12k from a local root             |
+| cycles      | graph | counts of 3, 4, 5, 6-cycles (4)     | ER graphs, networkx labels                  |
+| grid_filter | node  | V h(lambda) V^T x (1 per node)      | grid graph, scikit-learn digit images       |
+
+Built sets are cached on disk (``$RAYSTUDY_CACHE``, written whole then renamed); Laplacian eigenpairs are added by
+``shared.graphs.spectral.add_eigen_features`` (also cached). Nothing here downloads or imports Ray.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch_geometric.data import Data
+
+from shared.config import ConfigError, bounded
+from shared.graphs import generated, molecules
+from shared.graphs.spectral import add_eigen_features, cache_root
+
+GRAPH_DATASETS = ("zinc_like", "zinc", "cycles", "grid_filter")
+
+
+@dataclass
+class GraphDataConfig:
+    """The `data:` section of a graph method's config."""
+
+    name: str = bounded("zinc_like", choices=list(GRAPH_DATASETS))
+    root: str | None = None  # local folder of a real benchmark (zinc); unused by built sets
+    n_train: int = bounded(2000, ge=1)
+    n_val: int = bounded(250, ge=1)
+    n_test: int = bounded(250, ge=1)
+    seed: int = bounded(0, ge=0, help="seeds the molecule subset, the generated graphs and the split")
+    pe_k: int = bounded(16, ge=1, help="Laplacian eigenpairs per graph (zero-padded when a graph has fewer)")
+    keep_trivial: bool = bounded(True, help="keep the first eigenpair (eigenvalue 0)")
+    n_min: int = bounded(15, ge=3, help="cycles: fewest nodes per graph")
+    n_max: int = bounded(25, ge=3, help="cycles: most nodes per graph")
+    avg_degree: float = bounded(2.0, gt=0.0, help="cycles: expected degree of the ER graphs")
+    grid_side: int = bounded(12, ge=3, help="grid_filter: the grid is side x side")
+    filter: str = bounded("band", choices=list(generated.FILTERS), help="grid_filter: the spectral response")
+
+    def check(self) -> None:
+        if self.name == "zinc":
+            try:
+                molecules.check_zinc_root(self.root)
+            except FileNotFoundError as err:
+                raise ConfigError(str(err)) from None
+        if self.name == "cycles" and self.n_min > self.n_max:
+            raise ConfigError(f"data.n_min: {self.n_min} is larger than data.n_max={self.n_max}")
+
+
+@dataclass
+class GraphTask:
+    """A graph learning task. Graphs carry x (n,) long node types or (n, f) float features, edge_index,
+    optional edge_attr (E,) long types, y ((1, T) per graph, or (n, T) per node), and the eigen-features."""
+
+    name: str
+    level: str  # "graph" or "node"
+    train: list[Data]
+    val: list[Data]
+    test: list[Data]
+    target_dim: int
+    node_types: int = 0  # > 0: x holds type indices; 0: x holds float features of size node_features
+    node_features: int = 0
+    edge_types: int = 1
+    counts: bool = False  # integer targets (counting): report counting accuracy
+
+    @property
+    def loss(self) -> str:
+        return "l1" if self.level == "graph" else "mse"
+
+
+def _cached(name: str, key: str, build) -> list[Data]:
+    """Build a list of graphs once per key; later runs read the cache (loaded with weights_only=True)."""
+    path = cache_root() / "graphs" / name / f"{key}.pt"
+    if path.exists():
+        return [Data(**d) for d in torch.load(path, weights_only=True)]
+    graphs = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save([{k: g[k] for k in g.keys()} | {"num_nodes": int(g.num_nodes)} for g in graphs], tmp)
+    os.replace(tmp, path)
+    return graphs
+
+
+def _split(graphs: list[Data], cfg: GraphDataConfig) -> tuple[list[Data], list[Data], list[Data]]:
+    a, b = cfg.n_train, cfg.n_train + cfg.n_val
+    return graphs[:a], graphs[a:b], graphs[b : b + cfg.n_test]
+
+
+def load_graph_task(cfg: GraphDataConfig) -> GraphTask:
+    """Build (or read from cache) the data set, split it, and attach the Laplacian eigen-features."""
+    cfg.check()
+    total = cfg.n_train + cfg.n_val + cfg.n_test
+    if cfg.name == "zinc_like":
+        graphs = _cached("zinc_like", f"n{total}-s{cfg.seed}", lambda: molecules.zinc_like_graphs(total, cfg.seed))
+        task = GraphTask("zinc_like", "graph", *_split(graphs, cfg), target_dim=1,
+                         node_types=molecules.NUM_ATOM_TYPES, edge_types=molecules.NUM_BOND_TYPES)
+    elif cfg.name == "zinc":
+        parts = [molecules.zinc_graphs(cfg.root, s)[:n] for s, n in
+                 (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_test))]
+        task = GraphTask("zinc", "graph", *parts, target_dim=1,
+                         node_types=molecules.NUM_ATOM_TYPES, edge_types=molecules.NUM_BOND_TYPES)
+    elif cfg.name == "cycles":
+        key = f"n{total}-s{cfg.seed}-{cfg.n_min}-{cfg.n_max}-d{cfg.avg_degree:g}"
+        graphs = _cached("cycles", key, lambda: generated.cycle_count_graphs(
+            total, cfg.seed, cfg.n_min, cfg.n_max, cfg.avg_degree))
+        task = GraphTask("cycles", "graph", *_split(graphs, cfg), target_dim=4, node_types=1, counts=True)
+    else:  # grid_filter
+        graphs = generated.grid_filter_signals(cfg.grid_side, total, cfg.filter, cfg.seed)
+        task = GraphTask("grid_filter", "node", *_split(graphs, cfg), target_dim=1, node_features=1)
+    for part in (task.train, task.val, task.test):
+        add_eigen_features(part, cfg.pe_k, cfg.keep_trivial)
+    return task
+
