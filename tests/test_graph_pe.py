@@ -13,8 +13,15 @@ from shared.config import ConfigError
 from shared.graphs import generated
 from shared.graphs.encodings import SPE, BasisNet, LapPE, SignNet
 from shared.graphs.generated import cycle_counts, nx_to_data, repeated_eigenvalue_graphs
-from shared.graphs.spectral import (add_eigen_features, batched_eigen_features, dense_adjacency, eigen_features,
-                                    eigenspace_assignment, eigenspaces, laplacian_eigh)
+from shared.graphs.spectral import (
+    add_eigen_features,
+    batched_eigen_features,
+    dense_adjacency,
+    eigen_features,
+    eigenspace_assignment,
+    eigenspaces,
+    laplacian_eigh,
+)
 from shared.graphs.wl import known_pairs, wl_colours, wl_distinguishes
 from shared.registry import get_method
 

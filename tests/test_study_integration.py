@@ -74,11 +74,12 @@ def test_smoke_study_end_to_end_report_matches_rows(head, tmp_path: Path):
 
 @pytest.mark.slow
 def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
-    """ssl_geometry and embedding_alignment, submitted together to the same cluster, end with a report."""
+    """ssl_geometry, embedding_alignment and graph_pe, submitted together to the same cluster, end with a report."""
     from jobs.studyconfig import all_measures
 
     sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"), poll_s=0.5)
-    paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in ("ssl_geometry", "embedding_alignment")]
+    names = ("ssl_geometry", "embedding_alignment", "graph_pe")
+    paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in names]
     ids = [sched.submit(path, smoke=True) for path in paths]
     for path, sid in zip(paths, ids, strict=True):
         final = sched.wait(sid, timeout=900, progress=None)

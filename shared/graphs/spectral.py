@@ -51,7 +51,8 @@ def laplacian_eigh(adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.linalg.eigh(normalized_laplacian(adj.double()))
 
 
-def pad_eigenpairs(evals: torch.Tensor, evecs: torch.Tensor, k: int, keep_trivial: bool = True) -> dict[str, torch.Tensor]:
+def pad_eigenpairs(evals: torch.Tensor, evecs: torch.Tensor, k: int,
+                   keep_trivial: bool = True) -> dict[str, torch.Tensor]:
     """Take k eigenpairs (after dropping the first one unless ``keep_trivial``) into fixed slots."""
     if not keep_trivial:
         evals, evecs = evals[1:], evecs[:, 1:]
