@@ -82,6 +82,11 @@ def mean(out: Results, arm: str, measure: str) -> float:
     return statistics.mean(out[arm][measure])
 
 
+def _fmt(value: float) -> str:
+    """Three decimals, or three significant digits for small values (e.g. an MSE of 6e-4)."""
+    return f"{value:.3f}" if value == 0 or abs(value) >= 0.01 else f"{value:.2e}"
+
+
 def table(out: Results) -> str:
     arms = list(out)
     measures = list(out[arms[0]])
@@ -91,7 +96,7 @@ def table(out: Results) -> str:
         for arm in arms:
             v = out[arm][m]
             sd = statistics.stdev(v) if len(v) > 1 else 0.0
-            cells.append(f"{statistics.mean(v):.3f} ± {sd:.3f}")
+            cells.append(f"{_fmt(statistics.mean(v))} ± {_fmt(sd)}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
