@@ -10,6 +10,7 @@ REPRODUCTION.md records the figures this command prints.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -95,6 +96,9 @@ def table(out: Results) -> str:
         cells = []
         for arm in arms:
             v = out[arm][m]
+            if any(math.isnan(x) for x in v):  # the arm does not measure this (e.g. a task it did not train)
+                cells.append("-")
+                continue
             sd = statistics.stdev(v) if len(v) > 1 else 0.0
             cells.append(f"{_fmt(statistics.mean(v))} ± {_fmt(sd)}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")

@@ -27,6 +27,8 @@ METHODS: dict[str, str] = {
     "signnet": "shared.methods.graph.signnet:SPEC",
     "basisnet": "shared.methods.graph.basisnet:SPEC",
     "spe": "shared.methods.graph.spe:SPEC",
+    "sign_equivariant": "shared.methods.graph.sign_equivariant:SPEC",
+    "asen": "shared.methods.graph.asen:SPEC",
     "wl_test": "shared.methods.graph.wl_test:SPEC",  # tool: which pairs 1-WL (and so an MPNN) cannot separate
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }

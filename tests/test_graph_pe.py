@@ -286,3 +286,102 @@ def test_repeated_eigenvalue_graphs_have_repeated_eigenvalues():
         add_eigen_features([data], 16, cache=False)
         sizes = [len(g) for g in eigenspaces(data.eigvals[0], data.eig_mask[0])]
         assert max(sizes) >= 2, name
+
+
+# ---- sign-equivariant link prediction --------------------------------------------------------------------------
+
+def test_sign_dss_is_sign_equivariant_and_the_link_score_invariant():
+    from shared.methods.graph.sign_equivariant import LinkEncoder, SignDSS
+
+    torch.manual_seed(0)
+    data = graph(nx.gnm_random_graph(10, 18, seed=3), k=6)
+    net = SignDSS(6, 16, 3)
+    signs = torch.tensor([1.0, -1.0, -1.0, 1.0, -1.0, 1.0])
+    with torch.no_grad():
+        out, out_flipped = net(data.eigvecs, data.edge_index), net(data.eigvecs * signs, data.edge_index)
+    assert torch.allclose(out_flipped, out * signs, atol=1e-6)
+    pairs = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    assert torch.allclose(LinkEncoder.score(out, pairs), LinkEncoder.score(out_flipped, pairs), atol=1e-5)
+
+
+def test_automorphic_nodes_get_equal_invariant_scores_but_not_equivariant_ones():
+    # P7's reversal swaps nodes 0 and 6; its spectrum is simple, so each eigenvector maps to +-itself. A sign-
+    # invariant encoder then gives 0 and 6 the same features: (0, 1), a link, scores like (6, 1), a non-link.
+    from shared.methods.graph.sign_equivariant import LinkEncoder
+
+    torch.manual_seed(0)
+    data = nx_to_data(nx.path_graph(7))
+    feats = eigen_features(data, k=6, keep_trivial=False)
+    pairs = torch.tensor([[0, 6], [1, 1]])
+    with torch.no_grad():
+        invariant = LinkEncoder("signnet", 6, 16, 2)
+        scores = LinkEncoder.score(invariant(feats["eigvecs"], data.edge_index), pairs)
+        assert scores[0] == pytest.approx(float(scores[1]), abs=1e-5)
+        equivariant = LinkEncoder("sign_equivariant", 6, 16, 2)
+        scores = LinkEncoder.score(equivariant(feats["eigvecs"], data.edge_index), pairs)
+        assert abs(float(scores[0] - scores[1])) > 1e-3
+
+
+def test_symmetric_link_graph_has_twins_and_disjoint_splits():
+    from shared.graphs.links import LinkDataConfig, load_link_task
+
+    task = load_link_task(LinkDataConfig(nodes=40, p=0.2, extra_edges=0, pe_k=8))
+    assert task.num_nodes == 80 and task.eigvecs.shape == (80, 8)
+    train = set(map(tuple, task.train_edges.T.tolist()))
+    for u, v in task.test_pos.T.tolist():
+        assert (u, v) not in train and (v, u) not in train
+    # without extra edges the copies are exact twins: the twin of an edge is an edge of the whole graph
+    every = set(map(tuple, torch.cat([task.train_edges, task.val_pos, task.test_pos], 1).T.tolist()))
+    every |= {(v, u) for u, v in every}
+    u, v = task.test_pos[:, 0]
+    assert (int(task.twin(u)), int(task.twin(v))) in every
+
+
+# ---- ASEN: orbital edge colours ------------------------------------------------------------------------------
+
+def test_orbitals_by_hand():
+    from shared.graphs.symmetry import named_group, orbitals
+
+    # C_4 on pairs: the colour of (i, j) is (j - i) mod 4, so 4 orbitals
+    cyc = orbitals(4, named_group("cyclic", 4))
+    assert len(cyc.unique()) == 4
+    assert all(cyc[i, j] == cyc[0, (j - i) % 4] for i in range(4) for j in range(4))
+    # S_2 x S_2 on {0, 1} | {2, 3}: diagonal of each block, off-diagonal of each block, and the two cross blocks
+    assert len(orbitals(4, named_group("block2", 4)).unique()) == 6
+    # the trivial group: every ordered pair alone
+    assert len(orbitals(4, named_group("trivial", 4)).unique()) == 16
+
+
+def test_alternating_group_gets_its_two_closure_the_symmetric_group():
+    # A_4 is 2-transitive on 4 points: its orbitals are S_4's (diagonal, off-diagonal), so the colouring is
+    # preserved by a transposition, which is not in A_4: the network is S_4-equivariant, more than asked
+    from shared.graphs.symmetry import named_group, orbitals, preserves, transposition
+
+    alt = orbitals(4, named_group("alternating", 4))
+    assert torch.equal(alt, orbitals(4, named_group("symmetric", 4)))
+    assert preserves(alt, transposition(4, 0, 1))
+
+
+@pytest.mark.parametrize("group", ["cyclic", "block2", "reflection"])
+def test_asen_is_equivariant_to_its_group_and_not_beyond(group):
+    from shared.graphs.symmetry import named_group, orbitals, preserves, transposition
+    from shared.methods.graph.asen import ASENet, equivariance_error
+
+    torch.manual_seed(0)
+    colours = orbitals(8, named_group(group, 8))
+    model = ASENet([colours], [5], vocab=7, hidden=16, heads=2, layers=2).double().eval()
+    x = torch.randint(0, 7, (4, 8))
+    for g in named_group(group, 8):
+        assert equivariance_error(model, 0, g, x) < 1e-10
+    outside = next(transposition(8, a, b) for a in range(8) for b in range(a + 1, 8)
+                   if not preserves(colours, transposition(8, a, b)))
+    assert equivariance_error(model, 0, outside, x) > 1e-3
+
+
+def test_asen_task_labels_by_hand():
+    from shared.methods.graph.asen import task_labels
+
+    x = torch.tensor([[1, 2, 3, 4, 4, 3, 2, 0]])
+    assert task_labels("palindrome", x, 7).tolist() == [[0, 1, 1, 1, 1, 1, 1, 0]]
+    assert task_labels("intersect", x, 7).tolist() == [[0, 1, 1, 1, 1, 1, 1, 0]]
+    assert task_labels("cyclic_sum", x, 7)[0, 0] == (1 + 2 * 2) % 7 and task_labels("cyclic_sum", x, 7)[0, 7] == 2
