@@ -146,8 +146,9 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
         text.append("No results were written.")
     else:
         text.append(to_markdown(table, sweep.metric))
-        plot_measures(table, space, png)
-        text += ["", f"![measures against hyperparameters]({png.name})"]
+        if set(space) - {"seed"}:  # a seeds run's plot would be measures against the seed: noise
+            plot_measures(table, space, png)
+            text += ["", f"![measures against hyperparameters]({png.name})"]
     md.write_text("\n".join(text) + "\n")
     spec_file = out_dir / "sweep.json"  # lets `report.py EXPERIMENT` redraw with the sweep's own axes
     spec_file.write_text(json.dumps({"search_space": space, "metric": sweep.metric, "mode": sweep.mode,

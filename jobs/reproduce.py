@@ -67,9 +67,15 @@ def train_and_evaluate(method: str, overrides: list[str]) -> dict[str, float]:
     return spec.evaluate(cfg, trainer.artifact(), trainer.data)
 
 
-def compare(name: str, seeds: list[int], extra: list[str] | None = None) -> Results:
-    """Every (arm, seed) of reproduction ``name`` as a Ray task on the connected Ray."""
+def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: list[str] | None = None) -> Results:
+    """Every (arm, seed) of reproduction ``name`` as a Ray task on the connected Ray. ``arms``: only these (a test
+    that asserts on some arms need not train the others)."""
     repro = load_reproduction(name)
+    if arms is not None:
+        unknown = set(arms) - set(repro.arms)
+        if unknown:
+            raise ConfigError(f"reproduction {name!r} has no arms {sorted(unknown)}; it has {sorted(repro.arms)}")
+        repro.arms = {a: arm for a, arm in repro.arms.items() if a in arms}
     for arm in repro.arms.values():
         get_method(arm.method).load_config([*repro.setting, *arm.overrides, *(extra or [])])
     refs = {(arm_name, seed): train_and_evaluate.remote(

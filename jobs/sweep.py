@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
     out = run_sweep(plan, fresh=args.fresh)
     print(f"[raystudy] results: {out['results']}")
     print(f"[raystudy] report:  {out['report']}")
-    print(f"[raystudy] plot:    {out['plot']}")
+    if out["plot"]:
+        print(f"[raystudy] plot:    {out['plot']}")
     for path, error in out["errors"]:
         print(f"[raystudy] trial failed: {path}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
     return 0

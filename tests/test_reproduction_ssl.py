@@ -21,11 +21,16 @@ def ray_session():
     ray.shutdown()
 
 
+# Arms no test asserts on are not trained in CI (their figures are in REPRODUCTION.md): E-SSL's hflip task and
+# its "add" mode, whose claims do not hold at this scale.
+ARMS = {"essl_tasks": ["random_init", "rotation"], "essl_explaining_away": ["normal", "eliminate"]}
+
+
 def outcome(name: str) -> dict:
     from jobs.reproduce import compare
 
     if name not in _cache:
-        _cache[name] = compare(name, seeds=SEEDS)
+        _cache[name] = compare(name, seeds=SEEDS, arms=ARMS.get(name))
     return _cache[name]
 
 
