@@ -93,18 +93,21 @@ def test_padding_mask_and_dropping_the_trivial_pair():
 
 def test_batched_and_cached_eigenpairs_match_the_reference(tmp_path):
     graphs = [nx_to_data(nx.gnm_random_graph(8, 10, seed=s)) for s in range(6)] + [nx_to_data(nx.cycle_graph(5))]
-    batched = batched_eigen_features(graphs, k=6)
-    for g, feats in zip(graphs, batched, strict=True):
-        ref = eigen_features(g, k=6)
-        assert torch.allclose(feats["eigvals"], ref["eigvals"], atol=1e-6)
-        # eigenvectors are defined up to sign/basis: compare the projector V V^T
-        assert torch.allclose(feats["eigvecs"] @ feats["eigvecs"].T, ref["eigvecs"] @ ref["eigvecs"].T, atol=1e-5)
+    graphs.append(nx_to_data(nx.empty_graph(8)))  # no edges at all: every eigenvalue 0
     first = [g.clone() for g in graphs]
     add_eigen_features(first, k=6)
+    for g, batched in zip(graphs, first, strict=True):
+        ref = eigen_features(g, k=6)
+        assert torch.allclose(batched.eigvals, ref["eigvals"], atol=1e-6)
+        assert torch.equal(batched.eig_mask, ref["eig_mask"])
+        # eigenvectors are defined up to sign/basis: compare the projector V V^T
+        assert torch.allclose(batched.eigvecs @ batched.eigvecs.T, ref["eigvecs"] @ ref["eigvecs"].T, atol=1e-5)
     second = [g.clone() for g in graphs]
     add_eigen_features(second, k=6)  # from the cache
     assert all(torch.equal(a.eigvecs, b.eigvecs) for a, b in zip(first, second, strict=True))
     assert len(list((tmp_path / "cache" / "eigen").glob("*.pt"))) == 1
+    feats = batched_eigen_features(graphs, k=6, keep_trivial=False)
+    assert feats["eigvecs"].shape == (sum(g.num_nodes for g in graphs), 6) and feats["eig_mask"][-2].sum() == 4
 
 
 def test_eigenspaces_of_a_cycle_pair_up():

@@ -72,18 +72,35 @@ def eigen_features(data: Data, k: int, keep_trivial: bool = True, edge_weight: t
     return pad_eigenpairs(evals, evecs, k, keep_trivial)
 
 
-def batched_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = True) -> list[dict]:
-    """Eigen-features of many graphs: graphs of equal size share one batched ``eigh`` call."""
+def batched_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = True) -> dict[str, torch.Tensor]:
+    """Eigen-features of many graphs in graph order: ``eigvals`` (G, k), ``eig_mask`` (G, k), ``eigvecs``
+    (sum of n, k) and ``sizes`` (G,). Graphs of equal size share one batched adjacency build and ``eigh``."""
+    count = len(graphs)
+    sizes = torch.tensor([int(g.num_nodes) for g in graphs], dtype=torch.long)
+    vals = torch.zeros(count, k)
+    mask = torch.zeros(count, k, dtype=torch.bool)
+    starts = torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]])
+    vecs = torch.zeros(int(sizes.sum()), k)
     by_size: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(graphs):
-        by_size[int(g.num_nodes)].append(i)
-    out: list[dict | None] = [None] * len(graphs)
+    for i, n in enumerate(sizes.tolist()):
+        by_size[n].append(i)
     for n, idx in by_size.items():
-        adj = torch.stack([dense_adjacency(graphs[i].edge_index, n) for i in idx])
+        adj = torch.zeros(len(idx), n, n, dtype=torch.float64)
+        edges = [graphs[i].edge_index for i in idx]
+        owner = torch.cat([torch.full((e.shape[1],), j, dtype=torch.long) for j, e in enumerate(edges)])
+        src, dst = torch.cat(edges, dim=1)
+        adj.index_put_((owner, src, dst), torch.ones(owner.shape[0], dtype=torch.float64), accumulate=True)
+        adj.diagonal(dim1=1, dim2=2).zero_()  # self-loops are not part of the Laplacian here
         evals, evecs = laplacian_eigh(adj)
-        for j, i in enumerate(idx):
-            out[i] = pad_eigenpairs(evals[j], evecs[j], k, keep_trivial)
-    return out  # type: ignore[return-value]
+        if not keep_trivial:
+            evals, evecs = evals[:, 1:], evecs[:, :, 1:]
+        m = min(k, evals.shape[1])
+        group = torch.tensor(idx)
+        vals[group, :m] = evals[:, :m].float()
+        mask[group, :m] = True
+        rows = (starts[group].unsqueeze(1) + torch.arange(n)).reshape(-1)
+        vecs[rows, :m] = evecs[:, :, :m].reshape(-1, m).float()
+    return {"eigvals": vals, "eig_mask": mask, "eigvecs": vecs, "sizes": sizes}
 
 
 def cache_root() -> Path:
@@ -101,27 +118,25 @@ def graphs_digest(graphs: Sequence[Data]) -> str:
 
 
 def add_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = True, cache: bool = True) -> list[Data]:
-    """Attach ``eigvals``, ``eigvecs``, ``eig_mask`` to every graph (in place; returns the list).
+    """Attach ``eigvals`` (1, k), ``eigvecs`` (n, k), ``eig_mask`` (1, k) to every graph (in place; returns the list).
 
-    Computed once per data set, batched by graph size, and cached on disk under ``cache_root()/eigen``
-    keyed by the graphs' structure, k and the trivial-pair convention; written whole then renamed, so a
+    Computed once per data set, batched by graph size, and cached on disk under ``cache_root()/eigen`` as four
+    tensors keyed by the graphs' structure, k and the trivial-pair convention; written whole then renamed, so a
     killed run never leaves a half-written cache.
     """
     graphs = list(graphs)
-    path = cache_root() / "eigen" / f"{graphs_digest(graphs)}-k{k}-{'keep' if keep_trivial else 'drop'}.pt"
-    feats = None
-    if cache and path.exists():
-        feats = torch.load(path, weights_only=True)
-    if feats is None or len(feats) != len(graphs):
+    path = cache_root() / "eigen" / f"{graphs_digest(graphs)}-k{k}-{'keep' if keep_trivial else 'drop'}-v2.pt"
+    feats = torch.load(path, weights_only=True) if cache and path.exists() else None
+    if feats is None or feats["sizes"].shape[0] != len(graphs):
         feats = batched_eigen_features(graphs, k, keep_trivial)
         if cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             torch.save(feats, tmp)
             os.replace(tmp, path)
-    for g, f in zip(graphs, feats, strict=True):
-        for key in EIG_KEYS:
-            g[key] = f[key]
+    vecs = torch.split(feats["eigvecs"], feats["sizes"].tolist())
+    for i, g in enumerate(graphs):
+        g.eigvals, g.eig_mask, g.eigvecs = feats["eigvals"][i : i + 1], feats["eig_mask"][i : i + 1], vecs[i]
     return graphs
 
 
