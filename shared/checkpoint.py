@@ -2,7 +2,9 @@
 ``meta.json`` (method, config, epoch, code version). Tune's trial checkpoints and the actors' use the same
 format, so any checkpoint can be evaluated or resumed by name.
 
-``trainer.pt`` is loaded with ``torch.load(weights_only=True)``: a checkpoint cannot execute code.
+``trainer.pt`` is loaded with ``torch.load(weights_only=True)``: a checkpoint cannot execute code. A state made
+only of numbers, strings and containers (tools and solvers with no tensors) is written as ``trainer.json``
+instead, so that their trials never import torch.
 """
 from __future__ import annotations
 
@@ -11,22 +13,38 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from shared.config import flatten, to_dict
 from shared.method import MethodSpec, Trainer
 from shared.results import code_version
 
 STATE_FILE = "trainer.pt"
+JSON_STATE_FILE = "trainer.json"
 META_FILE = "meta.json"
+
+
+def _plain(value: Any) -> bool:
+    """Only JSON types all the way down (no tensors, no tuples that JSON would turn into lists)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def save_checkpoint(directory: str | os.PathLike, spec: MethodSpec, cfg: Any, trainer: Trainer) -> str:
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    tmp = path / f".{STATE_FILE}.tmp"
-    torch.save(trainer.state_dict(), tmp)
-    os.replace(tmp, path / STATE_FILE)
+    state = trainer.state_dict()
+    if _plain(state):
+        tmp = path / f".{JSON_STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, path / JSON_STATE_FILE)
+    else:
+        import torch  # here, not at the top: trials of methods that never use torch start without it
+
+        tmp = path / f".{STATE_FILE}.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, path / STATE_FILE)
     meta = {"method": spec.name, "config": flatten(to_dict(cfg)), "epoch": trainer.epoch,
             "code_version": code_version()}
     (path / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
@@ -34,6 +52,10 @@ def save_checkpoint(directory: str | os.PathLike, spec: MethodSpec, cfg: Any, tr
 
 
 def load_state(directory: str | os.PathLike) -> dict[str, Any]:
+    if (Path(directory) / JSON_STATE_FILE).exists():
+        return json.loads((Path(directory) / JSON_STATE_FILE).read_text())
+    import torch
+
     return torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=True)
 
 

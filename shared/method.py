@@ -17,12 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from shared.config import CONFIG_ROOT, ConfigError, bounded, load_config
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that tools and solvers that never touch it
+    import torch  # (the scheduler benchmark's `hold`, the study driver) start without its 1.5 s import
+    from torch import nn
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -118,14 +119,20 @@ class Evaluator(ABC):
 def seed_everything(seed: int) -> None:
     """Seed the global torch RNG (model initialisation, dropout). Data order and augmentations use
     the trainer's own ``torch.Generator`` so that they are saved and restored with it."""
+    import torch
+
     torch.manual_seed(seed)
 
 
 def rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    import torch
+
     return {"torch": torch.get_rng_state(), "generator": generator.get_state()}
 
 
 def set_rng_state(generator: torch.Generator, state: Mapping[str, torch.Tensor]) -> None:
+    import torch
+
     torch.set_rng_state(state["torch"])
     generator.set_state(state["generator"])
 
@@ -140,6 +147,8 @@ class GradientTrainer(Trainer):
     config: Any
 
     def __init__(self, config: Any) -> None:
+        import torch
+
         super().__init__(config)
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -185,6 +194,8 @@ class GradientTrainer(Trainer):
         return opt.lr
 
     def fit_epoch(self) -> dict[str, float]:
+        import torch
+
         self.model.train()
         sums: dict[str, float] = defaultdict(float)
         n = 0
@@ -238,6 +249,8 @@ def split_loss(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
 
 
 def make_optimizer(params: Iterable[nn.Parameter], opt: OptimConfig) -> torch.optim.Optimizer:
+    import torch
+
     if opt.name == "adam":
         return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay)
     if opt.name == "adamw":
@@ -271,11 +284,12 @@ class MethodSpec:
 
     def check(self, cfg: Any) -> None:
         """Checks that need more than the schema (e.g. that a data set's files exist); run before compute."""
-        from shared.data import DataConfig, check_dataset
-
         data = getattr(cfg, "data", None)
-        if isinstance(data, DataConfig):
-            check_dataset(data)
+        if type(data).__module__ == "shared.data":  # an image data set (imported only then: it needs torch)
+            from shared.data import DataConfig, check_dataset
+
+            if isinstance(data, DataConfig):
+                check_dataset(data)
 
     def make_trainer(self, cfg: Any) -> Trainer:
         return self.trainer(cfg)

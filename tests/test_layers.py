@@ -21,6 +21,22 @@ def test_shared_never_imports_ray():
     assert not any(m == "ray" or m.startswith("ray.") for m in modules)
 
 
+def test_a_trial_of_a_method_without_tensors_never_imports_torch(tmp_path):
+    """The scheduler benchmark's `hold` trials (and the study driver) skip torch's import: on simulated nodes
+    sharing two cores, eight trial processes importing torch at once would be measured as scheduling cost."""
+    modules = imported_modules(
+        "import actors.trainable, jobs.sweepconfig\n"
+        "from shared.registry import get_method\n"
+        "from shared.checkpoint import save_checkpoint, load_state\n"
+        "spec = get_method('hold'); cfg = spec.load_config(['hold_s=0']); trainer = spec.make_trainer(cfg)\n"
+        "trainer.fit_epoch()\n"
+        f"save_checkpoint({str(tmp_path)!r}, spec, cfg, trainer)\n"
+        f"assert load_state({str(tmp_path)!r}) == {{'epoch': 1}}"
+    )
+    assert "torch" not in modules
+    assert (tmp_path / "trainer.json").exists() and not (tmp_path / "trainer.pt").exists()
+
+
 def test_registry_imports_methods_lazily():
     modules = imported_modules("from shared.registry import get_method; get_method('simclr')")
     assert "shared.methods.ssl.simclr" in modules
