@@ -138,8 +138,10 @@ def check_zinc_root(root: str | None) -> Path:
     if processed.exists() or all((raw / f).exists() for f in ZINC_RAW_FILES):
         return Path(root).expanduser()
     raise FileNotFoundError(
-        f"data.root: ZINC not found under {root}: download https://www.dropbox.com/s/feo9qle74kg48gy/molecules.zip, "
-        f"unzip it and put {', '.join(ZINC_RAW_FILES)} in {raw}/ (the files PyG's ZINC loader reads)")
+        f"data.root: ZINC not found under {root}: download https://www.dropbox.com/s/feo9qle74kg48gy/molecules.zip "
+        f"and unzip its molecules/ folder as {raw}/ (train/val/test.pickle), and the split files "
+        f"https://raw.githubusercontent.com/graphdeeplearning/benchmarking-gnns/master/data/molecules/"
+        f"{{train,val,test}}.index into the same folder (the files PyG's ZINC loader reads)")
 
 
 def zinc_graphs(root: str, split: str) -> list[Data]:
