@@ -13,7 +13,6 @@ Built sets are cached on disk (``$RAYSTUDY_CACHE``, written whole then renamed);
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +20,7 @@ from torch_geometric.data import Data
 
 from shared.config import ConfigError, bounded
 from shared.graphs import generated, molecules
-from shared.graphs.spectral import add_eigen_features, cache_root
+from shared.graphs.spectral import add_eigen_features, cache_root, save_whole
 
 GRAPH_DATASETS = ("zinc_like", "zinc", "cycles", "grid_filter")
 
@@ -81,10 +80,7 @@ def _cached(name: str, key: str, build) -> list[Data]:
     if path.exists():
         return [Data(**d) for d in torch.load(path, weights_only=True)]
     graphs = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save([{k: g[k] for k in g.keys()} | {"num_nodes": int(g.num_nodes)} for g in graphs], tmp)
-    os.replace(tmp, path)
+    save_whole([{k: g[k] for k in g.keys()} | {"num_nodes": int(g.num_nodes)} for g in graphs], path)
     return graphs
 
 

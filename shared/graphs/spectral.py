@@ -103,6 +103,14 @@ def batched_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = 
     return {"eigvals": vals, "eig_mask": mask, "eigvecs": vecs, "sizes": sizes}
 
 
+def save_whole(obj: object, path: Path) -> None:
+    """torch.save to a temporary name, then rename: a killed run never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 def cache_root() -> Path:
     """Where derived data (featurised molecules, eigenpairs) is cached: $RAYSTUDY_CACHE or ~/.cache/raystudy."""
     return Path(os.environ.get("RAYSTUDY_CACHE", Path.home() / ".cache" / "raystudy"))
@@ -130,10 +138,7 @@ def add_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = True
     if feats is None or feats["sizes"].shape[0] != len(graphs):
         feats = batched_eigen_features(graphs, k, keep_trivial)
         if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(feats, tmp)
-            os.replace(tmp, path)
+            save_whole(feats, path)
     vecs = torch.split(feats["eigvecs"], feats["sizes"].tolist())
     for i, g in enumerate(graphs):
         g.eigvals, g.eig_mask, g.eigvecs = feats["eigvals"][i : i + 1], feats["eig_mask"][i : i + 1], vecs[i]
@@ -141,23 +146,16 @@ def add_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = True
 
 
 def eigenspaces(evals: torch.Tensor, mask: torch.Tensor | None = None, tol: float = 1e-5) -> list[list[int]]:
-    """Group the (sorted) valid eigenvalues of one graph into eigenspaces: consecutive values closer than tol."""
-    valid = range(evals.shape[0]) if mask is None else [i for i in range(evals.shape[0]) if bool(mask[i])]
-    groups: list[list[int]] = []
-    last = None
-    for i in valid:
-        v = float(evals[i])
-        if groups and last is not None and abs(v - last) < tol:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-        last = v
-    return groups
+    """Group the (sorted) valid eigenvalues of one graph into eigenspaces: consecutive values closer than tol
+    (the grouping of :func:`eigenspace_assignment`, as index lists)."""
+    mask = torch.ones_like(evals, dtype=torch.bool) if mask is None else mask
+    assign = eigenspace_assignment(evals.unsqueeze(0), mask.unsqueeze(0), tol)[0]
+    return [row.nonzero().flatten().tolist() for row in assign if row.any()]
 
 
 def eigenspace_assignment(evals: torch.Tensor, mask: torch.Tensor, tol: float = 1e-5) -> torch.Tensor:
-    """(B, k slots, k eigenpairs) 0/1 matrix: slot s of graph b holds the s-th eigenspace's eigenpairs
-    (the grouping of :func:`eigenspaces`, vectorised over the batch)."""
+    """(B, k slots, k eigenpairs) 0/1 matrix: slot s of graph b holds the s-th eigenspace's eigenpairs, an
+    eigenspace being a run of sorted eigenvalues whose neighbours differ by less than tol."""
     b, k = evals.shape
     new_space = (evals[:, 1:] - evals[:, :-1]).abs() >= tol
     slot = torch.cat([torch.zeros(b, 1, dtype=torch.long, device=evals.device), new_space.long().cumsum(1)], dim=1)

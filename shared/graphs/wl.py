@@ -16,6 +16,8 @@ import networkx as nx
 import torch
 from torch_geometric.data import Data
 
+from shared.graphs.generated import nx_to_data
+
 
 def adjacency_lists(data: Data) -> list[list[int]]:
     neighbours: list[list[int]] = [[] for _ in range(int(data.num_nodes))]
@@ -51,12 +53,6 @@ def wl_distinguishes(g1: Data, g2: Data, rounds: int | None = None) -> bool:
     return Counter(c1) != Counter(c2)
 
 
-def _data(graph: nx.Graph) -> Data:
-    from shared.graphs.generated import nx_to_data
-
-    return nx_to_data(graph)
-
-
 def known_pairs() -> dict[str, tuple[Data, Data, bool]]:
     """Named non-isomorphic pairs with the known 1-WL verdict (True = 1-WL distinguishes them)."""
     decalin = nx.cycle_graph(6)
@@ -70,11 +66,11 @@ def known_pairs() -> dict[str, tuple[Data, Data, bool]]:
             for da, db in ((0, 1), (1, 0), (1, 1)):  # Cayley graph of Z4 x Z4 with generators +-(0,1),(1,0),(1,1)
                 shrikhande.add_edge((a, b), ((a + da) % 4, (b + db) % 4))
     return {
-        "two_triangles_vs_hexagon": (_data(nx.disjoint_union(nx.cycle_graph(3), nx.cycle_graph(3))),
-                                     _data(nx.cycle_graph(6)), False),
-        "decalin_vs_bicyclopentyl": (_data(decalin), _data(bicyclopentyl), False),
-        "rook4x4_vs_shrikhande": (_data(rook), _data(shrikhande), False),
-        "path4_vs_star4": (_data(nx.path_graph(4)), _data(nx.star_graph(3)), True),
-        "hexagon_vs_path6": (_data(nx.cycle_graph(6)), _data(nx.path_graph(6)), True),
-        "triangle_tail_vs_square": (_data(nx.lollipop_graph(3, 1)), _data(nx.cycle_graph(4)), True),
+        "two_triangles_vs_hexagon": (nx_to_data(nx.disjoint_union(nx.cycle_graph(3), nx.cycle_graph(3))),
+                                     nx_to_data(nx.cycle_graph(6)), False),
+        "decalin_vs_bicyclopentyl": (nx_to_data(decalin), nx_to_data(bicyclopentyl), False),
+        "rook4x4_vs_shrikhande": (nx_to_data(rook), nx_to_data(shrikhande), False),
+        "path4_vs_star4": (nx_to_data(nx.path_graph(4)), nx_to_data(nx.star_graph(3)), True),
+        "hexagon_vs_path6": (nx_to_data(nx.cycle_graph(6)), nx_to_data(nx.path_graph(6)), True),
+        "triangle_tail_vs_square": (nx_to_data(nx.lollipop_graph(3, 1)), nx_to_data(nx.cycle_graph(4)), True),
     }
