@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch_geometric.data import Data
 
+from shared.cache import cache_root, save_whole
 from shared.config import ConfigError, bounded
 from shared.graphs import generated, molecules
-from shared.graphs.spectral import add_eigen_features, cache_root, save_whole
+from shared.graphs.spectral import add_eigen_features
 
 GRAPH_DATASETS = ("zinc_like", "zinc", "cycles", "grid_filter")
 

@@ -15,13 +15,13 @@ to 5 decimals); basis-invariant encodings (BasisNet, SPE) use whole eigenspaces 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch_geometric.data import Data
+
+from shared.cache import cache_root, save_whole
 
 EIG_KEYS = ("eigvals", "eigvecs", "eig_mask")
 
@@ -101,19 +101,6 @@ def batched_eigen_features(graphs: Sequence[Data], k: int, keep_trivial: bool = 
         rows = (starts[group].unsqueeze(1) + torch.arange(n)).reshape(-1)
         vecs[rows, :m] = evecs[:, :, :m].reshape(-1, m).float()
     return {"eigvals": vals, "eig_mask": mask, "eigvecs": vecs, "sizes": sizes}
-
-
-def save_whole(obj: object, path: Path) -> None:
-    """torch.save to a temporary name, then rename: a killed run never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def cache_root() -> Path:
-    """Where derived data (featurised molecules, eigenpairs) is cached: $RAYSTUDY_CACHE or ~/.cache/raystudy."""
-    return Path(os.environ.get("RAYSTUDY_CACHE", Path.home() / ".cache" / "raystudy"))
 
 
 def graphs_digest(graphs: Sequence[Data]) -> str:
