@@ -30,6 +30,7 @@ METHODS: dict[str, str] = {
     "sign_equivariant": "shared.methods.graph.sign_equivariant:SPEC",
     "asen": "shared.methods.graph.asen:SPEC",
     "wl_test": "shared.methods.graph.wl_test:SPEC",  # tool: which pairs 1-WL (and so an MPNN) cannot separate
+    "gpt": "shared.methods.llm.gpt:SPEC",  # dense decoder: the large-model family's baseline
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
 }
 

@@ -1,0 +1,121 @@
+"""Language-model data sets: real corpora (``shared.lm.corpora``) and generated tasks (``shared.lm.tasks``).
+
+Every data set becomes fixed-length token sequences with two masks over the prediction targets:
+``loss_mask`` (which targets the training loss counts) and ``answer_mask`` (the task's answer tokens,
+whose accuracy and loss evaluators report; empty for plain text). Position j of a mask refers to the target
+``tokens[:, j + 1]``, i.e. the prediction made at position j.
+
+A new generated task is a function in its own module and one line in :data:`TASKS`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from shared.config import ConfigError, bounded
+from shared.lm import corpora, tasks
+
+
+@dataclass
+class LMDataConfig:
+    name: str = bounded("kv_recall", help="a corpus (wiki, lee) or a generated task (see shared/lm/data.py TASKS)")
+    tokenizer: str = bounded("char", choices=["gpt2", "char"], help="corpora only; tasks have their own vocabulary")
+    seq_len: int = bounded(128, ge=2, help="tokens per sequence for corpora (tasks derive their length)")
+    max_train: int = bounded(0, ge=0, help="cap on training sequences; 0 = all (corpora) ")
+    val_fraction: float = bounded(0.1, gt=0.0, lt=0.5,
+                                  help="corpora: held-out tail of the stream, each of val and test")
+    n_train: int = bounded(4000, ge=1, help="tasks: training sequences")
+    n_val: int = bounded(500, ge=1, help="tasks: validation and test sequences (each)")
+    n_pairs: int = bounded(8, ge=1)
+    n_queries: int = bounded(4, ge=1)
+    n_keys: int = bounded(32, ge=1)
+    n_values: int = bounded(32, ge=1)
+    filler: int = bounded(0, ge=0, help="filler tokens between the pairs and the queries")
+    n_filler: int = bounded(16, ge=1, help="size of the filler vocabulary")
+
+    def check(self) -> None:
+        if self.name not in (*corpora.CORPORA, *TASKS):
+            raise ConfigError(f"data.name: unknown LM data set {self.name!r}; known: "
+                              f"{', '.join((*corpora.CORPORA, *TASKS))}")
+
+
+@dataclass
+class LMSplit:
+    tokens: torch.Tensor  # (N, L) int64
+    loss_mask: torch.Tensor  # (N, L - 1) float: weight of each target in the training loss
+    answer_mask: torch.Tensor  # (N, L - 1) bool: the task's answer targets
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+
+@dataclass
+class LMData:
+    name: str
+    vocab_size: int
+    train: LMSplit
+    val: LMSplit
+    test: LMSplit
+
+    @property
+    def seq_len(self) -> int:
+        return self.train.tokens.shape[1]
+
+
+def _task_split(tokens: torch.Tensor, answers: torch.Tensor, train_on: str) -> LMSplit:
+    loss = answers.float() if train_on == "answers" else torch.ones_like(answers, dtype=torch.float32)
+    return LMSplit(tokens, loss, answers)
+
+
+def _kv(cfg: LMDataConfig, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    return tasks.kv_recall(n, cfg.n_pairs, cfg.n_queries, cfg.n_keys, cfg.n_values, cfg.filler, cfg.n_filler, gen)
+
+
+def _assoc(cfg: LMDataConfig, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    return tasks.kv_recall(n, cfg.n_pairs, 1, cfg.n_keys, cfg.n_values, cfg.filler, cfg.n_filler, gen)
+
+
+# name -> (generator of (tokens, answer mask), vocabulary size, which targets the loss counts)
+TaskFn = Callable[[LMDataConfig, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+TASKS: dict[str, tuple[TaskFn, Callable[[LMDataConfig], int], str]] = {
+    "kv_recall": (_kv, lambda c: c.n_keys + c.n_values + c.n_filler, "answers"),
+    "assoc_recall": (_assoc, lambda c: c.n_keys + c.n_values + c.n_filler, "answers"),
+}
+
+
+def _corpus(cfg: LMDataConfig) -> LMData:
+    from shared.lm.tokenizer import get_tokenizer
+
+    stream = corpora.token_stream(cfg.name, cfg.tokenizer)
+    length = cfg.seq_len + 1
+    held = int(len(stream) * cfg.val_fraction)
+    parts = {"train": stream[: len(stream) - 2 * held], "val": stream[len(stream) - 2 * held: len(stream) - held],
+             "test": stream[len(stream) - held:]}
+    splits = {}
+    for name, part in parts.items():
+        n = (len(part) - 1) // cfg.seq_len
+        if n < 1:
+            raise ConfigError(f"data.seq_len={cfg.seq_len} is longer than the {name} split of {cfg.name} "
+                              f"({len(part)} tokens)")
+        # Windows overlap by one token so that every token of the stream is a target exactly once.
+        idx = torch.arange(n)[:, None] * cfg.seq_len + torch.arange(length)[None, :]
+        tokens = part[idx]
+        if name == "train" and cfg.max_train:
+            tokens = tokens[: cfg.max_train]
+        ones = torch.ones(tokens.shape[0], cfg.seq_len)
+        splits[name] = LMSplit(tokens, ones, torch.zeros_like(ones, dtype=torch.bool))
+    return LMData(cfg.name, get_tokenizer(cfg.tokenizer).n_vocab, **splits)
+
+
+def load_lm_data(cfg: LMDataConfig, seed: int = 0) -> LMData:
+    """The data set named by ``cfg``; generated tasks are deterministic per seed (train, val, test disjoint draws)."""
+    cfg.check()
+    if cfg.name in corpora.CORPORA:
+        return _corpus(cfg)
+    fn, vocab, train_on = TASKS[cfg.name]
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    splits = {name: _task_split(*fn(cfg, n, gen), train_on)
+              for name, n in (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_val))}
+    return LMData(cfg.name, vocab(cfg), **splits)
