@@ -212,6 +212,9 @@ class GradientTrainer(Trainer):
                 )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            clip = getattr(self.config, "grad_clip", 0.0)  # methods whose config has it (DeepSpeed: gradient_clipping)
+            if clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
             self.global_step += 1
             n += 1

@@ -26,7 +26,8 @@ class LMDataConfig:
     max_train: int = bounded(0, ge=0, help="cap on training sequences; 0 = all (corpora) ")
     val_fraction: float = bounded(0.1, gt=0.0, lt=0.5,
                                   help="corpora: held-out tail of the stream, each of val and test")
-    n_train: int = bounded(4000, ge=1, help="tasks: training sequences")
+    n_train: int = bounded(4000, ge=1, help="tasks: training sequences (per epoch when fresh)")
+    fresh: bool = True  # tasks: draw new training sequences every epoch (an endless supply, as MQAR trains)
     n_val: int = bounded(500, ge=1, help="tasks: validation and test sequences (each)")
     n_pairs: int = bounded(8, ge=1)
     n_queries: int = bounded(4, ge=1)
@@ -109,13 +110,22 @@ def _corpus(cfg: LMDataConfig) -> LMData:
     return LMData(cfg.name, get_tokenizer(cfg.tokenizer).n_vocab, **splits)
 
 
+def is_task(cfg: LMDataConfig) -> bool:
+    return cfg.name in TASKS
+
+
+def task_split(cfg: LMDataConfig, n: int, generator: torch.Generator) -> LMSplit:
+    """``n`` fresh sequences of a generated task, drawn from ``generator``."""
+    fn, _, train_on = TASKS[cfg.name]
+    return _task_split(*fn(cfg, n, generator), train_on)
+
+
 def load_lm_data(cfg: LMDataConfig, seed: int = 0) -> LMData:
     """The data set named by ``cfg``; generated tasks are deterministic per seed (train, val, test disjoint draws)."""
     cfg.check()
     if cfg.name in corpora.CORPORA:
         return _corpus(cfg)
-    fn, vocab, train_on = TASKS[cfg.name]
     gen = torch.Generator().manual_seed(10_000 + seed)
-    splits = {name: _task_split(*fn(cfg, n, gen), train_on)
-              for name, n in (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_val))}
-    return LMData(cfg.name, vocab(cfg), **splits)
+    splits = {name: task_split(cfg, n, gen) for name, n in (("train", cfg.n_train), ("val", cfg.n_val),
+                                                             ("test", cfg.n_val))}
+    return LMData(cfg.name, TASKS[cfg.name][1](cfg), **splits)

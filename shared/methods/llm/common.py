@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from shared.config import ConfigError, bounded
-from shared.lm.data import LMData, LMDataConfig, LMSplit, load_lm_data
+from shared.lm.data import LMData, LMDataConfig, LMSplit, is_task, load_lm_data, task_split
 from shared.lm.model import GPT, MLP, BlockFactory, CausalSelfAttention, GPTConfig, token_losses
 from shared.method import Evaluator, GradientTrainer, MethodConfig, OptimConfig
 
@@ -82,6 +82,10 @@ class LMTrainer(GradientTrainer):
 
     def batches(self) -> Iterator[Batch]:
         train, bs = self.data.train, self.config.batch_size
+        if is_task(self.config.data) and self.config.data.fresh and self.epoch > 0:
+            # New sequences every epoch (the first epoch uses the stored draw); drawn from the trainer's own
+            # generator, so a resumed run draws the same ones.
+            train = task_split(self.config.data, len(train), self.generator)
         order = torch.randperm(len(train), generator=self.generator)
         for step in range(self.steps_per_epoch()):
             idx = order[step * bs:(step + 1) * bs]
