@@ -62,10 +62,18 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
                      storage=storage_root(storage), smoke=smoke, study=study, job=job)
 
 
-def check_resources(sweep: SweepConfig) -> None:
-    """A trial that asks for more than any node of the cluster has would wait forever: refuse it."""
+def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
+    """A trial that asks for more than any node of the cluster has would wait forever: refuse it. A trial of
+    a distributed method is a Ray Train run: its workers (the method's ``distributed`` section) may spread
+    over nodes, but the cluster must hold them all."""
     import ray
 
+    if method is not None and get_method(method).resources.distributed == "deepspeed":
+        from actors.distributed import check_cluster
+        from shared.distributed import distributed_config
+
+        check_cluster(distributed_config(get_method(method).load_config(sweep.overrides)))
+        return
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     need = {"CPU": sweep.resources.cpu, "GPU": sweep.resources.gpu}
     for key, amount in need.items():
@@ -90,6 +98,10 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     from jobs.report import write_sweep_report
 
     sweep, spec = plan.sweep, get_method(plan.method)
+    # A method marked distributed='deepspeed' runs each trial as a small Ray Train run (actors/distributed.py):
+    # a Tune function trainable that builds and fits a TorchTrainer. Its workers hold the resources (the
+    # method's `distributed` section), the trial itself none; its epochs are reported through Ray Train.
+    distributed = spec.resources.distributed == "deepspeed"
     tune_root = f"{plan.storage}/tune"
     resume = tune.Tuner.can_restore(f"{tune_root}/{plan.experiment}")
     if fresh and resume:
@@ -103,10 +115,16 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
                 "experiment": plan.experiment, "code_version": code_version(), "study": plan.study,
                 "job": plan.job}
-    trainable = tune.with_resources(
-        tune.with_parameters(MethodTrainable, run=run_info),
-        {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
-    )
+    if distributed:
+        from actors.distributed import distributed_trial, trial_resources
+
+        trainable = tune.with_resources(tune.with_parameters(distributed_trial, run=run_info),
+                                        trial_resources(spec, sweep.overrides))
+    else:
+        trainable = tune.with_resources(
+            tune.with_parameters(MethodTrainable, run=run_info),
+            {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
+        )
     if resume:
         print(f"[raystudy] resuming experiment {plan.experiment} from {exp_path}", flush=True)
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True,
@@ -114,7 +132,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     else:
         epochs = spec.load_config(sweep.overrides).epochs
         if sweep.scheduler.name == "asha":
-            scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
+            # A distributed trial whose worker group restarted reports its repeated epochs again: count epochs.
+            scheduler = ASHAScheduler(time_attr="epoch" if distributed else "training_iteration", max_t=epochs,
                                       grace_period=sweep.scheduler.grace_period,
                                       reduction_factor=sweep.scheduler.reduction_factor)
         else:
@@ -127,14 +146,18 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
                 search_alg=BasicVariantGenerator(random_state=sweep.seed,
                                                  max_concurrent=sweep.max_concurrent),
                 trial_dirname_creator=lambda trial: trial.trial_id,
-                reuse_actors=True,  # a finished trial's process trains the next one: no start-up cost
+                # A finished trial's process trains the next one: no start-up cost (a distributed trial's
+                # workers are Ray Train's, started per trial whatever Tune does).
+                reuse_actors=not distributed,
                 time_budget_s=sweep.time_budget_s or None,
             ),
             run_config=tune.RunConfig(
                 name=plan.experiment, storage_path=tune_root,
                 failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
-                checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2,
-                                                        checkpoint_at_end=True),
+                # Distributed trials checkpoint through Ray Train (every rank's DeepSpeed shards); a retried
+                # or restored trial resumes its Train run from them.
+                checkpoint_config=tune.CheckpointConfig() if distributed else tune.CheckpointConfig(
+                    checkpoint_frequency=1, num_to_keep=2, checkpoint_at_end=True),
                 verbose=1,
             ),
         )
@@ -195,7 +218,7 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
         from cluster import connect
 
         conn = connect(args.address, num_cpus=args.num_cpus)
-        check_resources(plan.sweep)
+        check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

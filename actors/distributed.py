@@ -1,0 +1,470 @@
+"""Any gradient method marked ``distributed: deepspeed`` trained under Ray Train + DeepSpeed.
+
+    from actors.distributed import run_distributed
+    out = run_distributed("gpt", ["distributed.workers=2", "distributed.zero_stage=3"], storage="/tmp/rs")
+
+The method's own ``build_model`` / ``batches`` / ``loss`` / ``configure_optimizer`` / ``learning_rate`` run
+unchanged: a :class:`~ray.train.torch.TorchTrainer` starts ``distributed.workers`` workers, each builds the
+method's trainer and hands its model and torch optimizer to ``deepspeed.initialize`` (ZeRO stage, precision,
+micro-batch and accumulation from the config's ``distributed`` section, :class:`shared.distributed.DistributedConfig`).
+Every rank walks the same global batches and trains on its slice of each (``shared.distributed.shard_batch``),
+so the loss trajectory is the plain loop's. CPU workers use gloo and ``DS_ACCELERATOR=cpu``; GPU workers NCCL;
+nothing else changes between them.
+
+Per epoch: the mean training metrics (all-reduced over ranks), the method's evaluators on rank 0 every
+``eval_every`` epochs and at the end (the full fp32 weights are gathered from every rank first, a collective,
+and loaded into a plain copy of the trainer whose ``artifact()`` the evaluators consume), rows to the results
+store (rank 0), and a DeepSpeed checkpoint saved by every rank and reported through ``ray.train.report``.
+A worker that dies restarts the worker group from the last checkpoint (``distributed.max_failures``); running
+the same command again (same run name and storage) resumes a stopped run. The last checkpoint also holds the
+platform's own format (``trainer.pt`` + ``meta.json``: the model weights, a fresh optimizer), so
+``EvaluatorActor.evaluate_checkpoint`` and ``shared.checkpoint.load_trainer`` read it.
+
+Tune sweeps of such methods run :func:`distributed_trial`: each trial is a small TorchTrainer run.
+Nothing here knows about a particular method.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import ray
+
+from shared.config import ConfigError, flatten, to_dict
+from shared.distributed import (
+    DistributedConfig,
+    batch_size,
+    deepspeed_config,
+    distributed_config,
+    resolve_micro_batch,
+    shard_batch,
+    to_device,
+)
+from shared.method import MethodSpec, NonFiniteLossError, rng_state, set_rng_state, split_loss
+from shared.registry import get_method
+from shared.results import ResultsStore, RunInfo, code_version, storage_root
+
+Overrides = Mapping[str, Any] | Iterable[str] | None
+FATAL_FILE = "fatal_error.json"  # what a run that cannot succeed left for its driver (see _fatal)
+_DETERMINISTIC = (ConfigError, NonFiniteLossError)  # the same on every rank and on every retry
+
+
+def resolve_spec(method: str | MethodSpec) -> MethodSpec:
+    spec = method if isinstance(method, MethodSpec) else get_method(method)
+    if spec.resources.distributed != "deepspeed":
+        raise ConfigError(f"method {spec.name!r} is not marked distributed='deepspeed' (its resource hint is "
+                          f"{spec.resources.distributed!r}); train it with jobs/sweep.py or TrainerActor")
+    return spec
+
+
+def run_name(spec: MethodSpec, cfg: Any) -> str:
+    """Deterministic per method and config: running the same command again resumes the same run."""
+    digest = hashlib.sha1(json.dumps(flatten(to_dict(cfg)), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{spec.name}-ds-{digest}"
+
+
+def check_cluster(dist: DistributedConfig) -> None:
+    """Refuse a run whose workers can never all be placed (Ray Train would wait for them forever)."""
+    total = ray.cluster_resources()
+    need = {"CPU": dist.workers * dist.cpus_per_worker, "GPU": float(dist.workers) if dist.use_gpu else 0.0}
+    for key, amount in need.items():
+        if amount > total.get(key, 0.0) + 1e-9:
+            per = dist.cpus_per_worker if key == "CPU" else 1
+            raise ConfigError(
+                f"distributed.workers: {dist.workers} workers x {per:g} {key} = {amount:g} {key}, but the cluster "
+                f"has {total.get(key, 0.0):g}; lower distributed.workers"
+                + (" or distributed.cpus_per_worker" if key == "CPU" else " or set distributed.use_gpu=false"))
+
+
+def scaling(dist: DistributedConfig) -> dict[str, Any]:
+    """ScalingConfig / TorchConfig / worker environment of one run."""
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchConfig
+
+    per_worker = {"CPU": float(dist.cpus_per_worker), **({"GPU": 1.0} if dist.use_gpu else {})}
+    env = {} if dist.use_gpu else {"DS_ACCELERATOR": "cpu"}  # chosen once per process, before deepspeed loads
+    return {
+        "scaling_config": ScalingConfig(num_workers=dist.workers, use_gpu=dist.use_gpu,
+                                        resources_per_worker=per_worker),
+        "torch_config": TorchConfig(backend=dist.resolved_backend),
+        "worker_runtime_env": {"env_vars": env} if env else None,
+    }
+
+
+def run_distributed(
+    method: str | MethodSpec,
+    overrides: Overrides = None,
+    *,
+    name: str | None = None,
+    storage: str | None = None,
+    train_storage: str | None = None,
+    experiment: str | None = None,
+    trial: str = "train",
+    study: str = "",
+    job: str = "",
+    callbacks: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Train one configuration under Ray Train + DeepSpeed on the connected Ray; resume it if a run of the
+    same name exists under the storage root. Validation happens before any worker starts.
+
+    Returns ``{"name", "metrics" (last epoch, rank 0), "checkpoint" (its path), "path"}``; raises
+    :class:`NonFiniteLossError` or :class:`ConfigError` when the run cannot succeed (the workers stop at once,
+    without retries), and Ray Train's ``TrainingFailedError`` when it failed more than ``max_failures`` times.
+    """
+    spec = resolve_spec(method)
+    cfg = spec.load_config(overrides)
+    root = storage_root(storage)
+    name = name or run_name(spec, cfg)
+    info = _run_info(spec, cfg, experiment or name, trial, study, job)
+    fatal = ("train", "fatal", f"{info.experiment}-{trial}-{name}.json")
+    result = _fit(spec, [{"cfg": cfg, "info": info, "fatal": fatal}], root, name,
+                  train_storage or f"{root}/train", checkpoints=True, callbacks=callbacks)
+    _raise_fatal(ResultsStore(root), spec, name, fatal)
+    return {"name": name, "metrics": result.metrics, "path": result.path,
+            "checkpoint": result.checkpoint.path if result.checkpoint else None}
+
+
+def run_variants(
+    method: str | MethodSpec,
+    variants: Mapping[str, Overrides],
+    *,
+    experiment: str,
+    storage: str | None = None,
+) -> dict[str, Exception | None]:
+    """Train several configurations one after another on ONE worker group (no checkpoints, no resume): each
+    saves the group's start-up (about 20 s on 2 cores), for parity checks and benchmarks. ``variants`` maps a
+    label to its overrides; rows go to the results store under ``experiment`` with the label as the trial.
+    All variants must ask for the same workers (count, CPUs, GPUs, backend). Returns label -> None, or the
+    error that stopped that variant (the others still run)."""
+    spec = resolve_spec(method)
+    root = storage_root(storage)
+    runs = []
+    for label, overrides in variants.items():
+        cfg = spec.load_config(overrides)
+        runs.append({"cfg": cfg, "info": _run_info(spec, cfg, experiment, label, "", ""),
+                     "fatal": ("train", "fatal", f"{experiment}-{label}.json")})
+    shapes = {_placement(distributed_config(r["cfg"])) for r in runs}
+    if len(shapes) != 1:
+        raise ConfigError(f"run_variants: the variants ask for different workers {sorted(shapes)}; one worker "
+                          "group runs them all, so workers, cpus_per_worker, use_gpu and backend must agree")
+    _fit(spec, runs, root, experiment, f"{root}/train", checkpoints=False)
+    store = ResultsStore(root)
+    out: dict[str, Exception | None] = {}
+    for run in runs:
+        try:
+            _raise_fatal(store, spec, run["info"].trial, run["fatal"])
+            out[run["info"].trial] = None
+        except (ConfigError, NonFiniteLossError) as err:
+            out[run["info"].trial] = err
+    return out
+
+
+def _placement(dist: DistributedConfig) -> tuple[Any, ...]:
+    return (dist.workers, dist.cpus_per_worker, dist.use_gpu, dist.resolved_backend)
+
+
+def _run_info(spec: MethodSpec, cfg: Any, experiment: str, trial: str, study: str, job: str) -> RunInfo:
+    data = getattr(cfg, "data", None)
+    return RunInfo(
+        experiment=experiment, method=spec.name, paper=spec.paper, dataset=str(getattr(data, "name", "")),
+        seed=int(getattr(cfg, "seed", 0)), trial=trial, config_json=RunInfo.config_to_json(flatten(to_dict(cfg))),
+        study=study, job=job, code_version=code_version(),
+    )
+
+
+def _fit(spec: MethodSpec, runs: list[dict[str, Any]], root: str, name: str, train_storage: str,
+         checkpoints: bool, callbacks: list[Any] | None = None) -> Any:
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+    from ray.train.torch import TorchTrainer
+
+    dist = distributed_config(runs[0]["cfg"])
+    check_cluster(dist)
+    sc = scaling(dist)
+    payload = {"spec": spec, "storage": root, "runs": runs, "checkpoints": checkpoints}
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=payload,
+        scaling_config=sc["scaling_config"],
+        torch_config=sc["torch_config"],
+        run_config=RunConfig(
+            name=name, storage_path=train_storage,
+            failure_config=FailureConfig(max_failures=dist.max_failures if checkpoints else 0),
+            checkpoint_config=CheckpointConfig(num_to_keep=dist.keep_checkpoints),
+            callbacks=callbacks, worker_runtime_env=sc["worker_runtime_env"],
+        ),
+    )
+    return trainer.fit()
+
+
+def _raise_fatal(store: ResultsStore, spec: MethodSpec, name: str, fatal: tuple[str, ...]) -> None:
+    """Raise what a run's workers recorded as the reason it cannot succeed (and forget it: a rerun tries again)."""
+    text = store.read_text(*fatal)
+    if text is None:
+        return
+    store.fs.delete_file(store.path(*fatal))
+    err = json.loads(text)
+    kind = NonFiniteLossError if err["type"] == "NonFiniteLossError" else ConfigError
+    raise kind(f"{spec.name} ({name}): {err['message']}")
+
+
+# -- the workers ---------------------------------------------------------------------------------------------
+def _quiet() -> None:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="deepspeed")
+    for name in ("DeepSpeed", "deepspeed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _peek_batch_size(trainer: Any) -> int:
+    """Samples in the first global batch, leaving the trainer's RNG streams as they were."""
+    state = rng_state(trainer.generator)
+    try:
+        first = next(iter(trainer.batches()))
+    except StopIteration:
+        raise ConfigError("the method's batches() yields nothing for an epoch") from None
+    set_rng_state(trainer.generator, state)
+    return batch_size(first)
+
+
+def train_loop_per_worker(payload: dict[str, Any]) -> None:
+    """Ray Train's function on every worker: the method's trainer under a DeepSpeed engine, for each run of
+    the payload in turn (one for :func:`run_distributed`)."""
+    spec: MethodSpec = payload["spec"]
+    if not distributed_config(payload["runs"][0]["cfg"]).use_gpu:
+        os.environ["DS_ACCELERATOR"] = "cpu"  # before deepspeed is imported (also set in the runtime env)
+    import gc
+
+    import torch.distributed as tdist
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    store = ResultsStore(payload["storage"])
+    for run in payload["runs"]:
+        try:
+            _train(run, spec, rank, world, store, payload["checkpoints"])
+        except _DETERMINISTIC as err:
+            # Every rank reaches the same error at the same point (the checks use all-reduced values or the
+            # identical global batch): record it once and return, so Ray Train does not retry what cannot
+            # succeed; the driver raises it.
+            if rank == 0:
+                store.write_text(json.dumps({"type": type(err).__name__, "message": str(err)}), *run["fatal"])
+                if isinstance(err, NonFiniteLossError):
+                    store.write_epoch(run["info"], int(getattr(err, "epoch", 0)), {"nonfinite_loss": float("nan")},
+                                      "error", 0.0)
+            if tdist.is_initialized():
+                tdist.barrier()
+        gc.collect()
+
+
+def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: ResultsStore,
+           checkpoints: bool) -> None:
+    import deepspeed  # inside the worker (ray#50406), after DS_ACCELERATOR is set
+    import torch
+    import torch.distributed as tdist
+    from ray.train import Checkpoint
+
+    _quiet()
+    started = time.time()
+    cfg = run["cfg"]
+    dist = distributed_config(cfg)
+    info: RunInfo = dataclasses.replace(run["info"], node=ray.get_runtime_context().get_node_id())
+    trainer = spec.make_trainer(cfg)
+    weight_fn = getattr(trainer, "batch_weight", None)
+    micro = resolve_micro_batch(dist, _peek_batch_size(trainer))
+    ds_config = deepspeed_config(dist, micro, float(getattr(cfg, "grad_clip", 0.0) or 0.0))
+    module = trainer.model
+    engine, _, _, _ = deepspeed.initialize(model=module, optimizer=trainer.optimizer, config=ds_config)
+    trainer.model = engine  # the method's loss calls self.model(...): through the engine (attributes pass through)
+    device = engine.device
+
+    ckpt = ray.train.get_checkpoint() if checkpoints else None
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            path, client = engine.load_checkpoint(d)
+        if path is None:
+            raise RuntimeError(f"rank {rank}: no DeepSpeed checkpoint in {ckpt.path}")
+        trainer.epoch, trainer.global_step = int(client["epoch"]), int(client["global_step"])
+        set_rng_state(trainer.generator, client["rng"])
+        if rank == 0:
+            print(f"[raystudy] resumed {info.method} from {ckpt.path} at epoch {trainer.epoch}", flush=True)
+
+    autocast = None
+    if dist.precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if dist.precision == "bf16" else torch.float16
+        autocast = (device.type if hasattr(device, "type") else str(device).split(":")[0], dtype)
+    evaluation: dict[str, Any] = {}
+    while not trainer.done:
+        metrics = _run_epoch(trainer, engine, dist, rank, world, weight_fn, device, autocast)
+        epoch, final = trainer.epoch, trainer.done
+        every = int(getattr(cfg, "eval_every", 0) or 0)
+        full = None
+        if final or (every and epoch % every == 0):
+            full = gather_full_state(module, rank)
+            if rank == 0:
+                metrics.update(_evaluate(spec, cfg, trainer, full, evaluation))
+        if rank == 0:
+            store.write_epoch(info, epoch, metrics, "final" if final else "running", time.time() - started)
+        report = {**metrics, "epoch": epoch}
+        if checkpoints and (final or epoch % dist.checkpoint_every == 0):
+            tmp = tempfile.mkdtemp(prefix="rs-ds-ckpt-")
+            client = {"epoch": epoch, "global_step": trainer.global_step, "rng": rng_state(trainer.generator)}
+            engine.save_checkpoint(tmp, tag=f"epoch_{epoch:06d}", client_state=client)
+            if rank == 0:
+                _write_meta(tmp, spec, cfg, dist, world, epoch, final, evaluation.get("trainer"))
+            tdist.barrier()
+            ray.train.report(report, checkpoint=Checkpoint.from_directory(tmp),
+                             checkpoint_dir_name=f"checkpoint_epoch={epoch:06d}",
+                             delete_local_checkpoint_after_upload=True)
+        else:
+            ray.train.report(report)
+
+
+def _run_epoch(trainer: Any, engine: Any, dist: DistributedConfig, rank: int, world: int, weight_fn: Any,
+               device: Any, autocast: tuple[str, Any] | None) -> dict[str, float]:
+    """One epoch of global batches; returns the plain loop's metrics (means over the epoch's batches of each
+    batch's mean loss and parts), all-reduced over the ranks."""
+    import contextlib
+
+    import torch
+    import torch.distributed as tdist
+
+    engine.train()
+    parts_total = dist.workers * dist.grad_accum
+    sums: dict[str, float] = defaultdict(float)
+    n = 0
+    start = time.perf_counter()
+    for batch in trainer.batches():
+        lr = trainer.learning_rate()
+        for group in engine.optimizer.param_groups:
+            group["lr"] = lr
+        for micro, scale in shard_batch(batch, rank, world, dist.grad_accum, weight_fn):
+            micro = to_device(micro, device)
+            ctx = torch.autocast(autocast[0], dtype=autocast[1]) if autocast else contextlib.nullcontext()
+            with ctx:
+                loss, parts = split_loss(trainer.loss(micro))
+            engine.backward(loss * scale)
+            engine.step()
+            share = scale / parts_total  # this micro-batch's fraction of the global batch
+            sums["loss"] += share * float(loss.detach())
+            for k, v in parts.items():
+                sums[k] += share * float(v)
+        trainer.global_step += 1
+        n += 1
+    keys = sorted(sums)
+    totals = torch.tensor([sums[k] for k in keys] + [float(n)], dtype=torch.float64, device=device)
+    tdist.all_reduce(totals)  # on the engine's device: gloo on CPU, NCCL on GPUs
+    totals = totals.cpu()
+    trainer.epoch += 1
+    batches = max(int(totals[-1].item()) // world, 1)
+    metrics = {k: float(totals[i]) / batches for i, k in enumerate(keys)}
+    if not all(map(_finite, metrics.values())):
+        err = NonFiniteLossError(
+            f"loss is {metrics.get('loss')} in epoch {trainer.epoch} (lr={trainer.learning_rate():.3g}); this "
+            "configuration diverged: lower the learning rate or check the inputs")
+        err.epoch = trainer.epoch  # type: ignore[attr-defined]
+        raise err
+    metrics["lr"] = trainer.learning_rate() if n else float(trainer.config.optim.lr)
+    metrics["epoch_time_s"] = time.perf_counter() - start
+    return metrics
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")
+
+
+def gather_full_state(module: Any, rank: int) -> dict[str, Any] | None:
+    """The module's full fp32 weights (the optimizer's master copy under bf16/fp16, whole tensors under ZeRO
+    1-3) and its buffers, on rank 0's CPU. A collective: every rank must call it."""
+    from deepspeed.utils import safe_get_full_fp32_param
+
+    out: dict[str, Any] = {}
+    for name, param in module.named_parameters(remove_duplicate=False):
+        full = safe_get_full_fp32_param(param)  # all-gathers under ZeRO; None for plain (stage 0 fp32) params
+        if rank == 0:
+            out[name] = (param if full is None else full).detach().float().cpu().clone()
+    if rank != 0:
+        return None
+    for name, buf in module.named_buffers(remove_duplicate=False):
+        out[name] = buf.detach().cpu().clone()
+    return out
+
+
+def _evaluate(spec: MethodSpec, cfg: Any, trainer: Any, full: dict[str, Any] | None,
+              holder: dict[str, Any]) -> dict[str, float]:
+    """Rank 0: load the gathered weights into a plain copy of the trainer (built once) and run the method's
+    evaluators on its ``artifact()``, as the Tune trainable does."""
+    import torch
+
+    if "trainer" not in holder:
+        state = torch.get_rng_state()  # building a trainer seeds torch; rank 0's training stream stays as it was
+        plain = spec.make_trainer(cfg)
+        torch.set_rng_state(state)
+        holder["trainer"] = plain
+        holder["evaluators"] = spec.make_evaluators(cfg, plain.data)
+    plain = holder["trainer"]
+    keys = set(plain.model.state_dict())
+    plain.model.load_state_dict({k: v for k, v in (full or {}).items() if k in keys}, strict=True)
+    plain.epoch, plain.global_step = trainer.epoch, trainer.global_step
+    out: dict[str, float] = {}
+    artifact = plain.artifact()
+    for evaluator in holder["evaluators"]:
+        out.update(evaluator.evaluate(artifact))
+    return out
+
+
+def _write_meta(directory: str, spec: MethodSpec, cfg: Any, dist: DistributedConfig, world: int, epoch: int,
+                final: bool, plain: Any) -> None:
+    """Rank 0's part of a checkpoint: what it is (``meta.json``) and, at the end, the platform's own format."""
+    from shared.checkpoint import META_FILE, save_checkpoint
+
+    if final and plain is not None:
+        save_checkpoint(directory, spec, cfg, plain)  # trainer.pt (weights; a fresh optimizer) + meta.json
+    meta_path = os.path.join(directory, META_FILE)
+    meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {
+        "method": spec.name, "config": flatten(to_dict(cfg)), "epoch": epoch, "code_version": code_version()}
+    meta["deepspeed"] = {"tag": f"epoch_{epoch:06d}", "zero_stage": dist.zero_stage, "world_size": world,
+                         "precision": dist.precision,
+                         "trainer_pt": "model weights; optimizer state is DeepSpeed's" if final else None}
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1, default=str)
+
+
+# -- Tune ----------------------------------------------------------------------------------------------------
+def distributed_trial(config: dict[str, Any], run: dict[str, Any]) -> None:
+    """A Tune function trainable whose trial is one small TorchTrainer run (Ray Train V2's documented way to
+    tune distributed training). Run it with ``tune.with_parameters(distributed_trial, run=...)``; ``run`` as for
+    :class:`actors.trainable.MethodTrainable` (``method`` may also be a MethodSpec). Metrics reach Tune through
+    ``TuneReportCallback`` once per epoch (rank 0's); the Train run lives under
+    ``<storage>/train/<experiment>/<trial id>``, so a retried or restored trial resumes from its checkpoint."""
+    from ray import tune
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
+    trial = tune.get_context().get_trial_id()
+    run_distributed(
+        run["method"], {**run.get("overrides", {}), **config}, name=trial, storage=run["storage"],
+        train_storage=f"{storage_root(run['storage'])}/train/{run['experiment']}", experiment=run["experiment"],
+        trial=trial, study=run.get("study", ""), job=run.get("job", ""), callbacks=[TuneReportCallback()],
+    )
+
+
+def trial_resources(method: str | MethodSpec, overrides: Overrides = None) -> dict[str, float]:
+    """What the Tune trial itself holds: next to nothing. Its workers ask for their own resources when the
+    trial's TorchTrainer starts; a trial that held a CPU would keep a 2-core machine from ever placing 2
+    workers. Tune refuses an empty request, so the trial asks for one byte of Ray's ``memory`` resource."""
+    resolve_spec(method)
+    return {"cpu": 0.0, "gpu": 0.0, "memory": 1.0}
+
+
+def is_distributed(method: str | MethodSpec) -> bool:
+    spec = method if isinstance(method, MethodSpec) else get_method(method)
+    return spec.resources.distributed == "deepspeed"
