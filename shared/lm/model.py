@@ -44,6 +44,7 @@ class GPTConfig:
     pos: str = bounded("learned", choices=["learned", "rope", "none"])
     window: int = bounded(0, ge=0, help="sliding-window attention: each token sees the last `window` tokens; 0 = all")
     mlp_ratio: int = bounded(4, ge=1)
+    token_shift: bool = False  # add a learned map of the previous token's embedding (see GPT.forward)
 
     @property
     def v_head(self) -> int:
@@ -178,6 +179,11 @@ class GPT(nn.Module):
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.pos == "learned" else None
+        # Token shift (RWKV's; the short convolution of H3 / Based is its wider form): each position also sees a learned
+        # map of the previous token's embedding. It hands attention the pair (previous token, token) that recall
+        # tasks key on, which a tiny GPT otherwise must first build with a previous-token head -- the slow,
+        # plateau-bound step that keeps a 2-layer GPT from learning key-value recall within a CPU budget.
+        self.shift = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False) if cfg.token_shift else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, i, attention, mlp) for i in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
@@ -204,6 +210,8 @@ class GPT(nn.Module):
         x = self.wte(idx)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(t, device=idx.device))
+        if self.shift is not None:
+            x = x + F.pad(self.shift(x[:, :-1]), (0, 0, 1, 0))
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)
