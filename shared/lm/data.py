@@ -16,6 +16,7 @@ import torch
 
 from shared.config import ConfigError, bounded
 from shared.lm import corpora, tasks
+from shared.lm.easy_hard import easy_hard
 
 
 @dataclass
@@ -83,6 +84,7 @@ TaskFn = Callable[[LMDataConfig, int, torch.Generator], tuple[torch.Tensor, torc
 TASKS: dict[str, tuple[TaskFn, Callable[[LMDataConfig], int], str]] = {
     "kv_recall": (_kv, lambda c: c.n_keys + c.n_values + c.n_filler, "answers"),
     "assoc_recall": (_assoc, lambda c: c.n_keys + c.n_values + c.n_filler, "answers"),
+    "easy_hard": (lambda c, n, g: easy_hard(n, c.n_pairs, c.n_queries, c.n_values, g), lambda c: c.n_values + 2, "all"),
 }
 
 

@@ -1,0 +1,128 @@
+"""SeqTopK: "Route Experts by Sequence, not by Token" (arXiv 2511.06494).
+
+The decoder's dense MLPs become mixtures of E experts (:class:`shared.lm.moe.MoE`). TopK routing gives every
+token its K best experts; SeqTopK takes the top T*K router scores over the whole sequence,
+``Omega = argtop_{T K} {G_{t,e}}``, so each token t gets ``K_t = |{e : (t, e) in Omega}|`` experts with
+``sum_t K_t = T K`` (the same expert-token budget as TopK) and bounds per token; ``seqtopk_online`` is the
+causal variant for decoding (top-(t+1)K over rows <= t, past allocations fixed). TopK is this method with
+``moe.routing=topk``: same experts, router, gates, data and loop, so the comparison is fair by construction.
+
+Measures: the LM evaluators, plus where the experts go (:class:`RoutingMeasures`): mean K_t on hard, easy and
+other targets (the ``easy_hard`` task marks them), the spread of K_t, slot conservation and prefix overspend.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from shared.lm.data import LMData, LMSplit, load_lm_data
+from shared.lm.easy_hard import EASY, HARD, OTHER, target_kinds
+from shared.lm.model import BlockFactory, token_losses
+from shared.lm.moe import MoEConfig, moe_factory, moe_layers
+from shared.method import Evaluator, MethodSpec, Resources
+from shared.methods.llm.common import LM_EVALUATORS, LMConfig, LMTrainer, split_batches
+
+
+@dataclass
+class SeqTopKConfig(LMConfig):
+    moe: MoEConfig = field(default_factory=MoEConfig)
+
+
+class SeqTopKTrainer(LMTrainer):
+    """The LM trainer with an MoE in place of every MLP; the load-balancing term (``moe.aux_weight``) enters the
+    loss through the decoder's ``aux_loss``."""
+
+    config: SeqTopKConfig
+
+    def mlp_block(self) -> BlockFactory:
+        return moe_factory(self.config.moe)
+
+
+def target_kind_mask(config: LMConfig, split: LMSplit) -> torch.Tensor:
+    """(N, L - 1) kind of every target: the easy_hard task's own kinds; other data: answers are hard, the rest other
+    (no target is known to be easy)."""
+    data = config.data
+    if data.name == "easy_hard":
+        return target_kinds(split.tokens, data.n_queries, data.n_values)
+    return torch.where(split.answer_mask, HARD, OTHER)
+
+
+@torch.no_grad()
+def routing_records(model: nn.Module, split: LMSplit, batch_size: int = 64,
+                    limit: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """K_t of every MoE layer (layers, N, L - 1) and the per-target loss (N, L - 1) on a held-out split."""
+    was_training = model.training
+    model.eval()
+    counts, losses = [], []
+    for tokens, _, _ in split_batches(split, batch_size, limit):
+        logits = model(tokens[:, :-1])
+        losses.append(token_losses(logits, tokens[:, 1:]))
+        counts.append(torch.stack([layer.last_counts for layer in moe_layers(model)]))
+    model.train(was_training)
+    return torch.cat(counts, 1), torch.cat(losses)
+
+
+def expert_histogram(counts: torch.Tensor) -> dict[int, float]:
+    """Share of (layer, token) positions that use each number of experts."""
+    values, freq = torch.unique(counts, return_counts=True)
+    return {int(v): float(f) / counts.numel() for v, f in zip(values, freq, strict=True)}
+
+
+def _mean_where(x: torch.Tensor, mask: torch.Tensor) -> float:
+    return float(x[mask].float().mean()) if mask.any() else math.nan
+
+
+class RoutingMeasures(Evaluator):
+    """Where the experts go on the test split. ``experts_{hard,easy,other}``: mean K_t (over layers) at the positions
+    that predict a hard / easy / other target; ``{easy,other}_loss``: the loss there (the hard loss is
+    HeldOutLM's ``answer_loss``); ``loss_experts_corr``: Pearson correlation of a target's loss with its K_t;
+    ``kt_*``: the distribution of K_t over (layer, token); ``slot_error``: largest |sum_t K_t - T K| of a sequence
+    and layer (0 for topk and seqtopk); ``prefix_overspend``: share of prefixes t whose sum_{s<=t} K_s exceeds
+    (t + 1) K (the online variant aims at 0)."""
+
+    metrics = ("experts_hard", "experts_easy", "experts_other", "easy_loss", "other_loss", "loss_experts_corr",
+               "kt_mean", "kt_std", "kt_min", "kt_max", "kt_frac_zero", "kt_frac_below_k", "kt_frac_above_k",
+               "slot_error", "prefix_overspend")
+
+    def load_data(self) -> LMData:
+        return load_lm_data(self.config.data, self.config.seed)
+
+    def evaluate(self, artifact: nn.Module) -> dict[str, float]:
+        split, k = self.data.test, self.config.moe.k
+        counts, losses = routing_records(artifact, split, limit=self.config.eval_batches)
+        kinds = target_kind_mask(self.config, split)[: losses.shape[0]]
+        per_token = counts.float().mean(0)  # (N, T): experts per position, averaged over layers
+        t = counts.shape[-1]
+        cumulative = counts.cumsum(-1)
+        allowed = k * torch.arange(1, t + 1)
+        corr = torch.corrcoef(torch.stack([losses.flatten(), per_token.flatten()]))[0, 1]
+        return {
+            "experts_hard": _mean_where(per_token, kinds == HARD),
+            "experts_easy": _mean_where(per_token, kinds == EASY),
+            "experts_other": _mean_where(per_token, kinds == OTHER),
+            "easy_loss": _mean_where(losses, kinds == EASY),
+            "other_loss": _mean_where(losses, kinds == OTHER),
+            "loss_experts_corr": float(corr) if torch.isfinite(corr) else math.nan,  # NaN when K_t is constant
+            "kt_mean": float(counts.float().mean()), "kt_std": float(counts.float().std()),
+            "kt_min": float(counts.min()), "kt_max": float(counts.max()),
+            "kt_frac_zero": float((counts == 0).float().mean()),
+            "kt_frac_below_k": float((counts < k).float().mean()),
+            "kt_frac_above_k": float((counts > k).float().mean()),
+            "slot_error": float((cumulative[..., -1] - k * t).abs().max()),
+            "prefix_overspend": float((cumulative > allowed).float().mean()),
+        }
+
+
+SPEC = MethodSpec(
+    name="seqtopk",
+    paper="Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)",
+    family="llm",
+    config=SeqTopKConfig,
+    trainer=SeqTopKTrainer,
+    evaluators=(*LM_EVALUATORS, RoutingMeasures),
+    resources=Resources(cpu=1, distributed="deepspeed"),
+    description="mixture-of-experts decoder; moe.routing = topk | seqtopk | seqtopk_online (top T*K per sequence)",
+)
