@@ -282,6 +282,7 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
     micro = resolve_micro_batch(dist, _peek_batch_size(trainer))
     ds_config = deepspeed_config(dist, micro, float(getattr(cfg, "grad_clip", 0.0) or 0.0))
     module = trainer.model
+    _reset_deepspeed_process_state(dist.precision)
     engine, _, _, _ = deepspeed.initialize(model=module, optimizer=trainer.optimizer, config=ds_config)
     trainer.model = engine  # the method's loss calls self.model(...): through the engine (attributes pass through)
     device = engine.device
@@ -297,10 +298,10 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
         if rank == 0:
             print(f"[raystudy] resumed {info.method} from {ckpt.path} at epoch {trainer.epoch}", flush=True)
 
-    autocast = None
+    autocast = None  # the method's loss (outside the engine's forward) under the same autocast as the forward
     if dist.precision in ("bf16", "fp16"):
         dtype = torch.bfloat16 if dist.precision == "bf16" else torch.float16
-        autocast = (device.type if hasattr(device, "type") else str(device).split(":")[0], dtype)
+        autocast = (torch.device(device).type, dtype)
     evaluation: dict[str, Any] = {}
     while not trainer.done:
         metrics = _run_epoch(trainer, engine, dist, rank, world, weight_fn, device, autocast)
@@ -326,6 +327,27 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
                              delete_local_checkpoint_after_upload=True)
         else:
             ray.train.report(report)
+
+
+def _reset_deepspeed_process_state(precision: str) -> None:
+    """DeepSpeed keeps some choices of an engine in process globals, which leak into the next engine built in
+    the same process (``run_variants``): after a bf16/fp16 engine its ZeRO optimizers believe torch autocast
+    is on (gradient buckets per autocast dtype, an fp16 grad scaler: an fp32 run then drifts from the plain
+    loop, seen on an H100), and after an fp32 ZeRO-3 engine torch's F.linear stays replaced by DeepSpeed's
+    memory-efficient linear, which autocast does not reach. Undo both before each engine; a half-precision
+    engine sets its autocast state again in ``deepspeed.initialize``."""
+    import torch
+
+    try:
+        import deepspeed.runtime.torch_autocast as autocast_state
+        from deepspeed.runtime.zero.partition_parameters import InsertPostInitMethodToModuleSubClasses as Zero3
+    except ImportError:  # a DeepSpeed without them
+        return
+    autocast_state.TORCH_AUTOCAST_INITIALIZED = False
+    autocast_state.TORCH_AUTOCAST_DTYPE = None
+    original = getattr(Zero3, "linear_bk", None)
+    if precision != "fp32" and original is not None:
+        torch.nn.functional.linear = original
 
 
 def _run_epoch(trainer: Any, engine: Any, dist: DistributedConfig, rank: int, world: int, weight_fn: Any,

@@ -101,6 +101,20 @@ class ResourceProfile:
         """Everything one trial holds at once (all its workers)."""
         return {k: v * self.workers for k, v in self.bundle().items()}
 
+    def method_overrides(self) -> dict[str, Any]:
+        """The ``distributed.*`` method-config keys that run a ``distributed: deepspeed`` method as this
+        profile says (``shared.distributed.DistributedConfig``); empty for a profile without ``distributed``.
+        Distributed workers take whole GPUs."""
+        d = self.distributed
+        if d is None:
+            return {}
+        out: dict[str, Any] = {"distributed.workers": d.num_workers, "distributed.backend": d.backend,
+                               "distributed.use_gpu": self.gpu > 0, "distributed.cpus_per_worker": float(self.cpu),
+                               "distributed.precision": "bf16" if d.bf16 else "fp32"}
+        if d.zero_stage is not None:
+            out["distributed.zero_stage"] = d.zero_stage
+        return out
+
     def scaling_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``ray.train.ScalingConfig`` (a single worker when not distributed)."""
         per_worker = self.bundle()

@@ -95,14 +95,24 @@ def distributed_config(cfg: Any) -> DistributedConfig:
 
 def deepspeed_config(dist: DistributedConfig, micro_batch: int, grad_clip: float = 0.0) -> dict[str, Any]:
     """The DeepSpeed config: micro-batch and accumulation given, ``train_batch_size`` left for DeepSpeed to
-    derive from the real world size (a stated total that disagrees is an assertion error inside DeepSpeed)."""
+    derive from the real world size (a stated total that disagrees is an assertion error inside DeepSpeed).
+
+    bf16 / fp16 use DeepSpeed's ``torch_autocast`` mode: weights, gradients and optimizer state stay fp32
+    (sharded as the stage says), the forward runs under ``torch.autocast`` and the Linear/Conv gradients are
+    reduced in the low precision. Unlike DeepSpeed's ``bf16`` section (a bf16 copy of the model, which expects
+    its inputs cast by the caller: "mat1 and mat2 must have the same dtype" on CUDA otherwise), it runs any
+    method's batches unchanged."""
+    half = {"bf16": "bfloat16", "fp16": "float16"}.get(dist.precision)
+    zero: dict[str, Any] = {"stage": int(dist.zero_stage)}
+    if half:
+        # ZeRO-3's memory-efficient linear (an autograd function replacing F.linear) is left out with autocast.
+        zero["memory_efficient_linear"] = False
     return {
         "train_micro_batch_size_per_gpu": int(micro_batch),
         "gradient_accumulation_steps": int(dist.grad_accum),
         "gradient_clipping": float(grad_clip),
-        "zero_optimization": {"stage": int(dist.zero_stage)},
-        "bf16": {"enabled": dist.precision == "bf16"},
-        "fp16": {"enabled": dist.precision == "fp16"},
+        "zero_optimization": zero,
+        **({"torch_autocast": {"enabled": True, "dtype": half}} if half else {}),
         # The method's own torch optimizer is passed in (no DeepSpeed CPUAdam: it is a compiled op).
         "zero_allow_untested_optimizer": True,
         "steps_per_print": 10**12,

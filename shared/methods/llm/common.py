@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from shared.config import ConfigError, bounded
+from shared.distributed import DistributedConfig
 from shared.lm.data import LMData, LMDataConfig, LMSplit, is_task, load_lm_data, task_split
 from shared.lm.model import GPT, MLP, BlockFactory, CausalSelfAttention, GPTConfig, token_losses
 from shared.method import Evaluator, GradientTrainer, MethodConfig, OptimConfig
@@ -37,6 +38,9 @@ class LMConfig(MethodConfig):
     model: GPTConfig = field(default_factory=GPTConfig)
     data: LMDataConfig = field(default_factory=LMDataConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adamw", lr=3e-3, weight_decay=0.0))
+    # Ray Train + DeepSpeed settings (workers, ZeRO stage, precision, accumulation): used when the run goes
+    # through actors/distributed.py (jobs/train_distributed.py, sweeps); the plain loop ignores them.
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def check(self) -> None:
         self.model.check()
