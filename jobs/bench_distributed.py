@@ -6,7 +6,7 @@
     ray job submit --working-dir . -- python jobs/bench_distributed.py gpt --profile gpu-zero3
 
 The plain loop (``GradientTrainer.fit_epoch`` in this process, with as many torch threads as the workers have
-CPUs together) and the Ray Train + DeepSpeed path (one worker group running every stage in turn,
+CPUs together, and with one thread) and the Ray Train + DeepSpeed path (one worker group running every stage in turn,
 ``actors.distributed.run_variants``) train the same global batches; the figure is the median epoch time over
 epochs 2.. (the first warms up), as samples per second. Start-up costs (Ray Train's worker group, about 20 s
 on 2 cores; DeepSpeed's initialisation) are printed separately, not in the ratio.
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="a configs/cluster/ profile with a distributed section")
     parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
 
     from actors.distributed import resolve_spec, run_variants
     from jobs.train_distributed import overrides_for
@@ -77,8 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     dist = distributed_config(next(iter(cfgs.values())))
     cores = max(int(dist.workers * dist.cpus_per_worker), 1)
 
+    # The plain loop on all the workers' cores (the comparison asked for) and on one thread: torch's intra-op
+    # threads slow down badly when the cores are shared with other processes, one thread does not.
     times, samples = plain_epochs(spec, items, cores)
     plain = statistics.median(times[1:] or times)
+    times1, _ = plain_epochs(spec, items, 1) if cores > 1 else (times, samples)
+    plain1 = statistics.median(times1[1:] or times1)
 
     from cluster import connect
 
@@ -93,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{spec.name}: {samples} samples per epoch, {args.epochs} epochs; plain loop on {cores} thread(s) vs "
           f"{dist.workers} workers x {dist.cpus_per_worker:g} CPU ({dist.resolved_backend}, {dist.precision})")
-    print(f"{'run':10s} {'s/epoch':>9s} {'samples/s':>10s} {'vs plain':>9s}")
-    print(f"{'plain':10s} {plain:9.3f} {samples / plain:10.1f} {1.0:9.2f}")
+    print(f"{'run':10s} {'s/epoch':>9s} {'samples/s':>10s} {'vs plain':>9s} {'vs 1 thread':>12s}")
+    print(f"{'plain':10s} {plain:9.3f} {samples / plain:10.1f} {1.0:9.2f} {plain1 / plain:12.2f}")
+    if cores > 1:
+        print(f"{'plain-1t':10s} {plain1:9.3f} {samples / plain1:10.1f} {plain / plain1:9.2f} {1.0:12.2f}")
     trained = 0.0
     for label in variants:
         if errors.get(label) is not None:
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         mine = rows[rows["trial"] == label].sort_values("epoch")["value"].tolist()
         trained += sum(mine)
         med = statistics.median(mine[1:] or mine)
-        print(f"{label:10s} {med:9.3f} {samples / med:10.1f} {plain / med:9.2f}")
+        print(f"{label:10s} {med:9.3f} {samples / med:10.1f} {plain / med:9.2f} {plain1 / med:12.2f}")
     print(f"distributed run wall time {wall:.1f} s, of which training epochs {trained:.1f} s (the rest: worker "
           "group start, DeepSpeed initialisation, evaluation, shutdown)")
     return 0

@@ -170,6 +170,18 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
             "tune": exp_path, "errors": errors, "fit_s": fit_s, **report}
 
 
+def profile_items(method: str, profile: str | None) -> list[str]:
+    """A resource profile as command-line items (given before the user's, which win)."""
+    if not profile:
+        return []
+    from cluster.profiles import load_profile
+
+    prof = load_profile(profile)
+    if get_method(method).resources.distributed == "deepspeed" and prof.distributed is not None:
+        return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in prof.method_overrides().items()]
+    return [f"sweep.resources.cpu={prof.cpu}", f"sweep.resources.gpu={prof.gpu}"]
+
+
 def print_methods() -> None:
     for spec in list_methods():
         print(f"{spec.name:14s} {spec.family:10s} {spec.paper}")
@@ -196,6 +208,8 @@ def parse_args(argv: list[str] | None = None, method: str | None = None) -> argp
     parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
     parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
                         help="no search: train the configuration once per seed")
+    parser.add_argument("--profile", help="a configs/cluster/ profile: its distributed section for methods marked "
+                        "distributed=deepspeed (distributed.* keys), else its per-trial resources")
     parser.add_argument("--study", default="", help="study label written into the result rows")
     parser.add_argument("--job", default="", help="job label written into the result rows")
     args = parser.parse_args(argv)
@@ -213,7 +227,8 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
         print("error: name a method (or --list)", file=sys.stderr)
         return 2
     try:
-        plan = plan_sweep(args.method, args.overrides, smoke=args.smoke, name=args.name, storage=args.storage,
+        overrides = profile_items(args.method, args.profile) + list(args.overrides)
+        plan = plan_sweep(args.method, overrides, smoke=args.smoke, name=args.name, storage=args.storage,
                           seeds=args.seeds, study=args.study, job=args.job)
         from cluster import connect
 
