@@ -118,6 +118,17 @@ def test_config_is_checked_before_compute():
     assert resolve_micro_batch(cfg.distributed, 16) == 5
 
 
+def test_gpu_profile_is_the_distributed_section_of_a_method_config():
+    from cluster.profiles import load_profile
+    from jobs.train_distributed import overrides_for, parse_args
+
+    items = overrides_for(parse_args(["gpt", "--profile", "gpu-zero3", "distributed.grad_accum=2"]))
+    dist = SPEC.load_config(items).distributed
+    assert (dist.workers, dist.zero_stage, dist.precision, dist.resolved_backend, dist.use_gpu, dist.grad_accum) == (
+        4, 3, "bf16", "nccl", True, 2)
+    assert load_profile("local").method_overrides() == {}
+
+
 def test_sharded_gradient_is_the_full_batch_gradient():
     """Uneven slices (10 samples over 2 ranks x 2 micro-batches), a tuple-and-dict batch: the scaled
     micro-batch gradients, averaged as DeepSpeed does (1/accum, mean over ranks), are the full-batch gradient."""
@@ -153,14 +164,15 @@ def test_sharded_gradient_is_the_full_batch_gradient():
 def local_ray():
     import ray
 
-    # Ray Train reads these in the driver and passes them to its controller and workers: no preemption
-    # watcher actor, and worker deaths and ends noticed within half a second.
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
-    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="raystudy")
-    yield
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as mp:
+        # Ray Train reads these in the driver and passes them to its controller and workers: no preemption
+        # watcher actor, and worker deaths and ends noticed within half a second.
+        mp.setenv("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+        mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
+        if not ray.is_initialized():  # a Ray of its own even when another one runs on this machine
+            ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="raystudy")
+        yield
+        ray.shutdown()
 
 
 def plain_run(overrides: list[str]) -> tuple[list[float], dict[str, float]]:
