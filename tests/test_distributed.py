@@ -154,7 +154,8 @@ def test_sharded_gradient_is_the_full_batch_gradient():
                 logged += scale / (world * accum) * float(F.mse_loss(model(micro[0]), micro[1]["y"]))
     assert sizes == [3, 2, 3, 2]
     torch.testing.assert_close(total, full, rtol=1e-6, atol=1e-7)
-    assert logged == pytest.approx(float(F.mse_loss(model(x), y)), rel=1e-6)
+    with torch.no_grad():
+        assert logged == pytest.approx(float(F.mse_loss(model(x), y)), rel=1e-6)
     with pytest.raises(ValueError, match="cannot feed 2 workers x 8 micro-batches"):
         shard_batch(batch, 0, 2, 8)
 
@@ -170,6 +171,9 @@ def local_ray():
         mp.setenv("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
         mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
         if not ray.is_initialized():  # a Ray of its own even when another one runs on this machine
+            from cluster.connect import ensure_token_auth
+
+            ensure_token_auth()  # token authentication, as on every raystudy path (and as imported job modules set)
             ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="raystudy")
         yield
         ray.shutdown()
