@@ -108,6 +108,12 @@ class LMTrainer(GradientTrainer):
             loss = loss + aux
         return loss, parts
 
+    def batch_weight(self, batch: Batch) -> float:
+        """What the loss's mean divides by: the loss-mask weight of the batch. The distributed path
+        (shared/distributed.py) scales each rank's slice by it, so sharded training stays exact when slices hold
+        different numbers of counted tokens. A method whose loss divides by something else overrides this."""
+        return float(batch[1].sum())
+
     def artifact(self) -> nn.Module:
         return self.model
 
