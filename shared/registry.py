@@ -31,6 +31,7 @@ METHODS: dict[str, str] = {
     "asen": "shared.methods.graph.asen:SPEC",
     "wl_test": "shared.methods.graph.wl_test:SPEC",  # tool: which pairs 1-WL (and so an MPNN) cannot separate
     "gpt": "shared.methods.llm.gpt:SPEC",  # dense decoder: the large-model family's baseline
+    "reasoncache": "shared.methods.llm.reasoncache:SPEC",  # frozen GPT + trainable KV prefixes (also icl, lora)
     "sfa": "shared.methods.llm.sfa:SPEC",  # sparse feature attention: top-k q/k coordinates per head
     "seqtopk": "shared.methods.llm.seqtopk:SPEC",  # MoE routed by sequence (TopK: moe.routing=topk)
     "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
