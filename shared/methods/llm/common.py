@@ -104,7 +104,7 @@ class LMTrainer(GradientTrainer):
         aux = self.model.aux_loss()
         parts = {"ce": float(weighted_mean(losses.detach(), batch[1]))}
         if isinstance(aux, torch.Tensor):
-            parts["aux_loss"] = float(aux)
+            parts["aux_loss"] = float(aux.detach())
             loss = loss + aux
         return loss, parts
 
