@@ -110,7 +110,7 @@ def test_only_the_prefix_trains_and_the_backbone_stays_bit_identical(cache):
     out = spec.evaluate(cfg, trainer.artifact(), trainer.data)
     assert out["backbone_unchanged"] == 1.0
     assert out["trainable_params"] == rc.prefix_param_count(trainer.model_config, 2) == 2 * 2 * 2 * (8 + 8)
-    assert out["inference_tokens"] == 3 + 2  # the question (x0 x1 =) and two slots
+    assert out["inference_tokens"] == 3 + 2 and out["prompt_tokens"] == 3  # the question (x0 x1 =); two slots
     with torch.no_grad():
         model.blocks[1].mlp.fc.weight[0, 0] += 1e-6
     assert spec.evaluate(cfg, trainer.artifact(), trainer.data)["backbone_unchanged"] == 0.0
@@ -154,7 +154,8 @@ def test_icl_trains_nothing_and_lora_matches_the_prefix_parameter_count(cache):
     icl = spec.make_trainer(icl_cfg)
     assert icl.fit_epoch()["lr"] > 0 and icl.global_step == 0
     out = spec.evaluate(icl_cfg, icl.artifact(), icl.data)
-    assert out["trainable_params"] == 0 and out["inference_tokens"] == 2 * 4 + 3 and out["backbone_unchanged"] == 1
+    assert out["trainable_params"] == 0 and out["backbone_unchanged"] == 1
+    assert out["inference_tokens"] == out["prompt_tokens"] == 2 * 4 + 3
     lora_cfg = spec.load_config([*TINY, "mode=lora", "prefix_len=4"])
     lora = spec.make_trainer(lora_cfg)
     # prefix: 2 layers * 2 heads * 4 slots * (8 + 8) = 256; LoRA on v and proj: 2 layers * r * (32 + 32) -> r = 2
@@ -218,3 +219,55 @@ def test_expressivity_toy_prefix_leaves_the_value_span_rank1_lora_cannot():
     prefix_err = _fit(prefix, x, target)
     assert lora_err >= floor - 1e-6
     assert prefix_err < 1e-6 * float(target.pow(2).sum())
+
+
+# -- the claim at small scale (configs/reproduce/reasoncache.yaml; figures over seeds 0-2 in REPRODUCTION.md) ------
+SEEDS = [0, 1]
+_outcome: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    import ray
+
+    from cluster import connect
+
+    connect(num_cpus=2, dashboard=False)
+    yield
+    ray.shutdown()
+
+
+def outcome() -> dict:
+    from jobs.reproduce import compare
+
+    if "out" not in _outcome:
+        _outcome["out"] = compare("reasoncache", seeds=SEEDS)
+    return _outcome["out"]
+
+
+@pytest.mark.slow
+def test_prefix_beats_in_context_demonstrations_with_fewer_tokens(ray_session):
+    from jobs.reproduce import mean
+
+    out = outcome()
+    # measured over seeds 0-2: answer_acc prefix 0.763 +- 0.155 (0.65, 0.70, 0.94) vs 3-shot ICL 0.127 +- 0.061
+    # (0.18, 0.06, 0.14; chance 1/7); prompt 4 vs 22 tokens, context 12 (4 + 8 slots) vs 22
+    assert mean(out, "prefix", "answer_acc") >= mean(out, "icl", "answer_acc") + 0.3
+    assert min(out["prefix"]["answer_acc"]) > max(out["icl"]["answer_acc"])
+    assert mean(out, "prefix", "inference_tokens") < 0.6 * mean(out, "icl", "inference_tokens")
+    assert mean(out, "prefix", "prompt_tokens") < 0.2 * mean(out, "icl", "prompt_tokens")
+    assert mean(out, "prefix", "trainable_params") == mean(out, "lora", "trainable_params") == 2048
+    for arm in out:  # every arm ran on the same frozen backbone, bit for bit
+        assert out[arm]["backbone_unchanged"] == [1.0] * len(SEEDS), arm
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured over seeds 0-2: answer_acc prefix 0.763 +- 0.155 (0.65, 0.70, "
+                                       "0.94) vs LoRA on W_V, W_O at the same 2048 parameters 0.873 +- 0.057 (0.92, "
+                                       "0.81, 0.89): at 420 steps LoRA is ahead on 2 of 3 seeds (1,260 steps: 0.883 "
+                                       "vs 0.930)")
+def test_prefix_matches_lora_at_the_same_parameter_count(ray_session):
+    from jobs.reproduce import mean
+
+    out = outcome()
+    assert mean(out, "prefix", "answer_acc") >= mean(out, "lora", "answer_acc") - 0.05

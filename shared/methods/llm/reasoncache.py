@@ -429,19 +429,19 @@ class ReasoningAccuracy(_TaskEvaluator):
 
 
 class InferenceCost(_TaskEvaluator):
-    """Context entries each query attends over when its trace starts (prompt tokens, demonstrations included,
-    plus the m prefix slots), and the number of trainable parameters."""
+    """Per query: ``prompt_tokens``, the tokens the model runs forward before the trace (demonstrations included);
+    ``inference_tokens``, the context entries the trace attends over (the prompt plus the m prefix slots, which are
+    cached keys and values, never run forward); and the number of trainable parameters."""
 
-    metrics = ("inference_tokens", "trainable_params")
+    metrics = ("prompt_tokens", "inference_tokens", "trainable_params")
 
     def evaluate(self, artifact: nn.Module) -> dict[str, float]:
         cfg = self.config
-        tokens = self.data.prompt_len
+        prompt = self.data.prompt_len
         if cfg.mode == "icl":
-            tokens += cfg.data.shots * reasoning.example_len(self.data.n_ops)
-        elif cfg.mode == "prefix":
-            tokens += cfg.prefix_len
-        return {"inference_tokens": float(tokens),
+            prompt += cfg.data.shots * reasoning.example_len(self.data.n_ops)
+        slots = cfg.prefix_len if cfg.mode == "prefix" else 0
+        return {"prompt_tokens": float(prompt), "inference_tokens": float(prompt + slots),
                 "trainable_params": float(sum(p.numel() for p in artifact.parameters() if p.requires_grad))}
 
 
