@@ -38,6 +38,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -285,7 +286,7 @@ def _backbone_key(cfg: ReasonCacheConfig) -> dict[str, Any]:
             "backbone": asdict(cfg.backbone), "seed": cfg.seed}
 
 
-def backbone_path(cfg: ReasonCacheConfig) -> Any:
+def backbone_path(cfg: ReasonCacheConfig) -> Path:
     key = hashlib.sha256(json.dumps(_backbone_key(cfg), sort_keys=True).encode()).hexdigest()[:16]
     return cache_root() / "reasoncache" / f"backbone-{key}.pt"
 
