@@ -197,13 +197,14 @@ def test_easy_hard_task_marks_sums_as_hard_and_copies_as_easy():
     tokens, hard = easy_hard(20, n_segments=3, q=3, p=7, generator=torch.Generator().manual_seed(0))
     assert tokens.shape == (20, 3 * (7 + 5)) and hard.sum(1).eq(3).all()
     kinds = target_kinds(tokens, 3, 7)
-    assert torch.equal(kinds == HARD, hard) and kinds.eq(EASY).sum(1).eq(9).all()
+    assert torch.equal(kinds == HARD, hard) and kinds.eq(EASY).sum(1).eq(9 + 5).all()  # copies, later markers
     for seq, kind in zip(tokens, kinds, strict=True):
         for j in (kind == HARD).nonzero().flatten().tolist():  # the target after the q operands is their sum mod p
             assert int(seq[j + 1]) == int(seq[j - 2: j + 1].sum()) % 7 and int(seq[j - 3]) == 8
-        for j in (kind == EASY).nonzero().flatten().tolist():  # a copy of the token q back
-            assert int(seq[j + 1]) == int(seq[j + 1 - 3])
-    assert kinds[0, :3].eq(OTHER).all()
+        for j in (kind == EASY).nonzero().flatten().tolist():  # a copy of the token q back, or a marker
+            assert int(seq[j + 1]) == int(seq[j + 1 - 3]) or int(seq[j + 1]) >= 7
+        assert all(int(seq[j + 1]) < 7 for j in (kind == OTHER).nonzero().flatten().tolist())  # fresh digits
+    assert kinds[0, :3].eq(OTHER).all() and seq[:: 12].tolist() == [7, 7, 7] and seq[7:: 12].tolist() == [8, 8, 8]
 
 
 def test_seqtopk_method_trains_and_reports_its_routing_measures():

@@ -8,11 +8,11 @@ markers (``COPY = p``, ``SUM = p + 1``):
 - sum segment ``SUM a_1 .. a_q r`` with ``r = (a_1 + .. + a_q) mod p``: ``r`` is a **hard** target (it depends
   on q earlier tokens through modular arithmetic).
 
-The other targets are the markers (at fixed places) and the fresh digits b_i and a_i (random: no model predicts
-them beyond chance). The layout is fixed, so a tiny decoder finds the copy source and the operands by position
-(with segments in random order, a 2-layer GPT did not learn even the copies in 800 steps).
-The answer mask marks the hard targets; :func:`target_kinds` recovers all three kinds from the tokens alone
-(the markers delimit the segments), so evaluators can split the loss and the routing by kind.
+The markers are easy targets too (they sit at fixed places); the fresh digits b_i and a_i are **other** targets:
+random, no model predicts them beyond chance. The layout is fixed, so a tiny decoder finds the copy source and the
+operands by position (with segments in random order, a 2-layer GPT with learned positions did not learn even the
+copies in 800 steps). The answer mask marks the hard targets; :func:`target_kinds` recovers all three kinds from
+the tokens alone (the markers delimit the segments), so evaluators can split the loss and the routing by kind.
 Through :class:`~shared.lm.data.LMDataConfig`: ``n_pairs`` = segments of each kind, ``n_queries`` = q (operands
 and copy length), ``n_values`` = p.
 """
@@ -41,7 +41,8 @@ def easy_hard(n: int, n_segments: int, q: int, p: int, generator: torch.Generato
 
 
 def target_kinds(tokens: torch.Tensor, q: int, p: int) -> torch.Tensor:
-    """(N, L - 1) kind of each target ``tokens[:, j + 1]``: OTHER (random), EASY (a copy) or HARD (a sum)."""
+    """(N, L - 1) kind of each target ``tokens[:, j + 1]``: OTHER (random), EASY (a copy or a marker) or HARD (a
+    sum)."""
     n, length = tokens.shape
     pos = torch.arange(length).expand(n, length)
     is_marker = tokens >= p
@@ -49,6 +50,6 @@ def target_kinds(tokens: torch.Tensor, q: int, p: int) -> torch.Tensor:
     marker = tokens.gather(1, last.clamp_min(0))
     offset = pos - last
     kinds = torch.full_like(tokens, OTHER)
-    kinds[(marker == p) & (offset > q) & (last >= 0)] = EASY
+    kinds[((marker == p) & (offset > q) & (last >= 0)) | is_marker] = EASY
     kinds[(marker == p + 1) & (offset == q + 1) & (last >= 0)] = HARD
     return kinds[:, 1:]

@@ -220,7 +220,8 @@ class MoE(nn.Module):
         out = torch.zeros_like(flat)
         for e in range(g.shape[-1]):
             rows = sel[:, e].nonzero().squeeze(-1)
-            if rows.numel() == 0:
+            if rows.numel() == 0:  # a zero term keeps the idle expert in the graph: data-parallel wrappers (DDP,
+                out = out + 0.0 * self.w_in[e].sum() + 0.0 * self.w_out[e].sum()  # ZeRO) expect every gradient
                 continue
             h = flat[rows] @ self.w_in[e]
             if self.b_in is not None:

@@ -77,15 +77,16 @@ def _mean_where(x: torch.Tensor, mask: torch.Tensor) -> float:
 
 class RoutingMeasures(Evaluator):
     """Where the experts go on the test split. ``experts_{hard,easy,other}``: mean K_t (over layers) at the positions
-    that predict a hard / easy / other target; ``{easy,other}_loss``: the loss there (the hard loss is
+    that predict a hard / easy / other target, and ``experts_{hard,easy}_last`` in the last MoE layer alone;
+    ``{easy,other}_loss``: the loss there (the hard loss is
     HeldOutLM's ``answer_loss``); ``loss_experts_corr``: Pearson correlation of a target's loss with its K_t;
     ``kt_*``: the distribution of K_t over (layer, token); ``slot_error``: largest |sum_t K_t - T K| of a sequence
     and layer (0 for topk and seqtopk); ``prefix_overspend``: share of prefixes t whose sum_{s<=t} K_s exceeds
     (t + 1) K (the online variant aims at 0)."""
 
-    metrics = ("experts_hard", "experts_easy", "experts_other", "easy_loss", "other_loss", "loss_experts_corr",
-               "kt_mean", "kt_std", "kt_min", "kt_max", "kt_frac_zero", "kt_frac_below_k", "kt_frac_above_k",
-               "slot_error", "prefix_overspend")
+    metrics = ("experts_hard", "experts_easy", "experts_other", "experts_hard_last", "experts_easy_last",
+               "easy_loss", "other_loss", "loss_experts_corr", "kt_mean", "kt_std", "kt_min", "kt_max",
+               "kt_frac_zero", "kt_frac_below_k", "kt_frac_above_k", "slot_error", "prefix_overspend")
 
     def load_data(self) -> LMData:
         return load_lm_data(self.config.data, self.config.seed)
@@ -103,6 +104,8 @@ class RoutingMeasures(Evaluator):
             "experts_hard": _mean_where(per_token, kinds == HARD),
             "experts_easy": _mean_where(per_token, kinds == EASY),
             "experts_other": _mean_where(per_token, kinds == OTHER),
+            "experts_hard_last": _mean_where(counts[-1], kinds == HARD),
+            "experts_easy_last": _mean_where(counts[-1], kinds == EASY),
             "easy_loss": _mean_where(losses, kinds == EASY),
             "other_loss": _mean_where(losses, kinds == OTHER),
             "loss_experts_corr": float(corr) if torch.isfinite(corr) else math.nan,  # NaN when K_t is constant
