@@ -31,6 +31,8 @@ METHODS: dict[str, str] = {
     "asen": "shared.methods.graph.asen:SPEC",
     "wl_test": "shared.methods.graph.wl_test:SPEC",  # tool: which pairs 1-WL (and so an MPNN) cannot separate
     "gpt": "shared.methods.llm.gpt:SPEC",  # dense decoder: the large-model family's baseline
+    "longppl": "shared.methods.llm.longppl:SPEC",  # tool: the LongPPL evaluator, its key tokens vs ground truth
+    "longce": "shared.methods.llm.longce:SPEC",  # cross-entropy weighted by how much long context helps
     "reasoncache": "shared.methods.llm.reasoncache:SPEC",  # frozen GPT + trainable KV prefixes (also icl, lora)
     "sfa": "shared.methods.llm.sfa:SPEC",  # sparse feature attention: top-k q/k coordinates per head
     "seqtopk": "shared.methods.llm.seqtopk:SPEC",  # MoE routed by sequence (TopK: moe.routing=topk)

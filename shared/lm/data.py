@@ -17,6 +17,7 @@ import torch
 from shared.config import ConfigError, bounded
 from shared.lm import corpora, tasks
 from shared.lm.easy_hard import easy_hard
+from shared.lm.long_recall import long_recall
 
 
 @dataclass
@@ -85,6 +86,9 @@ TASKS: dict[str, tuple[TaskFn, Callable[[LMDataConfig], int], str]] = {
     "kv_recall": (_kv, lambda c: c.n_keys + c.n_values + c.n_filler, "answers"),
     "assoc_recall": (_assoc, lambda c: c.n_keys + c.n_values + c.n_filler, "answers"),
     "easy_hard": (lambda c, n, g: easy_hard(n, c.n_pairs, c.n_queries, c.n_values, g), lambda c: c.n_values + 2, "all"),
+    # LongPPL's long-dependency corpus: seq_len + 1 tokens, answers >= data.filler tokens after their definitions
+    "long_recall": (lambda c, n, g: long_recall(n, c.seq_len, c.n_pairs, c.n_queries, c.n_values, c.n_filler, c.filler,
+                                                g), lambda c: c.n_values, "all"),
 }
 
 

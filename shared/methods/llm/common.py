@@ -24,6 +24,7 @@ from shared.distributed import DistributedConfig
 from shared.lm.data import LMData, LMDataConfig, LMSplit, is_task, load_lm_data, task_split
 from shared.lm.model import GPT, MLP, BlockFactory, CausalSelfAttention, GPTConfig, token_losses
 from shared.method import Evaluator, GradientTrainer, MethodConfig, OptimConfig
+from shared.methods.llm.longppl_eval import LongPPLEval  # LongPPL over a fixed evaluator's key tokens
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -190,4 +191,4 @@ class Throughput(Evaluator):
         return {"tokens_per_s": tokens.numel() / sorted(times)[1]}
 
 
-LM_EVALUATORS: tuple[type[Evaluator], ...] = (HeldOutLM, Throughput)
+LM_EVALUATORS: tuple[type[Evaluator], ...] = (HeldOutLM, Throughput, LongPPLEval)
