@@ -3,19 +3,22 @@
     python jobs/reproduce.py NAME [--seeds 0 1 2] [key=value ...]
 
 The YAML names the claim, the shared setting (overrides every arm gets), the arms (a method and its own
-overrides) and the measures. Each (arm, seed) runs as one Ray task; the table gives the mean and standard
-deviation over seeds. The reproduction tests (``tests/test_reproduction*.py``) call :func:`compare`, and
+overrides) and the measures. Each (arm, seed) runs as one Ray task (runs that begin with the same run train
+it once: ``MethodConfig.prefix_run``) and computes only the evaluators of the measures; the table gives the mean
+and standard deviation over seeds. The reproduction tests (``tests/test_reproduction*.py``) call :func:`compare`, and
 REPRODUCTION.md records the figures this command prints.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import os
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "token")
@@ -58,29 +61,75 @@ def load_reproduction(name: str) -> Reproduction:
 
 
 @ray.remote(num_cpus=1)
-def train_and_evaluate(method: str, overrides: list[str]) -> dict[str, float]:
+def run(method: str, cfg: Any, measures: list[str] | None = None, start: dict | None = None,
+        keep_state: bool = False) -> Any:
+    """Train one configuration, then measure it: ``{measure: value}`` (only the evaluators that report
+    ``measures``; all when None). ``start``: the final state of the run ``cfg.prefix_run()`` names, whose epochs are
+    then not trained again. ``keep_state``: also return the final trainer state, for the runs that start from it;
+    with ``measures=[]`` only that state."""
     spec = get_method(method)
-    cfg = spec.load_config(overrides)
     trainer = spec.make_trainer(cfg)
+    if start is not None:
+        trainer.load_prefix_state(start)
     while not trainer.done:
         trainer.fit_epoch()
-    return spec.evaluate(cfg, trainer.artifact(), trainer.data)
+    state = copy.deepcopy(trainer.state_dict()) if keep_state else None  # before the evaluators touch anything
+    if measures == []:
+        return state
+    metrics = spec.evaluate(cfg, trainer.artifact(), trainer.data, metrics=measures)
+    return (metrics, state) if keep_state else metrics
+
+
+def plan_prefixes(configs: dict[Any, tuple[str, Any]]) -> tuple[dict[Any, Any], list[tuple[str, Any]]]:
+    """Runs that begin with the same run (``MethodConfig.prefix_run``) train it once. ``configs``: {key: (method,
+    config)}. Returns {key: what it starts from}, either another key (a run of ``configs`` that is the prefix
+    itself, e.g. the simclr arm for sae_probe's encoder phase) or an index into the returned list of prefix runs
+    to train on their own (a prefix that two runs or more share and no run of ``configs`` is)."""
+    starts: dict[Any, Any] = {}
+    extra: list[tuple[str, Any]] = []
+    for key, (_, cfg) in configs.items():
+        prefix = cfg.prefix_run()
+        if prefix is None:
+            continue
+        source = next((k for k, run in configs.items() if run == prefix and run[1].prefix_run() is None), None)
+        if source is not None:
+            starts[key] = source
+            continue
+        index = next((i for i, run in enumerate(extra) if run == prefix), None)
+        if index is None:
+            sharing = [k for k, (_, c) in configs.items() if k not in starts and c.prefix_run() == prefix]
+            if len(sharing) < 2:  # nothing to share
+                continue
+            extra.append(prefix)
+            index = len(extra) - 1
+        starts[key] = index
+    return starts, extra
 
 
 def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: list[str] | None = None) -> Results:
     """Every (arm, seed) of reproduction ``name`` as a Ray task on the connected Ray. ``arms``: only these (a test
-    that asserts on some arms need not train the others)."""
+    that asserts on some arms need not train the others). Runs that begin with the same run
+    (``MethodConfig.prefix_run``: sae_probe's encoder phase is the simclr arm's run) start from its final state
+    instead of training it again."""
     repro = load_reproduction(name)
     if arms is not None:
         unknown = set(arms) - set(repro.arms)
         if unknown:
             raise ConfigError(f"reproduction {name!r} has no arms {sorted(unknown)}; it has {sorted(repro.arms)}")
         repro.arms = {a: arm for a, arm in repro.arms.items() if a in arms}
-    for arm in repro.arms.values():
-        get_method(arm.method).load_config([*repro.setting, *arm.overrides, *(extra or [])])
-    refs = {(arm_name, seed): train_and_evaluate.remote(
-                arm.method, [*repro.setting, *arm.overrides, *(extra or []), f"seed={seed}"])
-            for arm_name, arm in repro.arms.items() for seed in seeds}
+    configs = {(arm_name, seed): (arm.method, get_method(arm.method).load_config(
+                   [*repro.setting, *arm.overrides, *(extra or []), f"seed={seed}"]))
+               for arm_name, arm in repro.arms.items() for seed in seeds}
+    starts, prefixes = plan_prefixes(configs)
+    states = {i: run.remote(method, cfg, measures=[], keep_state=True) for i, (method, cfg) in enumerate(prefixes)}
+    sources = {source for source in starts.values() if not isinstance(source, int)}
+    refs = {}
+    for key in sorted(configs, key=lambda k: k in starts):  # sources first: Ray starts ready tasks in order
+        method, cfg = configs[key]
+        if key in sources:
+            refs[key], states[key] = run.options(num_returns=2).remote(method, cfg, repro.measures, keep_state=True)
+        else:
+            refs[key] = run.remote(method, cfg, repro.measures, start=states.get(starts.get(key)))
     results = {key: ray.get(ref) for key, ref in refs.items()}
     return {arm: {m: [results[(arm, s)][m] for s in seeds] for m in repro.measures} for arm in repro.arms}
 

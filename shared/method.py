@@ -51,6 +51,14 @@ class MethodConfig:
     eval_every: int = bounded(0, ge=0, help="evaluate every N epochs; 0 = only after the last epoch")
     threads: int = bounded(0, ge=0, help="torch intra-op threads; 0 = leave torch's default")
 
+    def prefix_run(self) -> tuple[str, Any] | None:
+        """A run of another method, ``(method name, its config)``, that this run begins with exactly: that run's
+        final trainer state is this run's state after its first epochs (model, optimizer, RNG streams, epoch),
+        and what only this method has is still as initialised then. A driver that holds that run's final state
+        may start this run from it (``Trainer.load_prefix_state``) instead of training those epochs again
+        (``jobs/reproduce.py`` does, when both runs are arms of one comparison). None: no such run."""
+        return None
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -83,6 +91,10 @@ class Trainer(ABC):
 
     @abstractmethod
     def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+    def load_prefix_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from the final ``state_dict()`` of the run ``config.prefix_run()`` names (see there)."""
+        self.load_state_dict(state)
 
     @abstractmethod
     def artifact(self) -> Any:
@@ -304,13 +316,19 @@ class MethodSpec:
     def make_evaluators(self, cfg: Any, data: Any = None) -> list[Evaluator]:
         return [ev(cfg, data) for ev in self.evaluators]
 
-    def evaluate(self, cfg: Any, artifact: Any, data: Any = None) -> dict[str, float]:
-        """Run every evaluator on one artifact; metric names must not collide."""
+    def evaluate(self, cfg: Any, artifact: Any, data: Any = None, metrics: Iterable[str] | None = None
+                 ) -> dict[str, float]:
+        """Run every evaluator on one artifact; metric names must not collide. ``metrics``: only the evaluators
+        that report one of these (each evaluator draws from its own seeded generator, so their values do not
+        depend on which others ran)."""
+        wanted = None if metrics is None else set(metrics)
         out: dict[str, float] = {}
         for ev in self.make_evaluators(cfg, data):
-            metrics = ev.evaluate(artifact)
-            clash = set(out) & set(metrics)
+            if wanted is not None and not wanted & set(ev.metrics):
+                continue
+            got = ev.evaluate(artifact)
+            clash = set(out) & set(got)
             if clash:
                 raise ConfigError(f"method {self.name}: evaluators report the same metric twice: {sorted(clash)}")
-            out.update(metrics)
+            out.update(got)
         return out

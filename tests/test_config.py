@@ -47,6 +47,23 @@ def test_a_reproduction_whose_arm_lacks_a_measure_is_refused(tmp_path, monkeypat
         reproduce.load_reproduction("bad")
 
 
+def test_runs_sharing_a_prefix_plan_to_train_it_once():
+    from jobs.reproduce import plan_prefixes
+
+    def cfg(method: str, *items: str):
+        return method, get_method(method).load_config(list(items))
+
+    sae = ("encoder_epochs=2", "epochs=3")
+    dis = ("epochs=4", "step1_epochs=2")
+    runs = {"simclr": cfg("simclr", "epochs=2", "eval.feature=projection"), "sae": cfg("sae_probe", *sae),
+            "sae_cos": cfg("sae_probe", *sae, "optim.schedule=cosine"),  # its encoder phase is no simclr run
+            "sae_5": cfg("sae_probe", *sae, "seed=5"), "lam0": cfg("disentangled_ssl", *dis, "lam=0"),
+            "lam1": cfg("disentangled_ssl", *dis, "lam=1"), "beta": cfg("disentangled_ssl", *dis, "beta=3")}
+    starts, extra = plan_prefixes(runs)
+    assert starts == {"sae": "simclr", "lam0": 0, "lam1": 0}  # sae_5 and beta: no run shares their prefix
+    assert extra == [runs["lam0"][1].prefix_run()] and extra[0][1].epochs == 2
+
+
 def test_unknown_method_lists_known_ones():
     with pytest.raises(UnknownMethodError, match="registered methods: .*care"):
         get_method("carre")

@@ -197,6 +197,26 @@ def test_resume_from_checkpoint_is_exact(tmp_path: Path, stop: int):
     assert torch.equal(straight_state["rng"]["generator"], state["rng"]["generator"])
 
 
+def test_runs_that_differ_only_in_step_2_start_from_one_step_1_run():
+    """What jobs/reproduce.py relies on to train the orthogonality reproduction's shared step 1 once."""
+    spec = get_method("disentangled_ssl")
+    lam0, lam1 = (spec.load_config([*TINY, f"lam={lam}", "lr_step2=3e-3"]) for lam in (0.0, 1.0))
+    method, step1 = lam1.prefix_run()
+    assert lam0.prefix_run() == (method, step1) and step1.epochs == 2 and step1.prefix_run() is None
+    _, prefix_state = train_tiny(["epochs=2"])
+    assert spec.load_config([*TINY, "epochs=2"]) == step1
+    _, straight = train_tiny(["lam=1.0", "lr_step2=3e-3"])
+    trainer = spec.make_trainer(lam1)
+    trainer.load_prefix_state(prefix_state)
+    while not trainer.done:
+        trainer.fit_epoch()
+    state = trainer.state_dict()
+    for part in ("step1", "step2"):
+        for key, value in straight[part].items():
+            assert torch.equal(value, state[part][key]), (part, key)
+    assert torch.equal(straight["rng"]["generator"], state["rng"]["generator"])
+
+
 def test_seed_changes_the_run_and_the_same_seed_repeats_it():
     a, _ = train_tiny(["epochs=1", "step1_epochs=1"])
     b, _ = train_tiny(["epochs=1", "step1_epochs=1"])

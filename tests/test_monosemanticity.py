@@ -96,3 +96,28 @@ def test_sae_probe_trains_simclrs_encoder_then_only_the_sae():
     for key, value in simclr_state["model"].items():  # the SAE phase leaves the encoder untouched
         assert torch.equal(value, sae_state["model"][key]), key
     assert "sae_nmse" in sae_hist[2] and sae_state["epoch"] == 3
+
+
+def test_sae_probe_started_from_simclrs_final_state_is_the_full_run():
+    """What jobs/reproduce.py relies on to train the monosemanticity reproduction's shared encoder once."""
+    from shared.registry import get_method
+
+    sae_items = tiny("epochs=3", "encoder_epochs=2", "sae_width=32", "sae_k=4", "eval.feature=projection",
+                     method="simclr")
+    spec = get_method("sae_probe")
+    cfg = spec.load_config(sae_items)
+    _, full_state = train("sae_probe", sae_items)
+    method, simclr_cfg = cfg.prefix_run()
+    assert method == "simclr" and simclr_cfg == get_method("simclr").load_config(
+        tiny("epochs=2", "eval.feature=projection", method="simclr"))
+    _, simclr_state = train("simclr", tiny("epochs=2", "eval.feature=projection", method="simclr"))
+    trainer = spec.make_trainer(cfg)
+    trainer.load_prefix_state(simclr_state)
+    trainer.fit_epoch()
+    assert trainer.done
+    state = trainer.state_dict()
+    for part in ("model", "sae"):
+        for key, value in full_state[part].items():
+            assert torch.equal(value, state[part][key]), (part, key)
+    assert torch.equal(full_state["rng"]["generator"], state["rng"]["generator"])
+    assert spec.load_config([*sae_items, "optim.schedule=cosine"]).prefix_run() is None  # decays over all epochs

@@ -64,7 +64,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -189,6 +189,15 @@ class DisentangledSSLConfig(MethodConfig):
         if self.batch_size > n_train:
             raise ConfigError(f"batch_size: {self.batch_size} is larger than the {n_train} train samples "
                               f"(data.n={self.data.n}); an epoch would have no full batch")
+
+    def prefix_run(self) -> tuple[str, DisentangledSSLConfig] | None:
+        """Step 1 alone (``epochs = step1_epochs``): nothing of step 2 (lambda, its learning rate) acts before it
+        ends, so runs that differ only there share it (the step-2 encoders are initialised at the start either way)."""
+        if self.step1_epochs == self.epochs:
+            return None
+        defaults = DisentangledSSLConfig()
+        return "disentangled_ssl", replace(self, epochs=self.step1_epochs, lam=defaults.lam,
+                                               lr_step2=defaults.lr_step2)
 
 
 # ----------------------------------------------------------------------------------------------------

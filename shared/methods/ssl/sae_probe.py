@@ -17,7 +17,7 @@ Official defaults: width 2048 = input dimension, k = 256 (1/8), untied, decoder 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -48,6 +48,14 @@ class SAEProbeConfig(SimCLRConfig):
             raise ConfigError(f"encoder_epochs: {self.encoder_epochs} leaves no SAE epoch of epochs={self.epochs}")
         if self.sae_k > self.sae_width:
             raise ConfigError(f"sae_k: {self.sae_k} exceeds sae_width={self.sae_width}")
+
+    def prefix_run(self) -> tuple[str, SimCLRConfig] | None:
+        """The encoder phase is the `simclr` run with these settings and ``epochs=encoder_epochs``, unless the
+        learning rate follows a cosine over all ``epochs`` (then it decays differently from that run's)."""
+        if self.optim.schedule != "none":
+            return None
+        shared = {f.name: getattr(self, f.name) for f in fields(SimCLRConfig)}
+        return "simclr", SimCLRConfig(**{**shared, "epochs": self.encoder_epochs})
 
 
 class SAEEncoder(nn.Module):
@@ -111,6 +119,11 @@ class SAEProbeTrainer(SimCLRTrainer):
         super().load_state_dict(state)
         self.sae.load_state_dict(state["sae"])
         self.sae_optimizer.load_state_dict(state["sae_optimizer"])
+        self._inputs = None
+
+    def load_prefix_state(self, state: Mapping[str, Any]) -> None:
+        """The final state of the `simclr` run ``config.prefix_run()`` names: the SAE starts from its initialisation."""
+        super().load_state_dict(state)
         self._inputs = None
 
     def artifact(self) -> Any:
