@@ -241,3 +241,25 @@ def test_resume_is_exact_at_the_selection_and_inside_the_victim_phase(tmp_path: 
         assert torch.equal(resumed.data.train.images, straight.data.train.images)
         for key, value in final["model"].items():
             assert torch.equal(value, state["model"][key]), (stop, key)
+
+
+@pytest.mark.parametrize("extra", [["selection=clustering"], ["selection=random", "poison_rate=0.3"]])
+def test_a_run_started_from_the_shared_surrogate_is_the_full_run(extra: list[str]):
+    """What jobs/reproduce.py relies on to train the selection reproduction's surrogate once per seed."""
+    spec = get_method("nlb")
+    cfg = spec.load_config(nlb(*extra))
+    method, surrogate = cfg.prefix_run()
+    assert method == "nlb" and surrogate == spec.load_config(nlb("epochs=1")) and surrogate.prefix_run() is None
+    first = spec.make_trainer(surrogate)
+    first.fit_epoch()  # trains the surrogate and makes the default (contrastive) selection
+    started = spec.make_trainer(cfg)
+    started.load_prefix_state(first.state_dict())
+    assert started.epoch == 1 and started.poison_indices is not None
+    straight = spec.make_trainer(cfg)
+    straight.fit_epoch()
+    assert torch.equal(started.poison_indices, straight.poison_indices)
+    assert torch.equal(started.data.train.images, straight.data.train.images)
+    losses = [started.fit_epoch()["loss"] for _ in range(2)]  # the victim phase
+    assert losses == [straight.fit_epoch()["loss"] for _ in range(2)]
+    for key, value in straight.state_dict()["model"].items():
+        assert torch.equal(value, started.state_dict()["model"][key]), key

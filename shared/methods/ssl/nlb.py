@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,8 @@ from shared.poison import (
 )
 
 SELECTIONS = ("contrastive", "clustering", "random")
+# What acts only once the surrogate is trained: runs that differ only here share the surrogate (NLBConfig.prefix_run).
+SELECTION_KEYS = ("selection", "poison_rate", "n_clusters", "selection_space", "trigger_alpha")
 
 
 @dataclass
@@ -116,6 +118,14 @@ class NLBConfig(SimCLRConfig):
     @property
     def victim_epochs(self) -> int:
         return self.epochs - self.surrogate_epochs
+
+    def prefix_run(self) -> tuple[str, NLBConfig] | None:
+        """The surrogate phase with the default selection settings: the surrogate does not depend on them (they
+        act once it is trained), so runs that differ only in them share it and each makes its own selection on
+        it (``NLBTrainer.load_prefix_state``). None for that run itself."""
+        defaults = NLBConfig()
+        prefix = replace(self, epochs=self.surrogate_epochs, **{k: getattr(defaults, k) for k in SELECTION_KEYS})
+        return None if prefix == self else ("nlb", prefix)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -279,6 +289,15 @@ class NLBTrainer(SimCLRTrainer):
         else:
             self.poison_indices, self.target_class = None, None
             self.data.train = self.data.pretrain
+
+    def load_prefix_state(self, state: Mapping[str, Any]) -> None:
+        """The final state of the surrogate run ``config.prefix_run()`` names: its encoder, optimizer, RNG streams
+        and epoch, not its poison set; this run's own selection is made on that surrogate."""
+        super().load_state_dict(state)  # SimCLR's, not NLBTrainer's: no poison set
+        self.poison_indices, self.target_class = None, None
+        self.data.train = self.data.pretrain
+        if self.epoch == self.config.surrogate_epochs:
+            self.select()
 
     def artifact(self) -> NLBArtifact:
         return NLBArtifact(self.model, self.augment, self.poison_indices, self.target_class,
