@@ -106,11 +106,14 @@ def plan_prefixes(configs: dict[Any, tuple[str, Any]]) -> tuple[dict[Any, Any], 
     return starts, extra
 
 
-def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: list[str] | None = None) -> Results:
+def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: list[str] | None = None,
+            done: dict[tuple[str, str], dict[str, float]] | None = None) -> Results:
     """Every (arm, seed) of reproduction ``name`` as a Ray task on the connected Ray. ``arms``: only these (a test
     that asserts on some arms need not train the others). Runs that begin with the same run
     (``MethodConfig.prefix_run``: sae_probe's encoder phase is the simclr arm's run) start from its final state
-    instead of training it again."""
+    instead of training it again. ``done``: measures of runs made before, by method and config; a run found there
+    with every measure this reproduction needs is not made again (two reproductions that share an identical run,
+    e.g. E-SSL's rotation task and its normal mode), and the runs made here are added."""
     repro = load_reproduction(name)
     if arms is not None:
         unknown = set(arms) - set(repro.arms)
@@ -120,6 +123,10 @@ def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: l
     configs = {(arm_name, seed): (arm.method, get_method(arm.method).load_config(
                    [*repro.setting, *arm.overrides, *(extra or []), f"seed={seed}"]))
                for arm_name, arm in repro.arms.items() for seed in seeds}
+    done = {} if done is None else done
+    results = {key: done[(method, repr(cfg))] for key, (method, cfg) in configs.items()
+               if set(repro.measures) <= set(done.get((method, repr(cfg)), ()))}
+    configs = {key: run_ for key, run_ in configs.items() if key not in results}
     starts, prefixes = plan_prefixes(configs)
     states = {i: run.remote(method, cfg, measures=[], keep_state=True) for i, (method, cfg) in enumerate(prefixes)}
     sources = {source for source in starts.values() if not isinstance(source, int)}
@@ -130,7 +137,9 @@ def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: l
             refs[key], states[key] = run.options(num_returns=2).remote(method, cfg, repro.measures, keep_state=True)
         else:
             refs[key] = run.remote(method, cfg, repro.measures, start=states.get(starts.get(key)))
-    results = {key: ray.get(ref) for key, ref in refs.items()}
+    for key, ref in refs.items():
+        method, cfg = configs[key]
+        results[key] = done[(method, repr(cfg))] = ray.get(ref)
     return {arm: {m: [results[(arm, s)][m] for s in seeds] for m in repro.measures} for arm in repro.arms}
 
 
