@@ -1,12 +1,42 @@
-"""Every test module starts without a Ray of this process left running by the one before: such a Ray
-holds ports (the dashboard agent's) that the test clusters of later modules need."""
+"""Every test module starts without a Ray of this process left running by the one before: such a Ray holds ports
+(the dashboard agent's) that the test clusters of later modules need. The exception: consecutive modules that use
+the ``local_ray`` fixture share one embedded local Ray, so that its start and its workers' start (Python, torch
+imported) are paid once for all of them."""
+import sys
+
 import pytest
 
+_shared: dict[str, str] = {}  # the GCS address of the Ray that local_ray started or joined
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_ray_left_running():
-    yield
-    import ray
 
-    if ray.is_initialized():
-        ray.shutdown()
+@pytest.fixture(scope="module")
+def local_ray():
+    """An embedded local Ray with 2 CPUs and no dashboard: the one the module before left running for this one,
+    else a new one."""
+    from cluster import connect
+
+    conn = connect(num_cpus=2, dashboard=False)
+    _shared["address"] = conn.address
+    return conn
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the module's own fixtures are finalised first
+    if nextitem is not None and getattr(nextitem, "module", None) is getattr(item, "module", None):
+        return
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return
+    shared = _shared.get("address") == ray.get_runtime_context().gcs_address
+    if shared and nextitem is not None and _uses_local_ray(nextitem):
+        return  # the next module goes on with this Ray
+    ray.shutdown()
+    _shared.clear()
+
+
+def _uses_local_ray(item) -> bool:
+    """Whether any test of ``item``'s module asks for ``local_ray``."""
+    module = getattr(item, "module", None)
+    return any("local_ray" in other.fixturenames for other in item.session.items
+               if getattr(other, "module", None) is module)

@@ -37,17 +37,10 @@ def test_clip_loss_by_hand():
 
 
 @pytest.fixture(scope="module")
-def outcome():
-    import ray
-
-    from cluster import connect
+def outcome(local_ray):
     from jobs.reproduce import compare
 
-    connect(num_cpus=2, dashboard=False)
-    try:
-        yield compare("canonical_map", seeds=[0, 1])
-    finally:
-        ray.shutdown()
+    return compare("canonical_map", seeds=[0, 1])
 
 
 @pytest.mark.slow

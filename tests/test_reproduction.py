@@ -9,16 +9,8 @@ from jobs.reproduce import compare, mean
 
 
 @pytest.fixture(scope="module")
-def outcome():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    try:
-        yield compare("care", seeds=[0, 1])
-    finally:  # a Ray left running holds the default agent port that later test clusters need
-        ray.shutdown()
+def outcome(local_ray):
+    return compare("care", seeds=[0, 1])
 
 
 @pytest.mark.slow

@@ -15,25 +15,12 @@ from jobs.reproduce import compare, mean
 
 
 @pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    try:
-        yield
-    finally:  # a Ray left running holds the default agent port that later test clusters need
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def beta(ray_session):
+def beta(local_ray):
     return compare("disentangled_beta", seeds=[0, 1])
 
 
 @pytest.fixture(scope="module")
-def orth(ray_session):
+def orth(local_ray):
     return compare("disentangled_orth", seeds=[0, 1])
 
 

@@ -42,17 +42,6 @@ def test_spe_output_change_is_proportional_to_the_laplacian_change(seed):
         assert other[1e-4] > 1000 * spe[1e-4], name
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def outcome(name: str) -> dict:
     from jobs.reproduce import compare
 
@@ -62,7 +51,7 @@ def outcome(name: str) -> dict:
 
 
 @pytest.mark.slow
-def test_trained_spe_stays_stable_and_the_others_do_not(ray_session):
+def test_trained_spe_stays_stable_and_the_others_do_not(local_ray):
     out = outcome("spe_stability")
     spe = mean(out, "spe", "pe_stability")
     for arm in ("lappe", "signnet", "basisnet"):
@@ -70,7 +59,7 @@ def test_trained_spe_stays_stable_and_the_others_do_not(ray_session):
 
 
 @pytest.mark.slow
-def test_spe_counts_cycles_better_than_no_positional_encoding(ray_session):
+def test_spe_counts_cycles_better_than_no_positional_encoding(local_ray):
     out = outcome("spe_counting")
     # measured over seeds 0-2: count_acc 0.438 +- 0.006 vs 0.412 +- 0.007, test MAE 0.925 vs 0.963
     assert mean(out, "spe", "count_acc") >= mean(out, "no_pe", "count_acc") + 0.01
@@ -78,7 +67,7 @@ def test_spe_counts_cycles_better_than_no_positional_encoding(ray_session):
 
 
 @pytest.mark.slow
-def test_signnet_fits_spectral_filters_better_than_sign_flip_and_abs(ray_session):
+def test_signnet_fits_spectral_filters_better_than_sign_flip_and_abs(local_ray):
     out = outcome("signnet_filters")
     # measured over seeds 0-2: train_mse 3.9e-3 (SignNet) vs 5.3e-3 (|V|) vs 1.2e-2 (sign flip)
     assert mean(out, "signnet", "train_mse") < mean(out, "abs", "train_mse")
@@ -86,7 +75,7 @@ def test_signnet_fits_spectral_filters_better_than_sign_flip_and_abs(ray_session
 
 
 @pytest.mark.slow
-def test_sign_equivariant_features_predict_links_invariant_ones_cannot(ray_session):
+def test_sign_equivariant_features_predict_links_invariant_ones_cannot(local_ray):
     out = outcome("sign_equivariant")
     # measured over seeds 0-2: test AUC 0.708 (sign-equivariant) vs 0.61 +- 0.13 (SignNet) vs 0.525 (GCN)
     assert mean(out, "sign_equivariant", "test_auc") >= mean(out, "signnet", "test_auc") + 0.05
@@ -95,7 +84,7 @@ def test_sign_equivariant_features_predict_links_invariant_ones_cannot(ray_sessi
 
 
 @pytest.mark.slow
-def test_asen_is_exactly_equivariant_and_beats_the_non_equivariant_network(ray_session):
+def test_asen_is_exactly_equivariant_and_beats_the_non_equivariant_network(local_ray):
     out = outcome("asen_multitask")
     # measured over seeds 0-2: mean accuracy 0.956 (shared ASEN) vs 0.567 (every pair its own colour)
     assert mean(out, "shared", "mean_acc") >= mean(out, "non_equivariant", "mean_acc") + 0.2
@@ -105,7 +94,7 @@ def test_asen_is_exactly_equivariant_and_beats_the_non_equivariant_network(ray_s
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="palindrome: the shared ASEN reaches 0.911 +- 0.058, the separate one "
                                        "0.962 +- 0.011 at 200 sequences per task (REPRODUCTION.md)")
-def test_shared_asen_matches_separately_trained_ones_on_every_task(ray_session):
+def test_shared_asen_matches_separately_trained_ones_on_every_task(local_ray):
     out = outcome("asen_multitask")
     for task in ("cyclic_sum", "palindrome", "intersect"):
         assert mean(out, "shared", f"acc_{task}") >= mean(out, f"separate_{task}", f"acc_{task}") - 0.01, task

@@ -13,16 +13,8 @@ CLASSES = 10  # sklearn digits
 
 
 @pytest.fixture(scope="module")
-def outcome():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    try:
-        yield compare("nlb_selection", seeds=[0, 1])
-    finally:  # a Ray left running holds the default agent port that later test clusters need
-        ray.shutdown()
+def outcome(local_ray):
+    return compare("nlb_selection", seeds=[0, 1])
 
 
 @pytest.mark.slow

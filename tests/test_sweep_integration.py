@@ -25,15 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 FIXED = ["optim.lr=0.001", "temperature=0.5"]  # fixed keys leave only lam in the search space
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def sweep_items(*extra: str) -> list[str]:
     return tiny(*FIXED, "sweep.scheduler.name=fifo", "sweep.num_samples=1", *extra)
 
