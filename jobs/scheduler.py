@@ -172,25 +172,39 @@ class StudyScheduler:
     def wait(self, sid: str, timeout: float | None = None,
              progress: Callable[[str], None] | None = print) -> dict[str, Any]:
         """Follow the study until it ends; one progress line per node state change."""
+        return self.wait_all([sid], timeout, progress)[sid]
+
+    def wait_all(self, sids: list[str], timeout: float | None = None,
+                 progress: Callable[[str], None] | None = print) -> dict[str, dict[str, Any]]:
+        """Follow several studies until they all end, advancing each on every poll (as if each had its own
+        follower: none waits for another to finish before its next nodes are submitted); returns each study's
+        final status."""
         deadline = None if timeout is None else time.time() + timeout
-        seen: dict[str, str] = {}
+        seen: dict[tuple[str, str], str] = {}
+        finals: dict[str, dict[str, Any]] = {}
         while True:
-            state = self._load(sid)
-            if state.status not in TERMINAL:
-                self._advance(state)
-            for node in state.nodes.values():
-                label = f"{node.status}{f' (attempt {node.attempts})' if node.attempts > 1 else ''}"
-                if progress and seen.get(node.name) != label:
-                    extra = f"  {node.submission_id}" if node.submission_id else ""
-                    msg = f"  {node.message}" if node.message else ""
-                    progress(f"[study {sid}] {node.name:24s} {label}{extra}{msg}")
-                seen[node.name] = label
-            if state.status in TERMINAL:
-                if progress:
-                    progress(f"[study {sid}] {state.status}")
-                return self.status(sid)
+            for sid in sids:
+                if sid in finals:
+                    continue
+                state = self._load(sid)
+                if state.status not in TERMINAL:
+                    self._advance(state)
+                for node in state.nodes.values():
+                    label = f"{node.status}{f' (attempt {node.attempts})' if node.attempts > 1 else ''}"
+                    if progress and seen.get((sid, node.name)) != label:
+                        extra = f"  {node.submission_id}" if node.submission_id else ""
+                        msg = f"  {node.message}" if node.message else ""
+                        progress(f"[study {sid}] {node.name:24s} {label}{extra}{msg}")
+                    seen[(sid, node.name)] = label
+                if state.status in TERMINAL:
+                    if progress:
+                        progress(f"[study {sid}] {state.status}")
+                    finals[sid] = self.status(sid)
+            if len(finals) == len(set(sids)):
+                return finals
             if deadline is not None and time.time() > deadline:
-                raise TimeoutError(f"study {sid} still {state.status} after {timeout}s")
+                waiting = {sid: self._load(sid).status for sid in sids if sid not in finals}
+                raise TimeoutError(f"studies still running after {timeout}s: {waiting}")
             time.sleep(self.poll_s)
 
     def cancel(self, sid: str) -> dict[str, Any]:

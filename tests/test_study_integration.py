@@ -81,8 +81,9 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
     names = ("ssl_geometry", "embedding_alignment", "graph_pe")
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in names]
     ids = [sched.submit(path, smoke=True) for path in paths]
+    finals = sched.wait_all(ids, timeout=1800, progress=None)  # all three advance together on the 2 CPUs
     for path, sid in zip(paths, ids, strict=True):
-        final = sched.wait(sid, timeout=900, progress=None)
+        final = finals[sid]
         assert final["status"] == "SUCCEEDED", final
         report = Path(sched.store.path("reports", sid, "report.md")).read_text()
         study = load_study(path, smoke=True)
