@@ -91,12 +91,14 @@ def scaling(dist: DistributedConfig) -> dict[str, Any]:
     from ray.train.torch import TorchConfig
 
     per_worker = {"CPU": float(dist.cpus_per_worker), **({"GPU": 1.0} if dist.use_gpu else {})}
-    env = {} if dist.use_gpu else {"DS_ACCELERATOR": "cpu"}  # chosen once per process, before deepspeed loads
+    # No worker runtime env of its own (DS_ACCELERATOR is set by the train function itself): a worker whose
+    # env differs from its job's must unpack the job's working_dir package again, and under concurrent jobs
+    # of one study that package can already be gone from the GCS (ray#46625; the study's seeds nodes failed
+    # with "Failed to download runtime_env file package"). Inheriting the job's env reuses the unpacked one.
     return {
         "scaling_config": ScalingConfig(num_workers=dist.workers, use_gpu=dist.use_gpu,
                                         resources_per_worker=per_worker),
         "torch_config": TorchConfig(backend=dist.resolved_backend),
-        "worker_runtime_env": {"env_vars": env} if env else None,
     }
 
 
@@ -199,7 +201,7 @@ def _fit(spec: MethodSpec, runs: list[dict[str, Any]], root: str, name: str, tra
             name=name, storage_path=train_storage,
             failure_config=FailureConfig(max_failures=dist.max_failures if checkpoints else 0),
             checkpoint_config=CheckpointConfig(num_to_keep=dist.keep_checkpoints),
-            callbacks=callbacks, worker_runtime_env=sc["worker_runtime_env"],
+            callbacks=callbacks,
         ),
     )
     return trainer.fit()
@@ -240,7 +242,7 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
     the payload in turn (one for :func:`run_distributed`)."""
     spec: MethodSpec = payload["spec"]
     if not distributed_config(payload["runs"][0]["cfg"]).use_gpu:
-        os.environ["DS_ACCELERATOR"] = "cpu"  # before deepspeed is imported (also set in the runtime env)
+        os.environ["DS_ACCELERATOR"] = "cpu"  # chosen once per process, when deepspeed is first imported
     import gc
 
     import torch.distributed as tdist

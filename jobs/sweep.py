@@ -167,7 +167,7 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     errors = [(r.path, r.error) for r in grid if r.error is not None]
     report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names())
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
-            "tune": exp_path, "errors": errors, "fit_s": fit_s, **report}
+            "tune": exp_path, "errors": errors, "trials": len(grid), "fit_s": fit_s, **report}
 
 
 def profile_items(method: str, profile: str | None) -> list[str]:
@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
         print(f"[raystudy] plot:    {out['plot']}")
     for path, error in out["errors"]:
         print(f"[raystudy] trial failed: {path}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
+    # A search may lose a trial and still answer; a run over seeds may not, nor a search that lost every trial.
+    # The exit status is what a study's scheduler (and `ray job status`) sees.
+    if out["errors"] and (args.seeds or len(out["errors"]) == out["trials"]):
+        return 1
     return 0
 
 
