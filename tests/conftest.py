@@ -1,7 +1,11 @@
 """Every test module starts without a Ray of this process left running by the one before: such a Ray holds ports
 (the dashboard agent's) that the test clusters of later modules need. The exception: consecutive modules that use
 the ``local_ray`` fixture share one embedded local Ray, so that its start and its workers' start (Python, torch
-imported) are paid once for all of them."""
+imported) are paid once for all of them.
+
+The suite runs on two pytest-xdist workers, one test file at a time each (``-n 2 --dist loadfile`` in
+pyproject.toml): much of it waits on Ray (process and job starts, polling), which the other worker fills. The
+longest files go first, so that neither worker is left with a long file at the end while the other idles."""
 import sys
 
 import pytest
@@ -40,3 +44,16 @@ def _uses_local_ray(item) -> bool:
     module = getattr(item, "module", None)
     return any("local_ray" in other.fixturenames for other in item.session.items
                if getattr(other, "module", None) is module)
+
+
+# The longest files of a serial run on 2 cores (--durations), longest first; the rest follow in their order.
+LONGEST_FIRST = (
+    "test_study_integration.py", "test_reproduction.py", "test_reproduction_ssl.py", "test_sweep_integration.py",
+    "test_distributed.py", "test_sfa.py", "test_reproduction_disentangled.py", "test_multinode.py",
+    "test_reproduction_graph.py", "test_reproduction_seqtopk.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order

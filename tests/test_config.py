@@ -64,6 +64,20 @@ def test_runs_sharing_a_prefix_plan_to_train_it_once():
     assert extra == [runs["lam0"][1].prefix_run()] and extra[0][1].epochs == 2
 
 
+def test_a_run_two_reproductions_share_is_taken_from_done():
+    """E-SSL's rotation task (essl_tasks) is its normal mode (essl_explaining_away): the second reproduction
+    finds the first one's run in ``done`` and makes nothing (no Ray task is started here)."""
+    from jobs.reproduce import compare, load_reproduction
+
+    tasks = load_reproduction("essl_tasks")
+    rotation = get_method("essl").load_config([*tasks.setting, *tasks.arms["rotation"].overrides, "seed=0"])
+    measured = {"transform_acc": 0.9, "linear_probe_acc": 0.5, "knn_acc": 0.4}
+    done = {("essl", repr(rotation)): measured}
+    out = compare("essl_explaining_away", seeds=[0], arms=["normal"], done=done)
+    assert out == {"normal": {"transform_acc": [0.9], "linear_probe_acc": [0.5]}}
+    assert list(done) == [("essl", repr(rotation))]  # nothing was added: nothing ran
+
+
 def test_unknown_method_lists_known_ones():
     with pytest.raises(UnknownMethodError, match="registered methods: .*care"):
         get_method("carre")
