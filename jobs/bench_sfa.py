@@ -1,6 +1,6 @@
 """Benchmark: Sparse Feature Attention against dense attention on CPU (ratios printed, nothing asserted).
 
-    python jobs/bench_sfa.py [--n 1024 4096 16384] [--d 64] [--k 8] [--threads 1]
+    python jobs/bench_sfa.py [--n 1024 4096 16384] [--d 64] [--k 8] [--threads 1] [--device cpu|cuda]
     ray job submit --working-dir . -- python jobs/bench_sfa.py
 
 One causal head (batch 1) of random q, k, v at each sequence length n, head dimension d. Dense: PyTorch's SDPA
@@ -11,7 +11,8 @@ ratio (median of ``--repeats`` runs after a warm-up) and the counted ratios: sco
 E = sum over coordinates of the (query, key) pairs active in both, against dense n (n + 1) / 2 * d, and the whole
 attention's (scores plus the dense P V product, which SFA does not shrink). The untiled overlap kernel (full score
 matrix) is timed too for n <= ``--overlap-max``. The largest |difference| from SDPA on the masked q, k checks that
-all compute one function.
+all compute one function. ``--device cuda`` runs both on a GPU (SDPA's CUDA kernels against the same pure-torch
+tiled kernel, each call timed to a ``torch.cuda.synchronize``).
 """
 from __future__ import annotations
 
@@ -37,19 +38,24 @@ from shared.lm.sparse_attention import (  # noqa: E402
 
 
 def timed(fn: Callable[[], torch.Tensor], repeats: int) -> tuple[float, torch.Tensor]:
-    """Median wall seconds over ``repeats`` calls after one warm-up call, and the last output."""
+    """Median wall seconds over ``repeats`` calls after one warm-up call, and the last output. On a GPU each call
+    ends at a synchronize: kernels are launched asynchronously."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() and torch.cuda.is_initialized() else (lambda: None)
     out = fn()
+    sync()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         out = fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times), out
 
 
-def bench(n: int, d: int, k: int, block: int, repeats: int, overlap_max: int) -> dict[str, float]:
+def bench(n: int, d: int, k: int, block: int, repeats: int, overlap_max: int,
+          device: str = "cpu") -> dict[str, float]:
     gen = torch.Generator().manual_seed(n)
-    q, key, v = (torch.randn(1, 1, n, d, generator=gen) for _ in range(3))
+    q, key, v = (torch.randn(1, 1, n, d, generator=gen).to(device) for _ in range(3))
     qs, ks = sparsify(q, k), sparsify(key, k)
     with torch.no_grad():
         dense_s, _ = timed(lambda: F.scaled_dot_product_attention(q, key, v, is_causal=True), repeats)
@@ -74,18 +80,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (both kernels)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--overlap-max", type=int, default=2048, help="largest n for the untiled overlap kernel")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args(argv)
     if not 1 <= args.k <= args.d:
         print(f"error: --k must be in [1, --d={args.d}], got {args.k}", file=sys.stderr)
         return 2
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda, but torch sees no GPU (torch.cuda.is_available() is False)", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     print(f"causal attention, one head, d={args.d}, SFA k={args.k} ((k/d)^2 = {(args.k / args.d) ** 2:.4f}), "
-          f"tile {args.block}, {args.threads} thread(s), torch {torch.__version__}", flush=True)
+          f"tile {args.block}, {args.threads} thread(s), torch {torch.__version__}, "
+          f"{torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'}", flush=True)
     print("| n | dense SDPA ms | SFA tiled ms | SFA untiled ms | wall ratio SFA/dense | counted score-FLOP ratio | "
           "counted attention FLOP ratio (with P V) | max abs err |")
     print("|---|---|---|---|---|---|---|---|")
     for n in args.n:
-        r = bench(n, args.d, args.k, args.block, args.repeats, args.overlap_max)
+        r = bench(n, args.d, args.k, args.block, args.repeats, args.overlap_max, args.device)
         untiled = "-" if r["overlap_ms"] != r["overlap_ms"] else f"{r['overlap_ms']:.1f}"
         print(f"| {n} | {r['dense_ms']:.1f} | {r['sfa_ms']:.1f} | {untiled} | {r['wall_ratio']:.2f} | "
               f"{r['score_ratio']:.4f} | {r['attn_ratio']:.3f} | {r['err']:.1e} |", flush=True)
