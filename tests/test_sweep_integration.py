@@ -61,6 +61,13 @@ def test_nonfinite_loss_fails_its_trial_and_the_others_finish(local_ray, tmp_pat
     assert (rows["status"] == "final").any(), "the healthy trial must finish"
 
 
+def test_a_run_over_seeds_that_loses_a_trial_exits_1(local_ray, tmp_path: Path, capsys):
+    """What a study's scheduler sees: the seeds job fails with the trial's error (a search may lose a trial)."""
+    items = tiny("optim.lr=0.001", "temperature=1.0e-45", "sweep.max_failures=0")  # NaN at the first step
+    assert main(["care", *items, "--seeds", "0", "--storage", str(tmp_path)]) == 1
+    assert "trial failed" in capsys.readouterr().err
+
+
 def test_trainer_and_evaluator_actors_share_checkpoints(local_ray, tmp_path: Path):
     from actors import EvaluatorActor, TrainerActor
 
