@@ -226,17 +226,6 @@ SEEDS = [0, 1]
 _outcome: dict[str, dict] = {}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def outcome() -> dict:
     from jobs.reproduce import compare
 
@@ -246,7 +235,7 @@ def outcome() -> dict:
 
 
 @pytest.mark.slow
-def test_prefix_beats_in_context_demonstrations_with_fewer_tokens(ray_session):
+def test_prefix_beats_in_context_demonstrations_with_fewer_tokens(local_ray):
     from jobs.reproduce import mean
 
     out = outcome()
@@ -266,7 +255,7 @@ def test_prefix_beats_in_context_demonstrations_with_fewer_tokens(ray_session):
                                        "0.94) vs LoRA on W_V, W_O at the same 2048 parameters 0.873 +- 0.057 (0.92, "
                                        "0.81, 0.89): at 420 steps LoRA is ahead on 2 of 3 seeds (1,260 steps: 0.883 "
                                        "vs 0.930)")
-def test_prefix_matches_lora_at_the_same_parameter_count(ray_session):
+def test_prefix_matches_lora_at_the_same_parameter_count(local_ray):
     from jobs.reproduce import mean
 
     out = outcome()

@@ -15,17 +15,6 @@ SEEDS = [0, 1]
 _cache: dict[str, dict] = {}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def outcome() -> dict:
     from jobs.reproduce import compare
 
@@ -35,7 +24,7 @@ def outcome() -> dict:
 
 
 @pytest.mark.slow
-def test_the_evaluators_key_tokens_are_the_long_dependency_answers(ray_session):
+def test_the_evaluators_key_tokens_are_the_long_dependency_answers(local_ray):
     out = outcome()
     # measured over seeds 0-2: precision 0.764 +- 0.048, recall 0.880 +- 0.027, 3.46 key tokens per sequence of
     # 64 (3 answers): answers are 4.7% of the targets, so chance precision is 0.047
@@ -44,7 +33,7 @@ def test_the_evaluators_key_tokens_are_the_long_dependency_answers(ray_session):
 
 
 @pytest.mark.slow
-def test_longppl_separates_full_from_sliding_window_attention_far_more_than_perplexity(ray_session):
+def test_longppl_separates_full_from_sliding_window_attention_far_more_than_perplexity(local_ray):
     out = outcome()
     longppl_gap = math.log(mean(out, "window", "longppl") / mean(out, "full", "longppl"))
     ppl_gap = math.log(mean(out, "window", "test_ppl") / mean(out, "full", "test_ppl"))
@@ -54,7 +43,7 @@ def test_longppl_separates_full_from_sliding_window_attention_far_more_than_perp
 
 
 @pytest.mark.slow
-def test_longce_learns_the_long_dependency_tokens_faster_than_cross_entropy(ray_session):
+def test_longce_learns_the_long_dependency_tokens_faster_than_cross_entropy(local_ray):
     out = outcome()
     # measured over seeds 0-2 after 100 steps: answer loss 0.450 +- 0.014 (LongCE) vs 0.840 +- 0.002 (CE),
     # accuracy 0.991 vs 0.959

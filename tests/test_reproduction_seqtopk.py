@@ -12,17 +12,6 @@ SEEDS = [0, 1]
 _cache: dict[str, dict] = {}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def outcome() -> dict:
     from jobs.reproduce import compare
 
@@ -32,7 +21,7 @@ def outcome() -> dict:
 
 
 @pytest.mark.slow
-def test_seqtopk_hard_token_loss_is_no_worse_than_topk(ray_session):
+def test_seqtopk_hard_token_loss_is_no_worse_than_topk(local_ray):
     out = outcome()
     # measured over seeds 0-2: answer_loss 0.463 +- 0.503 (SeqTopK) vs 0.857 +- 0.752 (TopK), lower on every seed
     # (seeds 0, 1: 0.321, 1.022 vs 1.119, 1.442)
@@ -41,7 +30,7 @@ def test_seqtopk_hard_token_loss_is_no_worse_than_topk(ray_session):
 
 
 @pytest.mark.slow
-def test_seqtopk_gives_hard_tokens_more_experts_than_easy_ones_in_the_last_layer(ray_session):
+def test_seqtopk_gives_hard_tokens_more_experts_than_easy_ones_in_the_last_layer(local_ray):
     out = outcome()
     # measured over seeds 0-2 (found after looking at the layers, see REPRODUCTION.md): last-layer K_t on hard
     # targets 2.451 +- 0.410 vs easy 2.175 +- 0.342, higher on every seed (seeds 0, 1: 2.34, 2.11 vs 1.91, 2.06);
@@ -55,6 +44,6 @@ def test_seqtopk_gives_hard_tokens_more_experts_than_easy_ones_in_the_last_layer
                                        "(seeds 0-2: 2.152 +- 0.426 vs 2.437 +- 0.090; seeds 0, 1: 1.97, 1.84 vs "
                                        "2.54, 2.39): the first layer's routers stay flattest on the copies and markers "
                                        "(entropy 1.71 vs 0.87 on hard targets, seed 0), and flat rows win slots")
-def test_seqtopk_gives_hard_tokens_more_experts_than_easy_ones(ray_session):
+def test_seqtopk_gives_hard_tokens_more_experts_than_easy_ones(local_ray):
     out = outcome()
     assert mean(out, "seqtopk", "experts_hard") > mean(out, "seqtopk", "experts_easy")

@@ -227,17 +227,6 @@ MAIN_ARMS = ("dense", "short", "sfa", "converted")
 _outcomes: dict[tuple[str, ...], dict] = {}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    from cluster import connect
-
-    connect(num_cpus=2, dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def recall_outcome(arms: tuple[str, ...] = MAIN_ARMS) -> dict:
     from jobs.reproduce import compare
 
@@ -247,7 +236,7 @@ def recall_outcome(arms: tuple[str, ...] = MAIN_ARMS) -> dict:
 
 
 @pytest.mark.slow
-def test_sfa_learns_recall_and_a_dense_model_converted_to_sfa_keeps_it(ray_session):
+def test_sfa_learns_recall_and_a_dense_model_converted_to_sfa_keeps_it(local_ray):
     from jobs.reproduce import mean
 
     out = recall_outcome()
@@ -263,7 +252,7 @@ def test_sfa_learns_recall_and_a_dense_model_converted_to_sfa_keeps_it(ray_sessi
 @pytest.mark.xfail(strict=True, reason="seeds 0-2: SFA (k = 8 of 32) recall 0.651 +- 0.030, answer loss 1.19 vs the "
                    "short dense model (q/k head 8) 0.907 +- 0.081, 0.48; lower on every seed: from scratch, SFA "
                    "learns recall more slowly at this scale (REPRODUCTION.md)")
-def test_sfa_recalls_better_than_the_short_baseline(ray_session):
+def test_sfa_recalls_better_than_the_short_baseline(local_ray):
     from jobs.reproduce import mean
 
     out = recall_outcome()
@@ -273,7 +262,7 @@ def test_sfa_recalls_better_than_the_short_baseline(ray_session):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="seeds 0-2: SFA answer loss 1.19 +- 0.07 vs dense (d = 32) 0.07 +- 0.01; "
                    "recall 0.651 vs 1.000")
-def test_sfa_loss_is_close_to_dense_attention(ray_session):
+def test_sfa_loss_is_close_to_dense_attention(local_ray):
     from jobs.reproduce import mean
 
     out = recall_outcome()
@@ -284,7 +273,7 @@ def test_sfa_loss_is_close_to_dense_attention(ray_session):
 @pytest.mark.xfail(strict=True, reason="seeds 0-2, 100 SFA steps after 300 dense ones: answer loss with the MSE term "
                    "(lambda 1) 0.153 +- 0.034 vs 0.129 +- 0.039 without (higher on seeds 0 and 1); lambda 0.1: 0.126, "
                    "lambda 10: 0.417")
-def test_the_mse_term_speeds_up_the_conversion(ray_session):
+def test_the_mse_term_speeds_up_the_conversion(local_ray):
     from jobs.reproduce import mean
 
     converted, mse = recall_outcome(), recall_outcome(("converted_mse",))
