@@ -1,5 +1,5 @@
-"""Studies end to end on a `ray start --head` cluster through the jobs API: the smoke study and its
-report, a scheduler killed mid-study and started again, and cancel."""
+"""Studies end to end on a `ray start --head` cluster through the jobs API: the smoke study submitted with
+`ray job submit` and its report, the family studies, a scheduler killed mid-study and started again, and cancel."""
 from __future__ import annotations
 
 import json
@@ -45,11 +45,28 @@ def head():
         yield info
 
 
-def test_smoke_study_end_to_end_report_matches_rows(head, tmp_path: Path):
+@pytest.mark.slow
+def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_path: Path):
+    """`ray job submit -- python jobs/study.py care_vs_simclr.yaml --smoke`: the study's driver is itself a Ray
+    job and submits its nodes as further jobs of the same cluster, each named for the study and its node; the
+    study succeeds with every node on its first attempt, and its report's table shows the means of its rows."""
+    from tests.helpers import ray_cli
+
     path = REPO / "configs" / "studies" / "care_vs_simclr.yaml"
-    sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"), poll_s=0.5)
-    sid = sched.submit(path, smoke=True)
-    final = sched.wait(sid, timeout=600, progress=None)
+    storage = tmp_path / "store"
+    runtime_env = json.dumps({"env_vars": {"RAYSTUDY_STORAGE": str(storage)}})
+    for _ in range(30):
+        out = ray_cli(["job", "submit", "--address", head["url"], "--working-dir", ".", "--runtime-env-json",
+                       runtime_env, "--", "python", "jobs/study.py", str(path), "--smoke"], head["env"], timeout=600)
+        if "No available agent" not in out.stderr:
+            break
+        time.sleep(2)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "SUCCEEDED" in out.stdout
+    study = load_study(path, smoke=True)
+    sid = study_id(study, True)
+    sched = StudyScheduler(head["url"], storage=str(storage), poll_s=0.5)
+    final = sched.status(sid)
     assert final["status"] == "SUCCEEDED", final
     assert all(n["attempts"] == 1 for n in final["nodes"].values()), final  # no retry hides a failure
     jobs = {j.submission_id: j for j in sched.client.list_jobs() if j.submission_id and sid in j.submission_id}
@@ -59,7 +76,6 @@ def test_smoke_study_end_to_end_report_matches_rows(head, tmp_path: Path):
     rows = sched.results(sid).to_pandas()
     final_rows = rows[(rows["status"] == "final") & rows["job"].str.startswith("seeds:")]
     report = Path(sched.store.path("reports", sid, "report.md")).read_text()
-    study = load_study(path, smoke=True)
     for arm in study.arms:
         line = next(ln for ln in report.splitlines() if ln.startswith(f"| {arm} |"))
         for measure in study.measures:
@@ -156,25 +172,3 @@ def test_cancel_stops_every_running_job(head, tmp_path: Path):
     assert all(n["status"] in ("CANCELLED", "SUCCEEDED") for n in out["nodes"].values())
     for job in running:
         assert sched.client.get_job_status(job).value == "STOPPED"
-
-
-@pytest.mark.slow
-def test_study_runs_unchanged_under_ray_job_submit(head, tmp_path: Path):
-    """`ray job submit -- python jobs/study.py ... --smoke`: the study's driver is itself a Ray job and
-    submits its nodes as further jobs of the same cluster."""
-    from tests.helpers import ray_cli
-
-    storage = tmp_path / "store"
-    runtime_env = json.dumps({"env_vars": {"RAYSTUDY_STORAGE": str(storage)}})
-    study = tiny_study(tmp_path, name="nested")  # an absolute path: the job runs on this machine
-    for _ in range(30):
-        out = ray_cli(["job", "submit", "--address", head["url"], "--working-dir", ".", "--runtime-env-json",
-                       runtime_env, "--", "python", "jobs/study.py", str(study)], head["env"], timeout=600)
-        if "No available agent" not in out.stderr:
-            break
-        time.sleep(2)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-    assert "SUCCEEDED" in out.stdout
-    sid = study_id(load_study(study), False)
-    assert state_of(storage, sid)["status"] == "SUCCEEDED"
-    assert (storage / "reports" / sid / "report.md").exists()
