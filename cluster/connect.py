@@ -1,7 +1,8 @@
 """How a raystudy process reaches Ray: an existing cluster, or an embedded local one.
 
 ``connect()`` joins ``RAY_ADDRESS`` (set for the driver of a job run with ``ray job submit``) or the
-address given; otherwise it starts a local Ray whose dashboard listens on 127.0.0.1 only. Token
+address given; otherwise it starts a new local Ray whose dashboard listens on 127.0.0.1 only, even when a
+cluster started with ``ray start`` runs on this machine (join that one with ``--address`` or ``RAY_ADDRESS``). Token
 authentication is on for every path: job entrypoints set ``RAY_AUTH_MODE=token`` before Ray is imported
 (Ray reads it once, at import), and when it is unset Ray 2.60 itself turns tokens on for a new local
 Ray and for a cluster whose token is on this machine. The token file is made readable by its owner only.
@@ -103,7 +104,10 @@ def connect(
         if address:
             ray.init(address=address, namespace=NAMESPACE, log_to_driver=True)
         else:
+            # "local": a new Ray, as documented. Without it, ray.init() joins the cluster that the last
+            # `ray start` on this machine recorded in /tmp/ray/ray_current_cluster (and then refuses num_cpus).
             ray.init(
+                address="local",
                 num_cpus=num_cpus,
                 num_gpus=num_gpus,
                 include_dashboard=dashboard,

@@ -212,3 +212,25 @@ def test_list_names_methods_and_papers(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert "care" in out and "Rotationally Equivariant" in out and "simclr" in out
+
+
+def test_a_local_ray_is_started_even_when_a_ray_start_cluster_is_recorded(tmp_path: Path):
+    """`ray start` records its cluster in <ray temp dir>/ray_current_cluster, and a plain ray.init() joins it
+    (then refuses num_cpus). connect() without an address starts its own local Ray, as documented: a record
+    pointing at a cluster that is not there (or at another user's) must not matter."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="rs-"))  # short: Ray's socket paths live under it
+    try:
+        (tmp / "ray").mkdir()
+        (tmp / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
+        code = ("from cluster import connect; c = connect(num_cpus=1, dashboard=False); "
+                "import ray; print('local', c.local, ray.cluster_resources()['CPU'])")
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": str(tmp)}
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "local True 1.0" in out.stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
