@@ -104,10 +104,15 @@ class StudyScheduler:
         self.poll_s = poll_s
         self.working_dir = str(working_dir) if working_dir else None
         self._studies: dict[str, StudyConfig] = {}
+        self._saved: dict[str, str] = {}  # the state text last written per study
 
     # -- state on disk ------------------------------------------------------------------------
     def _save(self, state: StudyState) -> None:
-        self.store.write_text(json.dumps(asdict(state), indent=1), "studies", state.study_id, "state.json")
+        text = json.dumps(asdict(state), indent=1)
+        if self._saved.get(state.study_id) == text:
+            return  # a poll that changed nothing writes nothing
+        self.store.write_text(text, "studies", state.study_id, "state.json")
+        self._saved[state.study_id] = text
 
     def _load(self, sid: str) -> StudyState:
         text = self.store.read_text("studies", sid, "state.json")
@@ -233,9 +238,10 @@ class StudyScheduler:
     # -- the graph's progress -------------------------------------------------------------------
     def _advance(self, state: StudyState) -> None:
         study = self._study(state)
-        for node in state.nodes.values():
-            if node.status == "RUNNING":
-                self._follow(state, node, study)
+        running = [n for n in state.nodes.values() if n.status == "RUNNING"]
+        statuses = self._job_statuses([n.submission_id for n in running])
+        for node in running:
+            self._follow(state, node, study, statuses.get(node.submission_id))
         running = sum(n.status == "RUNNING" for n in state.nodes.values())
         for node in state.nodes.values():
             if node.status != "PENDING":
@@ -289,13 +295,24 @@ class StudyScheduler:
                     raise
                 time.sleep(1.0)
 
-    def _follow(self, state: StudyState, node: NodeState, study: StudyConfig) -> None:
+    def _job_statuses(self, submission_ids: list[str]) -> dict[str, Any]:
+        """The Ray job status of each id the cluster knows: one ``list_jobs`` request when several jobs run
+        (each request costs the dashboard about as much as one ``get_job_status``), else one status request."""
+        if len(submission_ids) < 2:
+            out = {}
+            for sid in submission_ids:
+                try:
+                    out[sid] = self.client.get_job_status(sid)
+                except RuntimeError:  # the cluster no longer knows the job (e.g. it was restarted)
+                    pass
+            return out
+        wanted = set(submission_ids)
+        return {j.submission_id: j.status for j in self.client.list_jobs() if j.submission_id in wanted}
+
+    def _follow(self, state: StudyState, node: NodeState, study: StudyConfig, status: Any) -> None:
+        """Act on a running node's job status (None: the cluster no longer knows the job: run it again)."""
         from ray.job_submission import JobStatus
 
-        try:
-            status = self.client.get_job_status(node.submission_id)
-        except RuntimeError:  # the cluster no longer knows the job (e.g. it was restarted): run it again
-            status = None
         if status in (JobStatus.PENDING, JobStatus.RUNNING):
             return
         if status == JobStatus.SUCCEEDED:

@@ -26,10 +26,11 @@ def study_file(tmp_path: Path, name: str, seeds: list[int], epochs: int, resourc
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sim_cluster():
     """A head with no CPUs (it runs the jobs' drivers only), two 1-CPU nodes and one 1-CPU, 1-GPU node;
-    the GPU is a logical resource, as on any machine without one."""
+    the GPU is a logical resource, as on any machine without one. One cluster for the module (a start
+    costs about 10 CPU-seconds): the node-removal test, which changes it, comes last."""
     ensure_token_auth()
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": 0,

@@ -93,7 +93,7 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
     """ssl_geometry, embedding_alignment and graph_pe, submitted together to the same cluster, end with a report."""
     from jobs.studyconfig import all_measures
 
-    sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"), poll_s=0.5)
+    sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"))
     names = ("ssl_geometry", "embedding_alignment", "graph_pe")
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in names]
     ids = [sched.submit(path, smoke=True) for path in paths]
