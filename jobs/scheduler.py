@@ -118,6 +118,7 @@ class StudyScheduler:
         text = self.store.read_text("studies", sid, "state.json")
         if text is None:
             raise KeyError(f"no study {sid!r} under {self.storage}/studies")
+        self._saved[sid] = text  # what is on disk: saving the same state again writes nothing
         return StudyState.from_json(text)
 
     def _study(self, state: StudyState) -> StudyConfig:

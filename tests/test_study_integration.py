@@ -149,9 +149,14 @@ def test_killed_scheduler_resumes_without_rerunning_finished_nodes(head, tmp_pat
         assert after["nodes"][name]["submission_id"] == node["submission_id"], f"{name} was run again"
         assert after["nodes"][name]["attempts"] == node["attempts"]
     assert all(os.path.getmtime(f) == t for f, t in done_files.items())
-    rows = StudyScheduler(head["url"], storage=str(storage)).results(sid).to_pandas()
+    sched = StudyScheduler(head["url"], storage=str(storage))
+    rows = sched.results(sid).to_pandas()
     assert not rows.duplicated(["job", "trial", "epoch", "metric"]).any()
     assert set(rows.loc[rows["job"] == "seeds:care", "seed"]) == {0, 1}
+    state_file = storage / "studies" / sid / "state.json"
+    written = state_file.stat().st_mtime_ns
+    sched._advance(sched._load(sid))  # a poll that changes nothing writes nothing
+    assert state_file.stat().st_mtime_ns == written
 
 
 def test_cancel_stops_every_running_job(head, tmp_path: Path):
