@@ -239,9 +239,9 @@ class StudyScheduler:
     # -- the graph's progress -------------------------------------------------------------------
     def _advance(self, state: StudyState) -> None:
         study = self._study(state)
-        running = [n for n in state.nodes.values() if n.status == "RUNNING"]
-        statuses = self._job_statuses([n.submission_id for n in running])
-        for node in running:
+        followed = [n for n in state.nodes.values() if n.status == "RUNNING"]
+        statuses = self._job_statuses([n.submission_id for n in followed])
+        for node in followed:
             self._follow(state, node, study, statuses.get(node.submission_id))
         running = sum(n.status == "RUNNING" for n in state.nodes.values())
         for node in state.nodes.values():
@@ -298,7 +298,7 @@ class StudyScheduler:
 
     def _job_statuses(self, submission_ids: list[str]) -> dict[str, Any]:
         """The Ray job status of each id the cluster knows: one ``list_jobs`` request when several jobs run
-        (each request costs the dashboard about as much as one ``get_job_status``), else one status request."""
+        instead of one ``get_job_status`` request per job (each is served by the dashboard process)."""
         if len(submission_ids) < 2:
             out = {}
             for sid in submission_ids:
