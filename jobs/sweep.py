@@ -31,6 +31,10 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 # Tune checks that every result carries the scheduler's metric; methods evaluate every eval_every epochs
 # only, and the sweep checks the metric name itself before starting (validate_sweep).
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+# Tune's default loggers include TensorBoardX's, whose import pulls in torch (about 2 CPU-seconds per sweep
+# driver, the whole of a `hold` benchmark driver's torch). run_sweep asks for Tune's CSV and JSON loggers
+# only (its experiment analysis reads them); results of record are raystudy's Parquet rows.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
@@ -91,6 +95,7 @@ def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
 def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     """Run (or resume) the sweep on the connected Ray; returns where results and the report are."""
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -153,6 +158,7 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
             ),
             run_config=tune.RunConfig(
                 name=plan.experiment, storage_path=tune_root,
+                callbacks=[CSVLoggerCallback(), JsonLoggerCallback()],
                 failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
                 # Distributed trials checkpoint through Ray Train (every rank's DeepSpeed shards); a retried
                 # or restored trial resumes its Train run from them.

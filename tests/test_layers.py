@@ -37,6 +37,19 @@ def test_a_trial_of_a_method_without_tensors_never_imports_torch(tmp_path):
     assert (tmp_path / "trainer.json").exists() and not (tmp_path / "trainer.pt").exists()
 
 
+def test_the_sweep_driver_of_a_method_without_tensors_never_imports_torch(tmp_path):
+    """Nor does its sweep's driver: Tune's default TensorBoardX logger would import torch there (jobs/sweep.py)."""
+    modules = imported_modules(
+        "import jobs.sweep as sweep\n"
+        "from cluster import connect\n"
+        f"plan = sweep.plan_sweep('hold', ['hold_s=0'], seeds=[0], storage={str(tmp_path)!r})\n"
+        "connect(num_cpus=1, dashboard=False)\n"
+        "assert not sweep.run_sweep(plan)['errors']"
+    )
+    assert "torch" not in modules
+    assert list((tmp_path / "tune").rglob("progress.csv")), "Tune's CSV logger still writes"
+
+
 def test_registry_imports_methods_lazily():
     modules = imported_modules("from shared.registry import get_method; get_method('simclr')")
     assert "shared.methods.ssl.simclr" in modules
