@@ -14,13 +14,13 @@ from jobs.scheduler import StudyScheduler
 from shared.results import ResultsStore
 from tests.helpers import free_port
 
-TINY = {"batch_size": 32, "model.width": 4, "model.proj_hidden": 32, "model.proj_dim": 16,
-        "eval.knn_k": 20, "eval.equiv_pairs": 1, "data.n_train": 128, "data.n_test": 64}
-
 
 def study_file(tmp_path: Path, name: str, seeds: list[int], epochs: int, resources: dict) -> Path:
-    study = {"name": name, "seeds": seeds, "measures": ["knn_acc"], "resources": resources, "retries": 2,
-             "arms": {"simclr": {"method": "simclr", "sweep": False, "overrides": {**TINY, "epochs": epochs}}}}
+    """A study of `hold` trials: these tests are about where trials run, and a trial that only holds its CPU
+    for a second an epoch (checkpointed, resumed, retried like any other) spares the simulated nodes, which
+    share two real cores, the start-up of torch in every trial process and job driver."""
+    study = {"name": name, "seeds": seeds, "measures": ["held_s"], "resources": resources, "retries": 2,
+             "arms": {"hold": {"method": "hold", "sweep": False, "overrides": {"hold_s": 1.0, "epochs": epochs}}}}
     path = tmp_path / f"{name}.yaml"
     path.write_text(json.dumps(study))
     return path
