@@ -21,7 +21,7 @@ class EncoderConfig:
 
 class MaxPool2x2(nn.Module):
     """``nn.MaxPool2d(2)``, computed without autograd (evaluation, feature extraction) as the elementwise
-    maximum of the four strided sub-grids: the same values, bit for bit, 3-8x faster on CPU than torch's
+    maximum of the four strided sub-grids: the same values, bit for bit, 2-8x faster on CPU than torch's
     pooling kernel at these sizes. With autograd the torch kernel runs, so that training's gradients are
     untouched (it sends a tie's gradient to the first maximum; an elementwise maximum would split it)."""
 
