@@ -32,8 +32,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 # only, and the sweep checks the metric name itself before starting (validate_sweep).
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 # Tune's default loggers include TensorBoardX's, whose import pulls in torch (about 2 CPU-seconds per sweep
-# driver, the whole of a `hold` benchmark driver's torch). run_sweep asks for Tune's CSV and JSON loggers
-# only (its experiment analysis reads them); results of record are raystudy's Parquet rows.
+# driver in one cProfile run; tests/test_layers.py checks that a `hold` sweep's driver never imports torch).
+# run_sweep asks for Tune's CSV and JSON loggers only (its experiment analysis reads them); results of record
+# are raystudy's Parquet rows.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
