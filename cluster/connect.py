@@ -97,6 +97,7 @@ def connect(
             # A Ray started here runs this environment's interpreter for its jobs' `python` entrypoints
             # too (as if the venv were activated): its processes inherit this PATH.
             _put_interpreter_on_path()
+            _skip_idle_worker_prestart()
         if not address and jobs and _port_in_use(AGENT_PORT):
             print(f"[raystudy] port {AGENT_PORT} (Ray's job agent) is held by another Ray on this machine; "
                   "starting a private local head on free ports", flush=True)
@@ -130,6 +131,14 @@ def _put_interpreter_on_path() -> None:
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != bindir:
         os.environ["PATH"] = f"{bindir}{os.pathsep}{path}"
+
+
+def _skip_idle_worker_prestart() -> None:
+    """Ray starts one idle worker per CPU when its first driver connects, before anything asks for one.
+    Tune's trial actors never run on them (each starts a worker of its own: seen by process id), so on a
+    small machine they only compete for the cores at the moment the first trials start (about 0.5 CPU-s
+    each). The raylet reads this from the environment it inherits; a value the user set is kept."""
+    os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
 
 
 def _port_in_use(port: int) -> bool:

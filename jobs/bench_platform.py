@@ -11,22 +11,29 @@
    median (target <= 1.10 for trials of 20 s or more), and the time from the sweep's start to its first
    reported result (target < 10 s on a local Ray): with the embedded Ray's start (the first repeat) and
    on the Ray already up (the later ones).
+   Then the cold first result again in ``--fresh-starts`` new processes of each kind, as a median: (i) this
+   benchmark's sweep, timed from the sweep's start (Ray's start included, no dashboard), and (ii) the
+   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, validation, Ray with
+   its dashboard). This machine's spread between single runs is a few seconds.
 2. Training efficiency: CARE's achieved FLOP/s per training step (FLOPs counted by
    torch.utils.flop_counter) against this machine's measured matmul peak, on one thread.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 
@@ -66,24 +73,27 @@ def plain_wall(configs: list[list[str]], cpus: int, start_method: str) -> tuple[
     return time.perf_counter() - start, sum(per_trial) / len(per_trial)
 
 
+def sweep_overrides(trial: list[str], lams: list[float]) -> list[str]:
+    """The plain loop's trials as one sweep: every lambda once, in order, no early stopping."""
+    lam_grid = "[" + ",".join(str(lam) for lam in lams) + "]"
+    return [*trial, "optim.lr=0.001", "temperature=0.5", "equiv_splits=16", "sweep.scheduler.name=fifo",
+            "sweep.num_samples=1", f"sweep.search_space.lam={{grid: {lam_grid}}}"]
+
+
 def tune_run(trial: list[str], lams: list[float], cpus: int) -> dict[str, float]:
     """The same trials as a Tune sweep on the embedded Ray (started by the first call, timed there)."""
     from cluster import connect
     from jobs.sweep import plan_sweep, run_sweep
 
     storage = tempfile.mkdtemp(prefix="raystudy-bench-")
-    lam_grid = "[" + ",".join(str(lam) for lam in lams) + "]"
-    plan = plan_sweep("care", [*trial, "optim.lr=0.001", "temperature=0.5", "equiv_splits=16",
-                               "sweep.scheduler.name=fifo", "sweep.num_samples=1",
-                               f"sweep.search_space.lam={{grid: {lam_grid}}}"], storage=storage)
+    plan = plan_sweep("care", sweep_overrides(trial, lams), storage=storage)
     t0 = time.perf_counter()
     wall_t0 = time.time()
     connect(num_cpus=cpus, dashboard=False)
     ray_start = time.perf_counter() - t0
     out = run_sweep(plan)
-    first_row = min(os.path.getmtime(f) for f in ResultsStore(storage).files(plan.experiment))
     return {"tune_wall_s": time.perf_counter() - t0, "fit_s": out["fit_s"], "ray_start_s": ray_start,
-            "first_result_s": first_row - wall_t0}
+            "first_result_s": first_row_after(storage, wall_t0)}
 
 
 def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_method: str) -> list[dict[str, float]]:
@@ -103,6 +113,53 @@ def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_meth
               f"{row['ray_start_s']:.1f} s; first result after {row['first_result_s']:.1f} s", flush=True)
         rows.append(row)
     return rows
+
+
+def first_row_after(storage: str, t0: float) -> float:
+    """Seconds from ``t0`` (a time.time()) to the first result row written under ``storage``."""
+    return min(os.path.getmtime(f) for f in ResultsStore(storage).files()) - t0
+
+
+def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
+    """One cold first result in a new process. ``probe``: this benchmark's sweep (``--cold-probe``), timed
+    from the sweep's start as in the first repeat. ``command``: ``python jobs/sweep.py care ...`` as a user
+    runs it, timed from its launch; ``ready_s`` is when it prints that the sweep starts (Ray is up)."""
+    trial = [*TRIAL, "epochs=2"]  # the first row is epoch 1's; with one epoch it would wait for the evaluation
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    if kind == "probe":
+        cmd = [sys.executable, __file__, "--cold-probe", "--trials", str(len(lams)), "--cpus", str(cpus)]
+    else:
+        storage = tempfile.mkdtemp(prefix="raystudy-bench-")
+        cmd = [sys.executable, str(REPO / "jobs" / "sweep.py"), "care", *sweep_overrides(trial, lams),
+               "--storage", storage, "--num-cpus", str(cpus)]
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    row, ready, tail = {}, float("nan"), []
+    for line in proc.stdout:  # type: ignore[union-attr]
+        tail = [*tail[-20:], line]
+        if line.startswith("COLD "):
+            row = json.loads(line[5:])
+        elif line.startswith("[raystudy] sweep ") and ready != ready:
+            ready = time.time() - t0
+    if proc.wait() != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{''.join(tail)}")
+    if kind == "probe":
+        return {"first_result_s": row["first_result_s"], "ray_start_s": row["ray_start_s"]}
+    return {"first_result_s": first_row_after(storage, t0), "ready_s": ready}
+
+
+def bench_fresh_starts(starts: int, cpus: int) -> dict[str, list[dict[str, float]]]:
+    import ray
+
+    ray.shutdown()  # a Ray left up holds the ports a new one wants first: its start then takes seconds longer
+    lams = LAMBDAS[:cpus]  # the first result comes from the first wave of trials: one per core
+    out: dict[str, list[dict[str, float]]] = {"probe": [], "command": []}
+    for i in range(starts):
+        for kind in out:
+            out[kind].append(fresh_start(kind, lams, cpus))
+            print(f"fresh start {i + 1}/{starts} ({kind}): first result after "
+                  f"{out[kind][-1]['first_result_s']:.1f} s", flush=True)
+    return out
 
 
 def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
@@ -154,7 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="plain loop and Tune sweep, side by side, N times")
     parser.add_argument("--plain-start", choices=("spawn", "fork"), default="spawn",
                         help="how the plain loop's pool starts its workers (spawn: fresh interpreters, like Tune's)")
+    parser.add_argument("--fresh-starts", type=int, default=3,
+                        help="cold first results measured in N new processes of each kind (0: none)")
+    parser.add_argument("--cold-probe", action="store_true", help=argparse.SUPPRESS)  # one fresh start's sweep
     args = parser.parse_args(argv)
+    if args.cold_probe:
+        row = tune_run([*TRIAL, "epochs=2"], LAMBDAS[:args.trials], args.cpus)
+        print("COLD " + json.dumps(row), flush=True)
+        return 0
 
     eff = bench_step_efficiency()
     print(f"CARE training step (width 32, batch 256, 4 views, 1 thread): "
@@ -173,6 +237,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"first reported result: {cold['first_result_s']:.1f} s with the embedded Ray's start "
           f"({cold['ray_start_s']:.1f} s)" + (f"; {median(r['first_result_s'] for r in warm):.1f} s (median) "
                                             "on the Ray already up" if warm else "") + " (target < 10 s)")
+    if args.fresh_starts > 0 and os.environ.get("RAY_ADDRESS"):
+        print("fresh starts skipped: this run joined a Ray cluster (RAY_ADDRESS), so nothing here starts cold")
+    elif args.fresh_starts > 0:
+        fresh = bench_fresh_starts(args.fresh_starts, args.cpus)
+        probe, command = fresh["probe"], fresh["command"]
+
+        def spread(rows: list[dict[str, float]], key: str) -> str:
+            values = sorted(r[key] for r in rows)
+            return f"median {median(values):.1f} s ({', '.join(f'{v:.1f}' for v in values)})"
+
+        print(f"first reported result over {args.fresh_starts} fresh processes, {args.cpus} trials at once:")
+        print(f"  this benchmark's sweep, from the sweep's start incl. the embedded Ray's start: "
+              f"{spread(probe, 'first_result_s')}; Ray's start {spread(probe, 'ray_start_s')} (target < 10 s)")
+        print(f"  `python jobs/sweep.py care ...` from its launch (imports, validation, Ray and its dashboard): "
+              f"{spread(command, 'first_result_s')}; sweep starting after {spread(command, 'ready_s')}")
     return 0
 
 

@@ -6,9 +6,14 @@ imported) are paid once for all of them.
 The suite runs on two pytest-xdist workers, one test file at a time each (``-n 2 --dist loadfile`` in
 pyproject.toml): much of it waits on Ray (process and job starts, polling), which the other worker fills. The
 longest files go first, so that neither worker is left with a long file at the end while the other idles."""
+import os
 import sys
 
 import pytest
+
+# The clusters that tests start with `ray start` or ray's Cluster skip Ray's idle workers too, as connect() does
+# for its own Rays: nothing runs on them, and each costs about 0.5 CPU-s when the cores are busiest.
+os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
 
 _shared: dict[str, str] = {}  # the GCS address of the Ray that local_ray started or joined
 

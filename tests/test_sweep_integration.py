@@ -214,10 +214,16 @@ def test_list_names_methods_and_papers(capsys):
     assert "care" in out and "Rotationally Equivariant" in out and "simclr" in out
 
 
+# Ray's workers name themselves ray::IDLE until they run something.
+IDLE_WORKERS = ("import time, psutil; time.sleep(2); print('idle workers', "
+                "sum(p.cmdline()[:1] == ['ray::IDLE'] for p in psutil.Process().children(recursive=True)))")
+
+
 def test_a_local_ray_is_started_even_when_a_ray_start_cluster_is_recorded(tmp_path: Path):
     """`ray start` records its cluster in <ray temp dir>/ray_current_cluster, and a plain ray.init() joins it
     (then refuses num_cpus). connect() without an address starts its own local Ray, as documented: a record
-    pointing at a cluster that is not there (or at another user's) must not matter."""
+    pointing at a cluster that is not there (or at another user's) must not matter. That Ray starts no idle
+    workers ahead of the trials, which would not use them (connect._skip_idle_worker_prestart)."""
     import shutil
     import tempfile
 
@@ -226,11 +232,12 @@ def test_a_local_ray_is_started_even_when_a_ray_start_cluster_is_recorded(tmp_pa
         (tmp / "ray").mkdir()
         (tmp / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
         code = ("from cluster import connect; c = connect(num_cpus=1, dashboard=False); "
-                "import ray; print('local', c.local, ray.cluster_resources()['CPU'])")
+                "import ray; print('local', c.local, ray.cluster_resources()['CPU']); " + IDLE_WORKERS)
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": str(tmp)}
         out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
         assert "local True 1.0" in out.stdout
+        assert "idle workers 0" in out.stdout, out.stdout
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
