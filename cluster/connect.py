@@ -135,9 +135,9 @@ def _put_interpreter_on_path() -> None:
 
 def _skip_idle_worker_prestart() -> None:
     """Ray starts one idle worker per CPU when its first driver connects, before anything asks for one.
-    Tune's trial actors never run on them (each starts a worker of its own: seen by process id), so on a
-    small machine they only compete for the cores at the moment the first trials start (about 0.5 CPU-s
-    each). The raylet reads this from the environment it inherits; a value the user set is kept."""
+    Tune's trial actors did not run on them in any run checked (each started a worker of its own, by process
+    id), so on a small machine they only compete for the cores at the moment the first trials start (about
+    0.5 CPU-s each). The raylet reads this from the environment it inherits; a value the user set is kept."""
     os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
 
 

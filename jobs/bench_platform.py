@@ -134,18 +134,20 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
                "--storage", storage, "--num-cpus", str(cpus)]
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    row, ready, tail = {}, float("nan"), []
+    row: dict[str, float] = {}
+    ready: float | None = None
+    tail: list[str] = []
     for line in proc.stdout:  # type: ignore[union-attr]
         tail = [*tail[-20:], line]
         if line.startswith("COLD "):
             row = json.loads(line[5:])
-        elif line.startswith("[raystudy] sweep ") and ready != ready:
+        elif line.startswith("[raystudy] sweep ") and ready is None:
             ready = time.time() - t0
     if proc.wait() != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{''.join(tail)}")
     if kind == "probe":
         return {"first_result_s": row["first_result_s"], "ray_start_s": row["ray_start_s"]}
-    return {"first_result_s": first_row_after(storage, t0), "ready_s": ready}
+    return {"first_result_s": first_row_after(storage, t0), "ready_s": float("nan") if ready is None else ready}
 
 
 def bench_fresh_starts(starts: int, cpus: int) -> dict[str, list[dict[str, float]]]:

@@ -233,9 +233,10 @@ def test_a_local_ray_is_started_even_when_a_ray_start_cluster_is_recorded(tmp_pa
         (tmp / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
         code = ("from cluster import connect; c = connect(num_cpus=1, dashboard=False); "
                 "import ray; print('local', c.local, ray.cluster_resources()['CPU']); " + IDLE_WORKERS)
-        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": str(tmp)}
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=120)
+        # Without conftest's setting of the prestart variable: connect()'s own default is what is tested.
+        env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_prestart_worker_first_driver")}
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env | {"RAY_TMPDIR": str(tmp)},
+                             capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
         assert "local True 1.0" in out.stdout
         assert "idle workers 0" in out.stdout, out.stdout
