@@ -24,6 +24,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,8 @@ from shared.results import ResultsStore  # noqa: E402
 TRIAL = ["eval_every=0", "model.width=16", "data.n_train=1024", "data.n_test=512", "threads=1",
          "eval.equiv_pairs=2"]
 LAMBDAS = [0.0, 0.03, 0.1, 0.3, 1.0, 0.01, 0.05, 0.5]
+# A fresh start's trials: the first row is epoch 1's; with one epoch it would wait for the final evaluation.
+FRESH_TRIAL = [*TRIAL, "epochs=2"]
 
 
 def plain_trial(overrides: list[str]) -> float:
@@ -92,8 +95,10 @@ def tune_run(trial: list[str], lams: list[float], cpus: int) -> dict[str, float]
     connect(num_cpus=cpus, dashboard=False)
     ray_start = time.perf_counter() - t0
     out = run_sweep(plan)
-    return {"tune_wall_s": time.perf_counter() - t0, "fit_s": out["fit_s"], "ray_start_s": ray_start,
-            "first_result_s": first_row_after(storage, wall_t0)}
+    row = {"tune_wall_s": time.perf_counter() - t0, "fit_s": out["fit_s"], "ray_start_s": ray_start,
+           "first_result_s": first_row_after(storage, wall_t0)}
+    shutil.rmtree(storage, ignore_errors=True)  # checkpoints and rows of a benchmark: nothing to keep
+    return row
 
 
 def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_method: str) -> list[dict[str, float]]:
@@ -124,13 +129,12 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
     """One cold first result in a new process. ``probe``: this benchmark's sweep (``--cold-probe``), timed
     from the sweep's start as in the first repeat. ``command``: ``python jobs/sweep.py care ...`` as a user
     runs it, timed from its launch; ``ready_s`` is when it prints that the sweep starts (Ray is up)."""
-    trial = [*TRIAL, "epochs=2"]  # the first row is epoch 1's; with one epoch it would wait for the evaluation
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     if kind == "probe":
         cmd = [sys.executable, __file__, "--cold-probe", "--trials", str(len(lams)), "--cpus", str(cpus)]
     else:
         storage = tempfile.mkdtemp(prefix="raystudy-bench-")
-        cmd = [sys.executable, str(REPO / "jobs" / "sweep.py"), "care", *sweep_overrides(trial, lams),
+        cmd = [sys.executable, str(REPO / "jobs" / "sweep.py"), "care", *sweep_overrides(FRESH_TRIAL, lams),
                "--storage", storage, "--num-cpus", str(cpus)]
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -147,7 +151,9 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{''.join(tail)}")
     if kind == "probe":
         return {"first_result_s": row["first_result_s"], "ray_start_s": row["ray_start_s"]}
-    return {"first_result_s": first_row_after(storage, t0), "ready_s": float("nan") if ready is None else ready}
+    first = first_row_after(storage, t0)
+    shutil.rmtree(storage, ignore_errors=True)
+    return {"first_result_s": first, "ready_s": float("nan") if ready is None else ready}
 
 
 def bench_fresh_starts(starts: int, cpus: int) -> dict[str, list[dict[str, float]]]:
@@ -218,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-probe", action="store_true", help=argparse.SUPPRESS)  # one fresh start's sweep
     args = parser.parse_args(argv)
     if args.cold_probe:
-        row = tune_run([*TRIAL, "epochs=2"], LAMBDAS[:args.trials], args.cpus)
+        row = tune_run(FRESH_TRIAL, LAMBDAS[:args.trials], args.cpus)
         print("COLD " + json.dumps(row), flush=True)
         return 0
 
