@@ -1,4 +1,4 @@
-"""Stop one Ray head of this machine, found by its ``--temp-dir``, and leave every other Ray running.
+"""Stop one Ray head of this machine, found by its --temp-dir, and leave every other Ray running.
 
     ray start --head --temp-dir /tmp/my-ray ...      # a head of your own
     python -m cluster.stop --temp-dir /tmp/my-ray    # stops that head and its workers only
