@@ -87,6 +87,12 @@ def stop_head(temp_dir: str | os.PathLike, *, grace_s: float = 5.0, remove: bool
     return len(procs)
 
 
+def default_temp_dir() -> Path:
+    """Ray's default temp dir, as Ray picks it (``$RAY_TMPDIR``, else ``$TMPDIR``, else ``/tmp``, then ``ray``):
+    every Ray started without ``--temp-dir`` shares it."""
+    return Path(os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp") / "ray"
+
+
 def _is_ray_temp_dir(path: Path) -> bool:
     return (path / ADDRESS_FILE).is_file() or (path / "session_latest").exists()
 
@@ -98,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=5.0, help="seconds between SIGTERM and SIGKILL")
     args = parser.parse_args(argv)
     temp_dir = Path(args.temp_dir).expanduser()
+    if temp_dir.resolve() in {default_temp_dir().resolve(), Path("/tmp/ray").resolve()}:
+        print(f"error: {temp_dir} is Ray's default temp dir, shared by every Ray on this machine started without "
+              "--temp-dir: stopping its processes would stop them all, as `ray stop` does. Start your head with a "
+              "--temp-dir of its own", file=sys.stderr)
+        return 2
     if not temp_dir.is_dir() or not _is_ray_temp_dir(temp_dir):
         print(f"error: {temp_dir} is not the temp dir of a Ray head (no {ADDRESS_FILE} or session_latest in it); "
               "pass the --temp-dir given to `ray start --head`", file=sys.stderr)

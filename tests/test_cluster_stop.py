@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cluster.stop import head_address, head_processes, stop_head
+from cluster.stop import default_temp_dir, head_address, head_processes, stop_head
 from tests.helpers import RAY, REPO, free_port
 
 
@@ -78,3 +78,11 @@ def test_a_directory_that_is_not_a_ray_temp_dir_is_refused(tmp_path: Path):
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "not the temp dir of a Ray head" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rays_shared_default_temp_dir_is_refused():
+    """Every Ray started without --temp-dir lives under it: stopping it would stop them all, like `ray stop`."""
+    done = subprocess.run([sys.executable, "-m", "cluster.stop", "--temp-dir", str(default_temp_dir())], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "default temp dir" in done.stderr and "Traceback" not in done.stderr
