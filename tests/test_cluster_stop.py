@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cluster.stop import default_temp_dir, head_address, head_processes, stop_head
+from cluster.stop import head_address, head_processes, stop_head
 from tests.helpers import RAY, REPO, free_port
 
 
@@ -80,9 +80,14 @@ def test_a_directory_that_is_not_a_ray_temp_dir_is_refused(tmp_path: Path):
     assert "not the temp dir of a Ray head" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_rays_shared_default_temp_dir_is_refused():
-    """Every Ray started without --temp-dir lives under it: stopping it would stop them all, like `ray stop`."""
-    done = subprocess.run([sys.executable, "-m", "cluster.stop", "--temp-dir", str(default_temp_dir())], cwd=REPO,
+def test_rays_shared_default_temp_dir_is_refused(tmp_path: Path):
+    """Every Ray started without --temp-dir lives under Ray's default one: stopping it would stop them all, like
+    `ray stop`. The default is moved into tmp_path (RAY_TMPDIR, as Ray reads it), so that a regression here
+    cannot stop this machine's other Rays."""
+    default = tmp_path / "ray"
+    (default / "session_latest").mkdir(parents=True)
+    env = {**os.environ, "RAY_TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "cluster.stop", "--temp-dir", str(default)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "default temp dir" in done.stderr and "Traceback" not in done.stderr
