@@ -88,14 +88,14 @@ def check(cfg: DataConfig) -> None:
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         kind = "a Parquet" if _is_parquet(path) else "an .npz"
         raise ConfigError(f"data.path: {path} cannot be read as {kind} file: {err}") from None
-    for key, name in _columns(cfg):
-        if name not in shapes:
-            raise ConfigError(f"data.{key}: {path} has no array or column {name!r}; it holds: "
-                              f"{', '.join(sorted(shapes)) or 'nothing'}")
     clash = sorted(set(cfg.factors) & set(DERIVED)) or sorted({f for f in cfg.factors if cfg.factors.count(f) > 1})
     if clash or cfg.label in cfg.factors or cfg.images in cfg.factors:
         raise ConfigError(f"data.factors: {cfg.factors} repeats a name, or names the images, the label or one of "
                           f"{list(DERIVED)} (every split has those)")
+    for key, name in _columns(cfg):
+        if name not in shapes:
+            raise ConfigError(f"data.{key}: {path} has no array or column {name!r}; it holds: "
+                              f"{', '.join(sorted(shapes)) or 'nothing'}")
     rows = shapes[cfg.images][0] if shapes[cfg.images] else 0
     ndim = {"images": (2, 3, 4) if _is_parquet(path) else (3, 4), "label": (1,), "factors": (1,)}
     for key, name in _columns(cfg):
