@@ -16,6 +16,7 @@ import torch
 from shared.config import ConfigError
 from shared.data import DataConfig, DatasetNotFoundError, ImageDataset, check_dataset, hsv_to_rgb, load_dataset
 from shared.data.registry import (
+    DATASETS,
     DatasetEntry,
     DatasetUnavailableError,
     UnknownDatasetError,
@@ -516,3 +517,10 @@ def test_sweep_script_refuses_an_unconfigured_own_data_set_with_exit_2(tmp_path)
                          timeout=300)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"error: data.path: {tmp_path / 'absent.npz'} does not exist" in out.stderr
+
+
+def test_listing_names_every_registered_set():
+    out = run_python("import runpy; runpy.run_module('shared.data', run_name='__main__')")
+    assert out.returncode == 0, out.stderr
+    listed = {line.split()[0]: line.split()[1] for line in out.stdout.splitlines()}
+    assert listed == {name: entry.kind for name, entry in DATASETS.items()}

@@ -179,3 +179,11 @@ def check_entry(name: str, kind: str, cfg: object) -> DatasetEntry:
     if check is not None:
         check(cfg)
     return entry
+
+
+def describe() -> str:
+    """The registry as a fixed-width table (name, kind, source, description), from the entries alone."""
+    entries = sorted(DATASETS.values(), key=lambda e: (e.kind, e.name))
+    rows = [(e.name, e.kind, e.source, e.description) for e in entries]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(f"{n:<{widths[0]}}  {k:<{widths[1]}}  {s:<{widths[2]}}  {d}" for n, k, s, d in rows)
