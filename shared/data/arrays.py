@@ -80,14 +80,7 @@ def _columns(cfg: DataConfig) -> list[tuple[str, str]]:
     return [("images", cfg.images), ("label", cfg.label), *(("factors", name) for name in cfg.factors)]
 
 
-def check(cfg: DataConfig) -> None:
-    """The file exists and holds every named array/column, one row per image, enough rows for the sizes."""
-    path = _path(cfg)
-    try:
-        shapes = parquet_shapes(path) if _is_parquet(path) else npz_shapes(path)
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        kind = "a Parquet" if _is_parquet(path) else "an .npz"
-        raise ConfigError(f"data.path: {path} cannot be read as {kind} file: {err}") from None
+def _check_names(cfg: DataConfig, path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
     clash = sorted(set(cfg.factors) & set(DERIVED)) or sorted({f for f in cfg.factors if cfg.factors.count(f) > 1})
     if clash or cfg.label in cfg.factors or cfg.images in cfg.factors:
         raise ConfigError(f"data.factors: {cfg.factors} repeats a name, or names the images, the label or one of "
@@ -96,16 +89,31 @@ def check(cfg: DataConfig) -> None:
         if name not in shapes:
             raise ConfigError(f"data.{key}: {path} has no array or column {name!r}; it holds: "
                               f"{', '.join(sorted(shapes)) or 'nothing'}")
-    rows = shapes[cfg.images][0] if shapes[cfg.images] else 0
-    ndim = {"images": (2, 3, 4) if _is_parquet(path) else (3, 4), "label": (1,), "factors": (1,)}
+
+
+def _check_npz_shapes(cfg: DataConfig, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Images (N, H, W, 3), (N, 3, H, W) or (N, H, W); label and factors (N,). (Parquet has one row per image.)"""
     for key, name in _columns(cfg):
-        shape = shapes[name]
-        if len(shape) not in ndim[key] and not _is_parquet(path):
+        shape, ndims = shapes[name], (3, 4) if key == "images" else (1,)
+        if len(shape) not in ndims:
             raise ConfigError(f"data.{key}: array {name!r} has shape {shape}; expected "
                               f"{'(N, H, W, 3), (N, 3, H, W) or (N, H, W)' if key == 'images' else '(N,)'}")
-        if shape[0] != rows:
-            raise ConfigError(f"data.{key}: array {name!r} has {shape[0]} rows, the images {rows}")
-    check_split_sizes(cfg, rows, f"{path}")
+        if shape[0] != shapes[cfg.images][0]:
+            raise ConfigError(f"data.{key}: array {name!r} has {shape[0]} rows, the images {shapes[cfg.images][0]}")
+
+
+def check(cfg: DataConfig) -> None:
+    """The file exists and holds every named array/column, one row per image, enough rows for the sizes."""
+    path = _path(cfg)
+    try:
+        shapes = parquet_shapes(path) if _is_parquet(path) else npz_shapes(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        kind = "a Parquet" if _is_parquet(path) else "an .npz"
+        raise ConfigError(f"data.path: {path} cannot be read as {kind} file: {err}") from None
+    _check_names(cfg, path, shapes)
+    if not _is_parquet(path):
+        _check_npz_shapes(cfg, shapes)
+    check_split_sizes(cfg, shapes[cfg.images][0], f"{path}")
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ Both become a :class:`GraphTask` the same way (``as_task``):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ from torch_geometric.data import Data, InMemoryDataset
 
 from shared.config import ConfigError
 from shared.data import DatasetNotFoundError
+
+if TYPE_CHECKING:  # shared.graphs.data imports the registry, which names this module: no import cycle at run time
+    from shared.graphs.data import GraphDataConfig, GraphTask
 
 TU_REQUIRED = ("A", "graph_indicator")
 TU_TARGETS = ("graph_attributes", "graph_labels")
@@ -51,7 +55,7 @@ def tu_folder(root: str | None, name: str | None) -> Path:
                                f"{name}.zip from the TU collection into {base} (nothing is downloaded)")
 
 
-def check_tu(cfg) -> None:
+def check_tu(cfg: GraphDataConfig) -> None:
     folder = tu_folder(cfg.root, cfg.tu_name)
     files = [f"{cfg.tu_name}_{part}.txt" for part in TU_REQUIRED]
     missing = [name for name in files if not (folder / name).is_file()]
@@ -66,14 +70,14 @@ def check_tu(cfg) -> None:
         check_split_sizes(cfg, sum(1 for line in f if line.strip()), f"{cfg.tu_name} in {folder}")
 
 
-def check_pyg_file(cfg) -> None:
+def check_pyg_file(cfg: GraphDataConfig) -> None:
     if not cfg.path:
         raise ConfigError("data.path: pyg_file reads a file written by InMemoryDataset.save; set data.path=<file>")
     if not Path(cfg.path).expanduser().is_file():
         raise DatasetNotFoundError(f"data.path: {cfg.path} does not exist (or is not a file)")
 
 
-def check_split_sizes(cfg, available: int, what: str) -> None:
+def check_split_sizes(cfg: GraphDataConfig, available: int, what: str) -> None:
     asked = cfg.n_train + cfg.n_val + cfg.n_test
     if asked > available:
         raise ConfigError(f"data.n_train: n_train + n_val + n_test = {cfg.n_train} + {cfg.n_val} + {cfg.n_test} = "
@@ -90,7 +94,7 @@ def _separate(data: Data, slices: dict) -> list[Data]:
     return [dataset.get(i) for i in range(dataset.len())]
 
 
-def read_tu(cfg) -> list[Data]:
+def read_tu(cfg: GraphDataConfig) -> list[Data]:
     from torch_geometric.io import read_tu_data
 
     data, slices, _ = read_tu_data(str(tu_folder(cfg.root, cfg.tu_name)), cfg.tu_name)
@@ -166,7 +170,7 @@ def _targets(graphs: list[Data]) -> tuple[str, int, bool]:
     return ("node" if node_level else "graph"), widths.pop(), integer
 
 
-def as_task(name: str, graphs: list[Data], cfg):
+def as_task(name: str, graphs: list[Data], cfg: GraphDataConfig) -> GraphTask:
     """Graphs in any PyG layout -> the GraphTask the graph methods train on (rules in the module docstring)."""
     from shared.graphs.data import GraphTask
 
@@ -183,9 +187,9 @@ def as_task(name: str, graphs: list[Data], cfg):
                      edge_types=edge_types, counts=integer)
 
 
-def load_tu(cfg):
+def load_tu(cfg: GraphDataConfig) -> GraphTask:
     return as_task(cfg.tu_name, read_tu(cfg), cfg)
 
 
-def load_pyg_file(cfg):
+def load_pyg_file(cfg: GraphDataConfig) -> GraphTask:
     return as_task(Path(cfg.path).stem, read_pyg_file(cfg.path), cfg)
