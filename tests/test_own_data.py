@@ -423,8 +423,9 @@ def test_lappe_trains_and_evaluates_on_tu_files(tmp_path, graph_cache):
     assert {"val_mae", "test_mae", "count_acc"} <= set(out)
 
 
-def write_pyg_file(path, n_graphs: int = 12, node_level: bool = False) -> None:
-    """Random graphs with float node features and a float target per graph (or per node)."""
+def write_pyg_file(path, n_graphs: int = 12, node_level: bool = False, as_tu_dataset: bool = False) -> None:
+    """Random graphs with float node features and a float target per graph (or per node), saved as
+    InMemoryDataset.save does, or as TUDataset's processed file (which adds a dict of sizes)."""
     from torch_geometric.data import Data, InMemoryDataset
 
     generator = torch.Generator().manual_seed(0)
@@ -436,14 +437,18 @@ def write_pyg_file(path, n_graphs: int = 12, node_level: bool = False) -> None:
         x = torch.randn(n, 3, generator=generator)
         y = x.sum(1, keepdim=True) if node_level else x.sum().view(1, 1)
         graphs.append(Data(x=x, edge_index=edge_index, edge_attr=torch.randn(2 * n, 2, generator=generator), y=y))
-    InMemoryDataset.save(graphs, str(path))
+    if as_tu_dataset:
+        data, slices = InMemoryDataset.collate(graphs)
+        torch.save((data.to_dict(), slices, {"num_node_labels": 0}, Data), path)
+    else:
+        InMemoryDataset.save(graphs, str(path))
 
 
-@pytest.mark.parametrize("node_level", [False, True])
-def test_pyg_file_becomes_a_graph_task(tmp_path, graph_cache, node_level):
+@pytest.mark.parametrize("node_level,as_tu_dataset", [(False, False), (True, False), (False, True)])
+def test_pyg_file_becomes_a_graph_task(tmp_path, graph_cache, node_level, as_tu_dataset):
     from shared.graphs.data import GraphDataConfig, load_graph_task
 
-    write_pyg_file(tmp_path / "data.pt", node_level=node_level)
+    write_pyg_file(tmp_path / "data.pt", node_level=node_level, as_tu_dataset=as_tu_dataset)
     task = load_graph_task(GraphDataConfig(name="pyg_file", path=str(tmp_path / "data.pt"), n_train=8, n_val=2,
                                            n_test=2, pe_k=4))
     assert task.level == ("node" if node_level else "graph") and task.target_dim == 1 and not task.counts
@@ -524,3 +529,20 @@ def test_listing_names_every_registered_set():
     assert out.returncode == 0, out.stderr
     listed = {line.split()[0]: line.split()[1] for line in out.stdout.splitlines()}
     assert listed == {name: entry.kind for name, entry in DATASETS.items()}
+
+
+def test_pyg_file_reads_what_pyg_s_tudataset_processed(tmp_path, graph_cache):
+    """A PyG data set processed once by PyG itself (here TUDataset over local raw files, so nothing downloads):
+    its processed/data.pt is a pyg_file, and gives the same graphs as reading the raw files with data.name=tu."""
+    from torch_geometric.datasets import TUDataset
+
+    from shared.graphs.data import GraphDataConfig, load_graph_task
+
+    write_tu(tmp_path / "TOY" / "raw")
+    TUDataset(str(tmp_path), "TOY")
+    sizes = {"n_train": 8, "n_val": 2, "n_test": 2, "pe_k": 4}
+    from_file = load_graph_task(GraphDataConfig(name="pyg_file", path=str(tmp_path / "TOY" / "processed" / "data.pt"),
+                                                **sizes))
+    from_raw = load_graph_task(GraphDataConfig(name="tu", root=str(tmp_path), tu_name="TOY", **sizes))
+    for a, b in zip(from_file.train + from_file.test, from_raw.train + from_raw.test, strict=True):
+        assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.y, b.y) and torch.equal(a.x, b.x)

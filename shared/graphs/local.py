@@ -6,8 +6,8 @@
     <root>/<NAME>_A.txt
   with <NAME>_graph_indicator.txt and a target: <NAME>_graph_attributes.txt (regression) or
   <NAME>_graph_labels.txt (classes); node and edge labels / attributes are used when present.
-``pyg_file``: a file written by ``torch_geometric.data.InMemoryDataset.save(data_list, path)`` (what a PyG data set's
-  ``processed/data.pt`` holds), data.path; read with ``torch.load(weights_only=True)``, so it holds tensors only.
+``pyg_file``: a file written by ``torch_geometric.data.InMemoryDataset.save(data_list, path)``, or a PyG data set's
+  ``processed/data.pt`` (TUDataset's too), data.path; read with ``torch.load(weights_only=True)``: tensors only.
 
 Both become a :class:`GraphTask` the same way (``as_task``):
 - level: "graph" when every ``y`` has one row, "node" when it has one row per node; the target is ``y`` as floats;
@@ -107,10 +107,11 @@ def read_pyg_file(path: str) -> list[Data]:
     except Exception as err:  # noqa: BLE001 (any failure to unpickle is the same user error)
         raise ConfigError(f"data.path: {path} cannot be read as a PyG InMemoryDataset file "
                           f"(InMemoryDataset.save): {type(err).__name__}: {str(err).splitlines()[0]}") from None
-    if not (isinstance(out, tuple) and len(out) in (2, 3)):
+    # InMemoryDataset.save writes (data, slices, class); TUDataset's processed file (data, slices, sizes, class)
+    if not (isinstance(out, tuple) and 2 <= len(out) <= 4 and isinstance(out[1], dict)):
         raise ConfigError(f"data.path: {path} is not an InMemoryDataset.save file (expected (data, slices, class))")
     data, slices = out[0], out[1]
-    data_cls = out[2] if len(out) == 3 else Data
+    data_cls = out[-1] if isinstance(out[-1], type) else Data
     return _separate(data_cls.from_dict(data) if isinstance(data, dict) else data, slices)
 
 
