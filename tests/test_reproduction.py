@@ -11,7 +11,8 @@ invariant encoder and is only reported.
 """
 import pytest
 
-from jobs.reproduce import compare, mean
+from jobs.reproduce import compare, load_reproduction, mean, seed_overrides
+from shared.registry import get_method
 
 HELD_OUT_SEEDS = [2, 3]
 SETS = {"shapes": "care", "digits": "care_digits"}  # image set -> reproduction (configs/reproduce/)
@@ -39,6 +40,13 @@ def on(*image_sets: str, xfail: dict[str, str] | None = None) -> pytest.MarkDeco
 
 def gap(out: dict, measure: str) -> float:
     return mean(out, "care", measure) - mean(out, "simclr", measure)
+
+
+@pytest.mark.parametrize("name", list(SETS.values()))
+def test_a_care_reproduction_seed_seeds_the_data_too(name):
+    repro = load_reproduction(name)
+    cfg = get_method("care").load_config([*repro.setting, *seed_overrides(repro, 3)])
+    assert (cfg.seed, cfg.data.seed) == (3, 3)
 
 
 @pytest.mark.slow
