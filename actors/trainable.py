@@ -4,6 +4,7 @@ resume at once. Nothing here knows about a particular method."""
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,14 @@ from typing import Any
 import ray
 from ray import tune
 
-from shared.checkpoint import load_state, save_checkpoint
+from shared.checkpoint import restore_with_fallback, save_checkpoint
 from shared.config import flatten, to_dict
 from shared.method import NonFiniteLossError
 from shared.registry import get_method
 from shared.results import ResultsStore, RunInfo
+
+# A diagnostic row: the epoch a trial resumed from after skipping damaged checkpoints (0: from scratch).
+CHECKPOINT_FALLBACK = "checkpoint_fallback"
 
 
 class MethodTrainable(tune.Trainable):
@@ -64,6 +68,8 @@ class MethodTrainable(tune.Trainable):
             artifact = self.trainer.artifact()
             for evaluator in self.evaluators:
                 metrics.update(evaluator.evaluate(artifact))
+        metrics.update(getattr(self, "fallback_note", {}))  # the rows say the trial resumed from an older state
+        self.fallback_note = {}
         self.store.write_epoch(self.info, epoch, metrics, "final" if done else "running",
                                time.time() - self.started)
         return {**metrics, "epoch": epoch, "done": done}
@@ -72,4 +78,12 @@ class MethodTrainable(tune.Trainable):
         save_checkpoint(checkpoint_dir, self.spec, self.cfg, self.trainer)
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.trainer.load_state_dict(load_state(Path(checkpoint_dir)))
+        restored = restore_with_fallback(Path(checkpoint_dir))
+        if restored.fell_back:  # a damaged checkpoint: its predecessor, else a fresh start, never a retry loop
+            if restored.state is None:
+                self._build(self.config)
+            print(f"[raystudy] WARNING trial {self.trial_id}: {restored.describe()}", file=sys.stderr, flush=True)
+            self._iteration = restored.epoch  # Tune set the damaged checkpoint's; one iteration is one epoch
+            self.fallback_note = {CHECKPOINT_FALLBACK: float(restored.epoch)}
+        if restored.state is not None:
+            self.trainer.load_state_dict(restored.state)

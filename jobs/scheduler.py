@@ -76,6 +76,19 @@ class StudyState:
         return StudyState(**raw, nodes=nodes)
 
 
+def parse_state(text: str, path: str) -> StudyState:
+    """A study's state from its file's text; a damaged file (truncated, edited) is a ConfigError that names it
+    and says what to do, not a JSONDecodeError."""
+    try:
+        return StudyState.from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSONDecodeError is a ValueError
+        raise ConfigError(
+            f"the study's state file {path} is damaged ({type(err).__name__}: {err}). Move it aside and run the "
+            "study again: it starts over, and sweeps that finished resume from their own records under tune/ "
+            "(or restore the file from a backup)"
+        ) from None
+
+
 def _q(items: list[str]) -> str:
     return " ".join(shlex.quote(i) for i in items)
 
@@ -118,8 +131,13 @@ class StudyScheduler:
         text = self.store.read_text("studies", sid, "state.json")
         if text is None:
             raise KeyError(f"no study {sid!r} under {self.storage}/studies")
+        state = parse_state(text, self.store.path("studies", sid, "state.json"))
         self._saved[sid] = text  # what is on disk: saving the same state again writes nothing
-        return StudyState.from_json(text)
+        return state
+
+    def read_state(self, sid: str) -> StudyState | None:
+        """The study's saved state, or None if it has none; a damaged state file raises ConfigError naming it."""
+        return self._load(sid) if self.store.exists("studies", sid, "state.json") else None
 
     def _study(self, state: StudyState) -> StudyConfig:
         if state.study_id not in self._studies:

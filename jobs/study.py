@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         from jobs.scheduler import StudyScheduler
 
         scheduler = StudyScheduler(jobs_address(args.address), storage=args.storage)
+        scheduler.read_state(sid)  # a damaged state file is named here, before anything is submitted
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
