@@ -89,6 +89,14 @@ def parse_state(text: str, path: str) -> StudyState:
         ) from None
 
 
+def check_state_file(storage: str | None, sid: str) -> None:
+    """Before Ray starts: a damaged ``state.json`` of the study raises ConfigError naming it (absent is fine)."""
+    store = ResultsStore(storage)
+    text = store.read_text("studies", sid, "state.json")
+    if text is not None:
+        parse_state(text, store.path("studies", sid, "state.json"))
+
+
 def _q(items: list[str]) -> str:
     return " ".join(shlex.quote(i) for i in items)
 
@@ -134,10 +142,6 @@ class StudyScheduler:
         state = parse_state(text, self.store.path("studies", sid, "state.json"))
         self._saved[sid] = text  # what is on disk: saving the same state again writes nothing
         return state
-
-    def read_state(self, sid: str) -> StudyState | None:
-        """The study's saved state, or None if it has none; a damaged state file raises ConfigError naming it."""
-        return self._load(sid) if self.store.exists("studies", sid, "state.json") else None
 
     def _study(self, state: StudyState) -> StudyConfig:
         if state.study_id not in self._studies:
