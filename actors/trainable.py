@@ -12,7 +12,8 @@ from typing import Any
 import ray
 from ray import tune
 
-from shared.checkpoint import restore_with_fallback, save_checkpoint
+from shared.atomic import TRIAL_RESERVE
+from shared.checkpoint import ensure_room_for_copy, restore_with_fallback, save_checkpoint
 from shared.config import flatten, to_dict
 from shared.method import NonFiniteLossError
 from shared.registry import get_method
@@ -44,7 +45,8 @@ class MethodTrainable(tune.Trainable):
         self.cfg = self.spec.load_config({**run.get("overrides", {}), **config})
         self.trainer = self.spec.make_trainer(self.cfg)
         self.evaluators = self.spec.make_evaluators(self.cfg, self.trainer.data)
-        self.store = ResultsStore(run["storage"])
+        # A trial stops writing while Tune can still record its failure on the same disk (TRIAL_RESERVE).
+        self.store = ResultsStore(run["storage"], reserve=TRIAL_RESERVE)
         data = getattr(self.cfg, "data", None)
         self.info = RunInfo(
             experiment=run["experiment"], method=self.spec.name, paper=self.spec.paper,
@@ -76,6 +78,12 @@ class MethodTrainable(tune.Trainable):
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         save_checkpoint(checkpoint_dir, self.spec, self.cfg, self.trainer)
+        if self._local_storage():  # fail clearly before Tune copies a truncated checkpoint to a full disk
+            ensure_room_for_copy(checkpoint_dir, f"{self.run_info['storage']}/tune/{self.run_info['experiment']}/"
+                                                 f"{self.trial_id}", TRIAL_RESERVE)
+
+    def _local_storage(self) -> bool:
+        return "://" not in self.run_info["storage"]
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         restored = restore_with_fallback(Path(checkpoint_dir))

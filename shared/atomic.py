@@ -49,13 +49,26 @@ def free_bytes(path: str | os.PathLike) -> int | None:
         return None
 
 
-def disk_full(path: str | os.PathLike, needed: int) -> DiskFullError:
+def disk_full(path: str | os.PathLike, needed: int, reserve: int = 0) -> DiskFullError:
     free = free_bytes(path)
     free_text = "unknown" if free is None else f"{free:,}"
+    kept = f" (plus {reserve:,} kept free so that Tune can record the failure)" if reserve else ""
     return DiskFullError(
-        f"no space left on device: writing {path} needs {needed:,} bytes, {free_text} bytes free there "
+        f"no space left on device: writing {path} needs {needed:,} bytes{kept}, {free_text} bytes free there "
         "(free space, or point RAYSTUDY_STORAGE / --storage at a larger disk)"
     )
+
+
+# What a trial leaves free on a local storage root: Tune's driver writes the trial's error and its experiment state
+# there after the trial fails; with nothing left, those files are empty and Tune itself fails reading them back.
+TRIAL_RESERVE = 1 << 20
+
+
+def ensure_room(path: str | os.PathLike, needed: int, reserve: int = 0) -> None:
+    """Raise DiskFullError naming ``path`` unless its disk has ``needed + reserve`` bytes free (unknown: pass)."""
+    free = free_bytes(path)
+    if free is not None and free < needed + reserve:
+        raise disk_full(path, needed, reserve)
 
 
 def _fsync_dir(directory: Path) -> None:

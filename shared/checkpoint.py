@@ -62,6 +62,15 @@ def save_checkpoint(directory: str | os.PathLike, spec: MethodSpec, cfg: Any, tr
     return str(path)
 
 
+def ensure_room_for_copy(checkpoint_dir: str | os.PathLike, destination: str, reserve: int = 0) -> None:
+    """Raise DiskFullError (naming ``destination``) when its disk cannot hold a copy of ``checkpoint_dir`` and
+    ``reserve`` more bytes: Tune copies a trial's checkpoint to storage file by file, and on a full disk it left a
+    truncated copy behind."""
+    files = [p for p in Path(checkpoint_dir).rglob("*") if p.is_file()]
+    needed = sum(-(-p.stat().st_size // 4096) * 4096 for p in files)  # whole 4 KiB blocks, as most disks count
+    atomic.ensure_room(destination, needed, reserve)
+
+
 def load_state(directory: str | os.PathLike) -> dict[str, Any]:
     if (Path(directory) / JSON_STATE_FILE).exists():
         return json.loads((Path(directory) / JSON_STATE_FILE).read_text())

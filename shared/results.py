@@ -136,9 +136,10 @@ def metric_rows(
 class ResultsStore:
     """Reads and writes result rows under a storage root (local path or pyarrow filesystem URI)."""
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, reserve: int = 0) -> None:
         self.root = storage_root(root)
         self.fs, self.base = _filesystem(self.root)
+        self.reserve = reserve  # bytes a write must leave free on a local disk (else DiskFullError before writing)
 
     def path(self, *parts: str) -> str:
         return "/".join([self.base.rstrip("/"), *parts])
@@ -147,6 +148,8 @@ class ResultsStore:
         """Write ``data`` at ``final`` whole: temporary name, then rename (fsync'd on a local disk); the
         temporary file is removed on any failure and a full disk raises ``DiskFullError`` naming the path."""
         if isinstance(self.fs, pafs.LocalFileSystem):
+            if self.reserve:
+                atomic.ensure_room(final, len(data), self.reserve)
             return atomic.write_bytes(final, data)
         parent = final.rsplit("/", 1)[0]
         self.fs.create_dir(parent, recursive=True)

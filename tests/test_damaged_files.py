@@ -298,6 +298,23 @@ def test_full_disk_checkpoint_keeps_the_previous_meta_and_state(small_disk: Path
     assert restore_with_fallback(directory).epoch == 1
 
 
+def test_a_sweep_that_fills_its_disk_ends_with_a_message_and_no_truncated_copies(local_ray, small_disk: Path,
+                                                                                 capsys):
+    """The break as found, end to end on a real 2 MiB disk: the trial fails with the path and the bytes needed (not
+    pyarrow's "Error writing bytes") while Tune can still record the failure, Tune copies no truncated checkpoint,
+    no temporary file is left, and the sweep's last line says so."""
+    from jobs.sweep import main as sweep_main
+
+    code = sweep_main(["hold", "hold_s=0.01", "epochs=2000", "sweep.max_failures=1", "--storage", str(small_disk)])
+    captured = capsys.readouterr()
+    assert code == 1
+    last = captured.err.strip().splitlines()[-1]  # the sweep's own last word names the disk and the bytes
+    assert f"no space left on device: writing {small_disk}" in last and "bytes free there" in last, last
+    assert no_leftovers(small_disk) == []
+    copies = [p for p in small_disk.glob("tune/*/*/checkpoint_*/*") if p.stat().st_size == 0]
+    assert copies == [], "Tune copied a checkpoint onto the full disk"
+
+
 class _Big:
     """A trainer whose state does not fit on the full disk."""
 
