@@ -71,20 +71,6 @@ def ensure_room(path: str | os.PathLike, needed: int, reserve: int = 0) -> None:
         raise disk_full(path, needed, reserve)
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (on filesystems that allow opening a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> str:
     """Write ``data`` to the local ``path`` whole (temporary name, fsync, rename); return the path."""
     final = Path(path)
@@ -102,8 +88,8 @@ def write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> str
         if is_disk_full(err):
             raise disk_full(final, len(data)) from None
         raise
-    if fsync:
-        _fsync_dir(final.parent)
+    # The directory is not fsync'd: a power cut may lose the newest rename (the old file stays, whole), which
+    # a resumed run recomputes; fsync'ing the data before the rename is what rules out a truncated file.
     return str(final)
 
 
