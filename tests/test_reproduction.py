@@ -61,7 +61,9 @@ def test_a_care_reproduction_seed_seeds_the_data_too(name):
 
 
 @pytest.mark.slow
-@on("shapes", "digits")
+@on("shapes", "digits", xfail={
+    "shapes": "held-out seeds 2, 3: colour probe 0.759 ± 0.052 vs SimCLR 0.775 ± 0.061 (tuning seeds: +0.038)",
+    "digits": "held-out seeds 2, 3: colour probe 0.871 ± 0.022 vs SimCLR 0.861 ± 0.016 (+0.010 < 0.02)"})
 def test_care_keeps_more_colour_than_simclr(outcomes, image_set):
     out = outcome_of(outcomes, image_set)
     assert gap(out, "colour_probe_acc") >= 0.02, figures(out, "colour_probe_acc")
@@ -75,7 +77,9 @@ def test_care_class_accuracy_stays_within_a_few_points(outcomes, image_set):
 
 
 @pytest.mark.slow
-@on("shapes", "digits")
+@on("shapes", "digits", xfail={
+    "shapes": "held-out seeds 2, 3: orthogonal-map residual 0.439 ± 0.032 vs SimCLR 0.545 ± 0.009 (0.80 x)",
+    "digits": "held-out seeds 2, 3: orthogonal-map residual 0.605 ± 0.083 vs SimCLR 0.637 ± 0.024 (0.95 x)"})
 def test_care_augmentations_act_closer_to_orthogonal_maps(outcomes, image_set):
     # The residual of the best orthogonal map over z2's variance: its denominator does not move with how far
     # the embedding moves, unlike equiv_error's (tests/test_metrics.py checks this by hand).
@@ -93,15 +97,16 @@ def test_care_gram_discrepancy_is_lower(outcomes, image_set):
 
 
 @pytest.mark.slow
-@on("shapes", xfail={"shapes": "tuning seeds 0-2: kNN 0.661 vs SimCLR 0.712, 5 points lower"})
+@on("shapes")
 def test_care_knn_accuracy_stays_within_a_few_points(outcomes, image_set):
-    # kNN (k = 200) only on shapes: on digits k = 200 exceeds a class's ~144 train images.
+    # kNN (k = 200) only on shapes: on digits k = 200 exceeds a class's ~144 train images. Tuning seeds 0-2 (data
+    # seed 0): 0.661 vs 0.712, 5 points lower; held-out seeds 2, 3 (data seed = seed): 0.685 vs 0.680.
     out = outcome_of(outcomes, image_set)
     assert abs(gap(out, "knn_acc")) <= 0.05, figures(out, "knn_acc")
 
 
 @pytest.mark.slow
-@on("shapes", xfail={"shapes": "tuning seeds 0-2: hue sensitivity 0.018 vs SimCLR 0.019, equal"})
+@on("shapes", xfail={"shapes": "hue sensitivity 0.019 vs SimCLR 0.021 on held-out seeds 2, 3 (tuning: 0.018 vs 0.019)"})
 def test_care_embedding_moves_more_under_a_hue_rotation(outcomes, image_set):
     # If CARE keeps colour equivariantly, rotating every image's hue by half the circle moves its embedding more.
     out = outcome_of(outcomes, image_set)
