@@ -10,14 +10,19 @@ study's jobs. Running the same command again resumes the study: finished nodes a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 from shared.config import ConfigError  # noqa: E402
+
+if TYPE_CHECKING:
+    from jobs.studyconfig import StudyConfig
 
 
 def jobs_address(address: str | None) -> str:
@@ -32,6 +37,34 @@ def jobs_address(address: str | None) -> str:
     return f"http://{conn.dashboard_url}"
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return value
+
+
+def check_local_resources(study: StudyConfig, address: str | None) -> None:
+    """A study run on the local Ray this process would start gets this machine's CPUs and GPUs: refuse a
+    trial larger than that before starting Ray (on a cluster, the scheduler checks the cluster's nodes)."""
+    if address or os.environ.get("RAY_ADDRESS"):
+        return
+    from ray._private.accelerators import get_accelerator_manager_for_resource
+
+    from jobs.studyconfig import study_trial_resources
+
+    cpu, gpu = study_trial_resources(study)
+    have = {"CPU": float(os.cpu_count() or 1),
+            "GPU": float(get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators())}
+    for key, need in (("CPU", cpu), ("GPU", gpu)):
+        if need > have[key]:
+            raise ConfigError(f"{study.name}: resources: a trial asks for {need:g} {key} but this machine (the "
+                              f"local Ray a study without --address runs on) has {have[key]:g}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", help="a configs/studies/*.yaml file")
@@ -40,28 +73,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
     parser.add_argument("--status", action="store_true", help="print the study's state and exit")
     parser.add_argument("--cancel", action="store_true", help="stop the study's running jobs")
-    parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
+    parser.add_argument("--timeout", type=_positive_seconds, help="give up waiting after this many seconds")
     args = parser.parse_args(argv)
 
     from jobs.studyconfig import load_study, study_id
+    from shared.results import ResultsStore, check_storage_root
 
     try:
         study = load_study(args.study, smoke=args.smoke)  # validated before anything is submitted
         sid = study_id(study, args.smoke)
+        storage = check_storage_root(args.storage)
+        if (args.status or args.cancel) and not ResultsStore(storage).exists("studies", sid, "state.json"):
+            raise ConfigError(f"study {sid} was never run under {storage} (no studies/{sid}/state.json); "
+                              "run it first, or give the --storage it ran with")
+        if not (args.status or args.cancel):
+            check_local_resources(study, args.address)
         from jobs.scheduler import StudyScheduler
 
-        scheduler = StudyScheduler(jobs_address(args.address), storage=args.storage)
+        scheduler = StudyScheduler(jobs_address(args.address), storage=storage)
+        if args.status:
+            print(scheduler.status(sid))
+            return 0
+        if args.cancel:
+            print(scheduler.cancel(sid)["status"])
+            return 0
+        print(f"[study {sid}] {len(study.arms)} arm(s), seeds {study.seeds}; storage {scheduler.storage}", flush=True)
+        scheduler.submit(args.study, smoke=args.smoke)  # checks the trials fit the cluster's nodes first
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.status:
-        print(scheduler.status(sid))
-        return 0
-    if args.cancel:
-        print(scheduler.cancel(sid)["status"])
-        return 0
-    print(f"[study {sid}] {len(study.arms)} arm(s), seeds {study.seeds}; storage {scheduler.storage}", flush=True)
-    scheduler.submit(args.study, smoke=args.smoke)
+    except ConnectionError as err:  # a dashboard URL where nothing answers
+        print(f"error: {err} (check --address / RAY_ADDRESS)", file=sys.stderr)
+        return 2
     final = scheduler.wait(sid, timeout=args.timeout, progress=lambda line: print(line, flush=True))
     text = scheduler.store.read_text("reports", sid, "report.md")
     if text:

@@ -38,9 +38,9 @@ os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
-from shared.config import ConfigError  # noqa: E402
+from shared.config import MAX_INT, ConfigError  # noqa: E402
 from shared.registry import get_method, list_methods  # noqa: E402
-from shared.results import ResultsStore, code_version, storage_root  # noqa: E402
+from shared.results import ResultsStore, check_storage_root, code_version  # noqa: E402
 
 
 @dataclass
@@ -64,7 +64,7 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
     return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
-                     storage=storage_root(storage), smoke=smoke, study=study, job=job)
+                     storage=check_storage_root(storage), smoke=smoke, study=study, job=job)
 
 
 def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
@@ -196,9 +196,22 @@ def print_methods() -> None:
 
 def _int_list(text: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(not 0 <= s <= MAX_INT for s in seeds):  # numpy's seed range
+        raise argparse.ArgumentTypeError(f"seeds must lie in [0, {MAX_INT}], got {text!r}")
+    return seeds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None, method: str | None = None) -> argparse.Namespace:
@@ -212,14 +225,15 @@ def parse_args(argv: list[str] | None = None, method: str | None = None) -> argp
     parser.add_argument("--fresh", action="store_true", help="start a new experiment instead of resuming")
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
     parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
+    parser.add_argument("--num-cpus", type=_positive_int, help="CPUs of the embedded local Ray (default: all)")
     parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
                         help="no search: train the configuration once per seed")
     parser.add_argument("--profile", help="a configs/cluster/ profile: its distributed section for methods marked "
                         "distributed=deepspeed (distributed.* keys), else its per-trial resources")
     parser.add_argument("--study", default="", help="study label written into the result rows")
     parser.add_argument("--job", default="", help="job label written into the result rows")
-    args = parser.parse_args(argv)
+    # Intermixed: overrides may follow options (`care --smoke epochs=8`), as they may precede them.
+    args = parser.parse_intermixed_args(argv)
     if method is not None:
         args.method = method
     return args
