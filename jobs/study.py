@@ -14,15 +14,11 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 from shared.config import ConfigError  # noqa: E402
-
-if TYPE_CHECKING:
-    from jobs.studyconfig import StudyConfig
 
 
 def jobs_address(address: str | None) -> str:
@@ -47,24 +43,6 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def check_local_resources(study: StudyConfig, address: str | None) -> None:
-    """A study run on the local Ray this process would start gets this machine's CPUs and GPUs: refuse a
-    trial larger than that before starting Ray (on a cluster, the scheduler checks the cluster's nodes)."""
-    if address or os.environ.get("RAY_ADDRESS"):
-        return
-    from ray._private.accelerators import get_accelerator_manager_for_resource
-
-    from jobs.studyconfig import study_trial_resources
-
-    cpu, gpu = study_trial_resources(study)
-    have = {"CPU": float(os.cpu_count() or 1),
-            "GPU": float(get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators())}
-    for key, need in (("CPU", cpu), ("GPU", gpu)):
-        if need > have[key]:
-            raise ConfigError(f"{study.name}: resources: a trial asks for {need:g} {key} but this machine (the "
-                              f"local Ray a study without --address runs on) has {have[key]:g}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", help="a configs/studies/*.yaml file")
@@ -87,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"study {sid} was never run under {storage} (no studies/{sid}/state.json); "
                               "run it first, or give the --storage it ran with")
         if not (args.status or args.cancel):
-            check_local_resources(study, args.address)
+            from cluster.preflight import check_local_fit
+            from jobs.studyconfig import study_trial_resources
+
+            cpu, gpu = study_trial_resources(study)
+            check_local_fit({"CPU": cpu, "GPU": gpu}, args.address, f"{args.study}: resources")
         from jobs.scheduler import StudyScheduler
 
         scheduler = StudyScheduler(jobs_address(args.address), storage=storage)

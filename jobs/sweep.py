@@ -252,7 +252,11 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
         plan = plan_sweep(args.method, overrides, smoke=args.smoke, name=args.name, storage=args.storage,
                           seeds=args.seeds, study=args.study, job=args.job)
         from cluster import connect
+        from cluster.preflight import check_local_fit
 
+        if get_method(plan.method).resources.distributed != "deepspeed":  # Train workers: checked once connected
+            check_local_fit({"CPU": plan.sweep.resources.cpu, "GPU": plan.sweep.resources.gpu}, args.address,
+                            "sweep.resources", num_cpus=args.num_cpus)
         conn = connect(args.address, num_cpus=args.num_cpus)
         check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:
