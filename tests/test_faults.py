@@ -9,7 +9,6 @@ configuration: same rows, values bit-identical.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -140,8 +139,8 @@ CASES: list[tuple[str, str, list[str], str | bytes | None, str]] = [
      "'bleu' is not reported"),
     ("arm-bad-override", "study", ["{study}"], study_text("lam: 0.1", "lam: -0.1"), "lam: must be >= 0.0"),
     ("arm-inf-override", "study", ["{study}"], study_text("lam: 0.1", "lam: .inf"), "lam: must be a finite number"),
-    ("arm-huge-epochs", "study", ["{study}"], study_text("epochs: 2, batch_size: 32}\n    sweep", "epochs: 99999999999}\n    sweep"),
-     "epochs: must be at most"),
+    ("arm-huge-epochs", "study", ["{study}"],
+     study_text("epochs: 2, batch_size: 32}\n    sweep", "epochs: 99999999999}\n    sweep"), "epochs: must be at most"),
     ("negative-retries", "study", ["{study}"], STUDY + "retries: -1\n", "retries: must be >= 0"),
     ("huge-retries", "study", ["{study}"], STUDY + "retries: 99999999999999999999\n", "retries: must be at most"),
     ("negative-budget", "study", ["{study}"], STUDY + "budget: {trials: -1}\n", "budget.trials: must be >= 0"),
@@ -159,7 +158,8 @@ CASES: list[tuple[str, str, list[str], str | bytes | None, str]] = [
                 "      optim.lr: {choice: [0.001]}\n    sweep_options: {scheduler.name: pbt}\n"),
      "scheduler.name: must be one of"),
     ("unknown-sweep-option", "study", ["{study}"],
-     study_text("      optim.lr: {choice: [0.001]}\n", "      optim.lr: {choice: [0.001]}\n    sweep_options: {bogus: 1}\n"),
+     study_text("      optim.lr: {choice: [0.001]}\n",
+                "      optim.lr: {choice: [0.001]}\n    sweep_options: {bogus: 1}\n"),
      "bogus"),
     ("gpus-beyond-this-machine", "study", ["{study}"], STUDY + "resources: {gpu: 8}\n", "asks for 8 GPU"),
     ("unknown-study-profile", "study", ["{study}"], STUDY + "resources: {profile: nope}\n",
@@ -309,3 +309,110 @@ def test_bad_input_from_the_command_line(tmp_path, entry, args, content, message
         import shutil
 
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+# -- kill -9 ---------------------------------------------------------------------------------------------------
+# One trial of CARE at a few seconds per epoch, checkpointed every epoch, evaluated every other one.
+KILL_SWEEP = ["care", *tiny("optim.lr=0.001", "temperature=0.5", "lam=0.1", "epochs=8", "eval_every=2",
+                            "sweep.scheduler.name=fifo", "sweep.num_samples=1", "sweep.max_failures=3"),
+              "--num-cpus", "2"]
+TIMING = ("epoch_time_s", "lr")  # a row's wall time differs between runs; the rest must not
+
+
+def start_sweep(storage: Path, args: list[str]) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env |= {"RAYSTUDY_STORAGE": str(storage), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, str(REPO / "jobs" / "sweep.py"), *args], cwd=storage.parent, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def wait_for_epoch(storage: Path, epoch: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    from shared.results import ResultsStore
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(f"epoch={epoch:06d}" in f for f in ResultsStore(storage).files()):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the sweep ended (exit {proc.returncode}) before epoch {epoch}: "
+                                 f"{proc.stdout.read()[-3000:]}")
+        time.sleep(0.2)
+    raise AssertionError(f"no epoch {epoch} after {timeout}s")
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """kill -9 the driver, then what it started (its embedded Ray), which nothing else would stop."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    for child in family:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def epoch_files(storage: Path) -> dict[str, tuple[int, int]]:
+    """Each epoch file's modification time and epoch."""
+    return {str(f): (f.stat().st_mtime_ns, int(f.stem.split("=")[1])) for f in storage.rglob("epoch=*.parquet")}
+
+
+def values(storage: Path):
+    """Every measured value of the storage root's one experiment, by (trial seed, epoch, metric)."""
+    from shared.results import ResultsStore
+
+    rows = ResultsStore(storage).read().to_pandas()
+    assert not rows.duplicated(["trial", "epoch", "metric"]).any(), "duplicate rows"
+    rows = rows[~rows["metric"].isin(TIMING)]
+    return rows.set_index(["seed", "epoch", "metric"])["value"].sort_index()
+
+
+@pytest.mark.slow
+def test_kill_9_of_trial_worker_and_sweep_driver_loses_nothing_and_changes_no_value(tmp_path):
+    """A trial worker killed at epoch 2 resumes from its checkpoint; the driver killed at epoch 5 and started
+    again resumes the experiment: every (epoch, metric) row exists once and every value is bit-identical to an
+    uninterrupted run of the same sweep (run beside it)."""
+    reference_root, faulted_root = tmp_path / "reference", tmp_path / "faulted"
+    reference_root.mkdir()
+    faulted_root.mkdir()
+    reference = start_sweep(reference_root, KILL_SWEEP)
+    faulted = start_sweep(faulted_root, KILL_SWEEP)
+    try:
+        wait_for_epoch(faulted_root, 2, faulted)
+        before_worker_kill = epoch_files(faulted_root)
+        workers = [p for p in psutil.Process(faulted.pid).children(recursive=True)
+                   if "Trainable" in " ".join(p.cmdline())]
+        assert workers, "no trial worker found"
+        for worker in workers:
+            worker.send_signal(signal.SIGKILL)
+        wait_for_epoch(faulted_root, 5, faulted)
+        kill_tree(faulted)
+        before_driver_kill = epoch_files(faulted_root)
+        assert not any("epoch=000008" in f for f in map(str, faulted_root.rglob("*.parquet"))), \
+            "the trial finished before the driver was killed"
+        resumed = start_sweep(faulted_root, KILL_SWEEP)
+        out, _ = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, out[-3000:]
+        assert "resuming experiment" in out, out[-3000:]
+        ref_out, _ = reference.communicate(timeout=300)
+        assert reference.returncode == 0, ref_out[-3000:]
+    finally:
+        for proc in (reference, faulted):
+            if proc.poll() is None:
+                kill_tree(proc)
+    # Resumed from checkpoints, not from scratch: epochs done before each kill were not trained again (the epoch
+    # in flight at a kill may be, and rewrites its own file).
+    after = epoch_files(faulted_root)
+    for before in (before_worker_kill, before_driver_kill):
+        last = max((e for _, e in before.values()), default=0)
+        rewritten = [f for f, (t, e) in before.items() if e < last and after[f][0] != t]
+        assert not rewritten, f"trained again after a kill: {rewritten}"
+    assert len(before_driver_kill) >= 4
+    expected, got = values(reference_root), values(faulted_root)
+    assert len(expected) >= 8 * 2  # every epoch's loss and its evaluations
+    assert sorted(set(got.index.get_level_values("epoch"))) == list(range(1, 9))
+    assert list(got.index) == list(expected.index), "missing or extra rows"
+    assert (got.to_numpy() == expected.to_numpy()).all(), (got[got != expected], expected[got != expected])
