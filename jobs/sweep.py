@@ -220,7 +220,7 @@ def parse_args(argv: list[str] | None = None, method: str | None = None) -> argp
         parser.add_argument("method", nargs="?", help="a registered method (see --list)")
     parser.add_argument("overrides", nargs="*", help="key=value (method config) or sweep.key=value")
     parser.add_argument("--list", action="store_true", help="list the registered methods and their papers")
-    parser.add_argument("--smoke", action="store_true", help="a run of a few minutes on 2 cores")
+    parser.add_argument("--smoke", action="store_true", help="smoke scale (the sweep's smoke: section)")
     parser.add_argument("--name", help="experiment name (default: method and a hash of the sweep)")
     parser.add_argument("--fresh", action="store_true", help="start a new experiment instead of resuming")
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
