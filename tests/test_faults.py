@@ -9,6 +9,7 @@ configuration: same rows, values bit-identical.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -355,16 +356,27 @@ def kill_tree(proc: subprocess.Popen) -> None:
             pass
 
 
+def is_job_driver(proc: psutil.Process, submission_id: str) -> bool:
+    """Whether ``proc`` is the driver of the Ray job ``submission_id``: its sweep.py, whose job config (set in its
+    environment by Ray's job supervisor) carries the submission id."""
+    try:
+        cmd = " ".join(proc.info["cmdline"] or [])
+        job = json.loads(proc.environ().get("RAY_JOB_CONFIG_JSON_ENV_VAR") or "{}")
+        return "jobs/sweep.py" in cmd and job.get("metadata", {}).get("job_submission_id") == submission_id
+    except psutil.Error:
+        return False
+
+
 def epoch_files(storage: Path) -> dict[str, tuple[int, int]]:
     """Each epoch file's modification time and epoch."""
     return {str(f): (f.stat().st_mtime_ns, int(f.stem.split("=")[1])) for f in storage.rglob("epoch=*.parquet")}
 
 
-def values(storage: Path):
-    """Every measured value of the storage root's one experiment, by (trial seed, epoch, metric)."""
+def values(storage: Path, experiment: str = ""):
+    """Every measured value of an experiment (default: all under the root), by (trial seed, epoch, metric)."""
     from shared.results import ResultsStore
 
-    rows = ResultsStore(storage).read().to_pandas()
+    rows = ResultsStore(storage).read(experiment).to_pandas()
     assert not rows.duplicated(["trial", "epoch", "metric"]).any(), "duplicate rows"
     rows = rows[~rows["metric"].isin(TIMING)]
     return rows.set_index(["seed", "epoch", "metric"])["value"].sort_index()
@@ -413,6 +425,67 @@ def test_kill_9_of_trial_worker_and_sweep_driver_loses_nothing_and_changes_no_va
     assert len(before_driver_kill) >= 4
     expected, got = values(reference_root), values(faulted_root)
     assert len(expected) >= 8 * 2  # every epoch's loss and its evaluations
+    assert sorted(set(got.index.get_level_values("epoch"))) == list(range(1, 9))
+    assert list(got.index) == list(expected.index), "missing or extra rows"
+    assert (got.to_numpy() == expected.to_numpy()).all(), (got[got != expected], expected[got != expected])
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_study_driver_and_its_running_job_loses_nothing_and_changes_no_value(tmp_path):
+    """The study driver and the sweep job it was following are both killed with kill -9 mid-training; the study
+    started again retries the node, whose sweep resumes from its checkpoint: the rows are complete, without
+    duplicates, and bit-identical to an uninterrupted run of the node's own command (run beside it)."""
+    from tests.helpers import head_cluster
+
+    care = {"epochs": 8, "eval_every": 2, "batch_size": 32, "model.width": 4, "model.proj_hidden": 32,
+            "model.proj_dim": 16, "eval.knn_k": 20, "eval.equiv_pairs": 1, "equiv_splits": 4, "lam": 0.1}
+    study = {"name": "killed", "data": {"name": "shapes", "n_train": 128, "n_test": 64}, "seeds": [0],
+             "measures": ["colour_probe_acc", "equiv_error"], "minimize": ["equiv_error"], "retries": 2,
+             "arms": {"care": {"method": "care", "overrides": care, "sweep": False}}}
+    path, storage, reference_root = tmp_path / "killed.yaml", tmp_path / "store", tmp_path / "reference"
+    path.write_text(json.dumps(study))
+    reference_root.mkdir()
+    with head_cluster(num_cpus=2) as head:
+        env = {**head["env"], "RAYSTUDY_STORAGE": str(storage), "PYTHONPATH": str(REPO)}
+        command = [sys.executable, str(REPO / "jobs" / "study.py"), str(path), "--address", head["url"]]
+        first = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, start_new_session=True)
+        wait_for_epoch(storage, 2, first)
+        state = json.loads(next(storage.glob("studies/*/state.json")).read_text())
+        node = state["nodes"]["seeds:care"]
+        # The uninterrupted run: the node's own command as a job of the same cluster, with its own storage root.
+        from ray.job_submission import JobStatus, JobSubmissionClient
+
+        from cluster import ensure_token_auth
+        from jobs.scheduler import EXCLUDES
+
+        ensure_token_auth()
+        client = JobSubmissionClient(head["url"])
+        reference = client.submit_job(
+            entrypoint=node["entrypoint"], runtime_env={
+                "working_dir": str(REPO), "excludes": EXCLUDES,
+                "env_vars": {"RAYSTUDY_STORAGE": str(reference_root), "RAY_AUTH_MODE": "token"}})
+        try:
+            kill_tree(first)
+            job_drivers = [p for p in psutil.process_iter(["cmdline"]) if is_job_driver(p, node["submission_id"])]
+            assert job_drivers, "the node's job driver was not found"
+            for proc in job_drivers:
+                proc.send_signal(signal.SIGKILL)
+            second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=420)
+            assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+            deadline = time.time() + 300
+            while client.get_job_status(reference) not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+                assert time.time() < deadline, "the uninterrupted run did not finish"
+                time.sleep(1)
+            assert client.get_job_status(reference) == JobStatus.SUCCEEDED, client.get_job_logs(reference)[-3000:]
+        finally:
+            if first.poll() is None:
+                kill_tree(first)
+    final = json.loads(next(storage.glob("studies/*/state.json")).read_text())
+    assert final["status"] == "SUCCEEDED", final
+    assert final["nodes"]["seeds:care"]["attempts"] >= 2, "the killed job was not run again"
+    experiment = final["nodes"]["seeds:care"]["experiment"]
+    expected, got = values(reference_root, experiment), values(storage, experiment)
     assert sorted(set(got.index.get_level_values("epoch"))) == list(range(1, 9))
     assert list(got.index) == list(expected.index), "missing or extra rows"
     assert (got.to_numpy() == expected.to_numpy()).all(), (got[got != expected], expected[got != expected])
