@@ -48,7 +48,7 @@ def bounded(
 # killed. Every integer fits numpy's seed range (and a Parquet int64 column); counts of work get a tighter,
 # still generous bound unless their field declares its own upper bound.
 MAX_INT = 2**32 - 1
-COUNT_LIMITS = {"epochs": 100_000, "steps": 10_000_000, "samples": 100_000, "trials": 100_000}
+COUNT_LIMITS = {"epochs": 100_000, "steps": 10_000_000, "num_samples": 100_000, "trials": 100_000}
 
 
 def _count_limit(key: str) -> int | None:
