@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
             cpu, gpu = study_trial_resources(study)
             check_local_fit({"CPU": cpu, "GPU": gpu}, args.address, f"{args.study}: resources")
-        from jobs.scheduler import StudyScheduler
+        from jobs.scheduler import StudyScheduler, check_state_file
 
+        check_state_file(storage, sid)  # a damaged state file is named before Ray starts
         scheduler = StudyScheduler(jobs_address(args.address), storage=storage)
         if args.status:
             print(scheduler.status(sid))

@@ -38,9 +38,10 @@ os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
+from shared.atomic import DiskFullError  # noqa: E402
 from shared.config import MAX_INT, ConfigError  # noqa: E402
 from shared.registry import get_method, list_methods  # noqa: E402
-from shared.results import ResultsStore, check_storage_root, code_version  # noqa: E402
+from shared.results import ResultsStore, check_storage_root, code_version, quarantine_damaged  # noqa: E402
 
 
 @dataclass
@@ -118,6 +119,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
         moved = ResultsStore(plan.storage).set_aside(plan.experiment)
         if moved:
             print(f"[raystudy] rows of an earlier, unrecorded run of {plan.experiment} moved to {moved}", flush=True)
+    else:  # damaged rows of the run being resumed: moved aside (a trial that reruns the epoch writes it again)
+        quarantine_damaged(ResultsStore(plan.storage), plan.experiment)
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
                 "experiment": plan.experiment, "code_version": code_version(), "study": plan.study,
                 "job": plan.job}
@@ -172,7 +175,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     grid = tuner.fit()
     fit_s = time.perf_counter() - started
     errors = [(r.path, r.error) for r in grid if r.error is not None]
-    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names())
+    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names(),
+                                quarantine=True)
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
             "tune": exp_path, "errors": errors, "trials": len(grid), "fit_s": fit_s, **report}
 
@@ -265,7 +269,11 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
     print(f"[raystudy] {conn.describe()}", flush=True)
     print(f"[raystudy] sweep {plan.experiment}: {plan.sweep.num_samples} sample(s) of "
           f"{list(plan.sweep.search_space) or 'no search space'}; results under {plan.storage}", flush=True)
-    out = run_sweep(plan, fresh=args.fresh)
+    try:
+        out = run_sweep(plan, fresh=args.fresh)
+    except DiskFullError as err:  # names the path and the bytes needed; a traceback would bury that
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"[raystudy] results: {out['results']}")
     print(f"[raystudy] report:  {out['report']}")
     if out["plot"]:
