@@ -21,7 +21,7 @@ def test_a_sweep_that_lost_a_trial_exits_1_and_a_rerun_retries_it_from_its_check
     args = ["hold", *hold_items(marker), "--storage", str(storage), "--name", "retry"]
     assert main(args) == 1  # one trial of two failed: the search's answer is incomplete
     err = capsys.readouterr().err
-    assert "trial failed:" in err and "failing epoch 2 once" in err and "1 of 2 trial(s)" in err, err
+    assert "trial failed:" in err and "epoch 2 fails (1 of 1)" in err and "1 of 2 trial(s)" in err, err
     assert marker.exists()
     store = ResultsStore(storage)
     rows = store.read("retry").to_pandas()

@@ -2,9 +2,11 @@
 seconds without computing, so that scheduler benchmarks (`jobs/bench_scheduler.py`) measure scheduling
 on a simulated cluster whose logical CPUs outnumber this machine's cores.
 
-Test knob: ``fail_marker=<path>`` makes a trial fail once, in epoch ``fail_epoch``: the first trial to reach
-that epoch creates the file and raises; every later attempt (a retry, a rerun) finds the file and goes on.
-The recovery tests use it for a trial error that a retry can cure."""
+Test knob: ``fail_marker=<path>`` makes epoch ``fail_epoch`` fail ``fail_times`` times in all: each failure
+first creates a file of its own (``<path>``, then ``<path>.2``, ...; created exclusively, so of trials that
+reach the epoch together only one fails per file), and once they all exist every later attempt (Tune's retry
+of the trial, a rerun, a study node's retry) goes on. The recovery tests use it for a trial error that a
+retry can cure."""
 from __future__ import annotations
 
 import time
@@ -22,7 +24,8 @@ class HoldConfig(MethodConfig):
     epochs: int = bounded(1, ge=1)
     hold_s: float = bounded(1.0, ge=0.0, help="seconds each epoch holds the trial's resources")
     fail_marker: str = ""  # test knob (see the module's docstring); "" never fails
-    fail_epoch: int = bounded(1, ge=1, help="the epoch that fails once when fail_marker is set")
+    fail_epoch: int = bounded(1, ge=1, help="the epoch that fails when fail_marker is set")
+    fail_times: int = bounded(1, ge=1, le=100, help="how many times that epoch fails in all")
 
 
 class HoldFailure(RuntimeError):
@@ -42,12 +45,14 @@ class HoldTrainer(Trainer):
         marker = self.config.fail_marker
         if not marker or self.epoch + 1 != self.config.fail_epoch:
             return
-        try:  # exclusive creation: of trials that reach the epoch together, exactly one fails
-            with open(Path(marker), "x"):
-                pass
-        except FileExistsError:
-            return
-        raise HoldFailure(f"hold: failing epoch {self.config.fail_epoch} once, as fail_marker={marker} asks")
+        for failure in range(1, self.config.fail_times + 1):
+            try:  # exclusive creation: each failure happens once, whichever trial reaches it
+                with open(Path(marker if failure == 1 else f"{marker}.{failure}"), "x"):
+                    pass
+            except FileExistsError:
+                continue
+            raise HoldFailure(f"hold: epoch {self.config.fail_epoch} fails ({failure} of {self.config.fail_times}), "
+                              f"as fail_marker={marker} asks")
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch}

@@ -1,0 +1,103 @@
+"""A study driver that adopts its jobs, and node retries that retry (issue 16 items 5 and 8, issue 15 item 6's job
+names), on a `ray start --head` cluster through the jobs API. The nodes run the `hold` tool method (no
+computation), so each study takes seconds of work beside Ray's job start-up."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.scheduler import StudyScheduler
+from jobs.studyconfig import load_study, study_id
+from tests.helpers import REPO, head_cluster
+
+
+@pytest.fixture(scope="module")
+def head():
+    with head_cluster(num_cpus=2) as info:
+        yield info
+
+
+def hold_study(tmp_path: Path, name: str, retries: int, **overrides) -> tuple[Path, str]:
+    """One arm of `hold` over one seed (no sweep), then the report."""
+    study = {"name": name, "seeds": [0], "measures": ["held_s"], "retries": retries,
+             "arms": {"hold": {"method": "hold", "overrides": overrides, "sweep": False}}}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(json.dumps(study))  # JSON is YAML
+    return path, study_id(load_study(path), False)
+
+
+def run_driver(study: Path, head: dict, storage: Path) -> subprocess.Popen:
+    env = {**head["env"], "RAYSTUDY_STORAGE": str(storage)}
+    return subprocess.Popen([sys.executable, str(REPO / "jobs" / "study.py"), str(study), "--address", head["url"]],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+
+
+def node_jobs(sched: StudyScheduler, sid: str, node: str) -> list:
+    return [j for j in sched.client.list_jobs() if (j.metadata or {}).get("raystudy_study") == sid
+            and j.metadata.get("raystudy_node") == node]
+
+
+def node_state(storage: Path, sid: str, node: str) -> dict:
+    path = storage / "studies" / sid / "state.json"
+    return json.loads(path.read_text())["nodes"].get(node, {}) if path.exists() else {}
+
+
+def test_a_killed_study_driver_is_restarted_and_adopts_its_running_job(head, tmp_path: Path):
+    """kill -9 of the study's driver while a node's job runs: the restarted driver follows that job (no second
+    submission of the node, no attempt spent) and the study finishes with every row once."""
+    study, sid = hold_study(tmp_path, "adopt", retries=0, hold_s=1.0, epochs=12)
+    storage = tmp_path / "store"
+    sched = StudyScheduler(head["url"], storage=str(storage))
+    first = run_driver(study, head, storage)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        jobs = node_jobs(sched, sid, "seeds:hold")
+        if jobs and jobs[0].status.value == "RUNNING" and node_state(storage, sid, "seeds:hold"):
+            break
+        time.sleep(0.5)
+    assert jobs and jobs[0].status.value == "RUNNING", jobs
+    first.send_signal(signal.SIGKILL)  # the job goes on in the cluster
+    first.wait(timeout=30)
+
+    second = run_driver(study, head, storage)
+    out, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, out
+    assert f"adopted {sid}--seeds-hold--a1" in out, out
+    jobs = node_jobs(sched, sid, "seeds:hold")
+    assert [j.submission_id for j in jobs] == [f"{sid}--seeds-hold--a1"]  # submitted once
+    assert jobs[0].metadata["raystudy_attempt"] == "1"
+    assert jobs[0].metadata["job_name"] == f"{sid} seeds:hold (attempt 1)"  # the dashboard's Name column
+    final = sched.status(sid)
+    assert final["status"] == "SUCCEEDED", final
+    assert final["nodes"]["seeds:hold"]["attempts"] == 1
+    rows = sched.results(sid).to_pandas()
+    assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == list(range(1, 13))
+    assert not rows.duplicated(["trial", "epoch", "metric"]).any()
+
+
+def test_a_failed_node_is_retried_by_running_the_study_again(head, tmp_path: Path):
+    """The node's first attempt loses its trial (three failures: Tune's own two retries of the trial fail too) and
+    exits 1; with no retries left the study fails. Running the study again submits a new attempt (a new job id,
+    not a reattachment to the failed job), which retries the trial from its checkpoint and succeeds."""
+    storage = tmp_path / "store"
+    sched = StudyScheduler(head["url"], storage=str(storage), poll_s=0.5)
+    study, sid = hold_study(tmp_path, "failing", retries=0, hold_s=0.0, epochs=3,
+                            fail_marker=str(tmp_path / "failed"), fail_epoch=2, fail_times=3)
+    sched.submit(study)
+    failed = sched.wait(sid, timeout=300, progress=None)
+    assert failed["status"] == "FAILED", failed
+    assert "job FAILED" in failed["nodes"]["seeds:hold"]["message"], failed
+    sched.submit(study)  # what running the study again does
+    final = sched.wait(sid, timeout=300, progress=None)
+    assert final["status"] == "SUCCEEDED", final
+    assert final["nodes"]["seeds:hold"]["attempts"] == 2
+    states = {j.submission_id: j.status.value for j in node_jobs(sched, sid, "seeds:hold")}
+    assert states == {f"{sid}--seeds-hold--a1": "FAILED", f"{sid}--seeds-hold--a2": "SUCCEEDED"}
+    rows = sched.results(sid).to_pandas()
+    assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == [1, 2, 3]  # epoch 1 restored, not rerun
