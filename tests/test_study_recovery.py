@@ -101,3 +101,36 @@ def test_a_failed_node_is_retried_by_running_the_study_again(head, tmp_path: Pat
     assert states == {f"{sid}--seeds-hold--a1": "FAILED", f"{sid}--seeds-hold--a2": "SUCCEEDED"}
     rows = sched.results(sid).to_pandas()
     assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == [1, 2, 3]  # epoch 1 restored, not rerun
+
+
+def test_a_job_the_cluster_lost_is_resubmitted_without_spending_a_retry(head, tmp_path: Path):
+    """The study's driver dies and the study is started again on a new cluster (as after a cluster restart, or
+    with an embedded Ray that died with its driver): the new cluster does not know the node's job. Its driver,
+    still running on this machine for the old cluster, is stopped, and the node is submitted again without
+    counting against retries (0 here), so the study succeeds."""
+    study, sid = hold_study(tmp_path, "lost", retries=0, hold_s=1.0, epochs=30)
+    storage = tmp_path / "store"
+    old = StudyScheduler(head["url"], storage=str(storage))
+    with head_cluster(num_cpus=2) as other:  # the new cluster, started first: the old job still runs below
+        first = run_driver(study, head, storage)
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            rows = old.results(sid)
+            if rows.num_rows:  # the node's job trains
+                break
+            time.sleep(0.5)
+        assert rows.num_rows
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+
+        second = run_driver(study, other, storage)
+        out, _ = second.communicate(timeout=300)
+        assert second.returncode == 0, out
+        assert "lost by the cluster (1 driver(s) left here stopped)" in out, out
+    state = json.loads((storage / "studies" / sid / "state.json").read_text())
+    node = state["nodes"]["seeds:hold"]
+    assert state["status"] == "SUCCEEDED"
+    assert (node["attempts"], node["lost"], node["counted"]) == (2, 1, 0), node
+    assert old.client.get_job_status(f"{sid}--seeds-hold--a1").value == "FAILED"  # its driver was stopped
+    rows = old.results(sid).to_pandas()
+    assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == list(range(1, 31))
