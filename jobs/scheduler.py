@@ -319,7 +319,10 @@ class StudyScheduler:
                 node.message = f"adopted {node.submission_id} (still {newest.status.value}) after a restart"
             for _, job in jobs:
                 if job.status in live and not (node.status == "RUNNING" and job.submission_id == node.submission_id):
-                    self.client.stop_job(job.submission_id)
+                    try:
+                        self.client.stop_job(job.submission_id)
+                    except RuntimeError:
+                        continue  # it ended meanwhile
                     node.failures.append(f"stopped {job.submission_id} after a restart: not the node's current "
                                          f"attempt (node {node.status}, attempt {node.attempts})")
         self._save(state)
