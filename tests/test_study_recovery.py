@@ -51,7 +51,7 @@ def node_state(storage: Path, sid: str, node: str) -> dict:
 def test_a_killed_study_driver_is_restarted_and_adopts_its_running_job(head, tmp_path: Path):
     """kill -9 of the study's driver while a node's job runs: the restarted driver follows that job (no second
     submission of the node, no attempt spent) and the study finishes with every row once."""
-    study, sid = hold_study(tmp_path, "adopt", retries=0, hold_s=1.0, epochs=12)
+    study, sid = hold_study(tmp_path, "adopt", retries=0, hold_s=1.0, epochs=20)
     storage = tmp_path / "store"
     sched = StudyScheduler(head["url"], storage=str(storage))
     first = run_driver(study, head, storage)
@@ -77,7 +77,7 @@ def test_a_killed_study_driver_is_restarted_and_adopts_its_running_job(head, tmp
     assert final["status"] == "SUCCEEDED", final
     assert final["nodes"]["seeds:hold"]["attempts"] == 1
     rows = sched.results(sid).to_pandas()
-    assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == list(range(1, 13))
+    assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == list(range(1, 21))
     assert not rows.duplicated(["trial", "epoch", "metric"]).any()
 
 
