@@ -225,7 +225,8 @@ class StudyScheduler:
         state = self._load(sid)
         return {"study": sid, "status": state.status,
                 "nodes": {n.name: {"status": n.status, "attempts": n.attempts, "job": n.submission_id,
-                                   "message": n.message} for n in state.nodes.values()}}
+                                   "message": n.message, "counted": n.counted, "lost": n.lost}
+                          for n in state.nodes.values()}}
 
     def wait(self, sid: str, timeout: float | None = None,
              progress: Callable[[str], None] | None = print) -> dict[str, Any]:
