@@ -64,11 +64,14 @@ def test_a_killed_study_driver_is_restarted_and_adopts_its_running_job(head, tmp
     assert jobs and jobs[0].status.value == "RUNNING", jobs
     first.send_signal(signal.SIGKILL)  # the job goes on in the cluster
     first.wait(timeout=30)
+    stale = f"{sid}--seeds-hold--a0"  # a job of the node that is not its current attempt: not adoptable
+    sched.client.submit_job(entrypoint="sleep 600", submission_id=stale)
 
     second = run_driver(study, head, storage)
     out, _ = second.communicate(timeout=300)
     assert second.returncode == 0, out
     assert f"adopted {sid}--seeds-hold--a1" in out, out
+    assert sched.client.get_job_status(stale).value == "STOPPED"
     jobs = node_jobs(sched, sid, "seeds:hold")
     assert [j.submission_id for j in jobs] == [f"{sid}--seeds-hold--a1"]  # submitted once
     assert jobs[0].metadata["raystudy_attempt"] == "1"
