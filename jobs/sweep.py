@@ -109,13 +109,13 @@ def report_errors(out: dict[str, Any]) -> int:
     """Name every trial that ended in error (stderr); the exit status: 1 if any did, else 0. A search that lost
     some trials exits 1 too: its answer is incomplete, and running the same command again retries those trials
     from their last checkpoints (what a study node's retry does)."""
-    for path, error in out["errors"]:
-        last = (str(error).strip().splitlines() or ["(no message)"])[-1]
-        print(f"[raystudy] trial failed: {Path(path).name}: {last}", file=sys.stderr)
     if not out["errors"]:
         return 0
     print(f"[raystudy] {len(out['errors'])} of {out['trials']} trial(s) of {out['experiment']} ended in error; "
           f"run the same command again to retry them from their last checkpoints", file=sys.stderr)
+    for path, error in out["errors"]:  # last: the last line of stderr is a trial's own error (what a study shows)
+        last = (str(error).strip().splitlines() or ["(no message)"])[-1]
+        print(f"[raystudy] trial failed: {Path(path).name}: {last}", file=sys.stderr)
     return 1
 
 
