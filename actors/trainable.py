@@ -4,6 +4,7 @@ resume at once. Nothing here knows about a particular method."""
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,23 @@ class MethodTrainable(tune.Trainable):
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         """Tune reuses this actor for the next trial (``reuse_actors``): a new trainer, no new process."""
         self._build(new_config)
+        # Ray records an actor's repr once, when it is created (the dashboard keeps the first trial's); the
+        # driver's log prefix follows this marker, so the lines of the new trial carry its name.
+        # (Ray's worker writes it to both streams at creation, and its log monitor drops the line itself.)
+        for stream in (sys.stdout, sys.stderr):
+            print(f":actor_name:{self!r}", file=stream, flush=True)
         return True
+
+    def __repr__(self) -> str:
+        """What the Ray dashboard and the driver's log prefix show for this actor instead of the bare
+        ``ResourceTrainable``: the method, the trial id and the trial's hyperparameters."""
+        method = getattr(getattr(self, "spec", None), "name", None) or getattr(self, "run_info", {}).get("method")
+        trial = getattr(self, "_trial_info", None) and self.trial_id
+        params = " ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}"
+                          for key, value in sorted((getattr(self, "config", None) or {}).items()))
+        text = " ".join(part for part in (method or "MethodTrainable", f"trial {trial}" if trial else "", params)
+                        if part)
+        return text if len(text) <= 120 else text[:117] + "..."
 
     def _build(self, config: dict[str, Any]) -> None:
         run = self.run_info
@@ -73,3 +90,7 @@ class MethodTrainable(tune.Trainable):
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         self.trainer.load_state_dict(load_state(Path(checkpoint_dir)))
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
