@@ -267,7 +267,13 @@ class SweepProgress(Callback):
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._sync(trials)
-        self.write_table()
+        self.write_lines(self.board.table())
+        if not (self.tty and self.bar_shown):
+            self.write_progress()
+        if self.tty:  # end the in-place line: what the driver prints next starts on a line of its own
+            self.stream.write("\n")
+            self.bar_shown = False
+        self.stream.flush()
 
     # output
     def write_progress(self) -> None:
