@@ -148,6 +148,8 @@ class ProgressBoard:
 
     def eta(self, done: int, total: int) -> str:
         elapsed = time.monotonic() - self.started
+        if done >= total:
+            return format_duration(0)
         if self.epochs_this_run == 0 or elapsed <= 0:
             return "?"
         return format_duration((total - done) * elapsed / self.epochs_this_run)
