@@ -112,6 +112,9 @@ class FakeTrial:
     def __init__(self, trial_id: str, last_result: dict) -> None:
         self.trial_id, self.config, self.last_result, self.status = trial_id, {"lam": 0.1}, last_result, "RUNNING"
 
+    def get_error(self) -> str:
+        return "Traceback (most recent call last):\n  File ...\nNonFiniteLossError: trial t1 (care): loss is nan\n"
+
 
 def test_plain_output_without_a_terminal_has_no_control_codes():
     stream = io.StringIO()
@@ -121,9 +124,14 @@ def test_plain_output_without_a_terminal_has_no_control_codes():
     progress.on_trial_result(0, [trial], trial, trial.last_result)
     progress.on_step_end(0, [trial])
     progress.on_trial_complete(0, [trial], trial)
-    progress.on_experiment_end([trial])
+    failed = FakeTrial("t1", {"epoch": 1})
+    progress.on_trial_result(0, [trial, failed], failed, failed.last_result)
+    progress.on_trial_error(0, [trial, failed], failed)
+    progress.on_experiment_end([trial, failed])
     text = stream.getvalue()
     assert "trial t0 finished at epoch 2/2, acc 0.5" in text and "trial-epochs" in text
+    assert "trial t1 error at epoch 1: NonFiniteLossError: trial t1 (care): loss is nan\n" in text
+    assert "3/3 trial-epochs 100% | ETA 0:00 | 1 finished, 1 error" in text  # t1's unrun epoch is not counted
     assert not CONTROL.search(text)
     stream = io.StringIO()
     tty = SweepProgress(ProgressBoard(2, 2, "acc"), stream=stream, tty=True, line_every=0, table_every=1e9)
