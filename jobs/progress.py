@@ -186,9 +186,10 @@ class ProgressBoard:
         rows = [[row.trial_id, *(format_value(row.params.get(k)) for k in self.params), f"{row.epoch}/{row.epochs}",
                  row.status, format_value(row.value) if row.value is not None else "-"] for row in shown]
         direction = "highest" if self.mode == "max" else "lowest"
-        lines = [f"[raystudy] {len(ranked)} trial(s), {direction} {self.metric} first:", *self._columns(header, rows)]
+        title = f"[raystudy] {plural(len(ranked), 'trial')}, {direction} {self.metric} first:"
+        lines = [title, *self._columns(header, rows)]
         if len(ranked) > len(shown):
-            lines.append(f"  ... {len(ranked) - len(shown)} more trial(s)")
+            lines.append(f"  ... {plural(len(ranked) - len(shown), 'more trial')}")
         return lines
 
     def _rank(self, row: TrialRow) -> tuple[int, float]:
@@ -345,9 +346,12 @@ def sweep_progress(spec: Any, sweep: Any) -> SweepProgress:
 
 
 def describe_trials(sweep: Any) -> str:
-    """The start line's account of a sweep: '12 trials (4 grid points x 3 samples) of [...]'."""
+    """The start line's account of a sweep: '12 trials (4 grid points x 3 samples) over [...]'."""
     trials = trial_count(sweep.search_space, sweep.num_samples)
     points = trials // max(sweep.num_samples, 1)
-    how = f"{points} grid point(s) x {sweep.num_samples} sample(s)" if points > 1 else f"{sweep.num_samples} sample(s)"
-    keys = list(sweep.search_space) or "no search space"
-    return f"{trials} trial(s) ({how}) over {keys}"
+    how = f" ({plural(points, 'grid point')} x {plural(sweep.num_samples, 'sample')})" if points > 1 else ""
+    return f"{plural(trials, 'trial')}{how} over {list(sweep.search_space) or 'no search space'}"
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

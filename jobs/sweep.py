@@ -2,6 +2,7 @@
 
     python jobs/sweep.py --list
     python jobs/sweep.py care [key=value ...] [sweep.key=value ...] [--smoke] [--name NAME] [--fresh]
+    python jobs/sweep.py care --smoke --tensorboard --mlflow     # also log to TensorBoard / MLflow
     ray job submit --working-dir . -- python jobs/sweep.py care --smoke
 
 The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-config key for every trial;

@@ -60,7 +60,7 @@ def test_trial_count_is_grid_points_times_samples():
 
     sweep = load_sweep(spec)
     assert trial_count(sweep.search_space, sweep.num_samples) == 12  # 4 lambdas x 3 samples
-    assert describe_trials(sweep).startswith("12 trial(s) (4 grid point(s) x 3 sample(s))")
+    assert describe_trials(sweep).startswith("12 trials (4 grid points x 3 samples) over ['lam', ")
     assert trial_count(load_sweep(spec, smoke=True).search_space, 1) == 2
     assert trial_count(load_sweep(spec, seeds=[0, 1, 2]).search_space, 1) == 3
     assert key_parameters(spec, sweep.search_space) == ["lam", "optim.lr", "temperature", "equiv_splits"]
@@ -100,7 +100,7 @@ def test_progress_and_table_fit_100_columns():
     assert all(len(line) <= WIDTH for line in lines), [len(line) for line in lines]
     assert "16/40 trial-epochs 40%" in lines[0] and "1 running, 1 finished" in lines[0] and "ETA" in lines[0]
     assert "best 0.95" in lines[0]
-    assert lines[1] == "[raystudy] 2 trial(s), highest linear_probe_acc first:"
+    assert lines[1] == "[raystudy] 2 trials, highest linear_probe_acc first:"
     assert lines[2].split() == ["trial", "lam", "lr", "very_long_hyperparameter_name_indeed", "epoch", "status",
                                 "linear_probe_acc"]
     assert lines[3].split()[-3:] == ["10/10", "finished", "0.95"]
