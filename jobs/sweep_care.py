@@ -2,7 +2,7 @@
 
     python jobs/sweep_care.py            # the default sweep: 12 trials (4 lambdas x 3 samples), ASHA
     python jobs/sweep_care.py --smoke    # 2 trials (lambda 0 and 0.3), 2 epochs
-    ray job submit --working-dir . -- python jobs/sweep_care.py --smoke
+    ray job submit --address http://127.0.0.1:8265 --working-dir . -- python jobs/sweep_care.py --smoke
 
 CARE (rotationally equivariant contrastive learning) against SimCLR (lambda = 0) on coloured shapes:
 does the equivariance term keep more colour information at a matched class accuracy? The sweep is
