@@ -19,6 +19,10 @@ from shared.registry import get_method
 from shared.results import ResultsStore, RunInfo
 
 
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 class MethodTrainable(tune.Trainable):
     """Run with ``tune.with_parameters(MethodTrainable, run=...)``, where ``run`` holds the method's
     name, its fixed overrides and where results go; Tune's ``config`` is the sampled search-space point
@@ -90,7 +94,3 @@ class MethodTrainable(tune.Trainable):
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         self.trainer.load_state_dict(load_state(Path(checkpoint_dir)))
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
