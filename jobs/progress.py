@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import shutil
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from ray.tune import Callback
@@ -256,17 +258,17 @@ class SweepProgress(Callback):
         self.board.end(trial.trial_id, trial.config, "finished" if finished else "stopped")
         value = f", {self.board.metric} {format_value(row.value)}" if row.value is not None else ""
         how = "finished" if finished else "stopped early (scheduler or time budget)"
-        self.write_lines([f"[raystudy] trial {row.trial_id} {how} at epoch {row.epoch}/{row.epochs}{value}"])
+        self.event(f"[raystudy] trial {row.trial_id} {how} at epoch {row.epoch}/{row.epochs}{value}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         message = error_message(trial)
         row = self.board.end(trial.trial_id, trial.config, "error", message)
-        self.write_lines([f"[raystudy] trial {row.trial_id} error at epoch {row.epoch}: {message}"])
+        self.event(f"[raystudy] trial {row.trial_id} failed in epoch {row.epoch + 1}: {message}")
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         row = self.board.add(trial.trial_id, trial.config)
-        self.write_lines([f"[raystudy] trial {row.trial_id} failed at epoch {row.epoch}; retrying from its "
-                          f"checkpoint: {error_message(trial)}"])
+        self.event(f"[raystudy] trial {row.trial_id} failed in epoch {row.epoch + 1}; retrying from its last "
+                   f"checkpoint: {error_message(trial)}")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._sync(trials)
@@ -293,6 +295,10 @@ class SweepProgress(Callback):
         self.write_lines(self.board.table())
         self.write_progress()
         self.last_table = time.monotonic()
+
+    def event(self, text: str) -> None:
+        """One event (a trial ended, failed), wrapped to the width with its continuation lines indented."""
+        self.write_lines(textwrap.wrap(text, self.board.width, subsequent_indent="    ", break_on_hyphens=False))
 
     def write_lines(self, lines: list[str]) -> None:
         """Whole lines above the in-place progress line (which is redrawn after them on a terminal)."""
@@ -327,11 +333,17 @@ def _last_value(trial: Any, metric: str) -> float | None:
 
 
 def error_message(trial: Any) -> str:
-    """The last line of a failed trial's error (its type and message), not the whole traceback."""
+    """The last line of a failed trial's error (its type and message), not the whole traceback. Tune has just
+    written it to the trial's local error.txt (the copy in storage follows later)."""
+    text = ""
     try:
-        text = str(trial.get_error() or "")
-    except Exception:  # noqa: BLE001 - a message is a courtesy; the error file is what is read later
-        text = ""
+        local = getattr(trial, "error_file", None)
+        if local and Path(local).is_file():
+            text = Path(local).read_text(errors="replace")
+        else:
+            text = str(trial.get_error() or "")
+    except Exception:  # noqa: BLE001 - a message is a courtesy; error.txt is what the user reads later
+        pass
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else "see the trial's error.txt"
 

@@ -113,7 +113,9 @@ class FakeTrial:
         self.trial_id, self.config, self.last_result, self.status = trial_id, {"lam": 0.1}, last_result, "RUNNING"
 
     def get_error(self) -> str:
-        return "Traceback (most recent call last):\n  File ...\nNonFiniteLossError: trial t1 (care): loss is nan\n"
+        return ("Traceback (most recent call last):\n  File ...\nNonFiniteLossError: trial t1 (care): loss is nan "
+                "at epoch 2, step 0 (lr=0.001); this configuration diverged: lower the learning rate or check the "
+                "inputs\n")
 
 
 def test_plain_output_without_a_terminal_has_no_control_codes():
@@ -130,7 +132,9 @@ def test_plain_output_without_a_terminal_has_no_control_codes():
     progress.on_experiment_end([trial, failed])
     text = stream.getvalue()
     assert "trial t0 finished at epoch 2/2, acc 0.5" in text and "trial-epochs" in text
-    assert "trial t1 error at epoch 1: NonFiniteLossError: trial t1 (care): loss is nan\n" in text
+    assert "trial t1 failed in epoch 2: NonFiniteLossError: trial t1 (care): loss is nan" in text
+    assert "\n    step 0 (lr=0.001); this configuration diverged" in text  # a long message wraps, indented
+    assert all(len(line) <= WIDTH for line in text.splitlines())
     assert "3/3 trial-epochs 100% | ETA 0:00 | 1 finished, 1 error" in text  # t1's unrun epoch is not counted
     assert not CONTROL.search(text)
     stream = io.StringIO()
