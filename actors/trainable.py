@@ -31,6 +31,8 @@ class MethodTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
         # One "Checkpoint successfully created" line per trial and epoch drowns the progress table.
         logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
+        # Tune's "setup took N s ... consider setting reuse_actors=True" is moot: the sweep reuses actors already.
+        logging.getLogger("ray.tune.trainable.trainable").setLevel(logging.WARNING)
         self.run_info = run
         self._build(config)
 
