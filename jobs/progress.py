@@ -157,15 +157,16 @@ class ProgressBoard:
         return format_duration((total - done) * elapsed / self.epochs_this_run)
 
     def progress_line(self, bar: int = 10) -> str:
-        """``[raystudy] ##........ 34/240 trial-epochs 14% | ETA 5:12 (0:42 elapsed) | 4 running, 2 finished |
-        best acc 0.81 (a1b2c_00003)``; its tail is dropped step by step until it fits ``width`` (the table
-        below names the best trial in any case)."""
+        """``##........ 34/240 trial-epochs 14% | ETA 5:12 (0:42 elapsed) | 4 running, 2 finished | best acc 0.81
+        (a1b2c_00003)``; its tail is dropped step by step until it fits ``width`` (the table names the best
+        trial in any case)."""
         done, total = self.epoch_totals()
         fraction = done / total if total else 1.0
         filled = int(round(bar * fraction))
         eta = self.eta(done, total)
         best = self.best()
-        head = f"[raystudy] {'#' * filled}{'.' * (bar - filled)} {done}/{total} trial-epochs {fraction:.0%}"
+        # No "[raystudy]" prefix: the line is recognisable as it is, and the 11 columns let the best value fit.
+        head = f"{'#' * filled}{'.' * (bar - filled)} {done}/{total} trial-epochs {fraction:.0%}"
         tally = ", ".join(f"{n} {status}" for status, n in self.counts().items() if n) or "starting"
         value = format_value(best.value) if best else "-"
         named = f"best {self.metric} {value}"

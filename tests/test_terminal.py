@@ -99,7 +99,7 @@ def test_progress_and_table_fit_100_columns():
     lines = [b.progress_line(), *b.table()]
     assert all(len(line) <= WIDTH for line in lines), [len(line) for line in lines]
     assert "16/40 trial-epochs 40%" in lines[0] and "1 running, 1 finished" in lines[0] and "ETA" in lines[0]
-    assert "best 0.95" in lines[0]
+    assert "best linear_probe_acc 0.95" in lines[0]
     assert lines[1] == "[raystudy] 2 trials, highest linear_probe_acc first:"
     assert lines[2].split() == ["trial", "lam", "lr", "very_long_hyperparameter_name_indeed", "epoch", "status",
                                 "linear_probe_acc"]
@@ -135,7 +135,8 @@ def test_plain_output_without_a_terminal_has_no_control_codes():
     assert "trial t1 failed in epoch 2: NonFiniteLossError: trial t1 (care): loss is nan" in text
     assert "\n    step 0 (lr=0.001); this configuration diverged" in text  # a long message wraps, indented
     assert all(len(line) <= WIDTH for line in text.splitlines())
-    assert "3/3 trial-epochs 100% | ETA 0:00 | 1 finished, 1 error" in text  # t1's unrun epoch is not counted
+    assert "3/3 trial-epochs 100% | ETA 0:00 (" in text  # t1's unrun epoch is not counted
+    assert "| 1 finished, 1 error | best acc 0.5 (t0)\n" in text
     assert not CONTROL.search(text)
     stream = io.StringIO()
     tty = SweepProgress(ProgressBoard(2, 2, "acc"), stream=stream, tty=True, line_every=0, table_every=1e9)
@@ -174,7 +175,7 @@ def test_sweep_shows_compact_progress_names_its_actors_and_logs_to_trackers(loca
     text = capsys.readouterr().out
     assert out["trials"] == 4 and not out["errors"]
 
-    ours = [line for line in text.splitlines() if line.startswith(("[raystudy]", "  "))]
+    ours = [line for line in text.splitlines() if line.startswith(("[raystudy]", "  ", "#", "."))]
     assert all(len(line) <= WIDTH for line in ours if "/tmp" not in line), [line for line in ours if len(line) > WIDTH]
     assert "Number of trials" not in text and "Current best trial" not in text  # Tune's own output is off
     table = text[text.rindex("\n  trial ") + 1:].splitlines()
@@ -182,7 +183,7 @@ def test_sweep_shows_compact_progress_names_its_actors_and_logs_to_trackers(loca
     rows = {line.split()[0]: line.split() for line in table[1:5]}
     assert {row[3] for row in rows.values()} >= {"finished", "stopped"}, text
     assert rows[table[1].split()[0]][1] == "0.3" and table[1].split()[4] == "1.2"  # best first: 4 x 0.3
-    assert re.search(r"\[raystudy\] #{10} (\d+)/\1 trial-epochs 100% \| ETA 0:00", text)
+    assert re.search(r"\n#{10} (\d+)/\1 trial-epochs 100% \| ETA 0:00", text)
 
     # the dashboard's name of each trial actor (Ray's state API reads this same GCS field)
     job = ray.get_runtime_context().get_job_id()
