@@ -181,18 +181,22 @@ class ProgressBoard:
         return line[: self.width]
 
     def table(self) -> list[str]:
-        """The trials best first (then those with no value yet), at most ``max_rows`` of them."""
-        ranked = sorted(self.trials.values(), key=self._rank)
-        shown = ranked[: self.max_rows]
+        """The trials that started, best first (then those with no value yet), at most ``max_rows`` of them;
+        trials not started yet are only counted."""
+        started = sorted((row for row in self.trials.values() if row.status != "pending"), key=self._rank)
+        shown = started[: self.max_rows]
         names = [short_name(key, self.params) for key in self.params]
         header = ["trial", *names, "epoch", "status", self.metric]
         rows = [[row.trial_id, *(format_value(row.params.get(k)) for k in self.params), f"{row.epoch}/{row.epochs}",
                  row.status, format_value(row.value) if row.value is not None else "-"] for row in shown]
         direction = "highest" if self.mode == "max" else "lowest"
-        title = f"[raystudy] {plural(len(ranked), 'trial')}, {direction} {self.metric} first:"
-        lines = [title, *self._columns(header, rows)]
-        if len(ranked) > len(shown):
-            lines.append(f"  ... {plural(len(ranked) - len(shown), 'more trial')}")
+        title = f"[raystudy] {plural(len(started), 'trial')} started, {direction} {self.metric} first:"
+        lines = [title, *self._columns(header, rows)] if started else ["[raystudy] no trial started yet"]
+        more = [plural(len(started) - len(shown), "more trial")] if len(started) > len(shown) else []
+        pending = max(self.total_trials, len(self.trials)) - len(started)
+        more += [f"{pending} not started yet"] if pending > 0 else []
+        if more:
+            lines.append(f"  ... {', '.join(more)}")
         return lines
 
     def _rank(self, row: TrialRow) -> tuple[int, float]:

@@ -100,7 +100,8 @@ def test_progress_and_table_fit_100_columns():
     assert all(len(line) <= WIDTH for line in lines), [len(line) for line in lines]
     assert "16/40 trial-epochs 40%" in lines[0] and "1 running, 1 finished" in lines[0] and "ETA" in lines[0]
     assert "best linear_probe_acc 0.95" in lines[0]
-    assert lines[1] == "[raystudy] 2 trials, highest linear_probe_acc first:"
+    assert lines[1] == "[raystudy] 2 trials started, highest linear_probe_acc first:"
+    assert lines[-1] == "  ... 2 not started yet"
     assert lines[2].split() == ["trial", "lam", "lr", "very_long_hyperparameter_name_indeed", "epoch", "status",
                                 "linear_probe_acc"]
     assert lines[3].split()[-3:] == ["10/10", "finished", "0.95"]
