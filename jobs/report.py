@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+from shared.names import name_arg  # noqa: E402
 from shared.results import ResultsStore  # noqa: E402
 
 # Training diagnostics that are not measures of the result; left out of tables and plots.
@@ -253,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     from types import SimpleNamespace
 
     parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
-    parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
-    parser.add_argument("--study", help="a study id: write the study's comparison instead")
+    parser.add_argument("experiment", nargs="?", type=name_arg, help="a sweep's experiment name")
+    parser.add_argument("--study", type=name_arg, help="a study id: write the study's comparison instead")
     parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
     parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
     parser.add_argument("--title", default="")

@@ -39,6 +39,7 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
+from shared.names import check_name  # noqa: E402
 from shared.registry import get_method, list_methods  # noqa: E402
 from shared.results import ResultsStore, code_version, storage_root  # noqa: E402
 
@@ -63,7 +64,8 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     spec = get_method(method)
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
-    return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
+    experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
+    return SweepPlan(method=spec.name, sweep=sweep, experiment=experiment,
                      storage=storage_root(storage), smoke=smoke, study=study, job=job)
 
 
