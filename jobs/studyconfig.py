@@ -135,9 +135,11 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
         fail("seeds", "a study needs at least one seed")
     for arm_name, arm in study.arms.items():
         key = f"arms.{arm_name}"
-        check_name(arm_name, f"{lines.where(key) if lines else 'study'}: arms")
+        where = lines.where(key) if lines else "study"
+        check_name(arm_name, f"{where}: arms")
         # the longest experiment name a node of this arm gets (see study_id and the scheduler) obeys the rule too
-        check_name(f"{study.name or 'study'}-smoke-{'0' * 8}--seeds-{arm_name}", f"{key}: study and arm names together")
+        check_name(f"{study.name or 'study'}-smoke-{'0' * 8}--seeds-{arm_name}",
+                   f"{where}: {key}: the study's and the arm's names together")
         try:
             spec = get_method(arm.method)
         except UnknownMethodError as err:
