@@ -42,6 +42,7 @@ from shared.config import ConfigError  # noqa: E402
 from shared.names import check_name  # noqa: E402
 from shared.registry import get_method, list_methods  # noqa: E402
 from shared.results import ResultsStore, code_version, storage_root  # noqa: E402
+from shared.trust import check_storage_trusted  # noqa: E402
 
 
 @dataclass
@@ -65,6 +66,7 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
     experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
+    check_storage_trusted(storage_root(storage), f"tune/{experiment}", f"train/{experiment}")  # before Ray
     return SweepPlan(method=spec.name, sweep=sweep, experiment=experiment,
                      storage=storage_root(storage), smoke=smoke, study=study, job=job)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,102 @@ def test_study_cli_bad_name_exits_2_before_ray(tmp_path: Path, capsys):
     assert _files_under(tmp_path) == [path]
 
 
+# -- a storage root others can write is refused ------------------------------------------------------------------
+def _experiment_dir(root: Path) -> tuple[str, Path]:
+    """A private root holding a finished-looking experiment of the smoke CARE sweep (Tune's state files)."""
+    from jobs.sweep import plan_sweep
+
+    name = plan_sweep("care", [], smoke=True, storage=str(root)).experiment
+    exp = root / "tune" / name
+    (exp / "trial_0").mkdir(parents=True)
+    (exp / "tuner.pkl").write_bytes(b"not read by this test")
+    (exp / "trial_0" / "params.pkl").write_bytes(b"not read by this test")
+    return name, exp
+
+
+def _plan(root: Path):
+    from jobs.sweep import plan_sweep
+
+    return plan_sweep("care", [], smoke=True, storage=str(root))
+
+
+def test_private_storage_root_is_accepted(tmp_path: Path):
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    _experiment_dir(root)
+    assert _plan(root).storage == str(root)
+
+
+@pytest.mark.parametrize("loose, why", [
+    ("root", "writable by every user (mode 0777)"),
+    ("tune", "writable by every user (mode 0777)"),
+    ("tuner.pkl", "writable by every user (mode 0666)"),
+    ("trial_0/params.pkl", "writable by every user (mode 0666)"),
+])
+def test_world_writable_storage_is_refused(tmp_path: Path, monkeypatch, loose: str, why: str):
+    monkeypatch.delenv("RAYSTUDY_ALLOW_SHARED_STORAGE", raising=False)
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    _, exp = _experiment_dir(root)
+    path = {"root": root, "tune": root / "tune"}.get(loose, exp / loose)
+    path.chmod(0o777 if path.is_dir() else 0o666)
+    with pytest.raises(ConfigError, match="^refusing storage root") as err:
+        _plan(root)
+    assert f"{path} is {why}" in str(err.value)
+    assert "chmod -R go-w" in str(err.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user or group needs root")
+@pytest.mark.parametrize("change, why", [("owner", "owned by another user (uid 1)"), ("group", "writable by group 1")])
+def test_storage_of_another_user_or_shared_group_is_refused(tmp_path: Path, monkeypatch, change: str, why: str):
+    monkeypatch.delenv("RAYSTUDY_ALLOW_SHARED_STORAGE", raising=False)
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    _, exp = _experiment_dir(root)
+    planted = exp / "trial_0" / "params.pkl"
+    if change == "owner":
+        os.chown(planted, 1, -1)
+    else:
+        os.chown(planted, -1, 1)
+        planted.chmod(0o664)
+    with pytest.raises(ConfigError, match=re.escape(why)):
+        _plan(root)
+
+
+def test_shared_storage_can_be_allowed_explicitly(tmp_path: Path, monkeypatch, capsys):
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(0o777)
+    monkeypatch.setenv("RAYSTUDY_ALLOW_SHARED_STORAGE", "1")
+    assert _plan(root).storage == str(root)
+    assert "warning: RAYSTUDY_ALLOW_SHARED_STORAGE=1" in capsys.readouterr().err
+
+
+def test_sweep_cli_refuses_loose_root_with_exit_2(tmp_path: Path, monkeypatch, capsys):
+    from jobs.sweep import main
+
+    monkeypatch.delenv("RAYSTUDY_ALLOW_SHARED_STORAGE", raising=False)
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(0o777)
+    assert main(["care", "--smoke", "--storage", str(root)]) == 2
+    assert "refusing storage root" in capsys.readouterr().err
+    assert _files_under(root) == []
+
+
+def test_train_distributed_checks_name_and_root(tmp_path: Path, monkeypatch, capsys):
+    from jobs.train_distributed import main
+
+    monkeypatch.delenv("RAYSTUDY_ALLOW_SHARED_STORAGE", raising=False)
+    assert main(["gpt", "--name", "../../x", "--storage", str(tmp_path / "r")]) == 2
+    assert "--name: '../../x'" in capsys.readouterr().err
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(0o777)
+    assert main(["gpt", "--storage", str(root)]) == 2
+    assert "refusing storage root" in capsys.readouterr().err
+
+
 # -- checkpoints never unpickle code -----------------------------------------------------------------------------
 class Payload:
     """What an attacker writes: unpickling it opens (creates) the marker file."""
@@ -150,4 +247,22 @@ def test_platform_checkpoint_state_is_loaded_weights_only(tmp_path: Path):
     torch.save({"model": {"w": torch.zeros(2)}, "p": Payload(marker)}, tmp_path / STATE_FILE)
     with pytest.raises((pickle.UnpicklingError, UnsafeCheckpointError)):
         load_state(tmp_path)
+    assert not marker.exists()
+
+
+def test_crafted_deepspeed_checkpoint_is_refused_on_resume(local_ray, tmp_path: Path):
+    """A DeepSpeed run (2 ranks, ZeRO-2) leaves its checkpoint in the storage root; an attacker adds a payload to
+    rank 1's optimizer shard. Resuming the run refuses it on every rank (a clear error, no hang, no retry) and
+    never unpickles it. A normal resume through the same loader: test_distributed's killed-worker test."""
+    from actors.distributed import run_distributed
+    from tests.test_distributed import SPEC
+
+    marker = tmp_path / "marker"
+    out = run_distributed(SPEC, ["epochs=1"], storage=str(tmp_path), name="crafted")
+    shard = next(Path(out["checkpoint"]).rglob("zero_pp_rank_1_mp_rank_00_optim_states.pt"))
+    state = torch.load(shard, weights_only=False)  # the file this test's own run just wrote
+    state["payload"] = Payload(marker)
+    torch.save(state, shard)
+    with pytest.raises(ConfigError, match="refusing to load checkpoint file .*zero_pp_rank_1.*io.open"):
+        run_distributed(SPEC, ["epochs=2"], storage=str(tmp_path), name="crafted")
     assert not marker.exists()
