@@ -266,3 +266,47 @@ def test_crafted_deepspeed_checkpoint_is_refused_on_resume(local_ray, tmp_path: 
     with pytest.raises(ConfigError, match="refusing to load checkpoint file .*zero_pp_rank_1.*io.open"):
         run_distributed(SPEC, ["epochs=2"], storage=str(tmp_path), name="crafted")
     assert not marker.exists()
+
+
+# -- a Ray started here: loopback only, and its workers run the driver's code --------------------------------------
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def _checkout_copy(dest: Path) -> Path:
+    """The repository's files (tracked and new, not ignored) copied to ``dest``, plus a module no other
+    checkout has: a second checkout of the project beside the one the environment's editable install points at."""
+    import shutil
+
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for rel in listed:
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    (dest / "shared" / "_probe_marker.py").write_text("# only in this copy\n")
+    return dest
+
+
+@pytest.mark.parametrize("mode", ["local", "private-head"])
+def test_started_ray_listens_on_loopback_and_runs_the_driver_code(tmp_path: Path, mode: str):
+    """A Ray that connect() starts (``ray.init``, or ``ray start`` for a private head when another Ray holds the job
+    agent's port), from a copy of the checkout run with PYTHONPATH unset and from another directory: no process of
+    that Ray listens on a non-loopback address (GCS, raylet, workers, dashboard, agents, metrics), and its workers
+    import the copy's packages, not the installed checkout's."""
+    import json
+
+    copy = _checkout_copy(tmp_path / "checkout")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RAY_ADDRESS")}
+    done = subprocess.run([sys.executable, str(copy / "tests" / "ray_probe.py"), mode], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=400, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    names = {name for name, _, _ in report["listen"]}
+    assert {"gcs_server", "raylet"} <= names, report  # the probe found this Ray's processes
+    assert any(port == report["metrics_port"] for _, _, port in report["listen"]), report
+    exposed = [entry for entry in report["listen"] if entry[1] not in LOOPBACK_ADDRESSES]
+    assert exposed == [], f"listening beyond loopback: {exposed}"
+    assert report["node_ip"] == "127.0.0.1"
+    assert report["imports"]["shared"].startswith(str(copy)), report["imports"]
+    assert report["imports"]["marker"]
