@@ -108,9 +108,9 @@ def connect(
             with _loopback_only():
                 address = _start_private_head(num_cpus, num_gpus)
         if address:
-            # Ray would replace a loopback address by this machine's network address, where a Ray that listens
-            # on loopback only (the private head above, or a user's) is not found
-            with _loopback_only() if _is_loopback(address) else nullcontext():
+            # Ray would replace the private head's loopback address by this machine's network address, where
+            # that head, listening on loopback only, is not found
+            with _loopback_only() if _PRIVATE_HEAD is not None else nullcontext():
                 ray.init(address=address, namespace=NAMESPACE, log_to_driver=True)
         else:
             # "local": a new Ray, as documented. Without it, ray.init() joins the cluster that the last
@@ -178,12 +178,6 @@ def _loopback_only() -> Iterator[None]:
 
 
 _CLUSTER_MODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
-
-
-def _is_loopback(address: str) -> bool:
-    """``127.0.0.1:6379``, ``localhost:6379``, ``[::1]:6379`` (``auto`` and ``ray://`` addresses are not)."""
-    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
-    return host in ("127.0.0.1", "localhost", "::1")
 
 
 def _skip_idle_worker_prestart() -> None:
