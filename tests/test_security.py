@@ -268,6 +268,24 @@ def test_crafted_deepspeed_checkpoint_is_refused_on_resume(local_ray, tmp_path: 
     assert not marker.exists()
 
 
+
+def test_crafted_cifar_batch_is_refused_unread(tmp_path: Path):
+    """The CIFAR-10 loader reads the official archive's pickles with only numpy arrays allowed."""
+    import numpy as np
+
+    from shared.data import real
+
+    good = tmp_path / "good"
+    with open(good, "wb") as f:
+        pickle.dump({b"data": np.zeros((2, 3072), dtype=np.uint8), b"labels": [1, 2]}, f, protocol=5)
+    assert real._unpickle(str(good))[b"labels"] == [1, 2]
+    marker = tmp_path / "marker"
+    crafted = tmp_path / "data_batch_1"
+    crafted.write_bytes(pickle.dumps({b"data": Payload(marker)}))
+    with pytest.raises(pickle.UnpicklingError, match="refusing .*data_batch_1.*io.open is not allowed"):
+        real._unpickle(str(crafted))
+    assert not marker.exists()
+
 # -- a Ray started here: loopback only, and its workers run the driver's code --------------------------------------
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
