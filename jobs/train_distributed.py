@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[raystudy] {spec.name}: {dist.workers} workers, ZeRO-{dist.zero_stage}, {dist.precision}, "
           f"{dist.resolved_backend}; run {name} under {storage_root(args.storage)}", flush=True)
     out = run_distributed(spec, items, name=name, storage=args.storage)
-    metrics = {k: v for k, v in (out["metrics"] or {}).items() if isinstance(v, (int, float))}
+    metrics = {k: v for k, v in (out["metrics"] or {}).items() if isinstance(v, int | float)}
     print(f"[raystudy] final metrics: {metrics}")
     print(f"[raystudy] checkpoint:    {out['checkpoint']}")
     return 0
