@@ -58,8 +58,10 @@ from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_d
 from jobs.trackers import Trackers, add_tracker_arguments, tracker_callbacks, trackers_from_args  # noqa: E402
 from shared.atomic import DiskFullError  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
+from shared.names import check_name  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 from shared.results import ResultsStore, code_version, quarantine_damaged, storage_root  # noqa: E402
+from shared.trust import check_storage_trusted  # noqa: E402
 
 
 @dataclass
@@ -82,7 +84,9 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     spec = get_method(method)
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
-    return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
+    experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
+    check_storage_trusted(storage_root(storage), f"tune/{experiment}", f"train/{experiment}")  # before Ray
+    return SweepPlan(method=spec.name, sweep=sweep, experiment=experiment,
                      storage=storage_root(storage), smoke=smoke, study=study, job=job)
 
 
