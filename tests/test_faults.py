@@ -187,13 +187,16 @@ CASES: list[tuple[str, str, list[str], str | bytes | None, str]] = [
 # row fails as expected) instead of running a sweep or a study.
 NOWHERE = ["--address", "127.0.0.1:1"]
 OTHER_BRANCH_CASES = [
-    ("name-escapes", S, ["care", "--name", "../../x", *NOWHERE], None, "--name"),  # fixed on branch security
-    ("name-dot", S, ["care", "--name", ".", *NOWHERE], None, "--name"),  # fixed on branch security
-    ("name-too-long", S, ["care", "--name", "x" * 300, *NOWHERE], None, "--name"),  # fixed on branch security
-    ("study-name-escapes", "study", ["{study}", *NOWHERE], study_text("name: faults", "name: ../../x"),
-     "name"),  # fixed on branch security
-    ("report-study-escapes", "report", ["--study", "../../x"], None, "study"),  # fixed on branch security
     ("report-study-unknown", "report", ["--study", "nonexistent"], None, "nonexistent"),  # fixed on branch reports
+]
+# Fixed on branch security (merged): names are safe slugs, checked before anything starts.
+CASES += [
+    ("name-escapes", S, ["care", "--name", "../../x", *NOWHERE], None, "--name: '../../x' must not start with '.'"),
+    ("name-dot", S, ["care", "--name", ".", *NOWHERE], None, "--name: '.' must not start with '.'"),
+    ("name-too-long", S, ["care", "--name", "x" * 300, *NOWHERE], None, "is 300 characters long"),
+    ("study-name-escapes", "study", ["{study}", *NOWHERE], study_text("name: faults", "name: ../../x"),
+     "name: '../../x' must not start with '.'"),
+    ("report-study-escapes", "report", ["--study", "../../x"], None, "--study: name: '../../x' must not start"),
 ]
 
 
