@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config import bounded
-from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 
 
 @dataclass
@@ -51,4 +51,6 @@ SPEC = MethodSpec(
     trainer=HoldTrainer,
     evaluators=(HeldTime,),
     resources=Resources(cpu=1),
+    headline=(Measure("held_s"),),
+    compare=("hold_s",),
 )
