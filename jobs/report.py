@@ -228,13 +228,14 @@ def comparison_section(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str,
     summary = compare_summary(values, groups, names)
     lines += [compare_markdown(summary, keys, list(heads)), ""]
     if epoch is not None:
-        lines.append(f"Matched epoch {epoch}: the largest epoch at which all {len(trials)} trials of the comparison "
+        lines.append(f"- Matched epoch {epoch}: the largest epoch at which all {len(trials)} trials of the comparison "
                      "were evaluated (trials stopped early are compared at the same epoch as the others).")
     else:
-        lines.append("The trials share no evaluated epoch: each is shown at its last evaluation (their epochs differ).")
-    lines.append("Mean ± sample standard deviation over the trials of each value (samples and seeds); n: trials.")
+        lines.append("- The trials share no evaluated epoch: each is shown at its last evaluation (epochs differ).")
+    lines.append("- Mean ± sample standard deviation over the trials of each value (samples and seeds); n: trials; "
+                 "best in bold.")
     if left_out:
-        lines.append(f"Left out: {len(left_out)} trial(s) that failed ({', '.join(left_out)}).")
+        lines.append(f"- Left out: {len(left_out)} trial(s) that failed ({', '.join(left_out)}).")
     lines.append("")
     return lines, {"groups": groups, "values": values, "epoch": epoch, "when": when, "title": title}
 
@@ -282,8 +283,8 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
         text += lead
         if info:
             figures = _sweep_figures(rows, table, space, heads, info)
-        text += _full_table(table, sweep.metric)
-        text += [f"![{name}]({name}.png)" for name in figures if figures[name] is not None]
+        text += [f"![{name.replace('_', ' ')}]({name}.png)" for name in figures if figures[name] is not None]
+        text += ["", *_full_table(table, sweep.metric)]
     md = out_dir / "report.md"
     md.write_text("\n".join(text) + "\n")
     spec_file = out_dir / "sweep.json"  # lets `report.py EXPERIMENT` redraw with the sweep's own axes

@@ -181,7 +181,8 @@ def test_pngs_are_readable_at_normal_size(synthetic: ResultsStore):
     for name in ("curves", "tradeoff", "measures_vs_hparams"):
         width, height = Image.open(paths[name]).size
         assert height <= 1200 and width <= 1500, (name, width, height)
-    assert "![curves](curves.png)" in Path(paths["report"]).read_text()
+    text = Path(paths["report"]).read_text()
+    assert text.index("![curves](curves.png)") < text.index("## All trials")
 
 
 def test_report_cli_refuses_a_study_or_experiment_that_does_not_exist(tmp_path: Path, capsys):
