@@ -214,3 +214,47 @@ def test_study_report_leads_with_the_arms_headline_measures(tmp_path: Path):
     fig = reportfigs.study_figure(table, ["colour_probe_acc"], [])
     ax = fig.axes[0]
     assert ax.get_title() and ax.get_ylabel() and ax.get_xlabel() == "arm" and ax.get_legend() is not None
+
+
+# ---- statuses recorded by the sweep's driver ---------------------------------------------------------------------
+
+def test_a_trial_that_failed_before_writing_a_row_gets_an_error_row_and_its_message(tmp_path: Path):
+    from ray.tune import Result
+
+    from jobs.trialstatus import record_trial_statuses
+    from shared.registry import get_method
+
+    store = ResultsStore(tmp_path)
+    write_trial(store, "ok", 0.0, 0, 1e-3, 20, "final")
+    failed = Result(metrics={}, checkpoint=None, path=str(tmp_path / "tune" / "bad01"),
+                    error=RuntimeError("Traceback ...\nValueError: setup failed: no data"))
+    finished = Result(metrics={"trial_id": "ok", "epoch": 20}, checkpoint=None, error=None, path=str(tmp_path))
+    done = record_trial_statuses(store, EXP, [failed, finished], get_method("hold"), {"hold_s": 0.5})
+    assert done == {"bad01": "error"}
+    rows = store.read(EXP).to_pandas()
+    bad = rows[rows["trial"] == "bad01"]
+    assert list(bad["status"]) == ["error"] and list(bad["epoch"]) == [1]
+    assert json.loads(bad["config"].iloc[0])["hold_s"] == 0.5  # the full config, as the trial would have written
+    text = Path(report.write_sweep_report(store, EXP, SWEEP)["report"]).read_text()
+    assert "| bad01 |" in text and "error: ValueError: setup failed: no data" in text
+
+
+def test_trials_stopped_by_asha_end_with_a_stopped_row(local_ray, tmp_path: Path):
+    """A real ASHA sweep of the `hold` tool, trials one at a time in decreasing hold time: ASHA stops the later,
+    worse ones at its first rung. Each trial's last row then says final or stopped (before the driver's pass,
+    a stopped trial kept only "running" rows)."""
+    from jobs.sweep import plan_sweep, run_sweep
+
+    items = ["epochs=4", "eval_every=1", "sweep.scheduler.name=asha", "sweep.scheduler.grace_period=1",
+             "sweep.max_concurrent=1", "sweep.search_space.hold_s={grid: [0.04, 0.03, 0.02, 0.01]}"]
+    plan = plan_sweep("hold", items, storage=str(tmp_path))
+    out = run_sweep(plan)
+    rows = ResultsStore(tmp_path).read(plan.experiment).to_pandas()
+    last = rows.sort_values("epoch").groupby("trial").tail(1)
+    assert set(last["status"]) <= {"final", "stopped"} and len(last) == 4
+    stopped = last[last["status"] == "stopped"]
+    assert len(stopped) >= 1 and (stopped["epoch"] < 4).all()
+    assert (last.loc[last["status"] == "final", "epoch"] == 4).all()
+    assert set(rows.loc[rows["status"].isin(["final", "stopped"]), "trial"]) == set(rows["trial"])
+    text = Path(out["report"]).read_text()
+    assert f"{len(stopped)} stopped" in text and "## Headline measures per hold_s" in text
