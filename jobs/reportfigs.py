@@ -133,16 +133,16 @@ def measures_vs_hparams_figure(table: pd.DataFrame, space: dict[str, Any], measu
             ax = axes[i][j]
             xs = _axis_values(ax, key, space, table[key])
             ax.scatter(xs[done], table.loc[done, measure], s=28, color="C0", label="finished")
-            ax.scatter(xs[~done], table.loc[~done, measure], s=28, facecolors="none", edgecolors="C1",
-                       label="stopped / incomplete")
+            if (~done).any():  # hollow: measured before the trial's last epoch
+                ax.scatter(xs[~done], table.loc[~done, measure], s=28, facecolors="none", edgecolors="C1",
+                           label="stopped / incomplete")
             ax.set_title(f"{measure} vs {key}", fontsize=10)
             ax.set_xlabel(key)
             ax.set_ylabel(f"{measure} ({direction(mode)})", fontsize=9)
             ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8)
-    fig.suptitle(f"Headline measures against the swept hyperparameters, {when}", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 0.88, 0.95))
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Headline measures against the swept hyperparameters\n{when}", fontsize=11)
+    fig.tight_layout()
     return fig
 
 

@@ -168,7 +168,9 @@ def test_figures_have_titles_labels_legends_and_no_constant_panels(synthetic: Re
     grid = figs["measures_vs_hparams"]
     panels = [ax for ax in grid.axes if ax.get_visible()]
     assert {ax.get_xlabel() for ax in panels} == {"lam", "optim.lr"}  # the seed is not a panel
-    assert not any("active_dims" in ax.get_ylabel() for ax in panels) and grid.legends
+    assert not any("active_dims" in ax.get_ylabel() for ax in panels) and panels[0].get_legend() is not None
+    assert {t.get_text() for t in panels[0].get_legend().get_texts()} == {"finished", "stopped / incomplete"}
+    assert all(ax.get_title() and ax.get_ylabel() for ax in panels) and grid.get_suptitle()
     lam_ax = next(ax for ax in panels if ax.get_xlabel() == "lam")
     assert [t.get_text() for t in lam_ax.get_xticklabels()] == ["0.0", "0.1"]  # categorical: one tick per value
     assert next(ax for ax in panels if ax.get_xlabel() == "optim.lr").get_xscale() == "log"
