@@ -221,7 +221,7 @@ def comparison_section(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str,
     values = values_at(rows, trials, names, epoch)
     when = f"at epoch {epoch}" if epoch is not None else "at each trial's last evaluation"
     title = ", ".join(keys) if keys else "all trials"
-    lines = [f"## Headline measures per {title}, {when}", ""]
+    lines = [f"## Headline measures {'per ' + title if keys else 'over all trials'}, {when}", ""]
     if not trials:
         lines.append("No trial reported a headline measure.")
         return lines, {}

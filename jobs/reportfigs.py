@@ -179,13 +179,13 @@ def study_figure(table: pd.DataFrame, measures: list[str], minimize: list[str]) 
         ax.set_xticks(range(len(arms)), arms, rotation=30 if max(map(len, arms)) > 8 else 0, fontsize=8)
         ax.set_title(f"{measure} ({direction('min' if measure in minimize else 'max')})", fontsize=10)
         ax.set_xlabel("arm")
-        ax.set_ylabel(f"{measure}, mean ± sd over seeds", fontsize=9)
+        ax.set_ylabel("mean ± sd over seeds", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-        plt = _plt()
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in methods]
-        ax.legend(handles, methods, title="method", fontsize=8, title_fontsize=8)
+    handles = [_plt().Rectangle((0, 0), 1, 1, color=colours[m]) for m in methods]
     fig.suptitle("The study's measures per arm", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, methods, title="method", loc="lower center", ncol=min(len(methods), 6), fontsize=8,
+               title_fontsize=8)  # one legend for every panel, below them
     return fig
 
 

@@ -215,7 +215,8 @@ def test_study_report_leads_with_the_arms_headline_measures(tmp_path: Path):
     table = report.study_table(rows, ["colour_probe_acc"], [])
     fig = reportfigs.study_figure(table, ["colour_probe_acc"], [])
     ax = fig.axes[0]
-    assert ax.get_title() and ax.get_ylabel() and ax.get_xlabel() == "arm" and ax.get_legend() is not None
+    assert ax.get_title().startswith("colour_probe_acc") and ax.get_ylabel() and ax.get_xlabel() == "arm"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["care", "simclr"]
 
 
 # ---- statuses recorded by the sweep's driver ---------------------------------------------------------------------
