@@ -229,13 +229,17 @@ def comparison_section(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str,
     lines += [compare_markdown(summary, keys, list(heads)), ""]
     if epoch is not None:
         lines.append(f"- Matched epoch {epoch}: the largest epoch at which all {len(trials)} trials of the comparison "
-                     "were evaluated (trials stopped early are compared at the same epoch as the others).")
+                     "were evaluated (a trial stopped early is compared at the same epoch as the others).")
     else:
         lines.append("- The trials share no evaluated epoch: each is shown at its last evaluation (epochs differ).")
     lines.append("- Mean ± sample standard deviation over the trials of each value (samples and seeds); n: trials; "
                  "best in bold.")
     if left_out:
         lines.append(f"- Left out: {len(left_out)} trial(s) that failed ({', '.join(left_out)}).")
+    unevaluated = [t for t in table["trial"] if t not in left_out and t not in reported]
+    if unevaluated:
+        lines.append(f"- Left out: {len(unevaluated)} trial(s) that ended before their first evaluation "
+                     f"({', '.join(unevaluated)}).")
     lines.append("")
     return lines, {"groups": groups, "values": values, "epoch": epoch, "when": when, "title": title}
 
