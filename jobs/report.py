@@ -238,7 +238,7 @@ def comparison_section(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str,
         lines.append(f"- Left out: {len(left_out)} trial(s) that failed ({', '.join(left_out)}).")
     unevaluated = [t for t in table["trial"] if t not in left_out and t not in reported]
     if unevaluated:
-        lines.append(f"- Left out: {len(unevaluated)} trial(s) that ended before their first evaluation "
+        lines.append(f"- Left out: {len(unevaluated)} trial(s) without any evaluation of a headline measure "
                      f"({', '.join(unevaluated)}).")
     lines.append("")
     return lines, {"groups": groups, "values": values, "epoch": epoch, "when": when, "title": title}

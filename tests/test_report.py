@@ -131,7 +131,7 @@ def test_every_trial_shows_its_status_and_constant_measures_are_said_once(synthe
     assert status == {"t0": "finished", "t1": "finished", "t2": "stopped", "t3": "finished",
                       "t4": "error: RuntimeError: out of memory in epoch 1", "t5": "incomplete"}
     assert "6 trial(s): 3 finished, 1 stopped, 1 error, 1 incomplete." in text
-    assert "1 trial(s) that ended before their first evaluation (t5)" in text  # and the matched epoch stays 10
+    assert "1 trial(s) without any evaluation of a headline measure (t5)" in text  # and the matched epoch stays 10
     assert "## Headline measures per lam, at epoch 10" in text
     assert "active_dims" not in table.split("The same in every trial")[0]
     assert "`active_dims` = 128" in table
