@@ -4,6 +4,7 @@ resume at once. Nothing here knows about a particular method."""
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,15 @@ from typing import Any
 import ray
 from ray import tune
 
-from shared.checkpoint import load_state, save_checkpoint
+from shared.atomic import TRIAL_RESERVE
+from shared.checkpoint import ensure_room_for_copy, restore_with_fallback, save_checkpoint
 from shared.config import flatten, to_dict
 from shared.method import NonFiniteLossError
 from shared.registry import get_method
 from shared.results import ResultsStore, RunInfo
+
+# A diagnostic row: the epoch a trial resumed from after skipping damaged checkpoints (0: from scratch).
+CHECKPOINT_FALLBACK = "checkpoint_fallback"
 
 
 class MethodTrainable(tune.Trainable):
@@ -40,7 +45,8 @@ class MethodTrainable(tune.Trainable):
         self.cfg = self.spec.load_config({**run.get("overrides", {}), **config})
         self.trainer = self.spec.make_trainer(self.cfg)
         self.evaluators = self.spec.make_evaluators(self.cfg, self.trainer.data)
-        self.store = ResultsStore(run["storage"])
+        # A trial stops writing while Tune can still record its failure on the same disk (TRIAL_RESERVE).
+        self.store = ResultsStore(run["storage"], reserve=TRIAL_RESERVE)
         data = getattr(self.cfg, "data", None)
         self.info = RunInfo(
             experiment=run["experiment"], method=self.spec.name, paper=self.spec.paper,
@@ -64,12 +70,28 @@ class MethodTrainable(tune.Trainable):
             artifact = self.trainer.artifact()
             for evaluator in self.evaluators:
                 metrics.update(evaluator.evaluate(artifact))
+        metrics.update(getattr(self, "fallback_note", {}))  # the rows say the trial resumed from an older state
+        self.fallback_note = {}
         self.store.write_epoch(self.info, epoch, metrics, "final" if done else "running",
                                time.time() - self.started)
         return {**metrics, "epoch": epoch, "done": done}
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         save_checkpoint(checkpoint_dir, self.spec, self.cfg, self.trainer)
+        if self._local_storage():  # fail clearly before Tune copies a truncated checkpoint to a full disk
+            ensure_room_for_copy(checkpoint_dir, f"{self.run_info['storage']}/tune/{self.run_info['experiment']}/"
+                                                 f"{self.trial_id}", TRIAL_RESERVE)
+
+    def _local_storage(self) -> bool:
+        return "://" not in self.run_info["storage"]
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.trainer.load_state_dict(load_state(Path(checkpoint_dir)))
+        restored = restore_with_fallback(Path(checkpoint_dir))
+        if restored.fell_back:  # a damaged checkpoint: its predecessor, else a fresh start, never a retry loop
+            if restored.state is None:
+                self._build(self.config)
+            print(f"[raystudy] WARNING trial {self.trial_id}: {restored.describe()}", file=sys.stderr, flush=True)
+            self._iteration = restored.epoch  # Tune set the damaged checkpoint's; one iteration is one epoch
+            self.fallback_note = {CHECKPOINT_FALLBACK: float(restored.epoch)}
+        if restored.state is not None:
+            self.trainer.load_state_dict(restored.state)

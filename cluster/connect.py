@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -183,19 +182,11 @@ def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
 
 def _stop_private_head(temp_dir: str) -> None:
     """Stop only this head's processes (``ray stop`` would stop every Ray on the machine)."""
-    import psutil
+    from cluster.stop import stop_head
 
     if ray.is_initialized():
         ray.shutdown()
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(temp_dir in part for part in (proc.info["cmdline"] or [])):
-            try:
-                for child in proc.children(recursive=True):
-                    child.kill()
-                proc.kill()
-            except psutil.Error:
-                pass
-    shutil.rmtree(temp_dir, ignore_errors=True)
+    stop_head(temp_dir, grace_s=0, remove=True)
 
 
 def _dashboard_url() -> str | None:

@@ -1,7 +1,7 @@
 """Reports made from result rows: Markdown and PNG figures that answer the question a sweep or study asks.
 
-    python jobs/report.py EXPERIMENT [--storage ROOT] [--metric NAME --mode max]
-    python jobs/report.py --study STUDY_ID [--measures a,b --minimize b]
+    python jobs/report.py EXPERIMENT [--storage ROOT] [--metric NAME --mode max] [--quarantine]
+    python jobs/report.py --study STUDY_ID [--measures a,b --minimize b] [--quarantine]
 
 A sweep's report leads with the method's headline measures (``MethodSpec.headline``) per value of the
 hyperparameter its comparison is about (``MethodSpec.compare``; CARE: lambda) at matched epochs: the largest
@@ -24,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 
 from jobs import reportfigs  # noqa: E402
+from jobs.damage_notes import damage_notes, read_rows  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
 from shared.method import headline_measures  # noqa: E402
 from shared.registry import get_method  # noqa: E402
-from shared.results import ResultsStore  # noqa: E402
+from shared.results import DamagedResultsError, ResultsStore  # noqa: E402
 
 # Training diagnostics that are not measures of the result; left out of tables and plots.
-DIAGNOSTICS = {"lr", "epoch_time_s", "error", "nonfinite_loss"}
+DIAGNOSTICS = {"lr", "epoch_time_s", "checkpoint_fallback", "error", "nonfinite_loss"}
 STATUSES = ("finished", "stopped", "error", "incomplete")
 
 
@@ -262,12 +263,14 @@ def constant_columns(table: pd.DataFrame, measures: list[str]) -> dict[str, Any]
 
 
 def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
-                       measures: list[str] | None = None) -> dict[str, str]:
+                       measures: list[str] | None = None, quarantine: bool = False) -> dict[str, str]:
     """Write ``report.md`` and its figures (``curves.png``, ``tradeoff.png``, ``measures_vs_hparams.png``)
-    under ``reports/<experiment>/``. ``plot`` in the answer: the first figure written ('' when none)."""
+    under ``reports/<experiment>/``. ``plot`` in the answer: the first figure written ('' when none). Damaged
+    result files raise DamagedResultsError, or with ``quarantine`` are moved aside and listed in the report as
+    missing rows."""
     import tempfile
 
-    rows = store.read(experiment).to_pandas()
+    rows = read_rows(store, [experiment], quarantine)
     out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))  # then copied whole to the store
     space = dict(sweep.search_space)
     errors = read_errors(store, experiment, sorted(rows["trial"].unique())) if not rows.empty else {}
@@ -289,6 +292,8 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
             figures = _sweep_figures(rows, table, space, heads, info)
         text += [f"![{name.replace('_', ' ')}]({name}.png)" for name in figures if figures[name] is not None]
         text += ["", *_full_table(table, sweep.metric)]
+    notes = damage_notes(store, [experiment], rows)
+    text += notes
     md = out_dir / "report.md"
     md.write_text("\n".join(text) + "\n")
     spec_file = out_dir / "sweep.json"  # lets `report.py EXPERIMENT` redraw with the sweep's own axes
@@ -307,6 +312,8 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
     if not table.empty:
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             print(table.drop(columns=["trial"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if notes:
+        print("\n".join(notes[1:]))
     return paths
 
 
@@ -400,13 +407,13 @@ def study_headline(rows: pd.DataFrame, measures: list[str], minimize: list[str])
 
 
 def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
-                       title: str = "") -> dict[str, str]:
+                       title: str = "", quarantine: bool = False) -> dict[str, str]:
     """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study: the arms'
     headline measures first, mean ± sd over seeds per arm."""
     import tempfile
 
-    tables = [store.read(exp) for exp in store.experiments(prefix=f"{study_id}--")]
-    rows = pd.concat([t.to_pandas() for t in tables]) if tables else pd.DataFrame()
+    experiments = store.experiments(prefix=f"{study_id}--")
+    rows = read_rows(store, experiments, quarantine) if experiments else pd.DataFrame()
     measures, minimize = study_headline(rows, measures, minimize)
     out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))
     md, png = out_dir / "report.md", out_dir / "measures.png"
@@ -424,6 +431,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
         if sweeps:
             text += ["", "Sweeps (each with its own comparison, table and figures):"]
             text += [f"- `reports/{e}/report.md`" for e in sweeps]
+    text += damage_notes(store, experiments, rows)
     md.write_text("\n".join(text) + "\n")
     paths = {"report": store.put_file(md, "reports", study_id, md.name), "plot": ""}
     if fig is not None:
@@ -439,8 +447,6 @@ def study_exists(store: ResultsStore, study_id: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from types import SimpleNamespace
-
     parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
     parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
     parser.add_argument("--study", help="a study id: write the study's comparison instead")
@@ -450,19 +456,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage")
     parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
     parser.add_argument("--mode", default="max", choices=["max", "min"])
+    parser.add_argument("--quarantine", action="store_true",
+                        help="move damaged (unreadable) result files to <root>/quarantine/ and report without them")
     args = parser.parse_args(argv)
+    try:
+        return _report(args, parser)
+    except DamagedResultsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from types import SimpleNamespace
+
     store = ResultsStore(args.storage)
     if args.study:
         if not study_exists(store, args.study):
             print(f"error: no study {args.study!r} under {store.root} (no state, no result rows)", file=sys.stderr)
             return 2
         split = [m for m in args.measures.split(",") if m]
-        out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title)
+        out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title,
+                                 quarantine=args.quarantine)
         print(out["report"])
         return 0
     if not args.experiment:
         parser.error("name a sweep experiment or --study")
-    rows = store.read(args.experiment).to_pandas()
+    rows = read_rows(store, [args.experiment], args.quarantine)
     if rows.empty:
         print(f"error: no results for {args.experiment} under {store.root}", file=sys.stderr)
         return 2
@@ -475,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         configs = pd.DataFrame(list(rows.groupby("trial")["config"].last().map(json.loads)))
         space = {k: {"choice": []} for k in configs.columns if configs[k].astype(str).nunique() > 1}
         sweep, measures = SimpleNamespace(search_space=space, metric=args.metric, mode=args.mode), None
-    out = write_sweep_report(store, args.experiment, sweep, measures)
+    out = write_sweep_report(store, args.experiment, sweep, measures, quarantine=args.quarantine)
     print(out["report"])
     return 0
 

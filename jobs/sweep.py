@@ -38,9 +38,10 @@ os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
+from shared.atomic import DiskFullError  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
 from shared.registry import get_method, list_methods  # noqa: E402
-from shared.results import ResultsStore, code_version, storage_root  # noqa: E402
+from shared.results import ResultsStore, code_version, quarantine_damaged, storage_root  # noqa: E402
 
 
 @dataclass
@@ -119,6 +120,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
         moved = ResultsStore(plan.storage).set_aside(plan.experiment)
         if moved:
             print(f"[raystudy] rows of an earlier, unrecorded run of {plan.experiment} moved to {moved}", flush=True)
+    else:  # damaged rows of the run being resumed: moved aside (a trial that reruns the epoch writes it again)
+        quarantine_damaged(ResultsStore(plan.storage), plan.experiment)
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
                 "experiment": plan.experiment, "code_version": code_version(), "study": plan.study,
                 "job": plan.job}
@@ -175,7 +178,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
     errors = [(r.path, r.error) for r in grid if r.error is not None]
     # How each trial ended (stopped by the scheduler, failed) is known here only: record it in the rows.
     record_trial_statuses(ResultsStore(plan.storage), plan.experiment, grid, spec, dict(sweep.overrides), run_info)
-    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names())
+    report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names(),
+                                quarantine=True)
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
             "tune": exp_path, "errors": errors, "trials": len(grid), "fit_s": fit_s, **report}
 
@@ -210,7 +214,7 @@ def parse_args(argv: list[str] | None = None, method: str | None = None) -> argp
         parser.add_argument("method", nargs="?", help="a registered method (see --list)")
     parser.add_argument("overrides", nargs="*", help="key=value (method config) or sweep.key=value")
     parser.add_argument("--list", action="store_true", help="list the registered methods and their papers")
-    parser.add_argument("--smoke", action="store_true", help="a run of a few minutes on 2 cores")
+    parser.add_argument("--smoke", action="store_true", help="smoke scale (the sweep's smoke: section)")
     parser.add_argument("--name", help="experiment name (default: method and a hash of the sweep)")
     parser.add_argument("--fresh", action="store_true", help="start a new experiment instead of resuming")
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
@@ -250,7 +254,11 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
     print(f"[raystudy] {conn.describe()}", flush=True)
     print(f"[raystudy] sweep {plan.experiment}: {plan.sweep.num_samples} sample(s) of "
           f"{list(plan.sweep.search_space) or 'no search space'}; results under {plan.storage}", flush=True)
-    out = run_sweep(plan, fresh=args.fresh)
+    try:
+        out = run_sweep(plan, fresh=args.fresh)
+    except DiskFullError as err:  # names the path and the bytes needed; a traceback would bury that
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"[raystudy] results: {out['results']}")
     print(f"[raystudy] report:  {out['report']}")
     if out["plot"]:

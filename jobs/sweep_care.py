@@ -1,8 +1,8 @@
 """The CARE sweep: the entrypoint users submit first.
 
-    python jobs/sweep_care.py            # the default sweep (under 30 minutes on 2 cores)
-    python jobs/sweep_care.py --smoke    # 2 trials, 2 epochs (under 3 minutes)
-    ray job submit --working-dir . -- python jobs/sweep_care.py --smoke
+    python jobs/sweep_care.py            # the default sweep (its duration: README, "Measured figures")
+    python jobs/sweep_care.py --smoke    # 2 trials, 2 epochs
+    ray job submit --address http://127.0.0.1:8265 --working-dir . -- python jobs/sweep_care.py --smoke
 
 Same options as ``jobs/sweep.py`` (overrides, --name, --fresh, --storage); see configs/sweeps/care.yaml.
 """

@@ -25,8 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.damage_notes import read_rows
 from shared.config import flatten, to_dict
-from shared.results import ResultsStore, RunInfo, metric_rows
+from shared.results import SCHEMA, ResultsStore, RunInfo, metric_rows
 
 ERROR_FILE = "error.json"
 
@@ -47,7 +48,9 @@ def error_message(error: BaseException) -> str:
 def record_trial_statuses(store: ResultsStore, experiment: str, grid: Any, spec: Any,
                           overrides: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, str]:
     """Write the stopped/error statuses of the sweep's trials; returns {trial: what was recorded}."""
-    rows = store.read(experiment).to_pandas()
+    rows = read_rows(store, [experiment], quarantine=True)  # the sweep's report quarantines damaged files too
+    if rows.empty:
+        rows = SCHEMA.empty_table().to_pandas()
     done: dict[str, str] = {}
     for result in grid:
         trial = trial_id_of(result)

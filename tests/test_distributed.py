@@ -193,7 +193,7 @@ def rows_by_trial(store_root: Path, experiment: str):
     return rows
 
 
-FP32_RTOL = 1e-5  # measured max relative difference to the plain loop: see the README's table
+FP32_RTOL = 1e-5  # measured max relative difference to the plain loop: see docs/distributed.md
 BF16_RTOL = 1e-2
 
 
