@@ -153,8 +153,8 @@ def group_labels(table: pd.DataFrame, keys: list[str]) -> pd.Series:
     """trial -> the compared value(s) as a label, e.g. ``0.1`` or ``0.1, 16``."""
     if not keys:
         return pd.Series("all trials", index=table["trial"])
-    labels = table[keys].astype(str).agg(", ".join, axis=1)
-    return pd.Series(labels.values, index=table["trial"])
+    labels = [", ".join(str(v) for v in values) for values in table[keys].itertuples(index=False)]
+    return pd.Series(labels, index=table["trial"].to_numpy())
 
 
 def compare_summary(values: pd.DataFrame, groups: pd.Series, measures: list[str]) -> pd.DataFrame:

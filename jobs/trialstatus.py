@@ -6,7 +6,9 @@ ended when Tune ended it: a trial stopped by the scheduler (ASHA) is simply not 
 a trial that failed in ``setup`` or in its first epoch wrote nothing at all. The driver knows both from the
 ResultGrid, so it records them here:
 
-- stopped before its last epoch, no error: the rows of its last epoch are rewritten with status "stopped"
+- stopped before its last epoch, no error, and done for Tune (a scheduler's STOP sets ``done`` in the trial's
+  last result; a trial interrupted by Ctrl-C is not done, will resume, and stays as it is: incomplete): the rows
+  of its last epoch are rewritten with status "stopped"
   (the same file: epoch files are deterministic per trial and epoch), so filtering on final/stopped finds
   every trial that ran;
 - failed: an "error" row (metric ``error``, value NaN) after its last epoch unless it wrote one itself, and
@@ -58,7 +60,7 @@ def record_trial_statuses(store: ResultsStore, experiment: str, grid: Any, spec:
         if result.error is not None:
             _record_error(store, experiment, trial, own, result, spec, overrides, labels or {})
             done[trial] = "error"
-        elif _stopped_early(own):
+        elif (result.metrics or {}).get("done") and _stopped_early(own):
             _mark_stopped(store, experiment, trial, own)
             done[trial] = "stopped"
     return done

@@ -231,11 +231,15 @@ def test_a_trial_that_failed_before_writing_a_row_gets_an_error_row_and_its_mess
 
     store = ResultsStore(tmp_path)
     write_trial(store, "ok", 0.0, 0, 1e-3, 20, "final")
+    write_trial(store, "cut", 0.1, 0, 1e-3, 7, "running")  # Ctrl-C during epoch 8: Tune's result is not done
     failed = Result(metrics={}, checkpoint=None, path=str(tmp_path / "tune" / "bad01"),
                     error=RuntimeError("Traceback ...\nValueError: setup failed: no data"))
-    finished = Result(metrics={"trial_id": "ok", "epoch": 20}, checkpoint=None, error=None, path=str(tmp_path))
-    done = record_trial_statuses(store, EXP, [failed, finished], get_method("hold"), {"hold_s": 0.5})
-    assert done == {"bad01": "error"}
+    finished = Result(metrics={"trial_id": "ok", "epoch": 20, "done": True}, checkpoint=None, error=None,
+                      path=str(tmp_path))
+    interrupted = Result(metrics={"trial_id": "cut", "epoch": 7, "done": False}, checkpoint=None, error=None,
+                         path=str(tmp_path))
+    done = record_trial_statuses(store, EXP, [failed, finished, interrupted], get_method("hold"), {"hold_s": 0.5})
+    assert done == {"bad01": "error"}  # the interrupted trial will resume: not "stopped"
     rows = store.read(EXP).to_pandas()
     bad = rows[rows["trial"] == "bad01"]
     assert list(bad["status"]) == ["error"] and list(bad["epoch"]) == [1]
