@@ -63,6 +63,8 @@ def curves_figure(rows: pd.DataFrame, groups: pd.Series, group_title: str, measu
         return None
     order = sorted(groups.unique(), key=sort_key)
     colours = group_colours(order)
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = _grid(len(shown))
     for ax, (measure, mode) in zip(axes, shown, strict=True):
         sub = rows[(rows["metric"] == measure) & rows["value"].notna()].sort_values("epoch")
@@ -76,6 +78,7 @@ def curves_figure(rows: pd.DataFrame, groups: pd.Series, group_title: str, measu
             ax.axvline(matched, color="grey", ls=":", lw=1, label=f"matched epoch {matched}")
         ax.set_title(f"{measure} ({direction(mode)})", fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(measure)
         ax.grid(alpha=0.3)
         ax.legend(title=group_title, fontsize=8, title_fontsize=8)
