@@ -58,12 +58,13 @@ def test_trial_count_is_grid_points_times_samples():
     spec = get_method("care")
     from jobs.sweepconfig import load_sweep
 
-    sweep = load_sweep(spec)
-    assert trial_count(sweep.search_space, sweep.num_samples) == 12  # 4 lambdas x 3 samples
-    assert describe_trials(sweep).startswith("12 trials (4 grid points x 3 samples) over ['lam', ")
+    assert trial_count(load_sweep(spec).search_space, 1) == 8  # configs/sweeps/care.yaml: 4 lambdas x 2 seeds
+    sweep = load_sweep(spec, ["sweep.num_samples=3"])
+    assert trial_count(sweep.search_space, sweep.num_samples) == 24  # 4 lambdas x 2 seeds x 3 samples
+    assert describe_trials(sweep).startswith("24 trials (8 grid points x 3 samples) over ['lam', 'seed']")
     assert trial_count(load_sweep(spec, smoke=True).search_space, 1) == 2
     assert trial_count(load_sweep(spec, seeds=[0, 1, 2]).search_space, 1) == 3
-    assert key_parameters(spec, sweep.search_space) == ["lam", "optim.lr", "temperature", "equiv_splits"]
+    assert key_parameters(spec, sweep.search_space) == ["lam", "seed"]
     assert key_parameters(spec, load_sweep(spec, smoke=True).search_space) == ["lam"]  # the others are fixed
 
 
