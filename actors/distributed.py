@@ -461,6 +461,7 @@ def _evaluate(spec: MethodSpec, cfg: Any, trainer: Any, full: dict[str, Any] | N
 def _write_meta(directory: str, spec: MethodSpec, cfg: Any, dist: DistributedConfig, world: int, epoch: int,
                 final: bool, plain: Any) -> None:
     """Rank 0's part of a checkpoint: what it is (``meta.json``) and, at the end, the platform's own format."""
+    from shared import atomic
     from shared.checkpoint import META_FILE, save_checkpoint
 
     if final and plain is not None:
@@ -471,8 +472,7 @@ def _write_meta(directory: str, spec: MethodSpec, cfg: Any, dist: DistributedCon
     meta["deepspeed"] = {"tag": f"epoch_{epoch:06d}", "zero_stage": dist.zero_stage, "world_size": world,
                          "precision": dist.precision,
                          "trainer_pt": "model weights; optimizer state is DeepSpeed's" if final else None}
-    with open(meta_path, "w") as f:
-        json.dump(meta, f, indent=1, default=str)
+    atomic.write_text(meta_path, json.dumps(meta, indent=1, default=str))  # whole or not at all (a full disk)
 
 
 # -- Tune ----------------------------------------------------------------------------------------------------

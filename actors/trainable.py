@@ -4,6 +4,7 @@ resume at once. Nothing here knows about a particular method."""
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,19 @@ from typing import Any
 import ray
 from ray import tune
 
-from shared.checkpoint import load_state, save_checkpoint
+from shared.atomic import TRIAL_RESERVE
+from shared.checkpoint import ensure_room_for_copy, restore_with_fallback, save_checkpoint
 from shared.config import flatten, to_dict
 from shared.method import NonFiniteLossError
 from shared.registry import get_method
 from shared.results import ResultsStore, RunInfo
+
+# A diagnostic row: the epoch a trial resumed from after skipping damaged checkpoints (0: from scratch).
+CHECKPOINT_FALLBACK = "checkpoint_fallback"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 class MethodTrainable(tune.Trainable):
@@ -26,13 +35,31 @@ class MethodTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
         # One "Checkpoint successfully created" line per trial and epoch drowns the progress table.
         logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
+        # Tune's "setup took N s ... consider setting reuse_actors=True" is moot: the sweep reuses actors already.
+        logging.getLogger("ray.tune.trainable.trainable").setLevel(logging.WARNING)
         self.run_info = run
         self._build(config)
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         """Tune reuses this actor for the next trial (``reuse_actors``): a new trainer, no new process."""
         self._build(new_config)
+        # Ray records an actor's repr once, when it is created (the dashboard keeps the first trial's); the
+        # driver's log prefix follows this marker, so the lines of the new trial carry its name.
+        # (Ray's worker writes it to both streams at creation, and its log monitor drops the line itself.)
+        for stream in (sys.stdout, sys.stderr):
+            print(f":actor_name:{self!r}", file=stream, flush=True)
         return True
+
+    def __repr__(self) -> str:
+        """What the Ray dashboard and the driver's log prefix show for this actor instead of the bare
+        ``ResourceTrainable``: the method, the trial id and the trial's hyperparameters."""
+        method = getattr(getattr(self, "spec", None), "name", None) or getattr(self, "run_info", {}).get("method")
+        trial = getattr(self, "_trial_info", None) and self.trial_id
+        params = " ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}"
+                          for key, value in sorted((getattr(self, "config", None) or {}).items()))
+        text = " ".join(part for part in (method or "MethodTrainable", f"trial {trial}" if trial else "", params)
+                        if part)
+        return text if len(text) <= 120 else text[:117] + "..."
 
     def _build(self, config: dict[str, Any]) -> None:
         run = self.run_info
@@ -40,7 +67,8 @@ class MethodTrainable(tune.Trainable):
         self.cfg = self.spec.load_config({**run.get("overrides", {}), **config})
         self.trainer = self.spec.make_trainer(self.cfg)
         self.evaluators = self.spec.make_evaluators(self.cfg, self.trainer.data)
-        self.store = ResultsStore(run["storage"])
+        # A trial stops writing while Tune can still record its failure on the same disk (TRIAL_RESERVE).
+        self.store = ResultsStore(run["storage"], reserve=TRIAL_RESERVE)
         data = getattr(self.cfg, "data", None)
         self.info = RunInfo(
             experiment=run["experiment"], method=self.spec.name, paper=self.spec.paper,
@@ -64,12 +92,28 @@ class MethodTrainable(tune.Trainable):
             artifact = self.trainer.artifact()
             for evaluator in self.evaluators:
                 metrics.update(evaluator.evaluate(artifact))
+        metrics.update(getattr(self, "fallback_note", {}))  # the rows say the trial resumed from an older state
+        self.fallback_note = {}
         self.store.write_epoch(self.info, epoch, metrics, "final" if done else "running",
                                time.time() - self.started)
         return {**metrics, "epoch": epoch, "done": done}
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         save_checkpoint(checkpoint_dir, self.spec, self.cfg, self.trainer)
+        if self._local_storage():  # fail clearly before Tune copies a truncated checkpoint to a full disk
+            ensure_room_for_copy(checkpoint_dir, f"{self.run_info['storage']}/tune/{self.run_info['experiment']}/"
+                                                 f"{self.trial_id}", TRIAL_RESERVE)
+
+    def _local_storage(self) -> bool:
+        return "://" not in self.run_info["storage"]
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.trainer.load_state_dict(load_state(Path(checkpoint_dir)))
+        restored = restore_with_fallback(Path(checkpoint_dir))
+        if restored.fell_back:  # a damaged checkpoint: its predecessor, else a fresh start, never a retry loop
+            if restored.state is None:
+                self._build(self.config)
+            print(f"[raystudy] WARNING trial {self.trial_id}: {restored.describe()}", file=sys.stderr, flush=True)
+            self._iteration = restored.epoch  # Tune set the damaged checkpoint's; one iteration is one epoch
+            self.fallback_note = {CHECKPOINT_FALLBACK: float(restored.epoch)}
+        if restored.state is not None:
+            self.trainer.load_state_dict(restored.state)

@@ -17,7 +17,7 @@ from typing import Any
 
 import ray
 
-from shared.checkpoint import load_state, load_trainer, save_checkpoint
+from shared.checkpoint import load_trainer, save_checkpoint, verified_state
 from shared.config import flatten, to_dict
 from shared.registry import get_method
 
@@ -58,7 +58,8 @@ class TrainerActor:
         return save_checkpoint(directory, self.spec, self.cfg, self.trainer)
 
     def load(self, directory: str) -> int:
-        self.trainer.load_state_dict(load_state(directory))
+        _, state = verified_state(directory)  # a truncated or unreadable checkpoint: an error that names the file
+        self.trainer.load_state_dict(state)
         return self.trainer.epoch
 
     def epoch(self) -> int:

@@ -1,6 +1,6 @@
 """Reports made from result rows: a Markdown summary table and PNG plots.
 
-    python jobs/report.py EXPERIMENT [--storage ROOT] [--metric NAME --mode max]
+    python jobs/report.py EXPERIMENT [--storage ROOT] [--metric NAME --mode max] [--quarantine]
 
 For a sweep: one row per trial with its swept hyperparameters and final measures (best marked), and a
 grid of plots of each measure against each swept hyperparameter.
@@ -18,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from shared.results import ResultsStore  # noqa: E402
+from jobs.damage_notes import damage_notes, read_rows  # noqa: E402
+from shared.results import DamagedResultsError, ResultsStore  # noqa: E402
 
 # Training diagnostics that are not measures of the result; left out of tables and plots.
-DIAGNOSTICS = {"lr", "epoch_time_s"}
+DIAGNOSTICS = {"lr", "epoch_time_s", "checkpoint_fallback"}
 
 
 def final_measures(rows: pd.DataFrame) -> pd.DataFrame:
@@ -129,11 +130,12 @@ def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path)
 
 
 def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
-                       measures: list[str] | None = None) -> dict[str, str]:
-    """Write ``report.md`` and ``measures_vs_hparams.png`` under ``reports/<experiment>/``."""
+                       measures: list[str] | None = None, quarantine: bool = False) -> dict[str, str]:
+    """Write ``report.md`` and ``measures_vs_hparams.png`` under ``reports/<experiment>/``. Damaged result files
+    raise DamagedResultsError, or with ``quarantine`` are moved aside and listed in the report as missing rows."""
     import tempfile
 
-    rows = store.read(experiment).to_pandas()
+    rows = read_rows(store, [experiment], quarantine)
     out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))  # then copied whole to the store
     space = dict(sweep.search_space)
     table = summary_table(rows, space, sweep.metric, sweep.mode, measures)
@@ -149,6 +151,8 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
         if set(space) - {"seed"}:  # a seeds run's plot would be measures against the seed: noise
             plot_measures(table, space, png)
             text += ["", f"![measures against hyperparameters]({png.name})"]
+    notes = damage_notes(store, [experiment], rows)
+    text += notes
     md.write_text("\n".join(text) + "\n")
     spec_file = out_dir / "sweep.json"  # lets `report.py EXPERIMENT` redraw with the sweep's own axes
     spec_file.write_text(json.dumps({"search_space": space, "metric": sweep.metric, "mode": sweep.mode,
@@ -161,6 +165,8 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
     if not table.empty:
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             print(table.drop(columns=["trial"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if notes:
+        print("\n".join(notes[1:]))
     return paths
 
 
@@ -221,12 +227,12 @@ def plot_study(table: pd.DataFrame, measures: list[str], path: Path) -> None:
 
 
 def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
-                       title: str = "") -> dict[str, str]:
+                       title: str = "", quarantine: bool = False) -> dict[str, str]:
     """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study."""
     import tempfile
 
-    tables = [store.read(exp) for exp in store.experiments(prefix=f"{study_id}--")]
-    rows = pd.concat([t.to_pandas() for t in tables]) if tables else pd.DataFrame()
+    experiments = store.experiments(prefix=f"{study_id}--")
+    rows = read_rows(store, experiments, quarantine) if experiments else pd.DataFrame()
     out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))
     md, png = out_dir / "report.md", out_dir / "measures.png"
     text = [f"# Study {study_id}", "", title, ""]
@@ -241,6 +247,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
         if sweeps:
             text += ["", "Sweeps (each with its own table and plot of measures against hyperparameters):"]
             text += [f"- `reports/{e}/report.md`" for e in sweeps]
+    text += damage_notes(store, experiments, rows)
     md.write_text("\n".join(text) + "\n")
     paths = {"report": store.put_file(md, "reports", study_id, md.name), "plot": ""}
     if png.exists():
@@ -250,8 +257,6 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from types import SimpleNamespace
-
     parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
     parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
     parser.add_argument("--study", help="a study id: write the study's comparison instead")
@@ -261,16 +266,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage")
     parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
     parser.add_argument("--mode", default="max", choices=["max", "min"])
+    parser.add_argument("--quarantine", action="store_true",
+                        help="move damaged (unreadable) result files to <root>/quarantine/ and report without them")
     args = parser.parse_args(argv)
+    try:
+        return _report(args, parser)
+    except DamagedResultsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from types import SimpleNamespace
+
     store = ResultsStore(args.storage)
     if args.study:
         split = [m for m in args.measures.split(",") if m]
-        out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title)
+        out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title,
+                                 quarantine=args.quarantine)
         print(out["report"])
         return 0
     if not args.experiment:
         parser.error("name a sweep experiment or --study")
-    rows = store.read(args.experiment).to_pandas()
+    rows = read_rows(store, [args.experiment], args.quarantine)
     if rows.empty:
         print(f"error: no results for {args.experiment} under {store.root}", file=sys.stderr)
         return 2
@@ -283,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         configs = pd.DataFrame(list(rows.groupby("trial")["config"].last().map(json.loads)))
         space = {k: {"choice": []} for k in configs.columns if configs[k].astype(str).nunique() > 1}
         sweep, measures = SimpleNamespace(search_space=space, metric=args.metric, mode=args.mode), None
-    out = write_sweep_report(store, args.experiment, sweep, measures)
+    out = write_sweep_report(store, args.experiment, sweep, measures, quarantine=args.quarantine)
     print(out["report"])
     return 0
 

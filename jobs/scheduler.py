@@ -76,6 +76,27 @@ class StudyState:
         return StudyState(**raw, nodes=nodes)
 
 
+def parse_state(text: str, path: str) -> StudyState:
+    """A study's state from its file's text; a damaged file (truncated, edited) is a ConfigError that names it
+    and says what to do, not a JSONDecodeError."""
+    try:
+        return StudyState.from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSONDecodeError is a ValueError
+        raise ConfigError(
+            f"the study's state file {path} is damaged ({type(err).__name__}: {err}). Move it aside and run the "
+            "study again: it starts over, and sweeps that finished resume from their own records under tune/ "
+            "(or restore the file from a backup)"
+        ) from None
+
+
+def check_state_file(storage: str | None, sid: str) -> None:
+    """Before Ray starts: a damaged ``state.json`` of the study raises ConfigError naming it (absent is fine)."""
+    store = ResultsStore(storage)
+    text = store.read_text("studies", sid, "state.json")
+    if text is not None:
+        parse_state(text, store.path("studies", sid, "state.json"))
+
+
 def _q(items: list[str]) -> str:
     return " ".join(shlex.quote(i) for i in items)
 
@@ -118,8 +139,9 @@ class StudyScheduler:
         text = self.store.read_text("studies", sid, "state.json")
         if text is None:
             raise KeyError(f"no study {sid!r} under {self.storage}/studies")
+        state = parse_state(text, self.store.path("studies", sid, "state.json"))
         self._saved[sid] = text  # what is on disk: saving the same state again writes nothing
-        return StudyState.from_json(text)
+        return state
 
     def _study(self, state: StudyState) -> StudyConfig:
         if state.study_id not in self._studies:
@@ -335,7 +357,7 @@ class StudyScheduler:
         """What expected result is absent ('' when complete)."""
         if node.kind == "report":
             return "" if self.store.exists("reports", state.study_id, "report.md") else "no report"
-        rows = self.store.read(node.experiment).to_pandas()
+        rows = self.store.read_checked(node.experiment)[0].to_pandas()  # damaged files: their rows count as absent
         final = rows[rows["status"] == "final"]
         if node.kind == "sweep":
             return "" if not final.empty else "no trial finished"
@@ -383,7 +405,7 @@ class StudyScheduler:
         if node.kind == "report":
             return _q([self._python(), self._script("report.py"), "--study", state.study_id,
                        "--measures", ",".join(all_measures(study)), "--minimize", ",".join(study.minimize),
-                       "--title", study.description])
+                       "--title", study.description, "--quarantine"])  # damaged files: listed as missing
         arm = study.arms[node.arm]
         overrides = arm_overrides(study, node.arm)
         if state.smoke:  # the sweep's smoke section shrinks epochs, model and data: let it win

@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         study = load_study(args.study, smoke=args.smoke)  # validated before anything is submitted
         sid = study_id(study, args.smoke)
-        from jobs.scheduler import StudyScheduler
+        from jobs.scheduler import StudyScheduler, check_state_file
 
+        check_state_file(args.storage, sid)  # a damaged state file is named before Ray starts
         scheduler = StudyScheduler(jobs_address(args.address), storage=args.storage)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

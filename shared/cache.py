@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from shared import atomic
+
 
 def cache_root() -> Path:
     """$RAYSTUDY_CACHE, or ~/.cache/raystudy."""
@@ -14,10 +16,12 @@ def cache_root() -> Path:
 
 
 def save_whole(obj: object, path: Path) -> None:
-    """torch.save to a temporary name, then rename."""
+    """torch.save, written whole (temporary name, fsync, rename; removed on failure; a full disk is a
+    DiskFullError naming the path)."""
+    import io
+
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic.write_bytes(path, buffer.getvalue())

@@ -5,14 +5,23 @@ format, so any checkpoint can be evaluated or resumed by name.
 ``trainer.pt`` is loaded with ``torch.load(weights_only=True)``: a checkpoint cannot execute code. A state made
 only of numbers, strings and containers (tools and solvers with no tensors) is written as ``trainer.json``
 instead, so that their trials never import torch.
+
+Both files are written whole (temporary name, fsync, rename) and ``meta.json`` (written last) records the state
+file's size and SHA-256. A damaged checkpoint (truncated, empty, unreadable) is skipped on restore in favour of the
+trial's previous one (Tune keeps two), then of a restart from scratch: ``restore_with_fallback``.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared import atomic
 from shared.config import flatten, to_dict
 from shared.method import MethodSpec, Trainer
 from shared.results import code_version
@@ -28,27 +37,38 @@ def _plain(value: Any) -> bool:
         return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     if isinstance(value, list):
         return all(_plain(v) for v in value)
-    return value is None or isinstance(value, (bool, int, float, str))
+    return value is None or isinstance(value, bool | int | float | str)
 
 
 def save_checkpoint(directory: str | os.PathLike, spec: MethodSpec, cfg: Any, trainer: Trainer) -> str:
+    """Write the trainer's state, then ``meta.json`` (last: a checkpoint without it is incomplete). Both are
+    written whole (temporary name, fsync, rename); ``meta.json`` records the state file's size and SHA-256, so
+    that a truncated copy (a full disk while Tune copied it to storage) is recognised on load."""
     path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
     state = trainer.state_dict()
     if _plain(state):
-        tmp = path / f".{JSON_STATE_FILE}.tmp"
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, path / JSON_STATE_FILE)
+        name, data = JSON_STATE_FILE, json.dumps(state).encode()
     else:
         import torch  # here, not at the top: trials of methods that never use torch start without it
 
-        tmp = path / f".{STATE_FILE}.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, path / STATE_FILE)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        name, data = STATE_FILE, buffer.getvalue()
+    atomic.write_bytes(path / name, data)
     meta = {"method": spec.name, "config": flatten(to_dict(cfg)), "epoch": trainer.epoch,
-            "code_version": code_version()}
-    (path / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
+            "code_version": code_version(), "state_file": name, "state_bytes": len(data),
+            "state_sha256": hashlib.sha256(data).hexdigest()}
+    atomic.write_text(path / META_FILE, json.dumps(meta, indent=1, default=str))
     return str(path)
+
+
+def ensure_room_for_copy(checkpoint_dir: str | os.PathLike, destination: str, reserve: int = 0) -> None:
+    """Raise DiskFullError (naming ``destination``) when its disk cannot hold a copy of ``checkpoint_dir`` and
+    ``reserve`` more bytes: Tune copies a trial's checkpoint to storage file by file, and on a full disk it left a
+    truncated copy behind."""
+    files = [p for p in Path(checkpoint_dir).rglob("*") if p.is_file()]
+    needed = sum(-(-p.stat().st_size // 4096) * 4096 for p in files)  # whole 4 KiB blocks, as most disks count
+    atomic.ensure_room(destination, needed, reserve)
 
 
 def load_state(directory: str | os.PathLike) -> dict[str, Any]:
@@ -60,16 +80,102 @@ def load_state(directory: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
-    return json.loads((Path(directory) / META_FILE).read_text())
+    path = Path(directory) / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedCheckpointError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
+    if not isinstance(meta, dict):
+        raise DamagedCheckpointError(f"{path}: not a JSON object")
+    return meta
+
+
+class DamagedCheckpointError(Exception):
+    """A checkpoint that is incomplete, truncated or unreadable; the message names the file and why."""
+
+
+def verified_state(directory: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checkpoint's meta and state, after checking the state file against the size and SHA-256 that
+    ``meta.json`` records (checkpoints older than that record are only loaded). Raises DamagedCheckpointError."""
+    meta = read_meta(directory)
+    name = meta.get("state_file")
+    if name in (STATE_FILE, JSON_STATE_FILE):
+        state_path = Path(directory) / name
+        try:
+            data = state_path.read_bytes()
+        except OSError as err:
+            raise DamagedCheckpointError(f"{state_path}: unreadable ({err})") from None
+        if len(data) != meta.get("state_bytes"):
+            raise DamagedCheckpointError(f"{state_path}: {len(data):,} bytes, but {meta.get('state_bytes'):,} were "
+                                         "written (truncated)")
+        if hashlib.sha256(data).hexdigest() != meta.get("state_sha256"):
+            raise DamagedCheckpointError(f"{state_path}: its contents differ from what was written (SHA-256)")
+    try:
+        return meta, load_state(directory)
+    except Exception as err:  # noqa: BLE001 - any failure to load means: not usable, try the one before
+        raise DamagedCheckpointError(f"{directory}: cannot be loaded ({type(err).__name__}: "
+                                     f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
+
+
+_TUNE_CHECKPOINT = re.compile(r"^checkpoint_(\d+)$")
+
+
+def earlier_checkpoints(directory: str | os.PathLike) -> list[Path]:
+    """Tune's older checkpoints of the same trial (``checkpoint_<n>`` siblings with a smaller n, newest first):
+    Tune keeps ``num_to_keep`` of them, and on a local storage root it passes the stored directory itself."""
+    path = Path(directory)
+    own = _TUNE_CHECKPOINT.match(path.name)
+    if own is None or not path.parent.is_dir():
+        return []
+    older = []
+    for sibling in path.parent.iterdir():
+        match = _TUNE_CHECKPOINT.match(sibling.name)
+        if match and sibling.is_dir() and int(match.group(1)) < int(own.group(1)):
+            older.append((int(match.group(1)), sibling))
+    return [p for _, p in sorted(older, reverse=True)]
+
+
+@dataclass
+class Restored:
+    """What ``restore_with_fallback`` found: the state to load (None: start from scratch), where it came from,
+    and the checkpoints it had to skip (with why)."""
+
+    state: dict[str, Any] | None
+    directory: Path | None
+    epoch: int
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.skipped)
+
+    def describe(self) -> str:
+        where = f"the earlier checkpoint {self.directory} (epoch {self.epoch})" if self.state is not None \
+            else "scratch (epoch 0): no usable checkpoint is left"
+        return "damaged checkpoint(s) skipped: " + "; ".join(self.skipped) + f". Resuming from {where}."
+
+
+def restore_with_fallback(directory: str | os.PathLike) -> Restored:
+    """The state of the checkpoint Tune asks for, else of the newest earlier one that loads, else None (a
+    restart from scratch): a damaged checkpoint is never retried until the trial runs out of retries."""
+    skipped = []
+    for candidate in [Path(directory), *earlier_checkpoints(directory)]:
+        try:
+            meta, state = verified_state(candidate)
+        except DamagedCheckpointError as err:
+            skipped.append(str(err))
+            continue
+        return Restored(state, candidate, int(meta.get("epoch", 0)), skipped)
+    return Restored(None, None, 0, skipped)
 
 
 def load_trainer(directory: str | os.PathLike) -> tuple[MethodSpec, Any, Trainer]:
     """Rebuild the method, its config and its trainer at the checkpointed state."""
     from shared.registry import get_method
 
-    meta = read_meta(directory)
+    meta, state = verified_state(directory)
     spec = get_method(meta["method"])
     cfg = spec.load_config(meta["config"])
     trainer = spec.make_trainer(cfg)
-    trainer.load_state_dict(load_state(directory))
+    trainer.load_state_dict(state)
     return spec, cfg, trainer

@@ -6,16 +6,22 @@ filesystem URI such as ``s3://bucket/prefix``)::
     results/<experiment>/<trial>/epoch=000012.parquet   rows of one trial's epoch
     reports/<experiment>/                                summary table and plots
     tune/<experiment>/                                   Tune's own state and checkpoints
+    quarantine/results/<experiment>/<trial>/...          damaged (unreadable) result files, moved aside
 
-Each file is written whole under a temporary name and then renamed, so a crash loses at most the rows
-in flight. File names are deterministic per (experiment, trial, epoch): a trial that resumes from a
+Each file is written whole under a temporary name, fsync'd (local disks) and then renamed, so a crash loses at
+most the rows in flight; a failed write removes its temporary file, and a full disk raises ``DiskFullError`` naming
+the path and the bytes needed. A file that cannot be read is never skipped silently: ``read`` raises
+``DamagedResultsError`` naming it, and ``quarantine`` moves it to ``quarantine/`` where reports list it as missing.
+File names are deterministic per (experiment, trial, epoch): a trial that resumes from a
 checkpoint and repeats an epoch rewrites the same file instead of adding duplicate rows.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -27,6 +33,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from shared import atomic
 
 SCHEMA = pa.schema(
     [
@@ -111,7 +119,7 @@ def metric_rows(
     now = int(time.time() * 1000)
     rows = []
     for name, value in sorted(metrics.items()):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         rows.append(
             {
@@ -128,24 +136,42 @@ def metric_rows(
 class ResultsStore:
     """Reads and writes result rows under a storage root (local path or pyarrow filesystem URI)."""
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, reserve: int = 0) -> None:
         self.root = storage_root(root)
         self.fs, self.base = _filesystem(self.root)
+        self.reserve = reserve  # bytes a write must leave free on a local disk (else DiskFullError before writing)
 
     def path(self, *parts: str) -> str:
         return "/".join([self.base.rstrip("/"), *parts])
 
+    def _write_whole(self, final: str, data: bytes) -> str:
+        """Write ``data`` at ``final`` whole: temporary name, then rename (fsync'd on a local disk); the
+        temporary file is removed on any failure and a full disk raises ``DiskFullError`` naming the path."""
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            if self.reserve:
+                atomic.ensure_room(final, len(data), self.reserve)
+            return atomic.write_bytes(final, data)
+        parent = final.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        tmp = f"{parent}/{atomic.TMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            with self.fs.open_output_stream(tmp) as out:
+                out.write(data)
+            self.fs.move(tmp, final)
+        except BaseException as err:
+            with contextlib.suppress(OSError):
+                self.fs.delete_file(tmp)
+            if atomic.is_disk_full(err):
+                raise atomic.disk_full(final, len(data)) from None
+            raise
+        return final
+
     def write_rows(self, rows: Iterable[Mapping[str, Any]], *relparts: str) -> str:
         """Write rows as one Parquet file at ``results/<relparts...>``: temporary name, then rename."""
         table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
-        final = self.path("results", *relparts)
-        parent = final.rsplit("/", 1)[0]
-        self.fs.create_dir(parent, recursive=True)
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}.parquet"
-        with self.fs.open_output_stream(tmp) as out:
-            pq.write_table(table, out)
-        self.fs.move(tmp, final)
-        return final
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        return self._write_whole(self.path("results", *relparts), sink.getvalue().to_pybytes())
 
     def write_epoch(self, info: RunInfo, epoch: int, metrics: Mapping[str, Any], status: str,
                     elapsed_s: float) -> str:
@@ -164,25 +190,11 @@ class ResultsStore:
 
     def write_text(self, text: str, *relparts: str) -> str:
         """Write a small text file whole: temporary name, then rename."""
-        final = self.path(*relparts)
-        parent = final.rsplit("/", 1)[0]
-        self.fs.create_dir(parent, recursive=True)
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as out:
-            out.write(text.encode())
-        self.fs.move(tmp, final)
-        return final
+        return self._write_whole(self.path(*relparts), text.encode())
 
     def put_file(self, local: str | os.PathLike, *relparts: str) -> str:
         """Copy a local file (a report, a plot) to ``<root>/<relparts...>``, written whole then renamed."""
-        final = self.path(*relparts)
-        parent = final.rsplit("/", 1)[0]
-        self.fs.create_dir(parent, recursive=True)
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as out, open(local, "rb") as src:
-            out.write(src.read())
-        self.fs.move(tmp, final)
-        return final
+        return self._write_whole(self.path(*relparts), Path(local).read_bytes())
 
     def set_aside(self, experiment: str) -> str | None:
         """Move an experiment's rows out of the way (``<experiment>.orphaned-<time>``), e.g. rows of a run
@@ -214,8 +226,121 @@ class ResultsStore:
         )
 
     def read(self, experiment: str = "") -> pa.Table:
-        """All rows under ``results/<experiment>`` (all experiments when empty), as one table."""
-        files = self.files(experiment)
-        if not files:
-            return SCHEMA.empty_table()
-        return pa.concat_tables([pq.read_table(f, filesystem=self.fs, schema=SCHEMA) for f in files])
+        """All rows under ``results/<experiment>`` (all experiments when empty), as one table. A damaged
+        (unreadable) file raises ``DamagedResultsError`` naming it: rows are never silently left out."""
+        table, damaged = self.read_checked(experiment)
+        if damaged:
+            raise DamagedResultsError(self, damaged)
+        return table
+
+    def read_checked(self, experiment: str = "") -> tuple[pa.Table, list[DamagedFile]]:
+        """The rows of every readable file, and the files that could not be read (with why)."""
+        tables, damaged = [], []
+        for path in self.files(experiment):
+            try:
+                tables.append(pq.read_table(path, filesystem=self.fs, schema=SCHEMA))
+            except (pa.ArrowException, OSError) as err:  # truncated, empty, not Parquet, wrong columns
+                damaged.append(DamagedFile(path, _read_error(err)))
+        return (pa.concat_tables(tables) if tables else SCHEMA.empty_table()), damaged
+
+    # -- damaged files: moved aside, never silently dropped --------------------------------------------
+    def quarantine(self, damaged: Iterable[DamagedFile | str]) -> list[str]:
+        """Move damaged result files to ``<root>/quarantine/results/...`` (same relative path, a numbered suffix
+        if that name is taken), beside a ``.why`` note with the read error. Returns the new paths."""
+        moved = []
+        for item in damaged:
+            path, reason = (item.path, item.reason) if isinstance(item, DamagedFile) else (item, "")
+            rel = path[len(self.path("results")) + 1:]
+            target = self.path(QUARANTINE, "results", rel)
+            number = 1
+            while self.fs.get_file_info(target).type != pafs.FileType.NotFound:
+                target = self.path(QUARANTINE, "results", f"{rel}.{number}")
+                number += 1
+            self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+            self.fs.move(path, target)
+            self._write_whole(f"{target}.why", (reason or "damaged").encode())
+            moved.append(target)
+        return moved
+
+    def quarantined(self, experiment: str) -> list[QuarantinedFile]:
+        """The result files of ``experiment`` that were moved to quarantine, and whether each epoch has been
+        written again since (the trial reran it)."""
+        base = self.path(QUARANTINE, "results", experiment)
+        if self.fs.get_file_info(base).type == pafs.FileType.NotFound:
+            return []
+        out = []
+        for info in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+            if info.type != pafs.FileType.File or info.path.endswith(".why"):
+                continue
+            rel = info.path[len(self.path(QUARANTINE, "results")) + 1:]
+            original = re.sub(r"(\.parquet)\.\d+$", r"\1", rel)
+            trial = original.split("/")[1] if original.count("/") >= 2 else ""
+            epoch = re.search(r"epoch=(\d+)", original)
+            why = self.read_text(QUARANTINE, "results", f"{rel}.why") or ""
+            out.append(QuarantinedFile(info.path, trial, int(epoch.group(1)) if epoch else -1, why.strip(),
+                                       rewritten=self.exists("results", original)))
+        return sorted(out, key=lambda q: (q.trial, q.epoch, q.path))
+
+    def remove_leftovers(self, experiment: str) -> list[str]:
+        """Delete temporary files a killed or failed writer left under ``results/<experiment>``. Call it only
+        when nothing writes there (before a sweep starts)."""
+        if not isinstance(self.fs, pafs.LocalFileSystem) or not experiment:
+            return []
+        return atomic.remove_leftovers(self.path("results", experiment))
+
+
+QUARANTINE = "quarantine"
+
+
+def _read_error(err: BaseException) -> str:
+    """pyarrow's reason in one line, without the path it repeats ("Could not open Parquet input source '...'")."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return re.sub(r"^Could not open Parquet input source '[^']*': ", "", text)
+
+
+@dataclass(frozen=True)
+class DamagedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    path: str
+    trial: str
+    epoch: int
+    reason: str
+    rewritten: bool  # the epoch was computed again after the damaged file was moved aside
+
+
+class DamagedResultsError(Exception):
+    """Result files that cannot be read; the message names them and how to move them aside."""
+
+    def __init__(self, store: ResultsStore | str, damaged: list[DamagedFile] | None = None) -> None:
+        if isinstance(store, str):  # rebuilt from its message (pickled through Ray)
+            super().__init__(store)
+            self.damaged: list[DamagedFile] = []
+            return
+        self.damaged = list(damaged or [])
+        lines = [f"{len(self.damaged)} damaged result file(s) cannot be read (their rows would be missing):"]
+        lines += [f"  {d.path}: {d.reason}" for d in self.damaged]
+        lines.append(f"move them to {store.path(QUARANTINE, 'results')}/... and report without their rows with "
+                     "`python jobs/report.py EXPERIMENT --quarantine` (a resumed sweep does this itself; a trial "
+                     "that reruns the epoch writes it again, else the report lists the rows as missing)")
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self):
+        return (DamagedResultsError, (str(self),))
+
+
+def quarantine_damaged(store: ResultsStore, experiment: str, log: Any = print) -> list[QuarantinedFile]:
+    """Before a sweep (re)starts: delete leftover temporary files and move damaged result files of the
+    experiment to quarantine, saying which. Returns what was moved."""
+    for leftover in store.remove_leftovers(experiment):
+        log(f"[raystudy] removed a leftover temporary file: {leftover}")
+    _, damaged = store.read_checked(experiment)
+    moved = store.quarantine(damaged)
+    for item, target in zip(damaged, moved, strict=True):
+        log(f"[raystudy] WARNING damaged result file {item.path} ({item.reason}) moved to {target}; its rows are "
+            "missing unless the trial computes that epoch again")
+    return [q for q in store.quarantined(experiment) if q.path in set(moved)]

@@ -26,6 +26,7 @@ from shared.data import (
     rgb_to_hsv,
     shapes,
 )
+from shared.data.registry import dataset_names
 
 
 def circular_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -60,13 +61,15 @@ def assert_common_contract(ds: data.ImageDataset, size: int, bins: int) -> None:
 
 
 def test_registry_names():
-    assert set(DATASETS) == {"shapes", "digits", "cifar10", "stl10"}
+    assert set(dataset_names("image")) == {"shapes", "digits", "cifar10", "stl10", "image_folder", "arrays"}
+    assert set(dataset_names("graph")) == {"zinc_like", "zinc", "cycles", "grid_filter", "tu", "pyg_file"}
+    assert set(DATASETS) == set(dataset_names())
 
 
 def test_unknown_name_lists_known_names():
     with pytest.raises(ValueError, match=r"^data\.name:") as err:
         check_dataset(DataConfig(name="imagenet"))
-    for name in DATASETS:
+    for name in dataset_names("image"):
         assert name in str(err.value)
 
 

@@ -1,9 +1,11 @@
 """Offline image data: generated sets with known factors, packaged data, and local real benchmarks.
 
-Every image data set is loaded through one table (`DATASETS`) and one config (`DataConfig`, the YAML
-`data:` section of every image method). Nothing here downloads: generated sets are drawn from a seeded
-numpy Generator, `digits` ships inside scikit-learn, and the real benchmarks (CIFAR-10, STL-10) are
-read from a local root or fail fast with `DatasetNotFoundError` saying what to fetch and where to put it.
+Every image data set is loaded through one registry (`shared/data/registry.py`, which also holds the graph
+sets) and one config (`DataConfig`, the YAML `data:` section of every image method). Nothing here
+downloads: generated sets are drawn from a seeded numpy Generator, `digits` ships inside scikit-learn,
+and the real benchmarks (CIFAR-10, STL-10) are read from a local root or fail fast with
+`DatasetNotFoundError` saying what to fetch and where to put it; users' own images are read from an
+ImageFolder tree (`image_folder`) or one .npz / .parquet file (`arrays`), see docs/datasets.md.
 
 Images are uint8 (N, 3, H, W). Besides the class label each image carries known factors; all sets
 have "hue" (the image's colour, a fraction of the colour circle in [0, 1)) and "hue_bin" (hue
@@ -14,10 +16,8 @@ This package never imports ray.
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -32,13 +32,18 @@ from shared.config import ConfigError
 class DataConfig:
     """The `data:` section of an image method's config (OmegaConf validates YAML against it)."""
 
-    name: str = "shapes"  # a key of DATASETS
-    root: str | None = None  # local folder holding real benchmarks; unused by generated sets
+    name: str = "shapes"  # a registered image data set (shared/data/registry.py)
+    root: str | None = None  # local folder: real benchmarks (cifar10, stl10) and image_folder
     n_train: int = 4096  # train images; -1 = all available (real sets, digits)
     n_test: int = 1024  # test images; -1 = all available (real sets only)
     image_size: int = 32  # output side length in pixels (images are square)
     seed: int = 0  # seeds generation, colourisation and subset selection
     hue_bins: int = 8  # number of equal bins of the colour circle for the "hue_bin" label
+    # arrays (your own .npz or .parquet file): where it is and which arrays / columns hold what
+    path: str | None = None  # the .npz or .parquet file
+    images: str = "image"  # the array / column holding the images
+    label: str = "label"  # the array / column holding the class (integers or strings)
+    factors: list[str] = field(default_factory=list)  # further known factors, numeric, one value per image
 
 
 @dataclass
@@ -77,38 +82,18 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 # ----------------------------------------------------------------------------------------------------
-# registry: name -> "module:function", imported only when used so that importing this package is cheap
-
-DATASETS: dict[str, str] = {
-    "shapes": "shared.data.shapes:load",
-    "digits": "shared.data.digits:load",
-    "cifar10": "shared.data.real:load_cifar10",
-    "stl10": "shared.data.real:load_stl10",
-}
-
-# Per-set checks that need set-specific knowledge (sizes that exist, files on disk). They must only
-# look at the config and the file system, never read the data.
-_CHECKS: dict[str, str] = {
-    "shapes": "shared.data.shapes:check",
-    "digits": "shared.data.digits:check",
-    "cifar10": "shared.data.real:check_cifar10",
-    "stl10": "shared.data.real:check_stl10",
-}
-
-
-def _resolve(path: str) -> Callable:
-    module, function = path.split(":")
-    return getattr(importlib.import_module(module), function)
+# loading through the registry (shared/data/registry.py: one entry per data set, image and graph)
 
 
 def check_dataset(cfg: DataConfig) -> None:
     """Fail fast, before any compute, on a config that cannot load. Does not load the data.
 
-    Raises ValueError naming the offending key ("data.name: ...", "data.n_train: ...") or
-    DatasetNotFoundError for a real set whose files are not under data.root.
+    Raises ConfigError naming the offending key ("data.name: ...", "data.n_train: ...") for an unknown name, a
+    registered set that is unavailable here (a package it needs is missing) or bad sizes, and
+    DatasetNotFoundError for a set whose files are not where the config says.
     """
-    if cfg.name not in DATASETS:
-        raise ConfigError(f"data.name: unknown data set {cfg.name!r}; known: {', '.join(sorted(DATASETS))}")
+    from shared.data.registry import check_entry
+
     for key in ("n_train", "n_test"):
         n = getattr(cfg, key)
         if not isinstance(n, int) or not (n > 0 or n == -1):
@@ -117,13 +102,14 @@ def check_dataset(cfg: DataConfig) -> None:
         raise ConfigError(f"data.image_size: must be an integer >= 8, got {cfg.image_size!r}")
     if not isinstance(cfg.hue_bins, int) or cfg.hue_bins < 2:
         raise ConfigError(f"data.hue_bins: must be an integer >= 2, got {cfg.hue_bins!r}")
-    _resolve(_CHECKS[cfg.name])(cfg)
+    check_entry(cfg.name, "image", cfg)
 
 
 def load_dataset(cfg: DataConfig) -> ImageDataset:
     """Check the config, then load (or generate) the data set it names."""
-    check_dataset(cfg)
-    return _resolve(DATASETS[cfg.name])(cfg)
+    from shared.data.registry import check_entry, resolve
+
+    return resolve(check_entry(cfg.name, "image", cfg), "loader")(cfg)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -165,6 +151,7 @@ __all__ = [
     "ImageDataset",
     "DatasetNotFoundError",
     "DATASETS",
+    "DatasetEntry",
     "check_dataset",
     "load_dataset",
     "hue_bin",
@@ -174,3 +161,6 @@ __all__ = [
     "hsv_to_rgb",
     "hue_factors",
 ]
+
+# The registry is imported last: it needs nothing from above, and `from shared.data import DATASETS` keeps working.
+from shared.data.registry import DATASETS, DatasetEntry  # noqa: E402

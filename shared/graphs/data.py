@@ -7,6 +7,11 @@ method), one table of sets, and one container (`GraphTask`) with train / val / t
 | zinc        | graph | penalized logP (1)                  | real ZINC-12k from a local root             |
 | cycles      | graph | counts of 3, 4, 5, 6-cycles (4)     | ER graphs, networkx labels                  |
 | grid_filter | node  | V h(lambda) V^T x (1 per node)      | grid graph, scikit-learn digit images       |
+| tu          | graph | the set's graph labels / attributes | your TU-format files under a local root     |
+| pyg_file    | either| the file's y                        | your PyG InMemoryDataset file               |
+
+The names, loaders and availability checks are entries of the data-set registry (``shared/data/registry.py``); a
+graph loader returns a ``GraphTask`` without eigen-features, which ``load_graph_task`` adds.
 
 Built sets are cached on disk (``$RAYSTUDY_CACHE``, written whole then renamed); Laplacian eigenpairs are added by
 ``shared.graphs.spectral.add_eigen_features`` (also cached). Nothing here downloads or imports Ray.
@@ -20,18 +25,22 @@ from torch_geometric.data import Data
 
 from shared.cache import cache_root, save_whole
 from shared.config import ConfigError, bounded
+from shared.data.registry import check_entry, dataset_names, resolve
 from shared.graphs import generated, molecules
 from shared.graphs.spectral import add_eigen_features
 
-GRAPH_DATASETS = ("zinc_like", "zinc", "cycles", "grid_filter")
+# the graph sets of the data-set registry (shared/data/registry.py), which is where a new one is registered
+GRAPH_DATASETS = tuple(dataset_names("graph"))
 
 
 @dataclass
 class GraphDataConfig:
     """The `data:` section of a graph method's config."""
 
-    name: str = bounded("zinc_like", choices=list(GRAPH_DATASETS))
-    root: str | None = None  # local folder of a real benchmark (zinc); unused by built sets
+    name: str = bounded("zinc_like", help="a registered graph data set (shared/data/registry.py)")
+    root: str | None = None  # local folder: the real ZINC benchmark (zinc), a TU data set (tu)
+    path: str | None = None  # a PyG InMemoryDataset file (pyg_file)
+    tu_name: str | None = None  # tu: the data set's file prefix, e.g. MUTAG for MUTAG_A.txt
     n_train: int = bounded(2000, ge=1)
     n_val: int = bounded(250, ge=1)
     n_test: int = bounded(250, ge=1)
@@ -45,13 +54,28 @@ class GraphDataConfig:
     filter: str = bounded("band", choices=list(generated.FILTERS), help="grid_filter: the spectral response")
 
     def check(self) -> None:
-        if self.name == "zinc":
-            try:
-                molecules.check_zinc_root(self.root)
-            except FileNotFoundError as err:
-                raise ConfigError(str(err)) from None
-        if self.name == "cycles" and self.n_min > self.n_max:
-            raise ConfigError(f"data.n_min: {self.n_min} is larger than data.n_max={self.n_max}")
+        """The name is a registered graph set that is available here, and its own check passes (before Ray)."""
+        check_entry(self.name, "graph", self)
+
+
+def check_zinc_like(cfg: GraphDataConfig) -> None:
+    """The molecules ship in molsets (found without importing it); the registry has checked that it is there."""
+    try:
+        molecules.moses_smiles_file("test")
+    except molecules.MoleculeSourceError as err:
+        raise ConfigError(f"data.name: {err}") from None
+
+
+def check_zinc(cfg: GraphDataConfig) -> None:
+    try:
+        molecules.check_zinc_root(cfg.root)
+    except FileNotFoundError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check_cycles(cfg: GraphDataConfig) -> None:
+    if cfg.n_min > cfg.n_max:
+        raise ConfigError(f"data.n_min: {cfg.n_min} is larger than data.n_max={cfg.n_max}")
 
 
 @dataclass
@@ -90,28 +114,37 @@ def _split(graphs: list[Data], cfg: GraphDataConfig) -> tuple[list[Data], list[D
     return graphs[:a], graphs[a:b], graphs[b : b + cfg.n_test]
 
 
-def load_graph_task(cfg: GraphDataConfig) -> GraphTask:
-    """Build (or read from cache) the data set, split it, and attach the Laplacian eigen-features."""
-    cfg.check()
+def load_zinc_like(cfg: GraphDataConfig) -> GraphTask:
     total = cfg.n_train + cfg.n_val + cfg.n_test
-    if cfg.name == "zinc_like":
-        graphs = _cached("zinc_like", f"n{total}-s{cfg.seed}", lambda: molecules.zinc_like_graphs(total, cfg.seed))
-        task = GraphTask("zinc_like", "graph", *_split(graphs, cfg), target_dim=1,
-                         node_types=molecules.NUM_ATOM_TYPES, edge_types=molecules.NUM_BOND_TYPES)
-    elif cfg.name == "zinc":
-        parts = [molecules.zinc_graphs(cfg.root, s)[:n] for s, n in
-                 (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_test))]
-        task = GraphTask("zinc", "graph", *parts, target_dim=1,
-                         node_types=molecules.NUM_ATOM_TYPES, edge_types=molecules.NUM_BOND_TYPES)
-    elif cfg.name == "cycles":
-        key = f"n{total}-s{cfg.seed}-{cfg.n_min}-{cfg.n_max}-d{cfg.avg_degree:g}"
-        graphs = _cached("cycles", key, lambda: generated.cycle_count_graphs(
-            total, cfg.seed, cfg.n_min, cfg.n_max, cfg.avg_degree))
-        task = GraphTask("cycles", "graph", *_split(graphs, cfg), target_dim=4, node_types=1, counts=True)
-    else:  # grid_filter
-        graphs = generated.grid_filter_signals(cfg.grid_side, total, cfg.filter, cfg.seed)
-        task = GraphTask("grid_filter", "node", *_split(graphs, cfg), target_dim=1, node_features=1)
+    graphs = _cached("zinc_like", f"n{total}-s{cfg.seed}", lambda: molecules.zinc_like_graphs(total, cfg.seed))
+    return GraphTask("zinc_like", "graph", *_split(graphs, cfg), target_dim=1,
+                     node_types=molecules.NUM_ATOM_TYPES, edge_types=molecules.NUM_BOND_TYPES)
+
+
+def load_zinc(cfg: GraphDataConfig) -> GraphTask:
+    parts = [molecules.zinc_graphs(cfg.root, s)[:n] for s, n in
+             (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_test))]
+    return GraphTask("zinc", "graph", *parts, target_dim=1,
+                     node_types=molecules.NUM_ATOM_TYPES, edge_types=molecules.NUM_BOND_TYPES)
+
+
+def load_cycles(cfg: GraphDataConfig) -> GraphTask:
+    total = cfg.n_train + cfg.n_val + cfg.n_test
+    key = f"n{total}-s{cfg.seed}-{cfg.n_min}-{cfg.n_max}-d{cfg.avg_degree:g}"
+    graphs = _cached("cycles", key, lambda: generated.cycle_count_graphs(
+        total, cfg.seed, cfg.n_min, cfg.n_max, cfg.avg_degree))
+    return GraphTask("cycles", "graph", *_split(graphs, cfg), target_dim=4, node_types=1, counts=True)
+
+
+def load_grid_filter(cfg: GraphDataConfig) -> GraphTask:
+    graphs = generated.grid_filter_signals(cfg.grid_side, cfg.n_train + cfg.n_val + cfg.n_test, cfg.filter, cfg.seed)
+    return GraphTask("grid_filter", "node", *_split(graphs, cfg), target_dim=1, node_features=1)
+
+
+def load_graph_task(cfg: GraphDataConfig) -> GraphTask:
+    """Check, build (or read from cache) the registered data set, split it, and attach the Laplacian
+    eigen-features."""
+    task = resolve(check_entry(cfg.name, "graph", cfg), "loader")(cfg)
     for part in (task.train, task.val, task.test):
         add_eigen_features(part, cfg.pe_k, cfg.keep_trivial)
     return task
-
