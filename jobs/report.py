@@ -27,6 +27,7 @@ from jobs import reportfigs  # noqa: E402
 from jobs.damage_notes import damage_notes, read_rows  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
 from shared.method import headline_measures  # noqa: E402
+from shared.names import name_arg  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 from shared.results import DamagedResultsError, ResultsStore  # noqa: E402
 
@@ -448,8 +449,8 @@ def study_exists(store: ResultsStore, study_id: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
-    parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
-    parser.add_argument("--study", help="a study id: write the study's comparison instead")
+    parser.add_argument("experiment", nargs="?", type=name_arg, help="a sweep's experiment name")
+    parser.add_argument("--study", type=name_arg, help="a study id: write the study's comparison instead")
     parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
     parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
     parser.add_argument("--title", default="")
