@@ -182,14 +182,10 @@ CASES: list[tuple[str, str, list[str], str | bytes | None, str]] = [
     ("report-unknown-option", "report", ["x", "--bogus"], None, "unrecognized arguments: --bogus"),
 ]
 
-# Fixed on other branches; the lead turns these into CASES rows once those branches are merged. Until then the
-# input is accepted: the unreachable --address makes such a run end at its connect (a different message, so the
-# row fails as expected) instead of running a sweep or a study.
+# Unreachable on purpose: a row whose input were accepted ends at its connect instead of running a sweep or a study.
 NOWHERE = ["--address", "127.0.0.1:1"]
-OTHER_BRANCH_CASES = [
-    ("report-study-unknown", "report", ["--study", "nonexistent"], None, "nonexistent"),  # fixed on branch reports
-]
-# Fixed on branch security (merged): names are safe slugs, checked before anything starts.
+# Fixed on branches security and reports (merged): names are safe slugs, checked before anything starts; a report
+# of a study that has nothing is an error.
 CASES += [
     ("name-escapes", S, ["care", "--name", "../../x", *NOWHERE], None, "--name: '../../x' must not start with '.'"),
     ("name-dot", S, ["care", "--name", ".", *NOWHERE], None, "--name: '.' must not start with '.'"),
@@ -197,6 +193,7 @@ CASES += [
     ("study-name-escapes", "study", ["{study}", *NOWHERE], study_text("name: faults", "name: ../../x"),
      "name: '../../x' must not start with '.'"),
     ("report-study-escapes", "report", ["--study", "../../x"], None, "--study: name: '../../x' must not start"),
+    ("report-study-unknown", "report", ["--study", "nonexistent"], None, "no study 'nonexistent'"),
 ]
 
 
@@ -249,20 +246,13 @@ def check_case(tmp_path, entry, args, content, message, capsys) -> None:
 
 
 def test_the_table_has_at_least_70_inputs():
-    assert len(CASES) + len(OTHER_BRANCH_CASES) >= 70
-    assert len({c[0] for c in CASES + OTHER_BRANCH_CASES}) == len(CASES) + len(OTHER_BRANCH_CASES)
+    assert len(CASES) >= 70
+    assert len({c[0] for c in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize("case_id, entry, args, content, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_exits_2_with_a_message_before_ray(no_ray, tmp_path, capsys, case_id, entry, args, content,
                                                       message):
-    check_case(tmp_path, entry, args, content, message, capsys)
-
-
-@pytest.mark.parametrize("case_id, entry, args, content, message",
-                         [pytest.param(*c, marks=pytest.mark.xfail(strict=False)) for c in OTHER_BRANCH_CASES],
-                         ids=[c[0] for c in OTHER_BRANCH_CASES])
-def test_bad_input_fixed_on_other_branches(no_ray, tmp_path, capsys, case_id, entry, args, content, message):
     check_case(tmp_path, entry, args, content, message, capsys)
 
 
