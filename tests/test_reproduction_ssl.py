@@ -53,16 +53,19 @@ def test_essl_rotation_prediction_teaches_more_class_features_than_hflip_predict
 
 
 @pytest.mark.slow
-def test_essl_removing_class_information_hurts_rotation_prediction():
-    """Margin 0.1 from seeds 0-2 of the first measurement (normal 0.746, eliminate 0.538)."""
+def test_essl_gradient_reversal_hurts_rotation_prediction():
+    """Not the claim by itself: the reversal costs as much against shuffled labels (the next test). Margin 0.1 from
+    seeds 0-2 of the first measurement (normal 0.746, eliminate 0.538)."""
     out = outcome("essl_explaining_away")
     assert mean(out, "normal", "transform_acc") >= mean(out, "eliminate", "transform_acc") + 0.1
 
 
 @pytest.mark.slow
-def test_essl_eliminates_drop_is_not_the_gradient_reversal_itself():
-    """The control: the same gradient reversal against a fixed random permutation of the labels (no class
-    information) must cost much less than removing the class; the same margin as normal vs eliminate."""
+@pytest.mark.xfail(strict=True, reason="gradient reversal against shuffled labels cuts rotation accuracy as much as "
+                                       "against the class: the drop is the reversal's (REPRODUCTION.md)")
+def test_essl_removing_class_information_hurts_rotation_prediction_more_than_the_reversal_itself():
+    """The paper's explaining-away contrast against its control: the same gradient reversal against a fixed random
+    permutation of the labels (no class information); the same margin as normal vs eliminate."""
     out = outcome("essl_explaining_away")
     assert mean(out, "eliminate_shuffled", "transform_acc") >= mean(out, "eliminate", "transform_acc") + 0.1
 
