@@ -39,6 +39,7 @@ from typing import Any
 
 import ray
 
+from shared.checkpoint import load_deepspeed_checkpoint
 from shared.config import ConfigError, flatten, to_dict
 from shared.distributed import (
     DistributedConfig,
@@ -292,7 +293,7 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
     ckpt = ray.train.get_checkpoint() if checkpoints else None
     if ckpt is not None:
         with ckpt.as_directory() as d:
-            path, client = engine.load_checkpoint(d)
+            path, client = load_deepspeed_checkpoint(engine, d)  # weights only: a crafted file is refused
         if path is None:
             raise RuntimeError(f"rank {rank}: no DeepSpeed checkpoint in {ckpt.path}")
         trainer.epoch, trainer.global_step = int(client["epoch"]), int(client["global_step"])

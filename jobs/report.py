@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 
 from jobs.damage_notes import damage_notes, read_rows  # noqa: E402
+from shared.names import name_arg  # noqa: E402
 from shared.results import DamagedResultsError, ResultsStore  # noqa: E402
 
 # Training diagnostics that are not measures of the result; left out of tables and plots.
@@ -258,8 +259,8 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
-    parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
-    parser.add_argument("--study", help="a study id: write the study's comparison instead")
+    parser.add_argument("experiment", nargs="?", type=name_arg, help="a sweep's experiment name")
+    parser.add_argument("--study", type=name_arg, help="a study id: write the study's comparison instead")
     parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
     parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
     parser.add_argument("--title", default="")
