@@ -85,6 +85,8 @@ CONSISTENCY_MARGIN = 0.02
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="on the held-out seeds the SAE code is not more class-consistent than random "
+                                       "codes of its sparsity by the margin: 0.185 vs 0.177 (REPRODUCTION.md)")
 def test_sae_codes_are_more_class_consistent_than_random_codes_of_their_sparsity():
     out = outcome("monosemanticity")
     control = mean(out, "sae_probe", "semantic_consistency_control")
@@ -93,7 +95,7 @@ def test_sae_codes_are_more_class_consistent_than_random_codes_of_their_sparsity
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="NCL's code is no more class-consistent than random codes of its sparsity "
-                                       "(REPRODUCTION.md)")
+                                       "(0.141 vs 0.144 on the held-out seeds; REPRODUCTION.md)")
 def test_ncl_codes_are_more_class_consistent_than_random_codes_of_their_sparsity():
     out = outcome("monosemanticity")
     control = mean(out, "ncl", "semantic_consistency_control")
