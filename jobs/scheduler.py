@@ -533,6 +533,8 @@ class StudyScheduler:
             if metric:
                 items += [f"sweep.metric={metric}", f"sweep.mode={'min' if metric in study.minimize else 'max'}"]
             items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
+            if "seed" not in overrides and "seed" not in arm.search_space:  # a sweep may search seeds (care.yaml):
+                items.append("seed=0")  # a study's picks a configuration on one seed, its seeds node retrains
             items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
             return _q([self._python(), self._script("sweep.py"), arm.method, *items, *labels, *smoke])
         if arm.sweep:

@@ -149,6 +149,7 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
     from actors.trainable import MethodTrainable
     from jobs.progress import sweep_progress
     from jobs.report import write_sweep_report
+    from jobs.trialstatus import record_trial_statuses
 
     sweep, spec = plan.sweep, get_method(plan.method)
     # A method marked distributed='deepspeed' runs each trial as a small Ray Train run (actors/distributed.py):
@@ -228,6 +229,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
     grid = tuner.fit()
     fit_s = time.perf_counter() - started
     errors = [(r.path, r.error) for r in grid if r.error is not None]
+    # How each trial ended (stopped by the scheduler, failed) is known here only: record it in the rows.
+    record_trial_statuses(ResultsStore(plan.storage), plan.experiment, grid, spec, dict(sweep.overrides), run_info)
     report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names(),
                                 quarantine=True)
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),

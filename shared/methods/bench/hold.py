@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import bounded
-from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 
 
 @dataclass
@@ -79,4 +79,6 @@ SPEC = MethodSpec(
     trainer=HoldTrainer,
     evaluators=(HeldTime,),
     resources=Resources(cpu=1),
+    headline=(Measure("held_s"),),
+    compare=("hold_s",),
 )
