@@ -23,6 +23,10 @@ from shared.results import ResultsStore, RunInfo
 CHECKPOINT_FALLBACK = "checkpoint_fallback"
 
 
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 class MethodTrainable(tune.Trainable):
     """Run with ``tune.with_parameters(MethodTrainable, run=...)``, where ``run`` holds the method's
     name, its fixed overrides and where results go; Tune's ``config`` is the sampled search-space point
@@ -31,13 +35,31 @@ class MethodTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
         # One "Checkpoint successfully created" line per trial and epoch drowns the progress table.
         logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
+        # Tune's "setup took N s ... consider setting reuse_actors=True" is moot: the sweep reuses actors already.
+        logging.getLogger("ray.tune.trainable.trainable").setLevel(logging.WARNING)
         self.run_info = run
         self._build(config)
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         """Tune reuses this actor for the next trial (``reuse_actors``): a new trainer, no new process."""
         self._build(new_config)
+        # Ray records an actor's repr once, when it is created (the dashboard keeps the first trial's); the
+        # driver's log prefix follows this marker, so the lines of the new trial carry its name.
+        # (Ray's worker writes it to both streams at creation, and its log monitor drops the line itself.)
+        for stream in (sys.stdout, sys.stderr):
+            print(f":actor_name:{self!r}", file=stream, flush=True)
         return True
+
+    def __repr__(self) -> str:
+        """What the Ray dashboard and the driver's log prefix show for this actor instead of the bare
+        ``ResourceTrainable``: the method, the trial id and the trial's hyperparameters."""
+        method = getattr(getattr(self, "spec", None), "name", None) or getattr(self, "run_info", {}).get("method")
+        trial = getattr(self, "_trial_info", None) and self.trial_id
+        params = " ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}"
+                          for key, value in sorted((getattr(self, "config", None) or {}).items()))
+        text = " ".join(part for part in (method or "MethodTrainable", f"trial {trial}" if trial else "", params)
+                        if part)
+        return text if len(text) <= 120 else text[:117] + "..."
 
     def _build(self, config: dict[str, Any]) -> None:
         run = self.run_info

@@ -2,6 +2,7 @@
 
     python jobs/sweep.py --list
     python jobs/sweep.py care [key=value ...] [sweep.key=value ...] [--smoke] [--name NAME] [--fresh]
+    python jobs/sweep.py care --smoke --tensorboard --mlflow     # also log to TensorBoard / MLflow
     ray job submit --working-dir . -- python jobs/sweep.py care --smoke
 
 The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-config key for every trial;
@@ -9,8 +10,10 @@ The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-conf
 validated before Ray starts. Results land as Parquet under the storage root (``RAYSTUDY_STORAGE``,
 default ``~/raystudy``); at the end a Markdown summary and a PNG plot are written beside them.
 
-Running the same command again resumes the same experiment (finished trials are not rerun);
-``--fresh`` starts a new one.
+Running the same command again resumes the same experiment (finished trials are not rerun; trials that
+ended in error are retried from their last checkpoints); ``--fresh`` starts a new one. A name already used
+by another method or configuration is refused (exit 2), naming the difference. A sweep with a trial in
+error exits 1 and names the trial.
 """
 from __future__ import annotations
 
@@ -26,6 +29,13 @@ from typing import Any
 # installed package: put the repository root on the path in both cases.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+if __name__ == "__main__" and "--list" in sys.argv[1:]:
+    # The listing is static metadata in the registry: answer it before the imports below (ray.tune, the
+    # results store) so that `--list` starts in well under a second and imports no method, torch or Ray.
+    from jobs.listing import print_listing
+
+    sys.exit(print_listing())
+
 # Ray reads the authentication mode once, when it is imported: token authentication on every path.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 # Tune checks that every result carries the scheduler's metric; methods evaluate every eval_every epochs
@@ -36,12 +46,22 @@ os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 # run_sweep asks for Tune's CSV and JSON loggers only (its experiment analysis reads them); results of record
 # are raystudy's Parquet rows.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# Tune's progress output is replaced by jobs/progress.py (run_sweep runs Tune with verbose=0). Tune's newer output
+# engine still prints an experiment box and a TensorBoard path into Ray's session directory at verbose=0; the
+# older one prints nothing at verbose=0.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
+from jobs.listing import print_listing  # noqa: E402
+from jobs.progress import describe_trials  # noqa: E402
+from jobs.runrecord import check_same_run, stored_record, write_record  # noqa: E402
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
+from jobs.trackers import Trackers, add_tracker_arguments, tracker_callbacks, trackers_from_args  # noqa: E402
 from shared.atomic import DiskFullError  # noqa: E402
-from shared.config import ConfigError  # noqa: E402
-from shared.registry import get_method, list_methods  # noqa: E402
-from shared.results import ResultsStore, code_version, quarantine_damaged, storage_root  # noqa: E402
+from shared.config import MAX_INT, ConfigError  # noqa: E402
+from shared.names import check_name  # noqa: E402
+from shared.registry import get_method  # noqa: E402
+from shared.results import ResultsStore, check_storage_root, code_version, quarantine_damaged  # noqa: E402
+from shared.trust import check_storage_trusted  # noqa: E402
 
 
 @dataclass
@@ -64,8 +84,11 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     spec = get_method(method)
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
-    return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
-                     storage=storage_root(storage), smoke=smoke, study=study, job=job)
+    experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
+    root = check_storage_root(storage)  # a writable directory (or creatable as one), before Ray
+    check_storage_trusted(root, f"tune/{experiment}", f"train/{experiment}")  # before Ray
+    return SweepPlan(method=spec.name, sweep=sweep, experiment=experiment,
+                     storage=root, smoke=smoke, study=study, job=job)
 
 
 def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
@@ -94,15 +117,40 @@ def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
             )
 
 
-def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
-    """Run (or resume) the sweep on the connected Ray; returns where results and the report are."""
+def check_resumable(plan: SweepPlan, fresh: bool) -> None:
+    """Before Ray starts: an existing experiment of this name must be this run (raises ConfigError)."""
+    from ray import tune
+
+    if not fresh and tune.Tuner.can_restore(f"{plan.storage}/tune/{plan.experiment}"):
+        check_same_run(plan)
+
+
+def report_errors(out: dict[str, Any]) -> int:
+    """Name every trial that ended in error (stderr); the exit status: 1 if any did, else 0. A search that lost
+    some trials exits 1 too: its answer is incomplete, and running the same command again retries those trials
+    from their last checkpoints (what a study node's retry does)."""
+    if not out["errors"]:
+        return 0
+    print(f"[raystudy] {len(out['errors'])} of {out['trials']} trial(s) of {out['experiment']} ended in error; "
+          f"run the same command again to retry them from their last checkpoints", file=sys.stderr)
+    for path, error in out["errors"]:  # last: the last line of stderr is a trial's own error (what a study shows)
+        last = (str(error).strip().splitlines() or ["(no message)"])[-1]
+        print(f"[raystudy] trial failed: {Path(path).name}: {last}", file=sys.stderr)
+    return 1
+
+
+def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = None) -> dict[str, Any]:
+    """Run (or resume) the sweep on the connected Ray; returns where results and the report are.
+    ``trackers``: TensorBoard / MLflow logging (jobs/trackers.py), off by default."""
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     from actors.trainable import MethodTrainable
+    from jobs.progress import sweep_progress
     from jobs.report import write_sweep_report
+    from jobs.trialstatus import record_trial_statuses
 
     sweep, spec = plan.sweep, get_method(plan.method)
     # A method marked distributed='deepspeed' runs each trial as a small Ray Train run (actors/distributed.py):
@@ -115,12 +163,16 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
         plan.experiment = f"{plan.experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
         resume = False
     exp_path = f"{tune_root}/{plan.experiment}"
-    if not resume:
+    if resume:
+        check_same_run(plan)  # a name reused for another method or configuration resumes nothing of it
+        # damaged rows of the run being resumed: moved aside (a trial that reruns the epoch writes it again)
+        quarantine_damaged(ResultsStore(plan.storage), plan.experiment)
+    else:
         moved = ResultsStore(plan.storage).set_aside(plan.experiment)
         if moved:
             print(f"[raystudy] rows of an earlier, unrecorded run of {plan.experiment} moved to {moved}", flush=True)
-    else:  # damaged rows of the run being resumed: moved aside (a trial that reruns the epoch writes it again)
-        quarantine_damaged(ResultsStore(plan.storage), plan.experiment)
+    if not resume or stored_record(plan) is None:
+        write_record(plan)
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
                 "experiment": plan.experiment, "code_version": code_version(), "study": plan.study,
                 "job": plan.job}
@@ -136,8 +188,9 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
         )
     if resume:
         print(f"[raystudy] resuming experiment {plan.experiment} from {exp_path}", flush=True)
+        # Errored trials are retried from their last checkpoint: a rerun (a study node's retry) retries them.
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=False, restart_errored=False)
+                                   resume_errored=True, restart_errored=False)
     else:
         epochs = spec.load_config(sweep.overrides).epochs
         if sweep.scheduler.name == "asha":
@@ -162,19 +215,23 @@ def run_sweep(plan: SweepPlan, fresh: bool = False) -> dict[str, Any]:
             ),
             run_config=tune.RunConfig(
                 name=plan.experiment, storage_path=tune_root,
-                callbacks=[CSVLoggerCallback(), JsonLoggerCallback()],
+                # Tune's status table is off (verbose=0): jobs/progress.py writes compact progress instead.
+                callbacks=[CSVLoggerCallback(), JsonLoggerCallback(), sweep_progress(spec, sweep),
+                           *tracker_callbacks(trackers, plan.storage, plan.experiment)],
                 failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
                 # Distributed trials checkpoint through Ray Train (every rank's DeepSpeed shards); a retried
                 # or restored trial resumes its Train run from them.
                 checkpoint_config=tune.CheckpointConfig() if distributed else tune.CheckpointConfig(
                     checkpoint_frequency=1, num_to_keep=2, checkpoint_at_end=True),
-                verbose=1,
+                verbose=0,
             ),
         )
     started = time.perf_counter()
     grid = tuner.fit()
     fit_s = time.perf_counter() - started
     errors = [(r.path, r.error) for r in grid if r.error is not None]
+    # How each trial ended (stopped by the scheduler, failed) is known here only: record it in the rows.
+    record_trial_statuses(ResultsStore(plan.storage), plan.experiment, grid, spec, dict(sweep.overrides), run_info)
     report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names(),
                                 quarantine=True)
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
@@ -193,20 +250,30 @@ def profile_items(method: str, profile: str | None) -> list[str]:
     return [f"sweep.resources.cpu={prof.cpu}", f"sweep.resources.gpu={prof.gpu}"]
 
 
-def print_methods() -> None:
-    for spec in list_methods():
-        print(f"{spec.name:14s} {spec.family:10s} {spec.paper}")
-
-
 def _int_list(text: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(not 0 <= s <= MAX_INT for s in seeds):  # numpy's seed range
+        raise argparse.ArgumentTypeError(f"seeds must lie in [0, {MAX_INT}], got {text!r}")
+    return seeds
 
 
-def parse_args(argv: list[str] | None = None, method: str | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None, method: str | None = None, prog: str | None = None,
+               description: str | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=description or __doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     if method is None:
         parser.add_argument("method", nargs="?", help="a registered method (see --list)")
     parser.add_argument("overrides", nargs="*", help="key=value (method config) or sweep.key=value")
@@ -216,24 +283,26 @@ def parse_args(argv: list[str] | None = None, method: str | None = None) -> argp
     parser.add_argument("--fresh", action="store_true", help="start a new experiment instead of resuming")
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
     parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
+    parser.add_argument("--num-cpus", type=_positive_int, help="CPUs of the embedded local Ray (default: all)")
     parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
                         help="no search: train the configuration once per seed")
     parser.add_argument("--profile", help="a configs/cluster/ profile: its distributed section for methods marked "
                         "distributed=deepspeed (distributed.* keys), else its per-trial resources")
     parser.add_argument("--study", default="", help="study label written into the result rows")
     parser.add_argument("--job", default="", help="job label written into the result rows")
-    args = parser.parse_args(argv)
+    add_tracker_arguments(parser)
+    # Intermixed: overrides may follow options (`care --smoke epochs=8`), as they may precede them.
+    args = parser.parse_intermixed_args(argv)
     if method is not None:
         args.method = method
     return args
 
 
-def main(argv: list[str] | None = None, method: str | None = None) -> int:
-    args = parse_args(argv, method)
+def main(argv: list[str] | None = None, method: str | None = None, prog: str | None = None,
+         description: str | None = None) -> int:
+    args = parse_args(argv, method, prog, description)
     if args.list:
-        print_methods()
-        return 0
+        return print_listing()
     if not args.method:
         print("error: name a method (or --list)", file=sys.stderr)
         return 2
@@ -241,18 +310,24 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
         overrides = profile_items(args.method, args.profile) + list(args.overrides)
         plan = plan_sweep(args.method, overrides, smoke=args.smoke, name=args.name, storage=args.storage,
                           seeds=args.seeds, study=args.study, job=args.job)
+        check_resumable(plan, args.fresh)
+        trackers = trackers_from_args(args)
         from cluster import connect
+        from cluster.preflight import check_local_fit
 
+        if get_method(plan.method).resources.distributed != "deepspeed":  # Train workers: checked once connected
+            check_local_fit({"CPU": plan.sweep.resources.cpu, "GPU": plan.sweep.resources.gpu}, args.address,
+                            "sweep.resources", num_cpus=args.num_cpus)
         conn = connect(args.address, num_cpus=args.num_cpus)
         check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"[raystudy] {conn.describe()}", flush=True)
-    print(f"[raystudy] sweep {plan.experiment}: {plan.sweep.num_samples} sample(s) of "
-          f"{list(plan.sweep.search_space) or 'no search space'}; results under {plan.storage}", flush=True)
+    print(f"[raystudy] sweep {plan.experiment}: {describe_trials(plan.sweep)}; results under {plan.storage}",
+          flush=True)
     try:
-        out = run_sweep(plan, fresh=args.fresh)
+        out = run_sweep(plan, fresh=args.fresh, trackers=trackers)
     except DiskFullError as err:  # names the path and the bytes needed; a traceback would bury that
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -260,13 +335,8 @@ def main(argv: list[str] | None = None, method: str | None = None) -> int:
     print(f"[raystudy] report:  {out['report']}")
     if out["plot"]:
         print(f"[raystudy] plot:    {out['plot']}")
-    for path, error in out["errors"]:
-        print(f"[raystudy] trial failed: {path}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
-    # A search may lose a trial and still answer; a run over seeds may not, nor a search that lost every trial.
-    # The exit status is what a study's scheduler (and `ray job status`) sees.
-    if out["errors"] and (args.seeds or len(out["errors"]) == out["trials"]):
-        return 1
-    return 0
+    # The exit status is what a study's scheduler (and `ray job status`) sees: any trial in error fails the job.
+    return report_errors(out)
 
 
 if __name__ == "__main__":

@@ -1,43 +1,95 @@
 """The method registry: an explicit table from name to the module that defines the method's spec.
 
 Modules are imported only when a method is asked for, so listing methods or running a graph method
-never imports the code (or the heavy dependencies) of the others. A new method is one line here.
+never imports the code (or the heavy dependencies) of the others. What a listing shows (kind, family,
+paper) is static metadata in the table itself, so ``sweep.py --list`` imports no method, torch or Ray;
+tests/test_terminal.py checks it equals each spec's. A new method is one entry here.
 """
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
 from shared.config import ConfigError
 from shared.method import MethodSpec
 
-# name -> "module:attribute" of its MethodSpec
-METHODS: dict[str, str] = {
-    "simclr": "shared.methods.ssl.simclr:SPEC",
-    "care": "shared.methods.ssl.care:SPEC",
-    "ifm": "shared.methods.ssl.ifm:SPEC",
-    "essl": "shared.methods.ssl.essl:SPEC",
-    "ncl": "shared.methods.ssl.ncl:SPEC",
-    "sae_probe": "shared.methods.ssl.sae_probe:SPEC",
-    "nlb": "shared.methods.ssl.nlb:SPEC",  # no-label backdoor poisoning: robustness research
-    "disentangled_ssl": "shared.methods.multimodal.disentangled_ssl:SPEC",
-    "canonical_map": "shared.methods.embedding.canonical_map:SPEC",
-    "debias_vl": "shared.methods.embedding.debias_vl:SPEC",
-    "no_pe": "shared.methods.graph.no_pe:SPEC",
-    "lappe": "shared.methods.graph.lappe:SPEC",
-    "signnet": "shared.methods.graph.signnet:SPEC",
-    "basisnet": "shared.methods.graph.basisnet:SPEC",
-    "spe": "shared.methods.graph.spe:SPEC",
-    "sign_equivariant": "shared.methods.graph.sign_equivariant:SPEC",
-    "asen": "shared.methods.graph.asen:SPEC",
-    "wl_test": "shared.methods.graph.wl_test:SPEC",  # tool: which pairs 1-WL (and so an MPNN) cannot separate
-    "gpt": "shared.methods.llm.gpt:SPEC",  # dense decoder: the large-model family's baseline
-    "longppl": "shared.methods.llm.longppl:SPEC",  # tool: the LongPPL evaluator, its key tokens vs ground truth
-    "longce": "shared.methods.llm.longce:SPEC",  # cross-entropy weighted by how much long context helps
-    "reasoncache": "shared.methods.llm.reasoncache:SPEC",  # frozen GPT + trainable KV prefixes (also icl, lora)
-    "sfa": "shared.methods.llm.sfa:SPEC",  # sparse feature attention: top-k q/k coordinates per head
-    "seqtopk": "shared.methods.llm.seqtopk:SPEC",  # MoE routed by sequence (TopK: moe.routing=topk)
-    "hold": "shared.methods.bench.hold:SPEC",  # scheduler benchmark tool, not a paper's method
+KINDS = ("method", "experiment", "tool")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered name: where its spec is, and what a listing shows without importing it."""
+
+    target: str  # "module:attribute" of its MethodSpec
+    kind: str  # method (a paper's algorithm) | experiment (a paper's finding) | tool (a measure, test or benchmark)
+    family: str  # must equal the spec's family
+    paper: str  # must equal the spec's paper
+
+
+REGISTRY: dict[str, Entry] = {
+    "simclr": Entry("shared.methods.ssl.simclr:SPEC", "method", "ssl",
+        "A Simple Framework for Contrastive Learning of Visual Representations (CARE's baseline)"),
+    "care": Entry("shared.methods.ssl.care:SPEC", "method", "ssl",
+        "Structuring Representation Geometry with Rotationally Equivariant Contrastive Learning (CARE)"),
+    "ifm": Entry("shared.methods.ssl.ifm:SPEC", "method", "ssl",
+        "Can contrastive learning avoid shortcut solutions? (IFM, NeurIPS 2021)"),
+    "essl": Entry("shared.methods.ssl.essl:SPEC", "experiment", "ssl",
+        "Understanding the Role of Equivariance in Self-supervised Learning (E-SSL, NeurIPS 2024)"),
+    "ncl": Entry("shared.methods.ssl.ncl:SPEC", "method", "ssl",
+        "Beyond Interpretability: The Gains of Feature Monosemanticity on Model Robustness (NCL)"),
+    "sae_probe": Entry("shared.methods.ssl.sae_probe:SPEC", "experiment", "ssl",
+        "Beyond Interpretability: The Gains of Feature Monosemanticity on Model Robustness (post-hoc SAE)"),
+    # no-label backdoor poisoning: robustness research
+    "nlb": Entry("shared.methods.ssl.nlb:SPEC", "method", "ssl-security",
+        "How to Craft Backdoors with Unlabeled Data Alone? (no-label backdoors, arXiv 2404.06694)"),
+    "disentangled_ssl": Entry("shared.methods.multimodal.disentangled_ssl:SPEC", "method", "multimodal",
+        "An Information Criterion for Controlled Disentanglement of Multimodal Data (DisentangledSSL, ICLR 2025)"),
+    "canonical_map": Entry("shared.methods.embedding.canonical_map:SPEC", "method", "embeddings",
+        "Canonicalizing Multimodal Contrastive Representation Learning (Gupta et al., 2026)"),
+    "debias_vl": Entry("shared.methods.embedding.debias_vl:SPEC", "method", "embeddings",
+        "Debiasing Vision-Language Models via Biased Prompts (Chuang et al., 2023)"),
+    "no_pe": Entry("shared.methods.graph.no_pe:SPEC", "method", "graph",
+        "baseline of the spectral-PE papers: the base GNN (GINE) with no positional encoding"),
+    "lappe": Entry("shared.methods.graph.lappe:SPEC", "method", "graph",
+        "Laplacian eigenvector PE with random sign flips (Dwivedi et al., Benchmarking GNNs; baseline of SignNet)"),
+    "signnet": Entry("shared.methods.graph.signnet:SPEC", "method", "graph",
+        "Sign and Basis Invariant Networks for Spectral Graph Representation Learning (SignNet, ICLR 2023)"),
+    "basisnet": Entry("shared.methods.graph.basisnet:SPEC", "method", "graph",
+        "Sign and Basis Invariant Networks for Spectral Graph Representation Learning (BasisNet, ICLR 2023)"),
+    "spe": Entry("shared.methods.graph.spe:SPEC", "method", "graph",
+        "On the Stability of Expressive Positional Encodings for Graphs (SPE, ICLR 2024)"),
+    "sign_equivariant": Entry("shared.methods.graph.sign_equivariant:SPEC", "method", "graph",
+        "Expressive Sign Equivariant Networks for Spectral Geometric Learning (NeurIPS 2023)"),
+    "asen": Entry("shared.methods.graph.asen:SPEC", "method", "graph",
+        "Any-Subgroup Equivariant Networks via Symmetry Breaking (ASEN, ICLR 2026)"),
+    # tool: which pairs 1-WL (and so an MPNN) cannot separate
+    "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
+        "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
+    # dense decoder: the large-model family's baseline
+    "gpt": Entry("shared.methods.llm.gpt:SPEC", "method", "llm",
+        "Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)"),
+    # tool: the LongPPL evaluator, its key tokens vs ground truth
+    "longppl": Entry("shared.methods.llm.longppl:SPEC", "tool", "llm",
+        "What is Wrong with Perplexity for Long-context Language Modeling? (Fang et al., ICLR 2025): LongPPL"),
+    # cross-entropy weighted by how much long context helps
+    "longce": Entry("shared.methods.llm.longce:SPEC", "method", "llm",
+        "What is Wrong with Perplexity for Long-context Language Modeling? (Fang et al., ICLR 2025): LongCE"),
+    # frozen GPT + trainable KV prefixes (also icl, lora)
+    "reasoncache": Entry("shared.methods.llm.reasoncache:SPEC", "method", "llm",
+        "Teaching LLMs To Reason Without Weight Updates (ReasonCACHE, arXiv 2602.02366)"),
+    # sparse feature attention: top-k q/k coordinates per head
+    "sfa": Entry("shared.methods.llm.sfa:SPEC", "method", "llm",
+        "Scaling Attention via Feature Sparsity (SFA, ICLR 2026, arXiv 2603.22300)"),
+    # MoE routed by sequence (TopK: moe.routing=topk)
+    "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
+        "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
+    # scheduler benchmark tool, not a paper's method
+    "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
+        "(benchmark tool) holds resources for a fixed time without computing"),
 }
+
+# name -> "module:attribute" of its MethodSpec
+METHODS: dict[str, str] = {name: entry.target for name, entry in REGISTRY.items()}
 
 
 class UnknownMethodError(ConfigError):
@@ -61,3 +113,21 @@ def get_method(name: str) -> MethodSpec:
 
 def list_methods() -> list[MethodSpec]:
     return [get_method(name) for name in method_names()]
+
+
+def listing(width: int = 0) -> str:
+    """The registered names as aligned columns (name, kind, family, paper) from the static table alone.
+    ``width`` > 0 wraps the paper column under itself so that each line fits (a terminal); 0 keeps it whole."""
+    import textwrap
+
+    header = ("name", "kind", "family", "paper")
+    rows = [header] + [(name, e.kind, e.family, e.paper) for name, e in sorted(REGISTRY.items())]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    indent = sum(widths) + 2 * 3
+    lines = []
+    for row in rows:
+        left = "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  "
+        paper = textwrap.wrap(row[3], width - indent) if width - indent >= 20 else [row[3]]
+        lines.append(left + paper[0])
+        lines.extend(" " * indent + more for more in paper[1:])
+    return "\n".join(lines)
