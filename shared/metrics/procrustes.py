@@ -23,14 +23,23 @@ def procrustes_residual(
         relative_residual: ||a_eval R - b_eval||^2 / ||a_eval - b_eval||^2, the share of the change that a
             rotation does not explain (0: the map is exactly orthogonal; about 1: the rotation explains
             nothing beyond the identity);
+        normalized_residual: ||a_eval R - b_eval||^2 / ||b_eval - mean(b_eval)||^2, the share of b's variance
+            that the orthogonal map leaves unexplained. Unlike relative_residual its denominator does not move
+            with how far b is from a: a nearly invariant encoder (b = a + noise) and one that rotates
+            (b = (a + noise) Q) with the same absolute residual score the same (0: exactly orthogonal);
+        moved: ||a_eval - b_eval||^2 / ||b_eval - mean(b_eval)||^2, how far the map moves the points (0 for an
+            invariant encoder), relative_residual's denominator on the same scale;
         rotation_angle: mean absolute rotation angle of R in radians (0 for the identity).
     """
     r = procrustes(a_fit, b_fit)
     err = (a_eval @ r - b_eval).pow(2).sum().item()
     moved = (a_eval - b_eval).pow(2).sum().item()
+    spread = (b_eval - b_eval.mean(0)).pow(2).sum().item()
     eig = torch.linalg.eigvals(r.double())
     return {
         "residual": err / a_eval.shape[0],
         "relative_residual": err / max(moved, 1e-12),
+        "normalized_residual": err / max(spread, 1e-12),
+        "moved": moved / max(spread, 1e-12),
         "rotation_angle": eig.angle().abs().mean().item(),
     }

@@ -16,12 +16,18 @@ Deliberate choice: each chunk gets its own pair (t1_c, t2_c), sampled explicitly
 per chunk is the reading in which the splits add augmentation diversity (see the spec card's pitfalls).
 With lambda = 0 the equivariance branch is skipped, so CARE is exactly SimCLR (same RNG draws, same BN
 statistics): tested in ``tests/test_care.py``.
+
+``loss_subtype`` is the official code's ``--loss-subtype``: which part of InfoNCE joins lambda * L_equi.
+"infonce" (default) the whole loss; "alignment" only -mean(s+ / tau) over the 2N anchors; "uniformity" only
+mean log sum_{2N-2 negatives} exp(s / tau). "uniformity" is the paper's "equivariance + uniformity only" run:
+no invariance term at all, the representation kept non-trivial by uniformity and structured by L_equi.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from shared.config import ConfigError, bounded
 from shared.losses.contrastive import equivariance_loss
@@ -29,11 +35,30 @@ from shared.method import Measure, MethodSpec, Resources
 from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
 from shared.methods.ssl.evaluators import SSL_EVALUATORS
 
+LOSS_SUBTYPES = ("infonce", "alignment", "uniformity")
+
+
+def alignment_uniformity(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """InfoNCE's two halves as the official ``infoNCE`` returns them, over the 2N anchors of two views:
+    alignment = -mean_i s(i, i+) / tau; uniformity = mean_i log sum_{k not i, i+} exp(s(i, k) / tau), with s the
+    cosine similarity (the 2N - 2 views of the other samples are the negatives)."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = z1.shape[0]
+    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    logits = z @ z.T / temperature
+    alignment = -logits[torch.arange(2 * n, device=z.device), positive].mean()
+    excluded = torch.eye(2 * n, dtype=torch.bool, device=z.device) | F.one_hot(positive, 2 * n).bool()
+    uniformity = torch.logsumexp(logits.masked_fill(excluded, float("-inf")), dim=1).mean()
+    return alignment, uniformity
+
 
 @dataclass
 class CAREConfig(SimCLRConfig):
     lam: float = bounded(0.03, ge=0.0, help="weight of the equivariance loss (CIFAR-10 recipe: 0.03)")
     equiv_splits: int = bounded(16, ge=1, help="chunks per batch, each with its own augmentation pair")
+    loss_subtype: str = bounded("infonce", choices=list(LOSS_SUBTYPES),
+                                help="the InfoNCE part the loss keeps (official --loss-subtype); "
+                                     "uniformity = the paper's equivariance + uniformity only")
 
     def check(self) -> None:
         super().check()
@@ -48,8 +73,15 @@ class CAREConfig(SimCLRConfig):
 class CARETrainer(SimCLRTrainer):
     config: CAREConfig
 
+    def contrastive_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        """InfoNCE, or the half of it that ``loss_subtype`` keeps (same views, same RNG draws)."""
+        if self.config.loss_subtype == "infonce":
+            return self.info_nce_loss(batch)
+        alignment, uniformity = alignment_uniformity(*self.project_views(batch), self.config.temperature)
+        return alignment if self.config.loss_subtype == "alignment" else uniformity
+
     def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        info = self.info_nce_loss(batch)
+        info = self.contrastive_loss(batch)
         if self.config.lam == 0.0:
             return info, {"info_nce": info.item()}
         splits = self.config.equiv_splits

@@ -88,20 +88,27 @@ class ColourProbe(SSLEvaluator):
 
 
 class EquivarianceError(SSLEvaluator):
-    metrics = ("equiv_error", "equiv_residual", "equiv_rotation_angle", "gram_discrepancy")
+    """``equiv_orth_residual`` (the residual over z2's variance) and ``gram_discrepancy`` read orthogonality;
+    ``equiv_error`` (the residual over ||z1 - z2||^2) is about 1 for any nearly invariant encoder, so it is a
+    reported figure only; ``equiv_moved`` says how far the augmentation pair moves the embedding."""
+
+    metrics = ("equiv_error", "equiv_orth_residual", "equiv_moved", "equiv_residual", "equiv_rotation_angle",
+               "gram_discrepancy")
 
     def evaluate(self, artifact: EncoderArtifact) -> dict[str, float]:
         ev = self.config.eval
         images = to_float(self.data.test.images)
         half = images.shape[0] // 2
         generator = torch.Generator().manual_seed(ev.seed)
-        sums = {"equiv_error": 0.0, "equiv_residual": 0.0, "equiv_rotation_angle": 0.0, "gram_discrepancy": 0.0}
+        sums = dict.fromkeys(self.metrics, 0.0)
         for _ in range(ev.equiv_pairs):
             # One pair (t1, t2) applied identically to every test image: chunks=1.
             z1 = self._embed(artifact, artifact.augment.same_per_chunk(images, 1, generator))
             z2 = self._embed(artifact, artifact.augment.same_per_chunk(images, 1, generator))
             fit = procrustes_residual(z1[:half], z2[:half], z1[half:], z2[half:])
             sums["equiv_error"] += fit["relative_residual"]
+            sums["equiv_orth_residual"] += fit["normalized_residual"]
+            sums["equiv_moved"] += fit["moved"]
             sums["equiv_residual"] += fit["residual"]
             sums["equiv_rotation_angle"] += fit["rotation_angle"]
             sums["gram_discrepancy"] += mean_gram_discrepancy(z1[half:], z2[half:])
