@@ -25,12 +25,11 @@ sharding, whatever the weights.
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared.config import ConfigError, bounded
+from shared.config import MAX_INT, ConfigError, bounded
 
 if TYPE_CHECKING:
     import torch
@@ -76,9 +75,11 @@ class DistributedConfig:
     param_persistence_threshold: int = bounded(
         100_000, ge=0, help="ZeRO-3 only: parameters of at most this many elements are not partitioned "
                             "(stage3_param_persistence_threshold; DeepSpeed's default 1e5); 0: partition all")
+    # DeepSpeed's own default is sys.maxsize; integers in configs are bounded by MAX_INT (2^32 - 1 elements, 16 GiB
+    # of fp32 weights kept whole), which is no limit in practice.
     model_persistence_threshold: int = bounded(
-        sys.maxsize, ge=0, help="ZeRO-3 only: at most this many elements in all unpartitioned parameters together "
-                                "(stage3_model_persistence_threshold; default: no limit)")
+        MAX_INT, ge=0, help="ZeRO-3 only: at most this many elements in all unpartitioned parameters together "
+                            "(stage3_model_persistence_threshold; default 2^32 - 1: no limit in practice)")
 
     @property
     def resolved_backend(self) -> str:
