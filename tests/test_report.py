@@ -23,7 +23,7 @@ def test_care_leads_with_colour_class_and_equivariance_and_compares_lambda():
     from shared.registry import get_method
 
     care = get_method("care")
-    assert care.headline == (Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_error", "min"))
+    assert care.headline == (Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_orth_residual", "min"))
     assert care.compare == ("lam",)
 
 
@@ -74,7 +74,7 @@ def write_trial(store: ResultsStore, trial: str, lam: float, seed: int, lr: floa
             eq = TRIALS.get(trial, (0, 0, 0, 0.5, 0.5, 0.2))[5]
             metrics.update(colour_probe_acc=colour(trial, epoch) if trial in TRIALS else 0.5,
                            linear_probe_acc=klass(trial, epoch) if trial in TRIALS else 0.5,
-                           equiv_error=eq, active_dims=128.0)
+                           equiv_orth_residual=eq, active_dims=128.0)
         store.write_epoch(info, epoch, metrics, status if epoch == last else "running", float(epoch))
 
 
@@ -106,7 +106,7 @@ def test_report_leads_with_headline_measures_per_lambda_at_the_matched_epoch(syn
     assert text.index("## Headline measures per lam, at epoch 10") < text.index("## All trials")
     lead = section(text, "## Headline measures per lam, at epoch 10")
     header = next(line for line in lead.splitlines() if line.startswith("| lam"))
-    assert header.split("|")[3:6] == [" colour_probe_acc (↑) ", " linear_probe_acc (↑) ", " equiv_error (↓) "]
+    assert header.split("|")[3:6] == [" colour_probe_acc (↑) ", " linear_probe_acc (↑) ", " equiv_orth_residual (↓) "]
     for lam, members in (("0.0", ["t0", "t1"]), ("0.1", ["t2", "t3"])):
         line = next(row for row in lead.splitlines() if row.startswith(f"| {lam} |"))
         cells = [c.strip().strip("*") for c in line.split("|")[1:-1]]
@@ -160,7 +160,7 @@ def test_figures_have_titles_labels_legends_and_no_constant_panels(synthetic: Re
     figs = figures_of(synthetic)
     curves = figs["curves"]
     shown = [ax for ax in curves.axes if ax.get_visible()]
-    assert [ax.get_ylabel() for ax in shown] == ["colour_probe_acc", "linear_probe_acc", "equiv_error"]
+    assert [ax.get_ylabel() for ax in shown] == ["colour_probe_acc", "linear_probe_acc", "equiv_orth_residual"]
     for ax in shown:
         assert ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_legend() is not None
         assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"0.0", "0.1"}
@@ -199,18 +199,18 @@ def test_report_cli_refuses_a_study_or_experiment_that_does_not_exist(tmp_path: 
 def test_study_report_leads_with_the_arms_headline_measures(tmp_path: Path):
     store = ResultsStore(tmp_path)
     for arm, method, values in (("simclr", "simclr", {"colour_probe_acc": 0.5, "linear_probe_acc": 0.4,
-                                                      "equiv_error": 0.3, "knn_acc": 0.2}),
+                                                      "equiv_orth_residual": 0.3, "knn_acc": 0.2}),
                                 ("care", "care", {"colour_probe_acc": 0.7, "linear_probe_acc": 0.41,
-                                                  "equiv_error": 0.1, "knn_acc": 0.25})):
+                                                  "equiv_orth_residual": 0.1, "knn_acc": 0.25})):
         for seed in (0, 1):
             info = RunInfo(experiment=f"s1--seeds-{arm}", method=method, paper="", dataset="shapes", seed=seed,
                            trial=f"{arm}{seed}", config_json="{}", study="s1", job=f"seeds:{arm}")
             store.write_epoch(info, 2, {k: v + 0.01 * seed for k, v in values.items()}, "final", 1.0)
-    measures, lower = report.study_headline(store.read().to_pandas(), ["knn_acc", "equiv_error"], [])
-    assert measures == ["equiv_error", "knn_acc"] and lower == ["equiv_error"]
+    measures, lower = report.study_headline(store.read().to_pandas(), ["knn_acc", "equiv_orth_residual"], [])
+    assert measures == ["equiv_orth_residual", "knn_acc"] and lower == ["equiv_orth_residual"]
     text = Path(report.write_study_report(store, "s1", [], [])["report"]).read_text()
     header = next(line for line in text.splitlines() if line.startswith("| arm"))
-    assert header == "| arm | method | seeds | colour_probe_acc | linear_probe_acc | equiv_error |"  # care: rows first
+    assert header == "| arm | method | seeds | colour_probe_acc | linear_probe_acc | equiv_orth_residual |"  # care: rows first
     care = next(line for line in text.splitlines() if line.startswith("| care"))
     assert "**0.1050 ± 0.0071**" in care  # equivariance error: lower is better, from the spec
     rows = store.read().to_pandas()

@@ -25,7 +25,7 @@ TINY = {"epochs": 2, "batch_size": 32, "model.width": 4, "model.proj_hidden": 32
 def tiny_study(tmp_path: Path, epochs: int = 2, name: str = "tiny") -> Path:
     study = {
         "name": name, "data": {"name": "shapes", "n_train": 128, "n_test": 64}, "seeds": [0, 1],
-        "measures": ["colour_probe_acc", "equiv_error"], "minimize": ["equiv_error"], "retries": 1,
+        "measures": ["colour_probe_acc", "equiv_orth_residual"], "minimize": ["equiv_orth_residual"], "retries": 1,
         "arms": {
             "simclr": {"method": "simclr", "overrides": {**TINY, "epochs": epochs},
                        "search_space": {"optim.lr": {"choice": [0.001]}},

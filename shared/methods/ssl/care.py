@@ -101,7 +101,7 @@ SPEC = MethodSpec(
     trainer=CARETrainer,
     evaluators=SSL_EVALUATORS,
     resources=Resources(cpu=1),
-    headline=(Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_error", "min")),
+    headline=(Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_orth_residual", "min")),
     compare=("lam",),
     description="InfoNCE + lambda * Gram-matrix equivariance loss over chunks sharing an augmentation pair",
 )

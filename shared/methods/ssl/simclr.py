@@ -13,7 +13,7 @@ SPEC = MethodSpec(
     trainer=SimCLRTrainer,
     evaluators=SSL_EVALUATORS,
     resources=Resources(cpu=1),
-    headline=(Measure("linear_probe_acc"), Measure("colour_probe_acc"), Measure("equiv_error", "min")),
+    headline=(Measure("linear_probe_acc"), Measure("colour_probe_acc"), Measure("equiv_orth_residual", "min")),
     compare=("temperature",),
     description="InfoNCE on two augmented views; CARE with lambda = 0",
 )
