@@ -43,6 +43,9 @@ class Reproduction:
     setting: list[str] = field(default_factory=list)
     arms: dict[str, Arm] = field(default_factory=dict)
     measures: list[str] = field(default_factory=list)
+    # A reproduction seed also seeds the data (data.seed = seed), so that the spread over seeds includes the
+    # data's variation; off for reproductions whose methods have no data.seed.
+    data_seed: bool = False
 
 
 def load_reproduction(name: str) -> Reproduction:
@@ -78,6 +81,11 @@ def run(method: str, cfg: Any, measures: list[str] | None = None, start: dict | 
         return state
     metrics = spec.evaluate(cfg, trainer.artifact(), trainer.data, metrics=measures)
     return (metrics, state) if keep_state else metrics
+
+
+def seed_overrides(repro: Reproduction, seed: int) -> list[str]:
+    """What one reproduction seed sets: the method's seed, and the data's when the reproduction asks for it."""
+    return [f"seed={seed}", f"data.seed={seed}"] if repro.data_seed else [f"seed={seed}"]
 
 
 def plan_prefixes(configs: dict[Any, tuple[str, Any]]) -> tuple[dict[Any, Any], list[tuple[str, Any]]]:
@@ -121,7 +129,7 @@ def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: l
             raise ConfigError(f"reproduction {name!r} has no arms {sorted(unknown)}; it has {sorted(repro.arms)}")
         repro.arms = {a: arm for a, arm in repro.arms.items() if a in arms}
     configs = {(arm_name, seed): (arm.method, get_method(arm.method).load_config(
-                   [*repro.setting, *arm.overrides, *(extra or []), f"seed={seed}"]))
+                   [*repro.setting, *arm.overrides, *(extra or []), *seed_overrides(repro, seed)]))
                for arm_name, arm in repro.arms.items() for seed in seeds}
     done = {} if done is None else done
     results = {key: done[(method, repr(cfg))] for key, (method, cfg) in configs.items()
@@ -186,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[raystudy] {connect().describe()}", flush=True)
     print(f"claim: {repro.claim}", flush=True)
     out = compare(args.name, args.seeds, args.overrides)
-    print(f"seeds {args.seeds}; setting {repro.setting + args.overrides}")
+    data = " (data.seed = seed)" if repro.data_seed else ""
+    print(f"seeds {args.seeds}{data}; setting {repro.setting + args.overrides}")
     print(table(out))
     return 0
 
