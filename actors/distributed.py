@@ -39,6 +39,7 @@ from typing import Any
 
 import ray
 
+from shared.checkpoint import load_deepspeed_checkpoint
 from shared.config import ConfigError, flatten, to_dict
 from shared.distributed import (
     DistributedConfig,
@@ -288,11 +289,16 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
     engine, _, _, _ = deepspeed.initialize(model=module, optimizer=trainer.optimizer, config=ds_config)
     trainer.model = engine  # the method's loss calls self.model(...): through the engine (attributes pass through)
     device = engine.device
+    if rank == 0 and engine.zero_optimization_stage() == 3:
+        partitioned, total = zero3_partitioned(module)
+        print(f"[raystudy] {info.method} ({info.trial}): ZeRO-3 partitions {partitioned} of {total} parameter "
+              f"tensors over {world} ranks (param_persistence_threshold {dist.param_persistence_threshold})",
+              flush=True)
 
     ckpt = ray.train.get_checkpoint() if checkpoints else None
     if ckpt is not None:
         with ckpt.as_directory() as d:
-            path, client = engine.load_checkpoint(d)
+            path, client = load_deepspeed_checkpoint(engine, d)  # weights only: a crafted file is refused
         if path is None:
             raise RuntimeError(f"rank {rank}: no DeepSpeed checkpoint in {ckpt.path}")
         trainer.epoch, trainer.global_step = int(client["epoch"]), int(client["global_step"])
@@ -329,6 +335,14 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
                              delete_local_checkpoint_after_upload=True)
         else:
             ray.train.report(report)
+
+
+def zero3_partitioned(module: Any) -> tuple[int, int]:
+    """(partitioned, total) parameter tensors of a module under a ZeRO-3 engine. A persistent parameter
+    (``ds_persist``: at most ``param_persistence_threshold`` elements) stays whole on every rank, so a model
+    whose parameters all persist never runs ZeRO-3's gather and release."""
+    params = list(module.parameters())
+    return sum(not getattr(p, "ds_persist", False) for p in params), len(params)
 
 
 def _reset_deepspeed_process_state(precision: str) -> None:

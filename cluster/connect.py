@@ -22,12 +22,15 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import ray
 
 NAMESPACE = "raystudy"
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -96,24 +99,31 @@ def connect(
             # A Ray started here runs this environment's interpreter for its jobs' `python` entrypoints
             # too (as if the venv were activated): its processes inherit this PATH.
             _put_interpreter_on_path()
+            _put_project_on_pythonpath()
             _skip_idle_worker_prestart()
         if not address and jobs and _port_in_use(AGENT_PORT):
             print(f"[raystudy] port {AGENT_PORT} (Ray's job agent) is held by another Ray on this machine; "
                   "starting a private local head on free ports", flush=True)
-            address = _start_private_head(num_cpus, num_gpus)
+            with _loopback_only():
+                address = _start_private_head(num_cpus, num_gpus)
         if address:
-            ray.init(address=address, namespace=NAMESPACE, log_to_driver=True)
+            # Ray would replace the private head's loopback address by this machine's network address, where
+            # that head, listening on loopback only, is not found
+            with _loopback_only() if _PRIVATE_HEAD is not None else nullcontext():
+                ray.init(address=address, namespace=NAMESPACE, log_to_driver=True)
         else:
             # "local": a new Ray, as documented. Without it, ray.init() joins the cluster that the last
             # `ray start` on this machine recorded in /tmp/ray/ray_current_cluster (and then refuses num_cpus).
-            ray.init(
-                address="local",
-                num_cpus=num_cpus,
-                num_gpus=num_gpus,
-                include_dashboard=dashboard,
-                dashboard_host="127.0.0.1",
-                namespace=NAMESPACE,
-            )
+            with _loopback_only():
+                ray.init(
+                    address="local",
+                    num_cpus=num_cpus,
+                    num_gpus=num_gpus,
+                    include_dashboard=dashboard,
+                    dashboard_host=LOOPBACK,
+                    _node_ip_address=LOOPBACK,
+                    namespace=NAMESPACE,
+                )
         _protect_token()
     ctx = ray.get_runtime_context()
     gcs = ctx.gcs_address
@@ -130,6 +140,43 @@ def _put_interpreter_on_path() -> None:
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != bindir:
         os.environ["PATH"] = f"{bindir}{os.pathsep}{path}"
+
+
+PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _put_project_on_pythonpath() -> None:
+    """A Ray started here gives its workers this checkout's code: its processes inherit PYTHONPATH, and an entry
+    there comes before an editable install of another checkout in the same environment, which the workers
+    would import otherwise (the driver imports the checkout it was started from)."""
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if parts[:1] != [PROJECT_ROOT]:
+        os.environ["PYTHONPATH"] = os.pathsep.join([PROJECT_ROOT, *(p for p in parts if p != PROJECT_ROOT)])
+
+
+@contextmanager
+def _loopback_only() -> Iterator[None]:
+    """Every process of a Ray started here listens on 127.0.0.1 only (GCS, raylet, workers, the dashboard and
+    its agents, the unauthenticated metrics endpoint). Ray binds them all to loopback only when its node address
+    is loopback, and on Linux it replaces a loopback ``node_ip_address`` by the machine's network address
+    unless its cluster mode is off: off while this Ray starts (its processes keep the setting, read when they
+    import Ray), then restored, so that later `ray start` commands of this process are unaffected."""
+    from ray._private import ray_constants
+
+    saved_env, saved_flag = os.environ.get(_CLUSTER_MODE_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_CLUSTER_MODE_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(_CLUSTER_MODE_ENV, None)
+        else:
+            os.environ[_CLUSTER_MODE_ENV] = saved_env
+
+
+_CLUSTER_MODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
 
 
 def _skip_idle_worker_prestart() -> None:
@@ -162,7 +209,7 @@ def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
     temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
     port = _free_port()
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--port", str(port),
-           "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(_free_port()),
+           "--node-ip-address", LOOPBACK, "--dashboard-host", LOOPBACK, "--dashboard-port", str(_free_port()),
            "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
            "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
            "--temp-dir", temp_dir, "--disable-usage-stats"]

@@ -3,13 +3,16 @@
 
     python jobs/bench_distributed.py                       # gpt at its configured size, 2 CPU workers
     python jobs/bench_distributed.py gpt model.n_embd=64 --epochs 3 --stages 0,2,3
+    python jobs/bench_distributed.py gpt distributed.param_persistence_threshold=100000  # DeepSpeed's
     ray job submit --working-dir . -- python jobs/bench_distributed.py gpt --profile gpu-zero3
 
 The plain loop (``GradientTrainer.fit_epoch`` in this process, with as many torch threads as the workers have
 CPUs together, and with one thread) and the Ray Train + DeepSpeed path (one worker group running every stage in turn,
 ``actors.distributed.run_variants``) train the same global batches; the figure is the median epoch time over
 epochs 2.. (the first warms up), as samples per second. Start-up costs (Ray Train's worker group, about 20 s
-on 2 cores; DeepSpeed's initialisation) are printed separately, not in the ratio.
+on 2 cores; DeepSpeed's initialisation) are printed separately, not in the ratio. ZeRO-3 partitions every
+parameter (``distributed.param_persistence_threshold=0``) unless the command sets the threshold; its workers print
+how many parameter tensors they partition.
 """
 from __future__ import annotations
 
@@ -34,6 +37,15 @@ def _stages(text: str) -> list[int]:
     if not out or any(s not in (0, 1, 2, 3) for s in out):
         raise argparse.ArgumentTypeError(f"expected ZeRO stages among 0,1,2,3, got {text!r}")
     return out
+
+
+def stage_items(stage: int, items: list[str]) -> list[str]:
+    """ZeRO-3 partitions every parameter unless the command sets a persistence threshold: at DeepSpeed's default
+    (1e5 elements) every parameter of a small model stays whole on every rank, and ZeRO-3 would be measured as
+    ZeRO-2 with sharded optimizer state."""
+    if stage != 3 or any(item.startswith("distributed.param_persistence_threshold=") for item in items):
+        return []
+    return ["distributed.param_persistence_threshold=0"]
 
 
 def plain_epochs(spec, items: list[str], threads: int) -> tuple[list[float], int]:
@@ -69,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = resolve_spec(args.method)
         items = [*overrides_for(args), f"epochs={args.epochs}"]
-        variants = {f"zero{s}": [*items, f"distributed.zero_stage={s}"] for s in args.stages}
+        variants = {f"zero{s}": [*items, f"distributed.zero_stage={s}", *stage_items(s, items)] for s in args.stages}
         cfgs = {label: spec.load_config(v) for label, v in variants.items()}
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -97,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{spec.name}: {samples} samples per epoch, {args.epochs} epochs; plain loop on {cores} thread(s) vs "
           f"{dist.workers} workers x {dist.cpus_per_worker:g} CPU ({dist.resolved_backend}, {dist.precision})")
+    if "zero3" in cfgs:
+        print(f"zero3: param_persistence_threshold {cfgs['zero3'].distributed.param_persistence_threshold} (parameter "
+              "tensors of at most that many elements stay whole on every rank)")
     print(f"{'run':10s} {'s/epoch':>9s} {'samples/s':>10s} {'vs plain':>9s} {'vs 1 thread':>12s}")
     print(f"{'plain':10s} {plain:9.3f} {samples / plain:10.1f} {1.0:9.2f} {plain1 / plain:12.2f}")
     if cores > 1:

@@ -79,7 +79,8 @@ def plain_wall(configs: list[list[str]], cpus: int, start_method: str) -> tuple[
 def sweep_overrides(trial: list[str], lams: list[float]) -> list[str]:
     """The plain loop's trials as one sweep: every lambda once, in order, no early stopping."""
     lam_grid = "[" + ",".join(str(lam) for lam in lams) + "]"
-    return [*trial, "optim.lr=0.001", "temperature=0.5", "equiv_splits=16", "sweep.scheduler.name=fifo",
+    # seed=0 as the plain loop's trials (configs/sweeps/care.yaml also sweeps seeds: fixed, one trial per lambda)
+    return [*trial, "seed=0", "optim.lr=0.001", "temperature=0.5", "equiv_splits=16", "sweep.scheduler.name=fifo",
             "sweep.num_samples=1", f"sweep.search_space.lam={{grid: {lam_grid}}}"]
 
 

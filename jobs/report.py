@@ -1,9 +1,14 @@
-"""Reports made from result rows: a Markdown summary table and PNG plots.
+"""Reports made from result rows: Markdown and PNG figures that answer the question a sweep or study asks.
 
     python jobs/report.py EXPERIMENT [--storage ROOT] [--metric NAME --mode max] [--quarantine]
+    python jobs/report.py --study STUDY_ID [--measures a,b --minimize b] [--quarantine]
 
-For a sweep: one row per trial with its swept hyperparameters and final measures (best marked), and a
-grid of plots of each measure against each swept hyperparameter.
+A sweep's report leads with the method's headline measures (``MethodSpec.headline``) per value of the
+hyperparameter its comparison is about (``MethodSpec.compare``; CARE: lambda) at matched epochs: the largest
+epoch every trial of the comparison was evaluated at, so that trials the scheduler stopped early are not set
+against trials that trained longer. Then every trial with its status (finished, stopped by the scheduler,
+error with its message, incomplete) and its last measures. Figures: learning curves of the headline measures,
+a trade-off of the first two, and the headline measures against each swept hyperparameter.
 """
 from __future__ import annotations
 
@@ -18,27 +23,53 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+from jobs import reportfigs  # noqa: E402
 from jobs.damage_notes import damage_notes, read_rows  # noqa: E402
+from shared.config import ConfigError  # noqa: E402
+from shared.method import headline_measures  # noqa: E402
+from shared.names import name_arg  # noqa: E402
+from shared.registry import get_method  # noqa: E402
 from shared.results import DamagedResultsError, ResultsStore  # noqa: E402
 
 # Training diagnostics that are not measures of the result; left out of tables and plots.
-DIAGNOSTICS = {"lr", "epoch_time_s", "checkpoint_fallback"}
+DIAGNOSTICS = {"lr", "epoch_time_s", "checkpoint_fallback", "error", "nonfinite_loss"}
+STATUSES = ("finished", "stopped", "error", "incomplete")
 
 
-def final_measures(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per trial: for every metric its value at the trial's last epoch that reported it."""
+def trial_status(statuses: pd.Series) -> str:
+    """A trial's status from its rows' statuses: error > finished (a final row) > stopped > incomplete (only
+    "running" rows: still running, or its run died before the driver recorded how it ended)."""
+    seen = set(statuses)
+    if "error" in seen:
+        return "error"
+    if "final" in seen:
+        return "finished"
+    return "stopped" if "stopped" in seen else "incomplete"
+
+
+def read_errors(store: ResultsStore, experiment: str, trials: list[str]) -> dict[str, str]:
+    """The error messages the sweep's driver recorded (jobs/trialstatus.py), per trial."""
+    out = {}
+    for trial in trials:
+        text = store.read_text("results", experiment, trial, "error.json")
+        if text:
+            out[trial] = str(json.loads(text).get("message", ""))
+    return out
+
+
+def final_measures(rows: pd.DataFrame, errors: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per trial (every trial that wrote a row, failed ones included): its last value of every metric,
+    its last epoch, its status and its error message."""
     if rows.empty:
         return pd.DataFrame()
-    ok = rows[rows["status"] != "error"].sort_values("epoch")
+    trials = pd.Index(sorted(rows["trial"].unique()), name="trial")
+    ok = rows[(rows["status"] != "error") & rows["value"].notna()].sort_values("epoch")
     last = ok.groupby(["trial", "metric"]).tail(1)
-    wide = last.pivot(index="trial", columns="metric", values="value")
-    epochs = ok.groupby("trial")["epoch"].max().rename("epochs")
-    status = rows.groupby("trial")["status"].agg(
-        lambda s: "error" if (s == "error").any() else ("finished" if (s == "final").any() else "stopped")
-    ).rename("status")
-    configs = rows.groupby("trial")["config"].last().map(json.loads)
-    out = wide.join(epochs).join(status)
-    out["config"] = configs
+    wide = last.pivot(index="trial", columns="metric", values="value").reindex(trials)
+    out = wide.join(rows.groupby("trial")["epoch"].max().rename("epochs"))
+    out = out.join(rows.groupby("trial")["status"].agg(trial_status).rename("status"))
+    out["error"] = [(errors or {}).get(t, "") for t in out.index]
+    out["config"] = rows.sort_values("epoch").groupby("trial")["config"].last().map(json.loads).reindex(trials)
     return out.reset_index()
 
 
@@ -47,17 +78,19 @@ def _swept_keys(table: pd.DataFrame, search_space: dict[str, Any]) -> list[str]:
 
 
 def summary_table(rows: pd.DataFrame, search_space: dict[str, Any], metric: str, mode: str,
-                  measures: list[str] | None = None) -> pd.DataFrame:
-    """One row per trial, sorted best first. ``measures``: the columns to keep (default: every metric)."""
-    table = final_measures(rows)
+                  measures: list[str] | None = None, errors: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per trial, sorted best first. ``measures``: the columns to keep, in order (default: every metric)."""
+    table = final_measures(rows, errors)
     if table.empty:
         return table
     for key in search_space:
-        table[key] = table["config"].map(lambda c, k=key: c.get(k))
+        table[key] = table["config"].map(lambda c, k=key: c.get(k) if isinstance(c, dict) else None)
     reported = [m for m in rows["metric"].unique() if m not in DIAGNOSTICS and m in table.columns]
     measures = [m for m in (measures or sorted(reported)) if m in reported]
     if metric in measures:
         measures = [metric] + [m for m in measures if m != metric]
+    table["status"] = [f"error: {e}" if s == "error" and e else s for s, e in zip(table["status"], table["error"],
+                                                                               strict=True)]
     cols = ["trial", *search_space, "epochs", "status", *measures]
     table = table[cols]
     if metric in table.columns:
@@ -70,7 +103,7 @@ def to_markdown(table: pd.DataFrame, metric: str) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "" if pd.isna(v) else f"{v:.4g}"
-        return str(v)
+        return str(v).replace("|", "\\|")
 
     header = "| " + " | ".join(table.columns) + " |"
     sep = "|" + "|".join("---" for _ in table.columns) + "|"
@@ -83,84 +116,199 @@ def to_markdown(table: pd.DataFrame, metric: str) -> str:
     return "\n".join(lines)
 
 
-def plot_measures(table: pd.DataFrame, search_space: dict[str, Any], path: Path) -> None:
-    """A grid: one row per measure, one column per swept hyperparameter, a point per trial."""
-    import matplotlib
+# ---- the comparison: headline measures per value of the compared hyperparameter, at matched epochs ----------
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def compare_keys(compare: tuple[str, ...], table: pd.DataFrame, space: dict[str, Any]) -> list[str]:
+    """The method's compared hyperparameters that this sweep varies; else the swept ones that vary (the seed
+    last: a seeds run compares seeds); none when nothing varies."""
+    def varying(k: str) -> bool:
+        return k in table and table[k].astype(str).nunique() > 1
 
-    # Only hyperparameters that took more than one value carry information.
-    keys = [k for k in search_space if k in table.columns and table[k].astype(str).nunique() > 1] or ["trial"]
-    skip = {"trial", "epochs", "status", *search_space}
-    measures = [c for c in table.columns if c not in skip and table[c].notna().any()]
-    fig, axes = plt.subplots(len(measures), len(keys), figsize=(3.2 * len(keys), 2.4 * len(measures)),
-                             squeeze=False)
-    for i, measure in enumerate(measures):
-        for j, key in enumerate(keys):
-            ax = axes[i][j]
-            x = table[key]
-            numeric = pd.api.types.is_numeric_dtype(x) and x.nunique() > 1
-            if numeric:
-                xs = x
-                spec = search_space.get(key)
-                if isinstance(spec, dict) and "loguniform" in spec:
-                    ax.set_xscale("log")
-                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-            else:
-                labels = [str(v) for v in x]
-                order = sorted(set(labels))
-                xs = pd.Series([order.index(v) for v in labels], index=x.index)
-                ax.set_xticks(range(len(order)), order, rotation=30, fontsize=7)
-            # Trials stopped early (ASHA) were measured at an earlier epoch: hollow markers.
-            done = table["status"] == "finished"
-            ax.scatter(xs[done], table.loc[done, measure], s=18, label="finished")
-            ax.scatter(xs[~done], table.loc[~done, measure], s=18, facecolors="none", edgecolors="C1",
-                       label="stopped early / failed")
-            if i == 0 and j == 0:
-                ax.legend(fontsize=6)
-            if i == len(measures) - 1:
-                ax.set_xlabel(key)
-            if j == 0:
-                ax.set_ylabel(measure, fontsize=8)
-            ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    declared = [k for k in compare if varying(k)]
+    if declared:
+        return declared
+    return [k for k in space if k != "seed" and varying(k)][:1]
+
+
+def matched_epoch(rows: pd.DataFrame, trials: list[str], measures: list[str]) -> int | None:
+    """The largest epoch at which every one of ``trials`` reported a headline measure; None when they share none."""
+    evaluated = rows[rows["metric"].isin(measures) & rows["value"].notna() & (rows["status"] != "error")]
+    common: set[int] | None = None
+    for trial in trials:
+        epochs = set(evaluated.loc[evaluated["trial"] == trial, "epoch"].astype(int))
+        common = epochs if common is None else common & epochs
+    return max(common) if common else None
+
+
+def values_at(rows: pd.DataFrame, trials: list[str], measures: list[str], epoch: int | None) -> pd.DataFrame:
+    """trial x measure: the value at ``epoch``, or (None) each trial's last reported value."""
+    sub = rows[rows["trial"].isin(trials) & rows["metric"].isin(measures) & rows["value"].notna()
+               & (rows["status"] != "error")]
+    if epoch is not None:
+        sub = sub[sub["epoch"] == epoch]
+    last = sub.sort_values("epoch").groupby(["trial", "metric"]).tail(1)
+    return last.pivot(index="trial", columns="metric", values="value").reindex(trials)
+
+
+def group_labels(table: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """trial -> the compared value(s) as a label, e.g. ``0.1`` or ``0.1, 16``."""
+    if not keys:
+        return pd.Series("all trials", index=table["trial"])
+    labels = [", ".join(str(v) for v in values) for values in table[keys].itertuples(index=False)]
+    return pd.Series(labels, index=table["trial"].to_numpy())
+
+
+def compare_summary(values: pd.DataFrame, groups: pd.Series, measures: list[str]) -> pd.DataFrame:
+    """Per group: trials, and per measure mean, sample standard deviation (ddof 1) and count over its trials."""
+    out = []
+    for group in sorted(groups.reindex(values.index).unique(), key=reportfigs.sort_key):
+        members = values[groups.reindex(values.index) == group]
+        row: dict[str, Any] = {"group": group, "trials": len(members)}
+        for m in measures:
+            col = members[m].dropna() if m in members else pd.Series(dtype=float)
+            row[f"{m}_mean"] = col.mean() if len(col) else float("nan")
+            row[f"{m}_std"] = col.std(ddof=1) if len(col) > 1 else float("nan")
+            row[f"{m}_n"] = len(col)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def compare_markdown(summary: pd.DataFrame, keys: list[str], measures: list[tuple[str, str]]) -> str:
+    """The summary as a table; the best group per measure in bold (when at least two groups report it)."""
+    title = ", ".join(keys) if keys else "trials"
+    lines = [f"| {title} | trials | " + " | ".join(f"{m} ({'↑' if mode == 'max' else '↓'})" for m, mode in measures)
+             + " |", "|" + "---|" * (2 + len(measures))]
+    best = {}
+    for m, mode in measures:
+        col = summary[f"{m}_mean"].dropna()
+        best[m] = None if len(col) < 2 else (col.idxmax() if mode == "max" else col.idxmin())
+    for i, row in summary.iterrows():
+        cells = []
+        for m, _ in measures:
+            if not row[f"{m}_n"]:
+                cells.append("-")
+                continue
+            sd = "" if pd.isna(row[f"{m}_std"]) else f" ± {row[f'{m}_std']:.4f}"
+            text = f"{row[f'{m}_mean']:.4f}{sd} (n={int(row[f'{m}_n'])})"
+            cells.append(f"**{text}**" if best[m] == i else text)
+        lines.append(f"| {row['group']} | {row['trials']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _headline(rows: pd.DataFrame, metric: str, mode: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The method's headline measures (name, mode) that the rows report, and its compared hyperparameters."""
+    spec = None
+    if not rows.empty:
+        try:
+            spec = get_method(str(rows["method"].iloc[0]))
+        except (ConfigError, KeyError, ImportError):  # rows of a method this checkout does not register
+            spec = None
+    reported = set(rows["metric"]) if not rows.empty else set()
+    heads = [(m.name, m.mode) for m in headline_measures(spec, metric, mode) if m.name in reported]
+    if not heads and metric in reported:
+        heads = [(metric, mode)]
+    return tuple(heads), tuple(getattr(spec, "compare", ()) or ())
+
+
+def comparison_section(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str, Any], heads: tuple,
+                       compare: tuple[str, ...]) -> tuple[list[str], dict[str, Any]]:
+    """The report's lead: its Markdown lines, and what the figures need (groups, values, matched epoch)."""
+    keys = compare_keys(compare, table, space)
+    names = [m for m, _ in heads]
+    left_out = table[table["status"].str.startswith("error")]["trial"].tolist()
+    reported = set(rows.loc[rows["metric"].isin(names) & rows["value"].notna(), "trial"])
+    trials = [t for t in table["trial"] if t not in left_out and t in reported]
+    groups = group_labels(table, keys)
+    epoch = matched_epoch(rows, trials, names)
+    values = values_at(rows, trials, names, epoch)
+    when = f"at epoch {epoch}" if epoch is not None else "at each trial's last evaluation"
+    title = ", ".join(keys) if keys else "all trials"
+    lines = [f"## Headline measures {'per ' + title if keys else 'over all trials'}, {when}", ""]
+    if not trials:
+        lines.append("No trial reported a headline measure.")
+        return lines, {}
+    summary = compare_summary(values, groups, names)
+    lines += [compare_markdown(summary, keys, list(heads)), ""]
+    if epoch is not None:
+        lines.append(f"- Matched epoch {epoch}: the largest epoch at which all {len(trials)} trials of the comparison "
+                     "were evaluated (a trial stopped early is compared at the same epoch as the others).")
+    else:
+        lines.append("- The trials share no evaluated epoch: each is shown at its last evaluation (epochs differ).")
+    lines.append("- Mean ± sample standard deviation over the trials of each value (samples and seeds); n: trials; "
+                 "best in bold.")
+    if left_out:
+        lines.append(f"- Left out: {len(left_out)} trial(s) that failed ({', '.join(left_out)}).")
+    unevaluated = [t for t in table["trial"] if t not in left_out and t not in reported]
+    if unevaluated:
+        lines.append(f"- Left out: {len(unevaluated)} trial(s) without any evaluation of a headline measure "
+                     f"({', '.join(unevaluated)}).")
+    lines.append("")
+    return lines, {"groups": groups, "values": values, "epoch": epoch, "when": when, "title": title}
+
+
+def status_line(table: pd.DataFrame) -> str:
+    kinds = table["status"].map(lambda s: "error" if s.startswith("error") else s)
+    counts = [f"{(kinds == s).sum()} {s}" for s in STATUSES if (kinds == s).any()]
+    return f"{len(table)} trial(s): " + ", ".join(counts) + "."
+
+
+def constant_columns(table: pd.DataFrame, measures: list[str]) -> dict[str, Any]:
+    """Measures with one value over every trial that reported them (two or more; e.g. a dimension): said once,
+    not tabled."""
+    out = {}
+    for m in measures:
+        col = table[m].dropna()
+        if len(col) > 1 and col.nunique() == 1:
+            out[m] = col.iloc[0]
+    return out
 
 
 def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
                        measures: list[str] | None = None, quarantine: bool = False) -> dict[str, str]:
-    """Write ``report.md`` and ``measures_vs_hparams.png`` under ``reports/<experiment>/``. Damaged result files
-    raise DamagedResultsError, or with ``quarantine`` are moved aside and listed in the report as missing rows."""
+    """Write ``report.md`` and its figures (``curves.png``, ``tradeoff.png``, ``measures_vs_hparams.png``)
+    under ``reports/<experiment>/``. ``plot`` in the answer: the first figure written ('' when none). Damaged
+    result files raise DamagedResultsError, or with ``quarantine`` are moved aside and listed in the report as
+    missing rows."""
     import tempfile
 
     rows = read_rows(store, [experiment], quarantine)
     out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))  # then copied whole to the store
     space = dict(sweep.search_space)
-    table = summary_table(rows, space, sweep.metric, sweep.mode, measures)
-    md = out_dir / "report.md"
-    png = out_dir / "measures_vs_hparams.png"
+    errors = read_errors(store, experiment, sorted(rows["trial"].unique())) if not rows.empty else {}
+    heads, compare = _headline(rows, sweep.metric, sweep.mode)
+    names = [m for m, _ in heads]  # the table's columns: the headline measures first
+    ordered = names + [m for m in (measures or sorted(rows["metric"].unique())) if m not in names]
+    table = summary_table(rows, space, sweep.metric, sweep.mode, ordered, errors)
     source = store.path("results", experiment)
     text = [f"# Sweep {experiment}", "",
             f"Metric: `{sweep.metric}` ({sweep.mode}); {len(table)} trial(s); rows from {source}", ""]
+    figures: dict[str, Any] = {}
     if table.empty:
         text.append("No results were written.")
     else:
-        text.append(to_markdown(table, sweep.metric))
-        if set(space) - {"seed"}:  # a seeds run's plot would be measures against the seed: noise
-            plot_measures(table, space, png)
-            text += ["", f"![measures against hyperparameters]({png.name})"]
+        text += [status_line(table), ""]
+        lead, info = comparison_section(rows, table, space, heads, compare)
+        text += lead
+        if info:
+            figures = _sweep_figures(rows, table, space, heads, info)
+        text += [f"![{name.replace('_', ' ')}]({name}.png)" for name in figures if figures[name] is not None]
+        text += ["", *_full_table(table, sweep.metric)]
     notes = damage_notes(store, [experiment], rows)
     text += notes
+    md = out_dir / "report.md"
     md.write_text("\n".join(text) + "\n")
     spec_file = out_dir / "sweep.json"  # lets `report.py EXPERIMENT` redraw with the sweep's own axes
     spec_file.write_text(json.dumps({"search_space": space, "metric": sweep.metric, "mode": sweep.mode,
                                      "measures": measures}, indent=1, default=str))
     store.put_file(spec_file, "reports", experiment, spec_file.name)
     paths = {"report": store.put_file(md, "reports", experiment, md.name), "plot": ""}
-    if png.exists():
-        paths["plot"] = store.put_file(png, "reports", experiment, png.name)
+    for name, fig in figures.items():
+        if fig is None:
+            continue
+        png = out_dir / f"{name}.png"
+        reportfigs.save(fig, png)
+        paths[name] = store.put_file(png, "reports", experiment, png.name)
+        paths["plot"] = paths["plot"] or paths[name]
     shutil.rmtree(out_dir, ignore_errors=True)
     if not table.empty:
         with pd.option_context("display.width", 160, "display.max_columns", 20):
@@ -168,6 +316,32 @@ def write_sweep_report(store: ResultsStore, experiment: str, sweep: Any,
     if notes:
         print("\n".join(notes[1:]))
     return paths
+
+
+def _sweep_figures(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str, Any], heads: tuple,
+                   info: dict[str, Any]) -> dict[str, Any]:
+    groups, title = info["groups"], info["title"]
+    figures = {"curves": reportfigs.curves_figure(rows[rows["status"] != "error"], groups, title, list(heads),
+                                                  info["epoch"])}
+    if len(heads) >= 2:  # the first two headline measures: the method's trade-off (CARE: colour against class)
+        figures["tradeoff"] = reportfigs.tradeoff_figure(info["values"], groups, title, heads[1], heads[0],
+                                                         info["when"])
+    at_matched = table.drop(columns=[m for m, _ in heads if m in table]).merge(
+        info["values"], left_on="trial", right_index=True, how="inner")  # the trials of the comparison
+    figures["measures_vs_hparams"] = reportfigs.measures_vs_hparams_figure(at_matched, space, list(heads),
+                                                                           info["when"])
+    return figures
+
+
+def _full_table(table: pd.DataFrame, metric: str) -> list[str]:
+    fixed = {"trial", "epochs", "status"}
+    measures = [c for c in table.columns if c not in fixed and pd.api.types.is_float_dtype(table[c])]
+    constant = constant_columns(table, measures)
+    lines = ["## All trials", "", "Each trial's status and its last reported values (at its last epoch, `epochs`).",
+             "", to_markdown(table.drop(columns=list(constant)), metric), ""]
+    if constant:
+        lines += ["The same in every trial: " + ", ".join(f"`{k}` = {v:.4g}" for k, v in constant.items()), ""]
+    return lines
 
 
 def study_table(rows: pd.DataFrame, measures: list[str], minimize: list[str]) -> pd.DataFrame:
@@ -208,58 +382,75 @@ def study_markdown(table: pd.DataFrame, measures: list[str], minimize: list[str]
             "- : the arm does not report the measure.")
 
 
-def plot_study(table: pd.DataFrame, measures: list[str], path: Path) -> None:
-    """One bar chart per measure: the arms, with the standard deviation over seeds as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.0), squeeze=False)
-    for ax, m in zip(axes[0], measures, strict=True):
-        ax.bar(table["arm"], table[f"{m}_mean"], yerr=table[f"{m}_std"], capsize=4,
-               color=[f"C{i}" for i in range(len(table))])
-        ax.set_title(m, fontsize=9)
-        ax.tick_params(labelsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def study_headline(rows: pd.DataFrame, measures: list[str], minimize: list[str]) -> tuple[list[str], list[str]]:
+    """The study's measures with its arms' headline measures first (in the order the methods declare them);
+    with no measures given, the headline measures themselves. A measure's direction: ``minimize`` if given,
+    else the one its method declares."""
+    heads: list[str] = []
+    declared_min: set[str] = set()
+    for method in dict.fromkeys(rows["method"]) if not rows.empty else []:
+        try:
+            spec = get_method(str(method))
+        except ConfigError:
+            continue
+        for m in getattr(spec, "headline", ()):
+            if m.name not in heads:
+                heads.append(m.name)
+            if m.mode == "min":
+                declared_min.add(m.name)
+    if measures:
+        ordered = [m for m in heads if m in measures] + [m for m in measures if m not in heads]
+    else:
+        reported = set(rows["metric"]) if not rows.empty else set()
+        ordered = [m for m in heads if m in reported]
+    lower = list(minimize) if minimize else [m for m in ordered if m in declared_min]
+    return ordered, lower
 
 
 def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
                        title: str = "", quarantine: bool = False) -> dict[str, str]:
-    """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study."""
+    """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study: the arms'
+    headline measures first, mean ± sd over seeds per arm."""
     import tempfile
 
     experiments = store.experiments(prefix=f"{study_id}--")
     rows = read_rows(store, experiments, quarantine) if experiments else pd.DataFrame()
+    measures, minimize = study_headline(rows, measures, minimize)
     out_dir = Path(tempfile.mkdtemp(prefix="raystudy-report-"))
     md, png = out_dir / "report.md", out_dir / "measures.png"
-    text = [f"# Study {study_id}", "", title, ""]
-    table = study_table(rows, measures, minimize) if not rows.empty else pd.DataFrame()
+    text = [f"# Study {study_id}", "", title, ""] if title else [f"# Study {study_id}", ""]
+    table = study_table(rows, measures, minimize) if not rows.empty and measures else pd.DataFrame()
+    fig = None
     if table.empty:
         text.append("No final result rows were found.")
     else:
-        text.append(study_markdown(table, measures, minimize))
-        plot_study(table, measures, png)
-        text += ["", f"![measures]({png.name})"]
+        text += ["## Measures per arm", "", study_markdown(table, measures, minimize)]
+        fig = reportfigs.study_figure(table, measures, minimize)
+        if fig is not None:
+            text += ["", f"![measures per arm]({png.name})"]
         sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
         if sweeps:
-            text += ["", "Sweeps (each with its own table and plot of measures against hyperparameters):"]
+            text += ["", "Sweeps (each with its own comparison, table and figures):"]
             text += [f"- `reports/{e}/report.md`" for e in sweeps]
     text += damage_notes(store, experiments, rows)
     md.write_text("\n".join(text) + "\n")
     paths = {"report": store.put_file(md, "reports", study_id, md.name), "plot": ""}
-    if png.exists():
+    if fig is not None:
+        reportfigs.save(fig, png)
         paths["plot"] = store.put_file(png, "reports", study_id, png.name)
     shutil.rmtree(out_dir, ignore_errors=True)
     return paths
 
 
+def study_exists(store: ResultsStore, study_id: str) -> bool:
+    """A study that was submitted (its scheduler state) or that wrote rows."""
+    return store.exists("studies", study_id, "state.json") or bool(store.experiments(prefix=f"{study_id}--"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the report of a sweep or a study from its result rows.")
-    parser.add_argument("experiment", nargs="?", help="a sweep's experiment name")
-    parser.add_argument("--study", help="a study id: write the study's comparison instead")
+    parser.add_argument("experiment", nargs="?", type=name_arg, help="a sweep's experiment name")
+    parser.add_argument("--study", type=name_arg, help="a study id: write the study's comparison instead")
     parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
     parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
     parser.add_argument("--title", default="")
@@ -281,6 +472,9 @@ def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     store = ResultsStore(args.storage)
     if args.study:
+        if not study_exists(store, args.study):
+            print(f"error: no study {args.study!r} under {store.root} (no state, no result rows)", file=sys.stderr)
+            return 2
         split = [m for m in args.measures.split(",") if m]
         out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title,
                                  quarantine=args.quarantine)

@@ -6,13 +6,18 @@
     sched.wait(study_id)                                      # prints one line per node state change
     table = sched.results(study_id)                           # pyarrow.Table of the study's result rows
 
-Every node is a Ray job (``JobSubmissionClient``) with a readable submission id
-(``<study>--<node>--a<attempt>``) and metadata naming the study, node and method, so it shows in the
-dashboard. The state (``<storage>/studies/<study>/state.json``, written whole then renamed) records each
-node's status, attempts and submission id. A scheduler started again on the same study resumes:
-finished nodes are not rerun, running ones are reattached (or resubmitted if the cluster lost them),
-failed ones are retried up to ``retries`` times. A study succeeds only when every node succeeded and
-every expected result row exists.
+Every node is a Ray job (``JobSubmissionClient``) with a deterministic submission id per (study, node,
+attempt), ``<study>--<node>--a<attempt>``, and metadata ``job_name`` (the dashboard's Name column),
+``raystudy_study``, ``raystudy_node``, ``raystudy_attempt`` and ``raystudy_method``. The state
+(``<storage>/studies/<study>/state.json``, written whole then renamed) records each node's status, attempts
+and submission id. A scheduler started again on the same study resumes: finished nodes are not rerun; the
+cluster's jobs of the study (found by submission id) are adopted when they are a node's current attempt
+(followed, not resubmitted, even one submitted by a scheduler that died before recording it) and stopped
+otherwise; a job the cluster lost (e.g. with an embedded Ray that died with its driver) is resubmitted
+without counting against ``retries``, after stopping its driver if it still runs on this machine; failed
+nodes are retried up to ``retries`` times, and each retry of a sweep retries its errored trials from their
+checkpoints. Attempt numbers only grow, so no submission id is ever reused. A study succeeds only when every
+node succeeded and every expected result row exists.
 
 ``working_dir``: the code the jobs run. By default the repository is uploaded with each job (what a
 remote cluster needs). ``None`` runs the code installed on the cluster in place; use it for clusters
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shlex
 import sys
 import time
@@ -42,6 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 # Kept out of every job's upload (Ray also skips what .gitignore lists).
 EXCLUDES = [".venv", ".git", "data", "results", "__pycache__", ".pytest_cache", ".ruff_cache"]
+UNKNOWN = "UNKNOWN"  # a job status the cluster did not answer this poll (asked again at the next)
+MAX_LOST = 5  # jobs of one node lost by the cluster before the node fails (lost jobs are not retries)
 
 
 @dataclass
@@ -58,6 +67,8 @@ class NodeState:
     message: str = ""
     updated: float = 0.0
     failures: list[str] = field(default_factory=list)  # why earlier attempts failed (last log line)
+    counted: int = 0  # failed attempts counted against the study's retries (a new submit of a failed study: 0)
+    lost: int = 0  # attempts whose job the cluster lost (not counted against retries)
 
 
 @dataclass
@@ -74,6 +85,46 @@ class StudyState:
         raw = json.loads(text)
         nodes = {k: NodeState(**v) for k, v in raw.pop("nodes").items()}
         return StudyState(**raw, nodes=nodes)
+
+
+def submission_id(study: str, node: str, attempt: int) -> str:
+    """The Ray job submission id of a node's attempt: the same on every scheduler, so a restarted one finds it."""
+    return f"{study}--{node.replace(':', '-')}--a{attempt}"
+
+
+def job_metadata(study: str, node: str, attempt: int, method: str) -> dict[str, str]:
+    """What the dashboard shows of a node's job (``job_name`` is its Name column) and what names it."""
+    return {"job_name": f"{study} {node} (attempt {attempt})", "raystudy_study": study, "raystudy_node": node,
+            "raystudy_attempt": str(attempt), "raystudy_method": method}
+
+
+def stop_local_drivers(study: str, node: str) -> int:
+    """Stop the job drivers of a node that still run on this machine although their cluster lost them (an
+    embedded Ray that died with the study's driver leaves them running, writing to the node's experiment).
+    They are found by the labels every node's entrypoint carries (``--study <study> --job <node>``)."""
+    import psutil
+
+    victims = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if proc.pid != os.getpid() and _has_pair(cmd, "--study", study) and _has_pair(cmd, "--job", node):
+            victims.append(proc)
+    for proc in victims:
+        try:
+            proc.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(victims, timeout=10)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    return len(victims)
+
+
+def _has_pair(cmd: list[str], flag: str, value: str) -> bool:
+    return any(a == flag and b == value for a, b in zip(cmd, cmd[1:], strict=False))
 
 
 def parse_state(text: str, path: str) -> StudyState:
@@ -158,10 +209,11 @@ class StudyScheduler:
         if self.store.exists("studies", sid, "state.json"):
             state = self._load(sid)
             if state.status in ("FAILED", "CANCELLED"):  # a new submit retries what did not succeed
-                for node in state.nodes.values():
+                for node in state.nodes.values():  # attempts go on counting: new attempts get new job ids
                     if node.status != "SUCCEEDED":
-                        node.status, node.attempts, node.message = "PENDING", 0, ""
+                        node.status, node.counted, node.message = "PENDING", 0, ""
                 state.status = "PENDING"
+            self._adopt(state)
         else:
             state = StudyState(sid, str(Path(study_file).resolve()), smoke)
             for node in build_graph(study):
@@ -195,7 +247,8 @@ class StudyScheduler:
         state = self._load(sid)
         return {"study": sid, "status": state.status,
                 "nodes": {n.name: {"status": n.status, "attempts": n.attempts, "job": n.submission_id,
-                                   "message": n.message} for n in state.nodes.values()}}
+                                   "message": n.message, "counted": n.counted, "lost": n.lost}
+                          for n in state.nodes.values()}}
 
     def wait(self, sid: str, timeout: float | None = None,
              progress: Callable[[str], None] | None = print) -> dict[str, Any]:
@@ -258,6 +311,45 @@ class StudyScheduler:
         tables = [self.store.read(exp) for exp in self.store.experiments(prefix=f"{sid}--")]
         return pa.concat_tables(tables) if tables else self.store.read("__none__")
 
+    # -- after a restart ------------------------------------------------------------------------
+    def _study_jobs(self, sid: str, nodes: dict[str, NodeState]) -> dict[str, list[tuple[int, Any]]]:
+        """The cluster's jobs of the study per node, as (attempt, JobDetails), found by submission id."""
+        by_key = {name.replace(":", "-"): name for name in nodes}
+        pattern = re.compile(rf"{re.escape(sid)}--(.+)--a(\d+)")
+        out: dict[str, list[tuple[int, Any]]] = {}
+        for job in self.client.list_jobs():
+            match = pattern.fullmatch(job.submission_id or "")
+            if match and match.group(1) in by_key:
+                out.setdefault(by_key[match.group(1)], []).append((int(match.group(2)), job))
+        return out
+
+    def _adopt(self, state: StudyState) -> None:
+        """Reconcile the recorded state with the cluster's jobs of the study, as a restarted scheduler must: a
+        node's current attempt is adopted (followed, not submitted again), including one submitted by a
+        scheduler that died before recording it; any other running job of the study is stopped."""
+        from ray.job_submission import JobStatus
+
+        live = (JobStatus.PENDING, JobStatus.RUNNING)
+        for name, jobs in self._study_jobs(state.study_id, state.nodes).items():
+            node = state.nodes[name]
+            attempt, newest = max(jobs, key=lambda item: item[0])
+            if node.status in ("PENDING", "RUNNING") and attempt > node.attempts:
+                node.attempts, node.submission_id, node.status = attempt, newest.submission_id, "RUNNING"
+                node.experiment = f"{state.study_id}--{node.name.replace(':', '-')}"
+                node.entrypoint, node.updated = newest.entrypoint, time.time()
+                node.message = f"adopted {newest.submission_id} ({newest.status.value}), submitted before a restart"
+            elif node.status == "RUNNING" and newest.submission_id == node.submission_id and newest.status in live:
+                node.message = f"adopted {node.submission_id} (still {newest.status.value}) after a restart"
+            for _, job in jobs:
+                if job.status in live and not (node.status == "RUNNING" and job.submission_id == node.submission_id):
+                    try:
+                        self.client.stop_job(job.submission_id)
+                    except RuntimeError:
+                        continue  # it ended meanwhile
+                    node.failures.append(f"stopped {job.submission_id} after a restart: not the node's current "
+                                         f"attempt (node {node.status}, attempt {node.attempts})")
+        self._save(state)
+
     # -- the graph's progress -------------------------------------------------------------------
     def _advance(self, state: StudyState) -> None:
         study = self._study(state)
@@ -292,14 +384,14 @@ class StudyScheduler:
         except (ConfigError, LookupError) as err:
             node.status, node.message = "FAILED", str(err)
             return
-        node.submission_id = f"{state.study_id}--{node.name.replace(':', '-')}--a{node.attempts}"
+        node.submission_id = submission_id(state.study_id, node.name, node.attempts)
         runtime_env: dict[str, Any] = {"env_vars": {"RAYSTUDY_STORAGE": self.storage, "RAY_AUTH_MODE": "token"}}
         if self.working_dir:
             runtime_env.update(working_dir=self.working_dir, excludes=EXCLUDES)
         method = study.arms[node.arm].method if node.arm else ""
         self._submit_job(
             entrypoint=node.entrypoint, submission_id=node.submission_id, runtime_env=runtime_env,
-            metadata={"raystudy_study": state.study_id, "raystudy_node": node.name, "raystudy_method": method},
+            metadata=job_metadata(state.study_id, node.name, node.attempts, method),
         )
         node.status, node.message, node.updated = "RUNNING", "", time.time()
 
@@ -322,12 +414,13 @@ class StudyScheduler:
         """The Ray job status of each id the cluster knows: one ``list_jobs`` request when several jobs run
         instead of one ``get_job_status`` request per job (each is served by the dashboard process)."""
         if len(submission_ids) < 2:
-            out = {}
+            out: dict[str, Any] = {}
             for sid in submission_ids:
                 try:
                     out[sid] = self.client.get_job_status(sid)
-                except RuntimeError:  # the cluster no longer knows the job (e.g. it was restarted)
-                    pass
+                except RuntimeError as err:  # absent: the cluster no longer knows the job (e.g. it was restarted)
+                    if "does not exist" not in str(err) and "404" not in str(err):
+                        out[sid] = UNKNOWN  # a failed request says nothing about the job: ask again
             return out
         wanted = set(submission_ids)
         return {j.submission_id: j.status for j in self.client.list_jobs() if j.submission_id in wanted}
@@ -336,7 +429,10 @@ class StudyScheduler:
         """Act on a running node's job status (None: the cluster no longer knows the job: run it again)."""
         from ray.job_submission import JobStatus
 
-        if status in (JobStatus.PENDING, JobStatus.RUNNING):
+        if status in (JobStatus.PENDING, JobStatus.RUNNING, UNKNOWN):
+            return
+        if status is None:
+            self._resubmit_lost(state, node, study)
             return
         if status == JobStatus.SUCCEEDED:
             missing = self._missing_rows(state, node, study)
@@ -347,11 +443,26 @@ class StudyScheduler:
         else:
             why = f"job {status.value if status else 'lost'}: {self._last_log_line(node.submission_id)}"
         node.failures.append(f"attempt {node.attempts}: {why}")
-        if node.attempts <= study.retries:
+        node.counted += 1
+        if node.counted <= study.retries:
             self._start(state, node, study)
             node.message = f"retried after: {why}"
         else:
             node.status, node.message = "FAILED", why
+
+    def _resubmit_lost(self, state: StudyState, node: NodeState, study: StudyConfig) -> None:
+        """The cluster lost the node's job (not the job's fault): stop its driver if it still runs here and
+        submit the node again, without counting it against the study's retries."""
+        stopped = stop_local_drivers(state.study_id, node.name)
+        node.lost += 1
+        why = f"job {node.submission_id} lost by the cluster" + (f" ({stopped} driver(s) left here stopped)"
+                                                               if stopped else "")
+        node.failures.append(f"attempt {node.attempts}: {why}; not counted against retries")
+        if node.lost > MAX_LOST:
+            node.status, node.message = "FAILED", f"{why}; the cluster lost {node.lost} of its jobs"
+            return
+        self._start(state, node, study)
+        node.message = f"resubmitted after: {why}"
 
     def _missing_rows(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
         """What expected result is absent ('' when complete)."""
@@ -422,6 +533,8 @@ class StudyScheduler:
             if metric:
                 items += [f"sweep.metric={metric}", f"sweep.mode={'min' if metric in study.minimize else 'max'}"]
             items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
+            if "seed" not in overrides and "seed" not in arm.search_space:  # a sweep may search seeds (care.yaml):
+                items.append("seed=0")  # a study's picks a configuration on one seed, its seeds node retrains
             items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
             return _q([self._python(), self._script("sweep.py"), arm.method, *items, *labels, *smoke])
         if arm.sweep:

@@ -5,7 +5,9 @@
     ray job submit --working-dir . -- python jobs/study.py configs/studies/care_vs_simclr.yaml --smoke
 
 Without a cluster (no RAY_ADDRESS, no --address) a local Ray with its dashboard is started for the
-study's jobs. Running the same command again resumes the study: finished nodes are not rerun.
+study's jobs. Running the same command again resumes the study: finished nodes are not rerun, the jobs a
+killed driver left running are adopted (followed, not submitted again), a job the cluster lost is submitted
+again without spending a retry, and the nodes of a failed study are retried as new attempts.
 """
 from __future__ import annotations
 

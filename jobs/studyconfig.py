@@ -24,6 +24,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from shared.config import ConfigError, bounded, load_config, to_dict
+from shared.names import check_name
 from shared.registry import UnknownMethodError, get_method
 
 
@@ -118,7 +119,7 @@ def load_study(path: str | Path, smoke: bool = False) -> StudyConfig:
     except ConfigError as err:
         key = str(err).split(":")[0]
         raise ConfigError(f"{lines.where(key)}: {err}") from None
-    study.name = study.name or path.stem
+    study.name = check_name(study.name or path.stem, f"{lines.where('name')}: name")
     validate_study(study, lines)
     return study
 
@@ -134,6 +135,11 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
         fail("seeds", "a study needs at least one seed")
     for arm_name, arm in study.arms.items():
         key = f"arms.{arm_name}"
+        where = lines.where(key) if lines else "study"
+        check_name(arm_name, f"{where}: arms")
+        # the longest experiment name a node of this arm gets (see study_id and the scheduler) obeys the rule too
+        check_name(f"{study.name or 'study'}-smoke-{'0' * 8}--seeds-{arm_name}",
+                   f"{where}: {key}: the study's and the arm's names together")
         try:
             spec = get_method(arm.method)
         except UnknownMethodError as err:

@@ -10,8 +10,10 @@ The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-conf
 validated before Ray starts. Results land as Parquet under the storage root (``RAYSTUDY_STORAGE``,
 default ``~/raystudy``); at the end a Markdown summary and a PNG plot are written beside them.
 
-Running the same command again resumes the same experiment (finished trials are not rerun);
-``--fresh`` starts a new one.
+Running the same command again resumes the same experiment (finished trials are not rerun; trials that
+ended in error are retried from their last checkpoints); ``--fresh`` starts a new one. A name already used
+by another method or configuration is refused (exit 2), naming the difference. A sweep with a trial in
+error exits 1 and names the trial.
 """
 from __future__ import annotations
 
@@ -51,12 +53,15 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 from jobs.listing import print_listing  # noqa: E402
 from jobs.progress import describe_trials  # noqa: E402
+from jobs.runrecord import check_same_run, stored_record, write_record  # noqa: E402
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 from jobs.trackers import Trackers, add_tracker_arguments, tracker_callbacks, trackers_from_args  # noqa: E402
 from shared.atomic import DiskFullError  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
+from shared.names import check_name  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 from shared.results import ResultsStore, code_version, quarantine_damaged, storage_root  # noqa: E402
+from shared.trust import check_storage_trusted  # noqa: E402
 
 
 @dataclass
@@ -79,7 +84,9 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     spec = get_method(method)
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
-    return SweepPlan(method=spec.name, sweep=sweep, experiment=name or experiment_name(spec, sweep, smoke),
+    experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
+    check_storage_trusted(storage_root(storage), f"tune/{experiment}", f"train/{experiment}")  # before Ray
+    return SweepPlan(method=spec.name, sweep=sweep, experiment=experiment,
                      storage=storage_root(storage), smoke=smoke, study=study, job=job)
 
 
@@ -109,6 +116,28 @@ def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
             )
 
 
+def check_resumable(plan: SweepPlan, fresh: bool) -> None:
+    """Before Ray starts: an existing experiment of this name must be this run (raises ConfigError)."""
+    from ray import tune
+
+    if not fresh and tune.Tuner.can_restore(f"{plan.storage}/tune/{plan.experiment}"):
+        check_same_run(plan)
+
+
+def report_errors(out: dict[str, Any]) -> int:
+    """Name every trial that ended in error (stderr); the exit status: 1 if any did, else 0. A search that lost
+    some trials exits 1 too: its answer is incomplete, and running the same command again retries those trials
+    from their last checkpoints (what a study node's retry does)."""
+    if not out["errors"]:
+        return 0
+    print(f"[raystudy] {len(out['errors'])} of {out['trials']} trial(s) of {out['experiment']} ended in error; "
+          f"run the same command again to retry them from their last checkpoints", file=sys.stderr)
+    for path, error in out["errors"]:  # last: the last line of stderr is a trial's own error (what a study shows)
+        last = (str(error).strip().splitlines() or ["(no message)"])[-1]
+        print(f"[raystudy] trial failed: {Path(path).name}: {last}", file=sys.stderr)
+    return 1
+
+
 def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = None) -> dict[str, Any]:
     """Run (or resume) the sweep on the connected Ray; returns where results and the report are.
     ``trackers``: TensorBoard / MLflow logging (jobs/trackers.py), off by default."""
@@ -120,6 +149,7 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
     from actors.trainable import MethodTrainable
     from jobs.progress import sweep_progress
     from jobs.report import write_sweep_report
+    from jobs.trialstatus import record_trial_statuses
 
     sweep, spec = plan.sweep, get_method(plan.method)
     # A method marked distributed='deepspeed' runs each trial as a small Ray Train run (actors/distributed.py):
@@ -132,12 +162,16 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
         plan.experiment = f"{plan.experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
         resume = False
     exp_path = f"{tune_root}/{plan.experiment}"
-    if not resume:
+    if resume:
+        check_same_run(plan)  # a name reused for another method or configuration resumes nothing of it
+        # damaged rows of the run being resumed: moved aside (a trial that reruns the epoch writes it again)
+        quarantine_damaged(ResultsStore(plan.storage), plan.experiment)
+    else:
         moved = ResultsStore(plan.storage).set_aside(plan.experiment)
         if moved:
             print(f"[raystudy] rows of an earlier, unrecorded run of {plan.experiment} moved to {moved}", flush=True)
-    else:  # damaged rows of the run being resumed: moved aside (a trial that reruns the epoch writes it again)
-        quarantine_damaged(ResultsStore(plan.storage), plan.experiment)
+    if not resume or stored_record(plan) is None:
+        write_record(plan)
     run_info = {"method": plan.method, "overrides": dict(sweep.overrides), "storage": plan.storage,
                 "experiment": plan.experiment, "code_version": code_version(), "study": plan.study,
                 "job": plan.job}
@@ -153,8 +187,9 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
         )
     if resume:
         print(f"[raystudy] resuming experiment {plan.experiment} from {exp_path}", flush=True)
+        # Errored trials are retried from their last checkpoint: a rerun (a study node's retry) retries them.
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=False, restart_errored=False)
+                                   resume_errored=True, restart_errored=False)
     else:
         epochs = spec.load_config(sweep.overrides).epochs
         if sweep.scheduler.name == "asha":
@@ -194,6 +229,8 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
     grid = tuner.fit()
     fit_s = time.perf_counter() - started
     errors = [(r.path, r.error) for r in grid if r.error is not None]
+    # How each trial ended (stopped by the scheduler, failed) is known here only: record it in the rows.
+    record_trial_statuses(ResultsStore(plan.storage), plan.experiment, grid, spec, dict(sweep.overrides), run_info)
     report = write_sweep_report(ResultsStore(plan.storage), plan.experiment, sweep, spec.metric_names(),
                                 quarantine=True)
     return {"experiment": plan.experiment, "results": ResultsStore(plan.storage).path("results", plan.experiment),
@@ -258,6 +295,7 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         overrides = profile_items(args.method, args.profile) + list(args.overrides)
         plan = plan_sweep(args.method, overrides, smoke=args.smoke, name=args.name, storage=args.storage,
                           seeds=args.seeds, study=args.study, job=args.job)
+        check_resumable(plan, args.fresh)
         trackers = trackers_from_args(args)
         from cluster import connect
 
@@ -278,13 +316,8 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
     print(f"[raystudy] report:  {out['report']}")
     if out["plot"]:
         print(f"[raystudy] plot:    {out['plot']}")
-    for path, error in out["errors"]:
-        print(f"[raystudy] trial failed: {path}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
-    # A search may lose a trial and still answer; a run over seeds may not, nor a search that lost every trial.
-    # The exit status is what a study's scheduler (and `ray job status`) sees.
-    if out["errors"] and (args.seeds or len(out["errors"]) == out["trials"]):
-        return 1
-    return 0
+    # The exit status is what a study's scheduler (and `ray job status`) sees: any trial in error fails the job.
+    return report_errors(out)
 
 
 if __name__ == "__main__":

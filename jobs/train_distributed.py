@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 from shared.config import ConfigError  # noqa: E402
+from shared.names import check_name  # noqa: E402
 from shared.results import storage_root  # noqa: E402
+from shared.trust import check_storage_trusted  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         spec = resolve_spec(args.method)
         items = overrides_for(args)
         cfg = spec.load_config(items)  # validated before Ray starts
+        name = check_name(args.name, "--name") if args.name else run_name(spec, cfg)
+        check_storage_trusted(storage_root(args.storage), f"train/{name}")  # Ray Train resumes from there
         from cluster import connect
 
         conn = connect(args.address, num_cpus=args.num_cpus)
@@ -69,13 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from actors.distributed import run_distributed
 
-    name = args.name or run_name(spec, cfg)
     dist = distributed_config(cfg)
     print(f"[raystudy] {conn.describe()}", flush=True)
     print(f"[raystudy] {spec.name}: {dist.workers} workers, ZeRO-{dist.zero_stage}, {dist.precision}, "
           f"{dist.resolved_backend}; run {name} under {storage_root(args.storage)}", flush=True)
     out = run_distributed(spec, items, name=name, storage=args.storage)
-    metrics = {k: v for k, v in (out["metrics"] or {}).items() if isinstance(v, (int, float))}
+    metrics = {k: v for k, v in (out["metrics"] or {}).items() if isinstance(v, int | float)}
     print(f"[raystudy] final metrics: {metrics}")
     print(f"[raystudy] checkpoint:    {out['checkpoint']}")
     return 0

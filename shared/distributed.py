@@ -25,6 +25,7 @@ sharding, whatever the weights.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,15 @@ class DistributedConfig:
     max_failures: int = bounded(2, ge=0, help="restarts of the worker group from its last checkpoint")
     checkpoint_every: int = bounded(1, ge=1, help="epochs between DeepSpeed checkpoints (and the last epoch)")
     keep_checkpoints: int = bounded(2, ge=1)
+    # ZeRO-3 keeps a parameter whole on every rank (never gathered, never released) when it has at most this many
+    # elements: DeepSpeed's default 1e5 keeps every parameter of a small model whole, and ZeRO-3 then runs as
+    # ZeRO-2 with sharded optimizer state. 0 partitions every parameter (tests and benchmarks do).
+    param_persistence_threshold: int = bounded(
+        100_000, ge=0, help="ZeRO-3 only: parameters of at most this many elements are not partitioned "
+                            "(stage3_param_persistence_threshold; DeepSpeed's default 1e5); 0: partition all")
+    model_persistence_threshold: int = bounded(
+        sys.maxsize, ge=0, help="ZeRO-3 only: at most this many elements in all unpartitioned parameters together "
+                                "(stage3_model_persistence_threshold; default: no limit)")
 
     @property
     def resolved_backend(self) -> str:
@@ -104,6 +114,9 @@ def deepspeed_config(dist: DistributedConfig, micro_batch: int, grad_clip: float
     method's batches unchanged."""
     half = {"bf16": "bfloat16", "fp16": "float16"}.get(dist.precision)
     zero: dict[str, Any] = {"stage": int(dist.zero_stage)}
+    if dist.zero_stage == 3:
+        zero["stage3_param_persistence_threshold"] = int(dist.param_persistence_threshold)
+        zero["stage3_model_persistence_threshold"] = int(dist.model_persistence_threshold)
     if half:
         # ZeRO-3's memory-efficient linear (an autograd function replacing F.linear) is left out with autocast.
         zero["memory_efficient_linear"] = False
@@ -128,7 +141,7 @@ def _leaves(batch: Any) -> list[torch.Tensor]:
         return [batch]
     if isinstance(batch, Mapping):
         return [t for v in batch.values() for t in _leaves(v)]
-    if isinstance(batch, (tuple, list)):
+    if isinstance(batch, tuple | list):
         return [t for v in batch for t in _leaves(v)]
     return []
 
@@ -152,7 +165,7 @@ def _take(batch: Any, start: int, stop: int) -> Any:
         return type(batch)({k: _take(v, start, stop) for k, v in batch.items()})
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
         return type(batch)(*(_take(v, start, stop) for v in batch))
-    if isinstance(batch, (tuple, list)):
+    if isinstance(batch, tuple | list):
         return type(batch)(_take(v, start, stop) for v in batch)
     return batch
 
@@ -212,7 +225,7 @@ def to_device(batch: Any, device: Any) -> Any:
         return type(batch)({k: to_device(v, device) for k, v in batch.items()})
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):
         return type(batch)(*(to_device(v, device) for v in batch))
-    if isinstance(batch, (tuple, list)):
+    if isinstance(batch, tuple | list):
         return type(batch)(to_device(v, device) for v in batch)
     return batch
 

@@ -274,6 +274,18 @@ def make_optimizer(params: Iterable[nn.Parameter], opt: OptimConfig) -> torch.op
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A measure a report leads with: a metric name and which direction is better ("max" or "min")."""
+
+    name: str
+    mode: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("max", "min"):
+            raise ValueError(f"Measure {self.name!r}: mode must be 'max' or 'min', got {self.mode!r}")
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """A registered method: what the platform needs to know to train, evaluate and schedule it."""
 
@@ -285,6 +297,10 @@ class MethodSpec:
     evaluators: tuple[type[Evaluator], ...] = ()
     resources: Resources = field(default_factory=Resources)
     description: str = ""
+    # What the method's paper judges it by, most important first; reports and studies lead with these.
+    headline: tuple[Measure, ...] = ()
+    # The hyperparameter(s) the method's comparison is about (CARE: lambda); a sweep report summarises per value.
+    compare: tuple[str, ...] = ()
 
     @property
     def config_path(self) -> Path:
@@ -332,3 +348,11 @@ class MethodSpec:
                 raise ConfigError(f"method {self.name}: evaluators report the same metric twice: {sorted(clash)}")
             out.update(got)
         return out
+
+
+def headline_measures(spec: Any, metric: str = "", mode: str = "max") -> tuple[Measure, ...]:
+    """A spec's headline measures; a spec without them (or none at all) falls back to ``metric``/``mode``."""
+    declared = tuple(getattr(spec, "headline", ()) or ())
+    if declared:
+        return declared
+    return (Measure(metric, mode),) if metric else ()

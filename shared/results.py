@@ -50,7 +50,9 @@ SCHEMA = pa.schema(
         ("value", pa.float64()),
         ("config", pa.string()),  # the trial's full method config as JSON
         ("code_version", pa.string()),
-        ("status", pa.string()),  # "running", "final" (last epoch of the trial) or "error"
+        # "running"; "final" (a trial's last epoch, trained to the end); "stopped" (the last epoch of a trial the
+        # scheduler stopped early; written by the sweep's driver, jobs/trialstatus.py); "error"
+        ("status", pa.string()),
         ("time", pa.timestamp("ms", tz="UTC")),
         ("elapsed_s", pa.float64()),  # seconds since the trial started (this attempt)
         ("node", pa.string()),  # the cluster node that computed the row (Ray node id), when known

@@ -1,9 +1,11 @@
-"""Ray Train + DeepSpeed on CPU (gloo, DS_ACCELERATOR=cpu) with 2 workers: gradient parity with the plain loop
-for every ZeRO stage, fault tolerance, and sweeps of a distributed method. Real Ray, real DeepSpeed."""
+"""Ray Train + DeepSpeed on CPU (gloo, DS_ACCELERATOR=cpu) with 2 workers: parameter parity with the plain loop
+after every step for every ZeRO stage (ZeRO-3 with its parameters partitioned), fault tolerance, and sweeps of a
+distributed method. Real Ray, real DeepSpeed."""
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ class TinyConfig(MethodConfig):
     hidden: int = 16
     kill_flag: str = ""  # test hook: rank 1 dies in epoch 2 while this file does not exist
     trace: str = ""  # test hook: every rank appends "<rank> <epoch>" here at every loss computation
+    param_dump: str = ""  # test hook: each evaluation appends the evaluated parameters here (a JSON line)
+    engine_probe: str = ""  # test hook: each rank appends what its DeepSpeed engine holds here (a JSON line)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adam", lr=0.02, schedule="cosine",
                                                                   warmup_epochs=1))
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
@@ -70,6 +74,9 @@ class TinyTrainer(GradientTrainer):
         if self.config.trace:
             with open(self.config.trace, "a") as f:
                 f.write(f"{os.environ.get('RANK', 'plain')} {self.epoch}\n")
+        self.losses_computed = getattr(self, "losses_computed", 0) + 1
+        if self.config.engine_probe and self.losses_computed == 2:
+            probe_engine(self.model, self.config.engine_probe)
         x, y = batch
         return F.mse_loss(self.model(x), y)
 
@@ -86,8 +93,40 @@ class FitMSE(Evaluator):
         return {"fit_mse": float(F.mse_loss(artifact(x), y))}
 
 
+class ParamDump(Evaluator):
+    """Test hook: appends the evaluated (on the distributed path: gathered from every rank) parameters."""
+
+    @torch.no_grad()
+    def evaluate(self, artifact: nn.Module) -> dict[str, float]:
+        if self.config.param_dump:
+            with open(self.config.param_dump, "a") as f:
+                f.write(json.dumps(flat_params(artifact).tolist()) + "\n")
+        return {}
+
+
+def flat_params(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().double().flatten() for p in model.parameters()])
+
+
+def probe_engine(engine, path: str) -> None:
+    """Inside a worker, after the first micro-batch's forward, backward and step: the engine's ZeRO stage and, per
+    parameter, whether ZeRO-3 keeps it whole (ds_persist), the elements this rank holds of it now (0: released
+    after use) and of its partition (ds_tensor)."""
+    if not hasattr(engine, "zero_optimization_stage"):
+        return  # the plain loop
+    params = list(engine.module.parameters())
+    shard = getattr(params[0], "ds_tensor", None)
+    probe = {"rank": int(os.environ["RANK"]), "stage": int(engine.zero_optimization_stage()),
+             "persist": [bool(getattr(p, "ds_persist", True)) for p in params],
+             "numel": [int(getattr(p, "ds_numel", p.numel())) for p in params],
+             "held": [int(p.data.numel()) for p in params],
+             "shard": [int(p.ds_tensor.numel()) if shard is not None else -1 for p in params]}
+    with open(path, "a") as f:
+        f.write(json.dumps(probe) + "\n")
+
+
 SPEC = MethodSpec(name="tiny_ds", paper="test", family="test", config=TinyConfig, trainer=TinyTrainer,
-                  evaluators=(FitMSE,), resources=Resources(cpu=1, distributed="deepspeed"))
+                  evaluators=(FitMSE, ParamDump), resources=Resources(cpu=1, distributed="deepspeed"))
 
 
 # -- no Ray: the config and the sharding ------------------------------------------------------------------
@@ -109,7 +148,18 @@ def test_config_is_checked_before_compute():
     assert gpu.resolved_backend == "nccl"
     ds = deepspeed_config(cfg.distributed, micro_batch=4)
     assert "train_batch_size" not in ds and ds["train_micro_batch_size_per_gpu"] == 4
-    assert ds["zero_optimization"] == {"stage": 3} and "torch_autocast" not in ds
+    assert ds["zero_optimization"] == {"stage": 3, "stage3_param_persistence_threshold": 100_000,
+                                       "stage3_model_persistence_threshold": sys.maxsize}
+    assert "torch_autocast" not in ds
+    assert deepspeed_config(SPEC.load_config(["distributed.zero_stage=2"]).distributed, 4)["zero_optimization"] == {
+        "stage": 2}  # the thresholds are ZeRO-3's
+    partitioned = SPEC.load_config(["distributed.zero_stage=3", "distributed.param_persistence_threshold=0",
+                                    "distributed.model_persistence_threshold=1000"]).distributed
+    assert deepspeed_config(partitioned, 4)["zero_optimization"] == {
+        "stage": 3, "stage3_param_persistence_threshold": 0, "stage3_model_persistence_threshold": 1000}
+    for key in ("param_persistence_threshold", "model_persistence_threshold"):
+        with pytest.raises(ConfigError, match=f"distributed.{key}: must be >= 0"):
+            SPEC.load_config([f"distributed.{key}=-1"])
     bf16 = deepspeed_config(SPEC.load_config(["distributed.precision=bf16"]).distributed, micro_batch=4)
     assert bf16["torch_autocast"] == {"enabled": True, "dtype": "bfloat16"} and "bf16" not in bf16
     with pytest.raises(ConfigError, match="micro_batch: 5 x grad_accum 1 x workers 3 = 15, but the method's "
@@ -195,39 +245,102 @@ def rows_by_trial(store_root: Path, experiment: str):
 
 FP32_RTOL = 1e-5  # measured max relative difference to the plain loop: see docs/distributed.md
 BF16_RTOL = 1e-2
+PARAM_ATOL = 1e-5  # measured max parameter difference to the plain loop: see docs/distributed.md
+# SGD with momentum is linear in the gradient, so a wrong gradient scale (a missing 1/world or micro-batch weight)
+# moves its parameters by a sizeable part of a step, where Adam's normalisation hides it. A global batch of 29
+# samples over 2 ranks x 2 micro-batches is split unevenly at both levels (15 + 14 samples; 8 + 7 and 7 + 7), so
+# weights that assume equal slices are wrong too. Each epoch is one step and is evaluated (the parameters are
+# gathered from the ranks), so the parameters are compared after every step.
+SGD_UNEVEN = ["optim.name=sgd", "optim.lr=0.2", "optim.momentum=0.9", "n=29", "batch_size=29", "epochs=6",
+              "eval_every=1", "distributed.grad_accum=2"]
+PARTITIONED = ["distributed.param_persistence_threshold=0"]  # ZeRO-3 partitions every parameter of the MLP
+
+
+def plain_steps(overrides: list[str]) -> tuple[list[float], list[torch.Tensor], dict[str, float]]:
+    """The plain loop, one-step epochs: the loss of every step, the parameters after it, the final measures."""
+    cfg = SPEC.load_config(overrides)
+    trainer = SPEC.make_trainer(cfg)
+    losses, params = [], []
+    for _ in range(cfg.epochs):
+        losses.append(trainer.fit_epoch()["loss"])
+        params.append(flat_params(trainer.model))
+    return losses, params, SPEC.evaluate(cfg, trainer.artifact(), trainer.data)
+
+
+def assert_partitioned(probe_file: Path) -> None:
+    """Every rank's engine ran ZeRO-3 with every parameter partitioned (none persistent) and released after use."""
+    probes = [json.loads(line) for line in probe_file.read_text().splitlines()]
+    assert {p["rank"] for p in probes} == {0, 1}
+    for p in probes:
+        assert p["stage"] == 3
+        assert not any(p["persist"]), f"rank {p['rank']}: ds_persist {p['persist']}"
+        assert p["shard"] == [-(-n // 2) for n in p["numel"]], "each rank holds half of every parameter"
+        assert p["held"] == [0] * len(p["numel"]), "parameters are released between uses"
 
 
 def test_every_zero_stage_matches_the_plain_loop(local_ray, tmp_path: Path):
-    """ZeRO 0-3 in fp32 (ZeRO-1 with 2 accumulation steps) and ZeRO-3 in bf16, one after another on one
-    2-worker group: per-epoch training loss and the evaluator's measure on the gathered weights equal the
-    single-process run's."""
+    """On one 2-worker group, one run after another: ZeRO 0-3 in fp32 with SGD on an uneven global batch and 2
+    accumulation steps, parameters compared with the single-process run's after every step; ZeRO-1 with Adam
+    (sharded optimizer state, a warm-up and cosine schedule); ZeRO-3 in bf16. The ZeRO-3 runs partition every
+    parameter (checked inside the workers)."""
+    probes = {label: tmp_path / f"{label}.probe" for label in ("z3-bf16", "z3-sgd")}
     # bf16 first: DeepSpeed keeps autocast state in process globals, which must not leak into the fp32 runs.
-    variants = {"z3-bf16": ["distributed.zero_stage=3", "distributed.precision=bf16"]}
-    variants.update({f"z{s}": [f"distributed.zero_stage={s}"] for s in range(4)})
-    variants["z1"].append("distributed.grad_accum=2")  # 2 micro-batches of 4 per rank and step
+    variants = {"z3-bf16": ["distributed.zero_stage=3", "distributed.precision=bf16", *PARTITIONED,
+                            f"engine_probe={probes['z3-bf16']}"],
+                "z1-adam": ["distributed.zero_stage=1", "distributed.grad_accum=2"]}
+    for stage in range(4):
+        label = f"z{stage}-sgd"
+        variants[label] = [*SGD_UNEVEN, f"distributed.zero_stage={stage}", f"param_dump={tmp_path / label}.params"]
+    variants["z3-sgd"] += [*PARTITIONED, f"engine_probe={probes['z3-sgd']}"]
     errors = run_variants(SPEC, variants, experiment="parity", storage=str(tmp_path))
     assert errors == {label: None for label in variants}
+    for probe in probes.values():
+        assert_partitioned(probe)
     rows = rows_by_trial(tmp_path, "parity")
-    plain_losses, plain_eval = plain_run([])
-    for label in variants:
+
+    def losses_and_fit(label: str) -> tuple[list[float], float]:
         mine = rows[rows["trial"] == label]
-        losses = mine[mine["metric"] == "loss"].sort_values("epoch")["value"].tolist()
-        fit = float(mine.loc[mine["metric"] == "fit_mse", "value"].iloc[0])
+        fit = mine[mine["metric"] == "fit_mse"].sort_values("epoch")["value"].iloc[-1]
+        return mine[mine["metric"] == "loss"].sort_values("epoch")["value"].tolist(), float(fit)
+
+    adam_losses, adam_eval = plain_run([])
+    for label in ("z3-bf16", "z1-adam"):
+        losses, fit = losses_and_fit(label)
         rtol = BF16_RTOL if "bf16" in label else FP32_RTOL
-        assert losses == pytest.approx(plain_losses, rel=rtol), label
-        assert fit == pytest.approx(plain_eval["fit_mse"], rel=rtol), label
-        pairs = zip(losses + [fit], plain_losses + [plain_eval["fit_mse"]], strict=True)
-        diff = max(abs(a - b) / abs(b) for a, b in pairs)
-        print(f"{label}: max relative difference to the plain loop {diff:.2e}")
+        assert losses == pytest.approx(adam_losses, rel=rtol), label
+        assert fit == pytest.approx(adam_eval["fit_mse"], rel=rtol), label
+        pairs = zip(losses + [fit], adam_losses + [adam_eval["fit_mse"]], strict=True)
+        print(f"{label}: max relative difference to the plain loop {max(abs(a - b) / abs(b) for a, b in pairs):.2e}")
+
+    sgd_losses, sgd_params, sgd_eval = plain_steps(SGD_UNEVEN)
+    updates = [float((b - a).abs().max()) for a, b in zip(sgd_params, sgd_params[1:], strict=False)]
+    assert min(updates) > 100 * PARAM_ATOL, f"each step must move the parameters well beyond the tolerance: {updates}"
+    for stage in range(4):
+        label = f"z{stage}-sgd"
+        losses, fit = losses_and_fit(label)
+        dumped = [torch.tensor(json.loads(line), dtype=torch.float64)
+                  for line in (tmp_path / f"{label}.params").read_text().splitlines()]
+        assert len(dumped) == len(sgd_params) == 6, label
+        diffs = [float((a - b).abs().max()) for a, b in zip(dumped, sgd_params, strict=True)]
+        print(f"{label}: max parameter difference per step {max(diffs):.2e} (smallest step {min(updates):.2e}); "
+              f"max relative loss difference "
+              f"{max(abs(a - b) / abs(b) for a, b in zip(losses, sgd_losses, strict=True)):.2e}")
+        assert max(diffs) < PARAM_ATOL, f"{label}: parameters after each step differ by {diffs}"
+        assert losses == pytest.approx(sgd_losses, rel=FP32_RTOL), label
+        assert fit == pytest.approx(sgd_eval["fit_mse"], rel=FP32_RTOL), label
 
 
 def test_killed_worker_resumes_from_its_checkpoint(local_ray, tmp_path: Path):
-    """ZeRO-3: rank 1 dies at the start of epoch 2; the worker group restarts from the epoch-1 DeepSpeed
-    checkpoint, every epoch is written once, and the loss trajectory is the uninterrupted one."""
+    """ZeRO-3 with every parameter partitioned: rank 1 dies at the start of epoch 2; the worker group restarts
+    from the epoch-1 DeepSpeed checkpoint, every epoch is written once, and the loss trajectory is the
+    uninterrupted one."""
     flag, trace = tmp_path / "killed", tmp_path / "trace.txt"
-    items = ["distributed.zero_stage=3", "distributed.max_failures=1", f"kill_flag={flag}", f"trace={trace}"]
+    probe = tmp_path / "engine.probe"
+    items = ["distributed.zero_stage=3", *PARTITIONED, "distributed.max_failures=1", f"kill_flag={flag}",
+             f"trace={trace}", f"engine_probe={probe}"]
     out = run_distributed(SPEC, items, storage=str(tmp_path), name="killed")
     assert flag.exists(), "rank 1 was to die once"
+    assert_partitioned(probe)  # the restarted group loaded partitioned parameters
     # Epoch 1 (4 steps) was trained once by each rank: the restarted group loaded its checkpoint.
     trained = trace.read_text().split("\n")
     assert trained.count("0 0") == trained.count("1 0") == 4

@@ -22,7 +22,7 @@ from shared.results import ResultsStore
 from tests.helpers import tiny
 
 REPO = Path(__file__).resolve().parents[1]
-FIXED = ["optim.lr=0.001", "temperature=0.5"]  # fixed keys leave only lam in the search space
+FIXED = ["optim.lr=0.001", "temperature=0.5", "seed=0"]  # fixed keys leave only lam in the search space
 
 
 def sweep_items(*extra: str) -> list[str]:
@@ -50,7 +50,7 @@ def test_two_trial_sweep_writes_expected_rows(local_ray, tmp_path: Path):
 
 def test_nonfinite_loss_fails_its_trial_and_the_others_finish(local_ray, tmp_path: Path):
     # temperature 1e-45 overflows the logits to inf: the loss is NaN at the first step.
-    items = tiny("optim.lr=0.001", "lam=0.1", "sweep.scheduler.name=fifo", "sweep.num_samples=1",
+    items = tiny("optim.lr=0.001", "lam=0.1", "seed=0", "sweep.scheduler.name=fifo", "sweep.num_samples=1",
                  "sweep.max_failures=0", "sweep.search_space.temperature={grid: [0.5, 1.0e-45]}")
     plan = plan_sweep("care", items, storage=str(tmp_path))
     out = run_sweep(plan)

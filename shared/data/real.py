@@ -106,10 +106,31 @@ def _split(images: np.ndarray, labels: np.ndarray, idx: np.ndarray, cfg: DataCon
 # CIFAR-10
 
 
+# What the official CIFAR-10 batches hold besides dicts, lists, bytes and numbers: numpy arrays (the names
+# differ between numpy 1 and 2, and protocol 5 rebuilds arrays from buffers).
+_CIFAR_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles containers, numbers, strings and numpy arrays only: a crafted batch file cannot run code."""
+
+    def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+        if (module, name) in _CIFAR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch file")
+
+
 def _unpickle(path: str) -> dict:
-    # the official archive holds Python pickles; only load files from a root you trust
+    # the official archive holds Python pickles: read them with only numpy arrays allowed (docs/security.md)
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="bytes")
+        try:
+            return _ArraysOnlyUnpickler(f, encoding="bytes").load()
+        except pickle.UnpicklingError as err:
+            raise pickle.UnpicklingError(f"refusing {path}: {err}") from None
 
 
 def load_cifar10(cfg: DataConfig) -> ImageDataset:

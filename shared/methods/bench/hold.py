@@ -1,21 +1,35 @@
 """`hold`: a benchmark tool, not a paper's method. Each epoch holds its trial's resources for `hold_s`
 seconds without computing, so that scheduler benchmarks (`jobs/bench_scheduler.py`) measure scheduling
-on a simulated cluster whose logical CPUs outnumber this machine's cores."""
+on a simulated cluster whose logical CPUs outnumber this machine's cores.
+
+Test knob: ``fail_marker=<path>`` makes epoch ``fail_epoch`` fail ``fail_times`` times in all: each failure
+first creates a file of its own (``<path>``, then ``<path>.2``, ...; created exclusively, so of trials that
+reach the epoch together only one fails per file), and once they all exist every later attempt (Tune's retry
+of the trial, a rerun, a study node's retry) goes on. The recovery tests use it for a trial error that a
+retry can cure."""
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shared.config import bounded
-from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 
 
 @dataclass
 class HoldConfig(MethodConfig):
     epochs: int = bounded(1, ge=1)
     hold_s: float = bounded(1.0, ge=0.0, help="seconds each epoch holds the trial's resources")
+    fail_marker: str = ""  # test knob (see the module's docstring); "" never fails
+    fail_epoch: int = bounded(1, ge=1, help="the epoch that fails when fail_marker is set")
+    fail_times: int = bounded(1, ge=1, le=100, help="how many times that epoch fails in all")
+
+
+class HoldFailure(RuntimeError):
+    """The failure that ``fail_marker`` asks for."""
 
 
 class HoldTrainer(Trainer):
@@ -23,8 +37,22 @@ class HoldTrainer(Trainer):
 
     def fit_epoch(self) -> dict[str, float]:
         time.sleep(self.config.hold_s)
+        self._fail_once()
         self.epoch += 1
         return {"loss": 0.0}
+
+    def _fail_once(self) -> None:
+        marker = self.config.fail_marker
+        if not marker or self.epoch + 1 != self.config.fail_epoch:
+            return
+        for failure in range(1, self.config.fail_times + 1):
+            try:  # exclusive creation: each failure happens once, whichever trial reaches it
+                with open(Path(marker if failure == 1 else f"{marker}.{failure}"), "x"):
+                    pass
+            except FileExistsError:
+                continue
+            raise HoldFailure(f"hold: epoch {self.config.fail_epoch} fails ({failure} of {self.config.fail_times}), "
+                              f"as fail_marker={marker} asks")
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch}
@@ -51,4 +79,6 @@ SPEC = MethodSpec(
     trainer=HoldTrainer,
     evaluators=(HeldTime,),
     resources=Resources(cpu=1),
+    headline=(Measure("held_s"),),
+    compare=("hold_s",),
 )

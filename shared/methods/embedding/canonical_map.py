@@ -32,7 +32,7 @@ from torch import nn
 from shared.config import ConfigError, bounded
 from shared.data.paired import PairedConfig, PairedData, make_paired
 from shared.losses.contrastive import clip_loss
-from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer, rng_state, set_rng_state
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, rng_state, set_rng_state
 from shared.metrics import procrustes
 
 
@@ -218,5 +218,8 @@ SPEC = MethodSpec(
     trainer=CanonicalMapTrainer,
     evaluators=(CanonicalMeasures,),
     resources=Resources(cpu=1),
+    headline=(Measure("text_cos_after"), Measure("retrieval_cross"),
+              Measure("zero_shot_cross"), Measure("orthogonality_error", "min")),
+    compare=("anchors",),
     description="one orthogonal map (with mean shift) fitted on anchor images aligns two CLIP models, text included",
 )

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from shared.config import ConfigError, bounded
-from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 from shared.text import encode_texts
 
 PROFESSIONS_CALIBRATION = ["doctor", "nurse", "engineer", "teacher", "lawyer", "chef", "pilot", "scientist",
@@ -164,5 +164,7 @@ SPEC = MethodSpec(
     trainer=DebiasTrainer,
     evaluators=(DebiasMeasures,),
     resources=Resources(cpu=1),
+    headline=(Measure("pair_cos_after"), Measure("attribute_alignment_after", "min"), Measure("class_retrieval_after")),
+    compare=("lam",),
     description="closed-form calibrated projection P0 (I + lam M)^-1 of text embeddings (MiniLM stands in for CLIP)",
 )

@@ -35,7 +35,7 @@ from torch_geometric.nn import GATv2Conv
 
 from shared.config import ConfigError, bounded
 from shared.graphs.symmetry import Permutation, named_group, orbitals, preserves, transposition, unique_pairs
-from shared.method import Evaluator, GradientTrainer, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 
 TASK_GROUPS = {"cyclic_sum": "cyclic", "palindrome": "reflection", "intersect": "block2"}
 TASK_CLASSES = {"cyclic_sum": None, "palindrome": 2, "intersect": 2}  # None: vocab classes
@@ -210,5 +210,7 @@ SPEC = MethodSpec(
     trainer=ASENTrainer,
     evaluators=(ASENEvaluator,),
     resources=Resources(cpu=1),
+    headline=(Measure("mean_acc"), Measure("equiv_error", "min"), Measure("break_error")),
+    compare=("symmetry",),
     description="one GATv2 made G-equivariant for any group G by orbital edge colours; multitask sequences",
 )

@@ -16,7 +16,7 @@ from torch import nn
 
 from shared.config import bounded
 from shared.graphs.encodings import BasisNet
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
 
 
@@ -45,5 +45,7 @@ SPEC = MethodSpec(
     trainer=BasisNetTrainer,
     evaluators=GRAPH_PE_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
+    compare=("phi_hidden",),
     description="rho(phi_d(V_i V_i^T)) over eigenspaces: basis-invariant encoding with IGN phi",
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from shared.graphs.encodings import NoPE
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
 
 
@@ -29,5 +29,7 @@ SPEC = MethodSpec(
     trainer=NoPETrainer,
     evaluators=GRAPH_PE_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("val_mae", "min"), Measure("test_mae", "min")),
+    compare=("layers",),
     description="GINE alone; what every positional encoding must beat",
 )

@@ -36,7 +36,7 @@ from torch_geometric.nn import GCNConv
 from shared.config import bounded
 from shared.graphs.encodings import EigenGIN, mlp
 from shared.graphs.links import LinkDataConfig, LinkTask, load_link_task
-from shared.method import Evaluator, GradientTrainer, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 
 
 class SignEqGate(nn.Module):
@@ -222,5 +222,7 @@ SPEC = MethodSpec(
     trainer=SignEquivariantTrainer,
     evaluators=(LinkPrediction,),
     resources=Resources(cpu=1),
+    headline=(Measure("val_auc"), Measure("test_auc"), Measure("twin_auc")),
+    compare=("model",),
     description="sign-equivariant eigenvector layers for link prediction on nearly symmetric graphs",
 )

@@ -16,7 +16,7 @@ from torch import nn
 
 from shared.config import bounded
 from shared.graphs.encodings import SignNet
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
 
 
@@ -47,5 +47,7 @@ SPEC = MethodSpec(
     trainer=SignNetTrainer,
     evaluators=GRAPH_PE_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
+    compare=("phi_layers",),
     description="rho(phi(v_i) + phi(-v_i)): sign-invariant eigenvector encoding, phi a GIN",
 )

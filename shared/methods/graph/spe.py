@@ -16,7 +16,7 @@ from torch import nn
 
 from shared.config import bounded
 from shared.graphs.encodings import SPE
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
 
 
@@ -45,5 +45,7 @@ SPEC = MethodSpec(
     trainer=SPETrainer,
     evaluators=GRAPH_PE_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
+    compare=("n_psis",),
     description="rho(V diag(phi_l(lambda)) V^T): stable, basis-invariant encoding, rho a GIN",
 )

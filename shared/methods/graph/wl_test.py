@@ -32,7 +32,7 @@ from shared.graphs.encodings import SPE, mlp
 from shared.graphs.generated import nx_to_data
 from shared.graphs.spectral import eigen_features
 from shared.graphs.wl import known_pairs, wl_distinguishes
-from shared.method import Evaluator, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 
 
 @dataclass
@@ -148,5 +148,7 @@ SPEC = MethodSpec(
     trainer=WLTrainer,
     evaluators=(WLVerdicts,),
     resources=Resources(cpu=1),
+    headline=(Measure("wl_distinguished"), Measure("gnn_separated"), Measure("gnn_beyond_wl")),
+    compare=("edges",),
     description="which graph pairs a plain MPNN cannot separate, checked against random GINs and SPE",
 )

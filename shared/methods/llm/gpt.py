@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.llm.common import LM_EVALUATORS, LMConfig, LMTrainer
 
 
@@ -27,5 +27,7 @@ SPEC = MethodSpec(
     trainer=GPTTrainer,
     evaluators=LM_EVALUATORS,
     resources=Resources(cpu=1, distributed="deepspeed"),
+    headline=(Measure("val_loss", "min"), Measure("recall_acc")),
+    compare=("model.n_embd",),
     description="dense causal decoder; next-token cross-entropy",
 )

@@ -24,7 +24,7 @@ import torch
 from shared.config import ConfigError, bounded
 from shared.lm.longppl import GAMMA, longce_weights, short_context_losses
 from shared.lm.model import token_losses
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.llm.common import LM_EVALUATORS, Batch, LMConfig, LMTrainer, weighted_mean
 
 
@@ -84,5 +84,7 @@ SPEC = MethodSpec(
     trainer=LongCETrainer,
     evaluators=LM_EVALUATORS,
     resources=Resources(cpu=1, distributed="deepspeed"),
+    headline=(Measure("answer_loss", "min"), Measure("recall_acc"), Measure("longppl", "min")),
+    compare=("longce.gamma",),
     description="cross-entropy weighted by min(exp(l_short - l_full), gamma) from the model being trained",
 )

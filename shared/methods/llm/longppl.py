@@ -20,7 +20,7 @@ from torch import nn
 
 from shared.config import ConfigError
 from shared.lm.model import token_losses
-from shared.method import Evaluator, MethodSpec, Resources
+from shared.method import Evaluator, Measure, MethodSpec, Resources
 from shared.methods.llm.common import Batch, HeldOutLM, LMConfig, LMTrainer, weighted_mean
 from shared.methods.llm.longppl_eval import LongPPLSettings, detect_key_tokens, detection_scores, longppl
 
@@ -98,5 +98,7 @@ SPEC = MethodSpec(
     trainer=EvaluatorTrainer,
     evaluators=(HeldOutLM, KeyTokens),
     resources=Resources(cpu=1, distributed="deepspeed"),
+    headline=(Measure("key_precision"), Measure("key_recall")),
+    compare=("longppl.alpha",),
     description="tool: trains the evaluator LM, finds key tokens (LSD > alpha, LCL > beta), LongPPL vs PPL",
 )

@@ -49,7 +49,7 @@ from shared.config import ConfigError, bounded
 from shared.lm import reasoning
 from shared.lm.data import LMSplit
 from shared.lm.model import GPT, BlockFactory, CausalSelfAttention, GPTConfig
-from shared.method import Evaluator, MethodSpec, OptimConfig, Resources, make_optimizer
+from shared.method import Evaluator, Measure, MethodSpec, OptimConfig, Resources, make_optimizer
 from shared.methods.llm.common import Batch, LMConfig, LMTrainer
 
 TRAINABLE = ("prefix_k", "prefix_v", "lora_a", "lora_b")  # parameter names that are not the backbone's
@@ -467,5 +467,7 @@ SPEC = MethodSpec(
     trainer=ReasonCacheTrainer,
     evaluators=(ReasoningAccuracy, InferenceCost, BackboneCheck),
     resources=Resources(cpu=1, distributed="deepspeed"),
+    headline=(Measure("answer_acc"), Measure("inference_tokens", "min"), Measure("trainable_params", "min")),
+    compare=("prefix_len",),
     description="trainable per-layer key/value prefixes on a frozen GPT (modes: prefix, icl, lora)",
 )

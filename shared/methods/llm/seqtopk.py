@@ -22,7 +22,7 @@ from shared.lm.data import LMData, LMSplit, load_lm_data
 from shared.lm.easy_hard import EASY, HARD, OTHER, target_kinds
 from shared.lm.model import BlockFactory, token_losses
 from shared.lm.moe import MoEConfig, moe_factory, moe_layers
-from shared.method import Evaluator, MethodSpec, Resources
+from shared.method import Evaluator, Measure, MethodSpec, Resources
 from shared.methods.llm.common import LM_EVALUATORS, LMConfig, LMTrainer, split_batches
 
 
@@ -127,5 +127,7 @@ SPEC = MethodSpec(
     trainer=SeqTopKTrainer,
     evaluators=(*LM_EVALUATORS, RoutingMeasures),
     resources=Resources(cpu=1, distributed="deepspeed"),
+    headline=(Measure("answer_loss", "min"), Measure("val_loss", "min"), Measure("experts_hard")),
+    compare=("moe.routing",),
     description="mixture-of-experts decoder; moe.routing = topk | seqtopk | seqtopk_online (top T*K per sequence)",
 )

@@ -39,7 +39,7 @@ from shared.lm.sparse_attention import (
     sparsify,
     tiled_overlap_attention,
 )
-from shared.method import Evaluator, MethodSpec, Resources
+from shared.method import Evaluator, Measure, MethodSpec, Resources
 from shared.methods.llm.common import LM_EVALUATORS, Batch, LMConfig, LMTrainer, split_batches
 
 
@@ -210,5 +210,7 @@ SPEC = MethodSpec(
     trainer=SFATrainer,
     evaluators=(*LM_EVALUATORS, SFACost),
     resources=Resources(cpu=1, distributed="deepspeed"),
+    headline=(Measure("recall_acc"), Measure("val_loss", "min"), Measure("score_flop_ratio", "min")),
+    compare=("sfa.k",),
     description="top-k query/key coordinates per head, exact softmax over the shared active coordinates; sfa.k",
 )

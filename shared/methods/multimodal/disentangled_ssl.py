@@ -75,6 +75,7 @@ from shared.config import ConfigError, bounded
 from shared.data.multimodal import LABELS, MultimodalData, MultimodalDataConfig, MultimodalSplit, generate
 from shared.method import (
     Evaluator,
+    Measure,
     MethodConfig,
     MethodSpec,
     NonFiniteLossError,
@@ -405,6 +406,8 @@ SPEC = MethodSpec(
     trainer=DisentangledSSLTrainer,
     evaluators=(SharedProbe, SpecificProbe),
     resources=Resources(cpu=1),
+    headline=(Measure("specific_gap"), Measure("shared_gap")),
+    compare=("beta",),
     description="step 1: cross-modal SupCon + beta * SKL (shared Z_c); step 2: conditional SupCon + "
                 "lambda * orthogonality (specific Z_s^m); linear probes of y_c, y_s1, y_s2",
 )

@@ -25,7 +25,7 @@ import torch
 
 from shared.config import ConfigError, bounded
 from shared.losses.contrastive import equivariance_loss
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
 from shared.methods.ssl.evaluators import SSL_EVALUATORS
 
@@ -69,5 +69,7 @@ SPEC = MethodSpec(
     trainer=CARETrainer,
     evaluators=SSL_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_error", "min")),
+    compare=("lam",),
     description="InfoNCE + lambda * Gram-matrix equivariance loss over chunks sharing an augmentation pair",
 )

@@ -32,7 +32,7 @@ from torch import nn
 from shared.augment import AugmentConfig
 from shared.config import ConfigError, bounded
 from shared.data import DataConfig
-from shared.method import Evaluator, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 from shared.methods.ssl.common import EncoderArtifact, ImageTrainer, SSLEvalConfig, to_float
 from shared.methods.ssl.evaluators import SSL_EVALUATORS, SSLEvaluator
 from shared.models.vision import ConvNet, EncoderConfig, ResNet18
@@ -162,5 +162,7 @@ SPEC = MethodSpec(
     trainer=ESSLTrainer,
     evaluators=EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("linear_probe_acc"), Measure("transform_acc"), Measure("knn_acc")),
+    compare=("task",),
     description="predict a discrete transformation (rotation, flips, inversion, grayscale, blur, jigsaw)",
 )

@@ -24,7 +24,7 @@ import torch
 
 from shared.config import bounded
 from shared.losses.contrastive import info_nce
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
 from shared.methods.ssl.evaluators import SSL_EVALUATORS
 
@@ -58,5 +58,7 @@ SPEC = MethodSpec(
     trainer=IFMTrainer,
     evaluators=SSL_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("linear_probe_acc"), Measure("colour_probe_acc"), Measure("knn_acc")),
+    compare=("epsilon",),
     description="InfoNCE mixed with its closed-form adversarial version: logits (s+ - eps)/tau, (s- + eps)/tau",
 )

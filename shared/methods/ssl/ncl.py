@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from shared.config import bounded
 from shared.losses.contrastive import info_nce
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
 from shared.methods.ssl.evaluators import SSL_EVALUATORS
 from shared.models.vision import EncoderConfig, SSLModel
@@ -81,5 +81,8 @@ SPEC = MethodSpec(
     trainer=NCLTrainer,
     evaluators=SSL_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("probe_acc_label_noise"), Measure("linear_probe_acc"),
+              Measure("semantic_consistency"), Measure("sparsity")),
+    compare=("activation_weight",),
     description="InfoNCE on ReLU'd (non-negative) projections plus an activation term: sparse, monosemantic codes",
 )

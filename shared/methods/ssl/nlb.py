@@ -78,7 +78,7 @@ import torch
 from shared.augment import SimCLRAugment
 from shared.config import ConfigError, bounded
 from shared.data import ImageDataset, ImageSplit, load_dataset
-from shared.method import Evaluator, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, Measure, MethodSpec, OptimConfig, Resources
 from shared.methods.ssl.common import EncoderArtifact, SimCLRConfig, SimCLRTrainer, to_float
 from shared.metrics import linear_probe
 from shared.poison import (
@@ -374,6 +374,8 @@ SPEC = MethodSpec(
     trainer=NLBTrainer,
     evaluators=NLB_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("attack_success_rate"), Measure("clean_acc"), Measure("poison_purity")),
+    compare=("selection",),
     description="robustness of SSL to no-label poisoning: surrogate SimCLR, contrastive / k-means / random "
                 "poison selection, 3x3 trigger, victim SimCLR; TPR, clean accuracy, ASR",
 )

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shared.config import ConfigError, bounded
-from shared.method import MethodSpec, Resources
+from shared.method import Measure, MethodSpec, Resources
 from shared.methods.ssl.common import EncoderArtifact, SimCLRConfig, SimCLRTrainer, to_float
 from shared.methods.ssl.evaluators import SSL_EVALUATORS
 from shared.models.sae import TopKSAE, normalized_mse
@@ -140,5 +140,8 @@ SPEC = MethodSpec(
     trainer=SAEProbeTrainer,
     evaluators=SSL_EVALUATORS,
     resources=Resources(cpu=1),
+    headline=(Measure("probe_acc_label_noise"), Measure("linear_probe_acc"),
+              Measure("semantic_consistency"), Measure("sparsity")),
+    compare=("sae_k",),
     description="SimCLR, then a top-k sparse autoencoder on its frozen projections; probes read the SAE code",
 )

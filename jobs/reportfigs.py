@@ -1,0 +1,200 @@
+"""The figures of sweep and study reports, each one a reader takes in at normal size: a title, axis labels and a
+legend on every figure, categorical hyperparameters on categorical axes, constant measures left out.
+
+Every ``*_figure`` function returns a matplotlib Figure (None when there is nothing to draw), so that tests check
+what is drawn; :func:`save` writes it as PNG and closes it."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+COLUMNS = 3  # panels per row: a figure stays about as wide as a page
+PANEL_W, PANEL_H = 4.4, 3.2  # inches per panel
+DPI = 100
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, path: Path) -> None:
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    _plt().close(fig)
+
+
+def varies(values: pd.Series) -> bool:
+    """More than one distinct finite value: a measure or hyperparameter worth a panel."""
+    finite = pd.to_numeric(values, errors="coerce").dropna() if values.dtype != object else values.dropna()
+    return finite.astype(str).nunique() > 1
+
+
+def direction(mode: str) -> str:
+    return "higher is better" if mode == "max" else "lower is better"
+
+
+def group_colours(groups: list[str]) -> dict[str, str]:
+    return {g: f"C{i % 10}" for i, g in enumerate(groups)}
+
+
+def _grid(n: int) -> tuple[Any, list[Any]]:
+    cols = min(COLUMNS, n)
+    rows = math.ceil(n / cols)
+    fig, axes = _plt().subplots(rows, cols, figsize=(PANEL_W * cols, PANEL_H * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def curves_figure(rows: pd.DataFrame, groups: pd.Series, group_title: str, measures: list[tuple[str, str]],
+                  matched: int | None) -> Any:
+    """Learning curves: one panel per headline measure (epoch on x), one line per trial coloured by its group
+    (the compared hyperparameter's value). ``groups``: trial -> group label; ``measures``: (name, mode)."""
+    shown = [(m, mode) for m, mode in measures if varies(rows.loc[rows["metric"] == m, "value"])]
+    if not shown:
+        return None
+    order = sorted(groups.unique(), key=sort_key)
+    colours = group_colours(order)
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = _grid(len(shown))
+    for ax, (measure, mode) in zip(axes, shown, strict=True):
+        sub = rows[(rows["metric"] == measure) & rows["value"].notna()].sort_values("epoch")
+        labelled: set[str] = set()
+        for trial, curve in sub.groupby("trial"):
+            group = groups.get(trial, "?")
+            ax.plot(curve["epoch"], curve["value"], marker="o", ms=3, lw=1.2, alpha=0.85,
+                    color=colours.get(group, "grey"), label=None if group in labelled else group)
+            labelled.add(group)
+        if matched is not None:
+            ax.axvline(matched, color="grey", ls=":", lw=1, label=f"matched epoch {matched}")
+        ax.set_title(f"{measure} ({direction(mode)})", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.set_ylabel(measure)
+        ax.grid(alpha=0.3)
+        ax.legend(title=group_title, fontsize=8, title_fontsize=8)
+    fig.suptitle("Learning curves of the headline measures, one line per trial", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_figure(values: pd.DataFrame, groups: pd.Series, group_title: str, x: tuple[str, str],
+                    y: tuple[str, str], when: str) -> Any:
+    """One point per trial (``values``: trial -> measures), coloured by group, with each group's mean."""
+    if x[0] not in values or y[0] not in values or not (varies(values[x[0]]) and varies(values[y[0]])):
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(PANEL_W * 1.3, PANEL_H * 1.3))
+    order = sorted(groups.reindex(values.index).dropna().unique(), key=sort_key)
+    colours = group_colours(order)
+    for group in order:
+        members = values[groups.reindex(values.index) == group]
+        ax.scatter(members[x[0]], members[y[0]], s=30, color=colours[group], alpha=0.7, label=group)
+        ax.scatter(members[x[0]].mean(), members[y[0]].mean(), s=140, marker="X", color=colours[group],
+                   edgecolors="black", linewidths=0.8)
+    ax.scatter([], [], s=140, marker="X", color="white", edgecolors="black", label="mean of the group")
+    ax.set_xlabel(f"{x[0]} ({direction(x[1])})")
+    ax.set_ylabel(f"{y[0]} ({direction(y[1])})")
+    ax.set_title(f"{y[0]} against {x[0]}, {when}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(title=group_title, fontsize=8, title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def categorical(key: str, space: dict[str, Any], column: pd.Series) -> bool:
+    """A hyperparameter drawn from a list (choice, grid) or with non-numeric values goes on a categorical axis."""
+    spec = space.get(key)
+    if isinstance(spec, dict) and next(iter(spec), None) in ("choice", "grid"):
+        return True
+    return not pd.api.types.is_numeric_dtype(column)
+
+
+def measures_vs_hparams_figure(table: pd.DataFrame, space: dict[str, Any], measures: list[tuple[str, str]],
+                               when: str) -> Any:
+    """A grid: one row per headline measure that varies, one column per swept hyperparameter that varies; a
+    point per trial (hollow: the trial did not finish)."""
+    keys = [k for k in space if k in table and k != "seed" and varies(table[k].astype(str))][:4]
+    shown = [(m, mode) for m, mode in measures if m in table and varies(table[m])][:4]
+    if not keys or not shown:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(len(shown), len(keys), figsize=(PANEL_W * len(keys), PANEL_H * len(shown)),
+                             squeeze=False)
+    done = table["status"] == "finished"
+    for i, (measure, mode) in enumerate(shown):
+        for j, key in enumerate(keys):
+            ax = axes[i][j]
+            xs = _axis_values(ax, key, space, table[key])
+            ax.scatter(xs[done], table.loc[done, measure], s=28, color="C0", label="finished")
+            if (~done).any():  # hollow: measured before the trial's last epoch
+                ax.scatter(xs[~done], table.loc[~done, measure], s=28, facecolors="none", edgecolors="C1",
+                           label="stopped / incomplete")
+            ax.set_title(f"{measure} vs {key}", fontsize=10)
+            ax.set_xlabel(key)
+            ax.set_ylabel(f"{measure} ({direction(mode)})", fontsize=9)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Headline measures against the swept hyperparameters\n{when}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _axis_values(ax: Any, key: str, space: dict[str, Any], column: pd.Series) -> pd.Series:
+    """x positions: categories at 0..k-1 (small offsets so that equal values stay visible), else the values."""
+    if categorical(key, space, column):
+        labels = column.map(str)
+        order = sorted(labels.unique(), key=sort_key)
+        ax.set_xticks(range(len(order)), order, rotation=30 if max(map(len, order)) > 6 else 0, fontsize=8)
+        ax.set_xlim(-0.5, len(order) - 0.5)
+        rank = labels.groupby(labels).cumcount()
+        return labels.map(order.index) + (rank % 5 - 2) * 0.04
+    spec = space.get(key)
+    if isinstance(spec, dict) and "loguniform" in spec:
+        ax.set_xscale("log")
+    return column.astype(float)
+
+
+def study_figure(table: pd.DataFrame, measures: list[str], minimize: list[str]) -> Any:
+    """One bar chart per measure the arms report (and that differs between them): each arm's mean over seeds,
+    its standard deviation as the error bar, coloured by method."""
+    shown = [m for m in measures if f"{m}_mean" in table and varies(table[f"{m}_mean"])]
+    if not shown and measures:  # a study of one arm, or arms that tie: still draw what was measured
+        shown = [m for m in measures if f"{m}_mean" in table and table[f"{m}_mean"].notna().any()]
+    if not shown:
+        return None
+    methods = list(dict.fromkeys(table["method"]))
+    colours = group_colours(methods)
+    fig, axes = _grid(len(shown))
+    for ax, measure in zip(axes, shown, strict=True):
+        arms = table["arm"].astype(str)
+        ax.bar(range(len(arms)), table[f"{measure}_mean"], yerr=table[f"{measure}_std"].fillna(0), capsize=4,
+               color=[colours[m] for m in table["method"]])
+        ax.set_xticks(range(len(arms)), arms, rotation=30 if max(map(len, arms)) > 8 else 0, fontsize=8)
+        ax.set_title(f"{measure} ({direction('min' if measure in minimize else 'max')})", fontsize=10)
+        ax.set_xlabel("arm")
+        ax.set_ylabel("mean ± sd over seeds", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    handles = [_plt().Rectangle((0, 0), 1, 1, color=colours[m]) for m in methods]
+    fig.suptitle("The study's measures per arm", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, methods, title="method", loc="lower center", ncol=min(len(methods), 6), fontsize=8,
+               title_fontsize=8)  # one legend for every panel, below them
+    return fig
+
+
+def sort_key(label: Any) -> tuple[int, float, str]:
+    """Numbers in numeric order, then the rest alphabetically."""
+    try:
+        return (0, float(label), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
