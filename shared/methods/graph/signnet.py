@@ -49,5 +49,5 @@ SPEC = MethodSpec(
     resources=Resources(cpu=1),
     headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
     compare=("phi_layers",),
-    description="rho(phi(v_i) + phi(-v_i)): sign-invariant eigenvector encoding, phi a GIN",
+    description="rho(phi(v_i) + phi(-v_i)): sign-invariant eigenvector encoding, phi a GIN or an edge-free DeepSets",
 )
