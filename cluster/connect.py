@@ -22,12 +22,15 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import ray
+
+from shared.config import ConfigError
 
 NAMESPACE = "raystudy"
 LOOPBACK = "127.0.0.1"
@@ -107,6 +110,7 @@ def connect(
             with _loopback_only():
                 address = _start_private_head(num_cpus, num_gpus)
         if address:
+            check_reachable(address)
             # Ray would replace the private head's loopback address by this machine's network address, where
             # that head, listening on loopback only, is not found
             with _loopback_only() if _PRIVATE_HEAD is not None else nullcontext():
@@ -129,6 +133,35 @@ def connect(
     gcs = ctx.gcs_address
     local = _PRIVATE_HEAD is not None or not (address or os.environ.get("RAY_ADDRESS"))
     return Connection(address=gcs, dashboard_url=_dashboard_url(), local=local)
+
+
+class ClusterUnreachable(ConfigError):
+    """Nothing answers at the Ray address given (a bad --address or RAY_ADDRESS)."""
+
+
+CONNECT_TIMEOUT_S = 15.0  # a head that is still starting gets this long to open its port
+
+
+def check_reachable(address: str, timeout_s: float | None = None) -> None:
+    """Fail within ``timeout_s`` (default ``RAYSTUDY_CONNECT_TIMEOUT_S`` or 15 s) when nothing listens at a
+    ``host:port`` Ray address: ``ray.init`` itself retries such an address for minutes. Other forms
+    (``auto``, ``ray://``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    limit = timeout_s if timeout_s is not None else float(os.environ.get("RAYSTUDY_CONNECT_TIMEOUT_S",
+                                                                          CONNECT_TIMEOUT_S))
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            attempt_s = max(min(deadline - time.monotonic(), 5.0), 0.1)
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=attempt_s):
+                return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise ClusterUnreachable(f"cannot reach a Ray cluster at {address} within {limit:g} s "
+                                         f"({err.strerror or err}); check --address / RAY_ADDRESS") from None
+            time.sleep(0.5)
 
 
 AGENT_PORT = 52365  # ray_constants.DEFAULT_DASHBOARD_AGENT_LISTEN_PORT

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from shared.config import ConfigError, bounded, load_config, to_dict
 from shared.names import check_name
@@ -108,20 +109,73 @@ class YamlLines:
 def load_study(path: str | Path, smoke: bool = False) -> StudyConfig:
     """Load and validate a study; ConfigError messages start with ``file:line``."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such study file")
+    data = read_study_yaml(path)
     lines = YamlLines(path)
-    raw = OmegaConf.load(path)
-    if smoke:
-        raw = OmegaConf.merge(raw, raw.get("smoke") or {})
     try:
+        raw = OmegaConf.create(data)
+        if smoke:
+            raw = OmegaConf.merge(raw, raw.get("smoke") or {})
         study: StudyConfig = load_config(StudyConfig, raw)
     except ConfigError as err:
         key = str(err).split(":")[0]
         raise ConfigError(f"{lines.where(key)}: {err}") from None
+    except (OmegaConfBaseException, ValueError, TypeError) as err:  # e.g. `smoke:` that is not a mapping
+        raise ConfigError(f"{path}: {str(err).splitlines()[0]}") from None
     study.name = check_name(study.name or path.stem, f"{lines.where('name')}: name")
     validate_study(study, lines)
+    validate_arm_sweeps(study, smoke, lines)
     return study
+
+
+def read_study_yaml(path: Path) -> dict[str, Any]:
+    """The study file's content as plain data, or a ConfigError naming the file (and the line) when it is
+    missing, a directory, not text, not YAML, uses a tag (``!!python/...``: safe loading refuses every tag
+    beyond plain data) or is not a mapping of the study's keys (sections of the right shape are checked by
+    the schema)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such study file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: is a directory, not a study file" if path.is_dir() else
+                          f"{path}: not a regular file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a study is YAML in UTF-8)") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read it ({err.strerror or err})") from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: not a text file (it holds NUL bytes)")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as err:
+        mark = err.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML tags are not allowed in a study ({err.problem})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(f"{path}: a study must be a mapping of keys (name, seeds, measures, arms, ...); "
+                          f"this file is {kind}")
+    for key, expected in (("arms", dict), ("smoke", dict), ("resources", dict), ("budget", dict),
+                          ("data", dict), ("seeds", list), ("measures", list), ("minimize", list)):
+        if key in data and data[key] is not None and not isinstance(data[key], expected):
+            shape = "a mapping" if expected is dict else "a list"
+            raise ConfigError(f"{_line(path, data, key)}: {key}: must be {shape}, got "
+                              f"{type(data[key]).__name__} {data[key]!r:.80}")
+    for arm_name, arm in (data.get("arms") or {}).items():
+        if not isinstance(arm, dict):
+            raise ConfigError(f"{path}: arms.{arm_name}: must be a mapping (method, overrides, ...), "
+                              f"got {arm!r:.80}")
+    return data
+
+
+def _line(path: Path, data: dict[str, Any], key: str) -> str:
+    """``file:line`` of a top-level key (the file parsed, so composing it again cannot fail)."""
+    return YamlLines(path).where(key) if key in data else str(path)
 
 
 def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
@@ -246,3 +300,69 @@ def study_id(study: StudyConfig, smoke: bool) -> str:
     """Deterministic per study content: the same study resumes under the same id."""
     content = json.dumps(to_dict(study), sort_keys=True, default=str)
     return f"{study.name}{'-smoke' if smoke else ''}-{hashlib.sha1(content.encode()).hexdigest()[:8]}"
+
+
+def arm_sweep_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
+    """The command-line items of arm ``arm_name``'s sweep job, as the scheduler builds them (method overrides,
+    per-trial resources, budget, metric, search space, sweep options)."""
+    arm = study.arms[arm_name]
+    overrides = arm_overrides(study, arm_name)
+    if smoke:  # the sweep's smoke section shrinks epochs, model and data: it wins, as in the scheduler
+        from jobs.sweepconfig import smoke_keys
+
+        shrunk = smoke_keys(arm.method)
+        overrides = {k: v for k, v in overrides.items() if k not in shrunk}
+    items = [f"{k}={_dotlist_value(v)}" for k, v in overrides.items()]
+    cpu, gpu = study_trial_resources(study)
+    items += [f"sweep.resources.cpu={cpu}", f"sweep.resources.gpu={gpu}"]
+    if study.budget.trials:
+        items.append(f"sweep.num_samples={study.budget.trials}")
+    if study.budget.time_s:
+        items.append(f"sweep.time_budget_s={study.budget.time_s}")
+    metric = arm.metric or study.metric
+    if metric:
+        items += [f"sweep.metric={metric}", f"sweep.mode={'min' if metric in study.minimize else 'max'}"]
+    items += [f"sweep.search_space.{k}={_dotlist_value(v)}" for k, v in arm.search_space.items()]
+    items += [f"sweep.{k}={_dotlist_value(v)}" for k, v in arm.sweep_options.items()]
+    return items
+
+
+def study_trial_resources(study: StudyConfig) -> tuple[float, float]:
+    """(cpu, gpu) of one trial: the study's profile when it names one (an unknown profile is a ConfigError
+    listing the known ones), else its own resources."""
+    if study.resources.profile:
+        from cluster.profiles import load_profile
+
+        profile = load_profile(study.resources.profile)
+        return profile.cpu, profile.gpu
+    return study.resources.cpu, study.resources.gpu
+
+
+def _dotlist_value(value: Any) -> str:
+    """A value as OmegaConf dotlist text (JSON is valid YAML flow syntax), as the scheduler renders it."""
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def validate_arm_sweeps(study: StudyConfig, smoke: bool, lines: YamlLines | None = None) -> None:
+    """Load and check every arm's sweep (search space, sweep options, budget, resources) as its job will,
+    so that a bad arm fails here, before any node is submitted, instead of failing its job on each retry."""
+    from jobs.sweepconfig import load_sweep, validate_sweep
+
+    try:
+        study_trial_resources(study)
+    except ConfigError as err:
+        raise ConfigError(f"{lines.where('resources.profile') if lines else 'study'}: resources.profile: {err}") \
+            from None
+    for arm_name, arm in study.arms.items():
+        spec = get_method(arm.method)
+        try:
+            items = arm_sweep_items(study, arm_name, smoke)
+            if arm.sweep:
+                validate_sweep(spec, load_sweep(spec, items, smoke=smoke))
+            else:  # the seeds node: the arm's fixed configuration, once per seed
+                load_sweep(spec, [i for i in items if i.startswith(("sweep.resources.",)) or
+                                  not i.startswith("sweep.")], smoke=smoke, seeds=list(study.seeds))
+        except ConfigError as err:
+            section = "search_space" if arm.search_space else "sweep_options"
+            where = lines.where(f"arms.{arm_name}.{section}") if lines else "study"
+            raise ConfigError(f"{where}: arms.{arm_name}: {err}") from None

@@ -57,10 +57,10 @@ from jobs.runrecord import check_same_run, stored_record, write_record  # noqa: 
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 from jobs.trackers import Trackers, add_tracker_arguments, tracker_callbacks, trackers_from_args  # noqa: E402
 from shared.atomic import DiskFullError  # noqa: E402
-from shared.config import ConfigError  # noqa: E402
+from shared.config import MAX_INT, ConfigError  # noqa: E402
 from shared.names import check_name  # noqa: E402
 from shared.registry import get_method  # noqa: E402
-from shared.results import ResultsStore, code_version, quarantine_damaged, storage_root  # noqa: E402
+from shared.results import ResultsStore, check_storage_root, code_version, quarantine_damaged  # noqa: E402
 from shared.trust import check_storage_trusted  # noqa: E402
 
 
@@ -85,9 +85,10 @@ def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = Fa
     sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
     validate_sweep(spec, sweep)
     experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
-    check_storage_trusted(storage_root(storage), f"tune/{experiment}", f"train/{experiment}")  # before Ray
+    root = check_storage_root(storage)  # a writable directory (or creatable as one), before Ray
+    check_storage_trusted(root, f"tune/{experiment}", f"train/{experiment}")  # before Ray
     return SweepPlan(method=spec.name, sweep=sweep, experiment=experiment,
-                     storage=storage_root(storage), smoke=smoke, study=study, job=job)
+                     storage=root, smoke=smoke, study=study, job=job)
 
 
 def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
@@ -251,9 +252,22 @@ def profile_items(method: str, profile: str | None) -> list[str]:
 
 def _int_list(text: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(not 0 <= s <= MAX_INT for s in seeds):  # numpy's seed range
+        raise argparse.ArgumentTypeError(f"seeds must lie in [0, {MAX_INT}], got {text!r}")
+    return seeds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None, method: str | None = None, prog: str | None = None,
@@ -269,7 +283,7 @@ def parse_args(argv: list[str] | None = None, method: str | None = None, prog: s
     parser.add_argument("--fresh", action="store_true", help="start a new experiment instead of resuming")
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
     parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
+    parser.add_argument("--num-cpus", type=_positive_int, help="CPUs of the embedded local Ray (default: all)")
     parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
                         help="no search: train the configuration once per seed")
     parser.add_argument("--profile", help="a configs/cluster/ profile: its distributed section for methods marked "
@@ -277,7 +291,8 @@ def parse_args(argv: list[str] | None = None, method: str | None = None, prog: s
     parser.add_argument("--study", default="", help="study label written into the result rows")
     parser.add_argument("--job", default="", help="job label written into the result rows")
     add_tracker_arguments(parser)
-    args = parser.parse_args(argv)
+    # Intermixed: overrides may follow options (`care --smoke epochs=8`), as they may precede them.
+    args = parser.parse_intermixed_args(argv)
     if method is not None:
         args.method = method
     return args
@@ -298,7 +313,11 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         check_resumable(plan, args.fresh)
         trackers = trackers_from_args(args)
         from cluster import connect
+        from cluster.preflight import check_local_fit
 
+        if get_method(plan.method).resources.distributed != "deepspeed":  # Train workers: checked once connected
+            check_local_fit({"CPU": plan.sweep.resources.cpu, "GPU": plan.sweep.resources.gpu}, args.address,
+                            "sweep.resources", num_cpus=args.num_cpus)
         conn = connect(args.address, num_cpus=args.num_cpus)
         check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:

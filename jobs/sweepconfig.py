@@ -143,11 +143,18 @@ def to_tune_domain(key: str, spec: Any) -> Any:
         if not isinstance(args, list) or not args:
             raise ConfigError(f"search_space.{key}.{kind}: expected a non-empty list")
         return tune.choice(args) if kind == "choice" else tune.grid_search(args)
-    if not isinstance(args, list) or len(args) != 2 or not args[0] < args[1]:
+    if not isinstance(args, list) or len(args) != 2 or not all(_finite_number(a) for a in args):
+        raise ConfigError(f"search_space.{key}.{kind}: expected [low, high] of two finite numbers, got {args}")
+    if not args[0] < args[1]:
         raise ConfigError(f"search_space.{key}.{kind}: expected [low, high] with low < high, got {args}")
     if kind == "loguniform" and args[0] <= 0:
         raise ConfigError(f"search_space.{key}.loguniform: bounds must be > 0, got {args}")
     return {"uniform": tune.uniform, "loguniform": tune.loguniform, "randint": tune.randint}[kind](*args)
+
+
+def _finite_number(value: Any) -> bool:
+    """A search bound must be a real, finite number (``inf`` in a YAML flow list is the string 'inf')."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def edge_values(spec: Any) -> list[Any]:

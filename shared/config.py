@@ -10,6 +10,7 @@ Three kinds of checks run, in this order:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,47 @@ def bounded(
     return dataclasses.field(default=default, metadata=meta)
 
 
+# Integers are bounded so that a typo (``epochs=99999999999999999999``) fails here instead of running until
+# killed. Every integer fits numpy's seed range (and a Parquet int64 column); counts of work get a tighter,
+# still generous bound unless their field declares its own upper bound.
+MAX_INT = 2**32 - 1
+COUNT_LIMITS = {"epochs": 100_000, "steps": 10_000_000, "num_samples": 100_000, "trials": 100_000}
+
+
+def _count_limit(key: str) -> int | None:
+    """The upper bound of a count field named like ``epochs``, ``warmup_epochs``, ``num_samples``."""
+    name = key.rsplit(".", 1)[-1]
+    for word, limit in COUNT_LIMITS.items():
+        if name == word or name.endswith("_" + word):
+            return limit
+    return None
+
+
+def check_number(key: str, value: Any) -> None:
+    """Refuse NaN and infinite floats and integers beyond :data:`MAX_INT`, in a value or anywhere inside a
+    list or mapping (free-form sections such as a search space)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise ConfigError(f"{key}: must be at most {MAX_INT} in magnitude, got {value!r}")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            check_number(f"{key}.{k}", v)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            check_number(f"{key}[{i}]", v)
+
+
 def _check_field(key: str, value: Any, meta: Mapping[str, Any]) -> None:
     if value is None:
         return
+    check_number(key, value)
+    limit = _count_limit(key)
+    if limit is not None and isinstance(value, int) and meta.get("le") is None and meta.get("lt") is None \
+            and value > limit:
+        raise ConfigError(f"{key}: must be <= {limit} (a sane upper bound for a count), got {value!r}")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         raise ConfigError(f"{key}: must be one of {list(choices)}, got {value!r}")

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -35,6 +36,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from shared import atomic
+from shared.config import ConfigError
 
 SCHEMA = pa.schema(
     [
@@ -66,6 +68,36 @@ def storage_root(root: str | os.PathLike | None = None) -> str:
     if "://" in root:
         return root.rstrip("/")
     return str(Path(root).expanduser().resolve())
+
+
+class StorageError(ConfigError):
+    """The storage root cannot hold results (not a directory, not writable); the message names the path."""
+
+
+def check_storage_root(root: str | os.PathLike | None = None) -> str:
+    """The storage root (as :func:`storage_root`), checked to be, or to be creatable as, a writable directory.
+
+    Runs before Ray starts, so that a root such as ``/etc/passwd/x`` or a read-only mount fails at once with
+    a message instead of after the first trial. Creates nothing: the deepest existing ancestor must be a
+    directory this process can create files in (probed with an unnamed temporary file). URIs (``s3://``) are
+    left to their filesystem.
+    """
+    resolved = storage_root(root)
+    if "://" in resolved:
+        return resolved
+    path = Path(resolved)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        why = "is not a directory" if existing == path else f"cannot be created: {existing} is not a directory"
+        raise StorageError(f"storage root {resolved} {why} (set --storage or RAYSTUDY_STORAGE)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        what = "is not writable" if existing == path else f"cannot be created in {existing}"
+        raise StorageError(f"storage root {resolved} {what}: {err.strerror or err} "
+                           "(set --storage or RAYSTUDY_STORAGE)") from None
+    return resolved
 
 
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:

@@ -53,7 +53,7 @@ def _uses_local_ray(item) -> bool:
 
 # The longest files of a serial run on 2 cores (--durations), longest first; the rest follow in their order.
 LONGEST_FIRST = (
-    "test_study_integration.py", "test_study_recovery.py", "test_reproduction.py", "test_security.py",
+    "test_study_integration.py", "test_study_recovery.py", "test_reproduction.py", "test_faults.py", "test_security.py",
     "test_reproduction_ssl.py", "test_sweep_integration.py", "test_distributed.py", "test_sfa.py",
     "test_damaged_files.py", "test_reproduction_disentangled.py", "test_reproduction_graph.py",
     "test_reproduction_seqtopk.py",

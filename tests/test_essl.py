@@ -92,12 +92,29 @@ def test_eliminate_reverses_only_the_encoders_share_of_the_class_gradient():
             assert torch.allclose(g, out["normal"][name] - 0.5 * class_part, atol=1e-5), name
 
 
-def test_random_init_baseline_trains_nothing():
+def test_random_init_baseline_trains_no_weight_but_sets_batchnorm_statistics():
     spec = get_method("essl")
     trainer = spec.make_trainer(spec.load_config([*TINY, "pretrain=false"]))
-    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    before = {k: v.clone() for k, v in trainer.model.named_parameters()}
     trainer.fit_epoch()
-    assert all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in before.items())
+    assert all(torch.equal(v, dict(trainer.model.named_parameters())[k]) for k, v in before.items())
+    # the first BatchNorm's running mean is the mean of its input over the train batches (not its initial 0)
+    first_conv, first_norm = trainer.model.backbone.features[0][0], trainer.model.backbone.features[0][1]
+    with torch.no_grad():
+        inputs = torch.cat([first_conv(trainer.augment.normalize(x)) for x, _ in trainer.batches()])
+    assert first_norm.momentum == 0.1
+    assert torch.allclose(first_norm.running_mean, inputs.mean(dim=(0, 2, 3)), atol=1e-5)
+
+
+def test_shuffled_class_control_keeps_each_images_label_fixed_but_meaningless():
+    spec = get_method("essl")
+    true = spec.make_trainer(spec.load_config([*TINY, "mode=eliminate"]))
+    control = spec.make_trainer(spec.load_config([*TINY, "mode=eliminate", "shuffle_classes=true"]))
+    assert torch.equal(true.class_labels, true.data.train.labels)
+    assert torch.equal(control.class_labels.sort().values, true.data.train.labels.sort().values)  # same label counts
+    assert (control.class_labels != true.data.train.labels).float().mean() > 0.5
+    again = spec.make_trainer(spec.load_config([*TINY, "mode=eliminate", "shuffle_classes=true"]))
+    assert torch.equal(again.class_labels, control.class_labels)  # drawn once from the seed
 
 
 def test_training_reports_transform_accuracy_and_evaluators_add_it():

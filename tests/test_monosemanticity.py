@@ -10,7 +10,9 @@ from shared.metrics import (
     active_dims,
     effective_rank,
     nonneg_ratio,
+    random_sparse_like,
     semantic_consistency,
+    semantic_consistency_control,
     sparsity,
     symmetric_label_noise,
 )
@@ -27,6 +29,31 @@ def test_feature_statistics_by_hand():
     assert active_dims(z) == 3
     # dim 0 fires for labels (0, 0, 1): 2/3; dim 1 for (1): 1; dim 2 for (1): 1
     assert semantic_consistency(z, labels) == pytest.approx((2 / 3 + 1 + 1) / 3)
+
+
+def test_random_sparse_control_keeps_each_samples_number_of_non_zeros():
+    z = torch.tensor([[1.0, 0.0, 0.0, -2.0], [0.0, 0.0, 0.0, 0.0], [3.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.5, 0.0]])
+    generator = torch.Generator().manual_seed(0)
+    codes = [random_sparse_like(z, generator) for _ in range(20)]
+    for code in codes:
+        assert code.shape == z.shape and (code >= 0).all()
+        assert (code > 0).sum(dim=1).tolist() == [2, 0, 4, 1]
+    assert len({tuple(code[0].nonzero().flatten().tolist()) for code in codes}) > 1  # positions are drawn anew
+
+
+def test_semantic_consistency_control_by_hand():
+    labels = torch.tensor([0, 0, 0, 1])
+    # a dense code: every dimension fires for every sample, so the control is the largest class's share, exactly
+    assert semantic_consistency_control(torch.ones(4, 3), labels) == pytest.approx(3 / 4)
+    # one dimension: whatever the positions, it fires for every active sample
+    assert semantic_consistency_control(torch.tensor([[1.0], [1.0], [0.0], [1.0]]), labels) == pytest.approx(2 / 3)
+    # a perfectly monosemantic one-hot code of two balanced classes over 4 dimensions scores 1; random one-hot codes
+    # put about 250 samples of both classes on each dimension: about 0.5 (plus the chance excess of the larger class)
+    labels = torch.arange(1000) % 2
+    monosemantic = F.one_hot(labels * 2 + (torch.arange(1000) // 2) % 2, 4).float()
+    assert semantic_consistency(monosemantic, labels) == 1.0
+    control = semantic_consistency_control(monosemantic, labels)
+    assert 0.5 < control < 0.56
 
 
 def test_effective_rank_counts_equal_singular_values():

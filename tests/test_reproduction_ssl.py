@@ -1,12 +1,14 @@
-"""The SSL family's claims at small scale (configs/reproduce/*.yaml), over seeds 0 and 1 on a local Ray.
-The margins asserted are below the figures measured over seeds 0-2 (REPRODUCTION.md). A claim that did not
-hold at this scale is marked ``xfail(strict=True)``: the test still asserts the paper's claim, and it fails
-loudly if the claim starts to hold (then REPRODUCTION.md must change)."""
+"""The SSL family's claims at small scale (configs/reproduce/*.yaml), on a local Ray.
+The monosemanticity and E-SSL tests assert on held-out seeds 2 and 3 (seed and data.seed): their settings and
+margins were chosen on seeds 0 and 1 (REPRODUCTION.md gives both). A claim that did not hold at this scale is
+marked ``xfail(strict=True)``: the test still asserts the paper's claim, and it fails loudly if the claim starts
+to hold (then REPRODUCTION.md must change)."""
 import pytest
 
 from jobs.reproduce import mean
 
-SEEDS = [0, 1]
+SEEDS = [0, 1]  # the reproductions not yet re-measured on held-out seeds (IFM)
+HELD_OUT = {"monosemanticity": [2, 3], "essl_tasks": [2, 3], "essl_explaining_away": [2, 3]}
 _cache: dict[str, dict] = {}
 _runs: dict = {}  # E-SSL's rotation task (essl_tasks) is the normal mode of essl_explaining_away: trained once
 
@@ -16,42 +18,88 @@ def ray_session(local_ray):
     return local_ray
 
 
-# Arms no test asserts on are not trained in CI (their figures are in REPRODUCTION.md): E-SSL's hflip task and
-# its "add" mode, whose claims do not hold at this scale.
-ARMS = {"essl_tasks": ["random_init", "rotation"], "essl_explaining_away": ["normal", "eliminate"]}
+# E-SSL: kNN with k = 20 (digits has about 140 train images per class; at k = 200 a random-init encoder scored 0.16
+# against 0.71 at k = 20), a random-init encoder whose BatchNorm statistics are the train images', and gradient
+# reversal against shuffled labels as the control of eliminate.
+ARMS = {"essl_tasks": ["random_init", "hflip", "rotation"],
+        "essl_explaining_away": ["add", "normal", "eliminate", "eliminate_shuffled"]}
 
 
 def outcome(name: str) -> dict:
     from jobs.reproduce import compare
 
     if name not in _cache:
-        _cache[name] = compare(name, seeds=SEEDS, arms=ARMS.get(name), done=_runs)
+        _cache[name] = compare(name, seeds=HELD_OUT.get(name, SEEDS), arms=ARMS.get(name), done=_runs)
     return _cache[name]
 
 
 @pytest.mark.slow
 def test_essl_rotation_prediction_beats_the_random_init_encoder():
+    """A floor, not the paper's claim: any training clears it (hflip prediction does as well). Probe margin chosen on
+    seeds 0-1 (rotation 0.974, random init 0.882); the kNN margin is set to the same, a priori."""
     out = outcome("essl_tasks")
     assert mean(out, "rotation", "linear_probe_acc") >= mean(out, "random_init", "linear_probe_acc") + 0.05
-    assert mean(out, "rotation", "knn_acc") >= mean(out, "random_init", "knn_acc") + 0.3
-    # rotation > hflip does not show on digits (both about 0.975): REPRODUCTION.md
+    assert mean(out, "rotation", "knn_acc") >= mean(out, "random_init", "knn_acc") + 0.05
 
 
 @pytest.mark.slow
-def test_essl_removing_class_information_hurts_rotation_prediction():
+@pytest.mark.xfail(strict=True, reason="on digits hflip prediction teaches the class as well as rotation prediction "
+                                       "(REPRODUCTION.md)")
+def test_essl_rotation_prediction_teaches_more_class_features_than_hflip_prediction():
+    """The paper's ranking, by a margin above the seed noise (seeds 0-2: probe sd 0.004-0.006)."""
+    out = outcome("essl_tasks")
+    assert mean(out, "rotation", "linear_probe_acc") >= mean(out, "hflip", "linear_probe_acc") + 0.02
+    assert mean(out, "rotation", "knn_acc") >= mean(out, "hflip", "knn_acc") + 0.02
+
+
+@pytest.mark.slow
+def test_essl_gradient_reversal_hurts_rotation_prediction():
+    """Not the claim by itself: the reversal costs as much against shuffled labels (the next test). Margin 0.1 from
+    seeds 0-2 of the first measurement (normal 0.746, eliminate 0.538)."""
     out = outcome("essl_explaining_away")
     assert mean(out, "normal", "transform_acc") >= mean(out, "eliminate", "transform_acc") + 0.1
-    # add >= normal does not hold here (REPRODUCTION.md): rotation prediction alone already learns the digit
 
 
 @pytest.mark.slow
-def test_ncl_and_sae_codes_are_non_negative_sparse_and_more_monosemantic():
+@pytest.mark.xfail(strict=True, reason="gradient reversal against shuffled labels cuts rotation accuracy as much as "
+                                       "against the class: the drop is the reversal's (REPRODUCTION.md)")
+def test_essl_removing_class_information_hurts_rotation_prediction_more_than_the_reversal_itself():
+    """The paper's explaining-away contrast against its control: the same gradient reversal against a fixed random
+    permutation of the labels (no class information); the same margin as normal vs eliminate."""
+    out = outcome("essl_explaining_away")
+    assert mean(out, "eliminate_shuffled", "transform_acc") >= mean(out, "eliminate", "transform_acc") + 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="adding class information does not help rotation prediction at this scale: "
+                                       "rotation prediction alone already learns the digit (REPRODUCTION.md)")
+def test_essl_adding_class_information_helps_rotation_prediction():
+    out = outcome("essl_explaining_away")
+    assert mean(out, "add", "transform_acc") >= mean(out, "normal", "transform_acc") + 0.02
+
+
+# Non-negativity and sparsity follow from the ReLU and the top-k (tests/test_monosemanticity.py checks them), and
+# sparsity alone raises semantic consistency: each code is compared with random codes of its own sparsity (same
+# non-zeros per sample). Margin chosen on seeds 0-1: SAE 0.216 vs its control 0.176, NCL 0.139 vs 0.143.
+CONSISTENCY_MARGIN = 0.02
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="on the held-out seeds the SAE code is not more class-consistent than random "
+                                       "codes of its sparsity by the margin: 0.185 vs 0.177 (REPRODUCTION.md)")
+def test_sae_codes_are_more_class_consistent_than_random_codes_of_their_sparsity():
     out = outcome("monosemanticity")
-    assert mean(out, "simclr", "sparsity") < 0.05
-    for arm in ("ncl", "sae_probe"):
-        assert mean(out, arm, "nonneg_ratio") == 1.0
-        assert mean(out, arm, "sparsity") >= mean(out, "simclr", "sparsity") + 0.5
-        assert mean(out, arm, "semantic_consistency") > mean(out, "simclr", "semantic_consistency")
+    control = mean(out, "sae_probe", "semantic_consistency_control")
+    assert mean(out, "sae_probe", "semantic_consistency") >= control + CONSISTENCY_MARGIN
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="NCL's code is no more class-consistent than random codes of its sparsity "
+                                       "(0.141 vs 0.144 on the held-out seeds; REPRODUCTION.md)")
+def test_ncl_codes_are_more_class_consistent_than_random_codes_of_their_sparsity():
+    out = outcome("monosemanticity")
+    control = mean(out, "ncl", "semantic_consistency_control")
+    assert mean(out, "ncl", "semantic_consistency") >= control + CONSISTENCY_MARGIN
 
 
 @pytest.mark.slow

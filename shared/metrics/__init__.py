@@ -6,7 +6,9 @@ from shared.metrics.monosemanticity import (
     effective_rank,
     nonneg_ratio,
     orthogonality_error,
+    random_sparse_like,
     semantic_consistency,
+    semantic_consistency_control,
     sparsity,
     symmetric_label_noise,
 )
@@ -14,4 +16,5 @@ from shared.metrics.probe import linear_probe
 from shared.metrics.procrustes import procrustes, procrustes_residual
 
 __all__ = ["active_dims", "effective_rank", "knn_accuracy", "linear_probe", "nonneg_ratio", "orthogonality_error",
-           "procrustes", "procrustes_residual", "semantic_consistency", "sparsity", "symmetric_label_noise"]
+           "procrustes", "procrustes_residual", "random_sparse_like", "semantic_consistency",
+           "semantic_consistency_control", "sparsity", "symmetric_label_noise"]

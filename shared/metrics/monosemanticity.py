@@ -44,6 +44,24 @@ def semantic_consistency(z: torch.Tensor, labels: torch.Tensor) -> float:
     return sum(shares) / len(shares) if shares else 0.0
 
 
+def random_sparse_like(z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random code of ``z``'s shape with the same number of non-zeros in every row (sample), at positions drawn
+    uniformly without replacement, with values in [0.5, 1): the same sparsity, no learned structure."""
+    active_per_row = (z.abs() > ZERO).sum(dim=1, keepdim=True)
+    rank = torch.rand(z.shape, generator=generator).argsort(dim=1).argsort(dim=1)  # a random permutation per row
+    values = 0.5 + 0.5 * torch.rand(z.shape, generator=generator)
+    return values * (rank < active_per_row)
+
+
+def semantic_consistency_control(z: torch.Tensor, labels: torch.Tensor, draws: int = 5, seed: int = 0) -> float:
+    """:func:`semantic_consistency` of random codes as sparse as ``z`` (:func:`random_sparse_like`), averaged over
+    ``draws``: what sparsity alone scores. Fewer samples per active dimension raise the largest class's share by
+    chance (a dense code scores the largest class's share; a top-16-of-128 code about 0.17 on 360 digits), so a
+    code is more monosemantic than its sparsity explains only if it beats this figure."""
+    generator = torch.Generator().manual_seed(seed)
+    return sum(semantic_consistency(random_sparse_like(z, generator), labels) for _ in range(draws)) / draws
+
+
 def symmetric_label_noise(labels: torch.Tensor, rate: float, classes: int, generator: torch.Generator) -> torch.Tensor:
     """A ``rate`` fraction of the labels, chosen at random, replaced by a label drawn uniformly from the other
     classes (the official ``classification_dataloader.py``, there for CIFAR-100 only)."""

@@ -46,7 +46,10 @@ class ESSLConfig(MethodConfig):
     task: str = bounded("rotation", choices=list(TASKS), help="the transformation to predict")
     mode: str = bounded("normal", choices=["normal", "add", "eliminate"], help="explaining-away variants")
     lam: float = bounded(1.0, ge=0.0, help="weight of the class term in add / eliminate (official lmbd: 1)")
-    pretrain: bool = bounded(True, help="false: keep the random initialisation (the official 'none' baseline)")
+    pretrain: bool = bounded(True, help="false: keep the random initialisation (the official 'none' baseline); "
+                                         "its BatchNorm statistics are still those of the train images")
+    shuffle_classes: bool = bounded(False, help="add / eliminate: the class head learns a fixed random permutation of "
+                                                "the train labels (a control with no class information)")
     head_hidden: int = bounded(512, ge=1, help="hidden width of the prediction head (official: 2048)")
     max_shift: float = bounded(0.125, ge=0.0, lt=0.5, help="base random crop: shift as a fraction of the side")
     data: DataConfig = field(default_factory=lambda: DataConfig(name="digits", n_train=-1, n_test=360))
@@ -99,18 +102,40 @@ class ESSLTrainer(ImageTrainer):
         cfg = self.config
         return ESSLModel(cfg.model, TASKS[cfg.task], len(self.data.class_names), cfg.head_hidden)
 
+    def setup(self) -> None:
+        super().setup()
+        labels = self.data.train.labels
+        # the control's labels: a permutation drawn once from the seed, so each image keeps one (meaningless) label
+        permutation = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.config.seed + 1))
+        self.class_labels = labels[permutation] if self.config.shuffle_classes else labels
+
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         b = self.config.batch_size
         order = torch.randperm(len(self.data.train), generator=self.generator)
         for step in range(self.steps_per_epoch()):
             rows = order[step * b : (step + 1) * b]
-            yield to_float(self.data.train.images[rows]), self.data.train.labels[rows]
+            yield to_float(self.data.train.images[rows]), self.class_labels[rows]
 
     def fit_epoch(self) -> dict[str, float]:
         if self.config.pretrain:
             return super().fit_epoch()
-        self.epoch += 1  # the random-init baseline: nothing is trained
+        self._set_batchnorm_statistics()  # the random-init baseline: no weight is trained
+        self.epoch += 1
         return {"loss": 0.0}
+
+    @torch.no_grad()
+    def _set_batchnorm_statistics(self) -> None:
+        """BatchNorm's running mean and variance set to their averages over the train batches (un-augmented,
+        normalised), as any trained arm has them, so that the baseline differs from training only in its weights."""
+        norms = {m: m.momentum for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average over this pass
+        self.model.train()
+        for images, _ in self.batches():
+            self.model(self.augment.normalize(images))
+        for norm, momentum in norms.items():
+            norm.momentum = momentum
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config

@@ -10,7 +10,8 @@
   another class) and under Gaussian noise on the normalised inputs (train and test), as the
   monosemanticity paper's robustness probes;
 - ``Monosemanticity``: that paper's feature statistics (non-negative share, sparsity, active dimensions,
-  semantic consistency, effective rank) of the test features.
+  semantic consistency, effective rank) of the test features, and the semantic consistency of random codes
+  with the same number of non-zeros per sample (its control: sparsity alone raises it).
 
 The probes read frozen features of un-augmented images with a full-batch L-BFGS logistic regression
 (CARE's ``linear.py`` trains a linear layer with Adam on augmented images instead: cheaper here, the
@@ -35,6 +36,7 @@ from shared.metrics import (
     nonneg_ratio,
     procrustes_residual,
     semantic_consistency,
+    semantic_consistency_control,
     sparsity,
     symmetric_label_noise,
 )
@@ -137,12 +139,15 @@ class NoisyProbe(SSLEvaluator):
 
 
 class Monosemanticity(SSLEvaluator):
-    metrics = ("nonneg_ratio", "sparsity", "active_dims", "semantic_consistency", "effective_rank")
+    metrics = ("nonneg_ratio", "sparsity", "active_dims", "semantic_consistency", "semantic_consistency_control",
+               "effective_rank")
 
     def evaluate(self, artifact: EncoderArtifact) -> dict[str, float]:
         _, z = self.train_test(artifact)
         return {"nonneg_ratio": nonneg_ratio(z), "sparsity": sparsity(z), "active_dims": float(active_dims(z)),
                 "semantic_consistency": semantic_consistency(z, self.data.test.labels),
+                # the same statistic on random codes of the same sparsity: what sparsity alone scores
+                "semantic_consistency_control": semantic_consistency_control(z, self.data.test.labels),
                 "effective_rank": effective_rank(z)}
 
 
