@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import statistics
 
+import networkx as nx
 import pytest
 import torch
+from torch_geometric.data import Batch
 
 from jobs.reproduce import mean
 from shared.graphs.encodings import SPE, BasisNet, LapPE, SignNet
-from shared.graphs.generated import repeated_eigenvalue_graphs
+from shared.graphs.generated import nx_to_data, repeated_eigenvalue_graphs
+from shared.graphs.spectral import add_eigen_features
 from shared.methods.graph.common import pe_change_ratio
 
 SEEDS = [0, 1]
@@ -66,12 +69,54 @@ def test_spe_counts_cycles_better_than_no_positional_encoding(local_ray):
     assert mean(out, "spe", "test_mae") < mean(out, "no_pe", "test_mae")
 
 
+HELD_OUT = [2, 3]  # seeds no setting or threshold was chosen on (REPRODUCTION.md: tuning seeds 0-1)
+
+
+def held_out_outcome(name: str, arms: list[str] | None = None) -> dict:
+    from jobs.reproduce import compare
+
+    key = f"{name} held out"
+    if key not in _cache:
+        _cache[key] = compare(name, seeds=HELD_OUT, arms=arms)
+    return _cache[key]
+
+
+def test_edge_free_signnet_sees_no_edges_and_stays_sign_invariant():
+    """The filter claim's control: with phi=deepsets SignNet gets the graph only from the eigenvectors, like the
+    DeepSets base and the |V| and sign-flip arms (a GIN phi also reads the grid edges)."""
+    torch.manual_seed(0)
+    g = nx.grid_2d_graph(3, 3)
+    data = nx_to_data(nx.convert_node_labels_to_integers(g))
+    add_eigen_features([data], 9, cache=False)
+    no_edges, flipped = data.clone(), data.clone()
+    no_edges.edge_index = data.edge_index[:, :0]
+    flipped.eigvecs = data.eigvecs * (torch.randint(0, 2, (9,)) * 2 - 1)
+    one = Batch.from_data_list
+    with torch.no_grad():
+        edge_free, gin = SignNet(9, 8, phi="deepsets").eval(), SignNet(9, 8, phi="gin").eval()
+        assert torch.allclose(edge_free(one([data])), edge_free(one([no_edges])), atol=1e-6)
+        assert torch.allclose(edge_free(one([data])), edge_free(one([flipped])), atol=1e-5)
+        assert not torch.allclose(gin(one([data])), gin(one([no_edges])), atol=1e-3)
+
+
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="with phi as edge-free as its baselines (DeepSets phi), SignNet no longer "
+                   "beats |V|: train MSE held-out seeds 2-3 8.44e-3 vs |V| 5.61e-3, sign flip 8.71e-3 "
+                   "(tuning seeds 0-1: 1.05e-2 / 6.00e-3 / 1.09e-2); the 3.9e-3 it scored before came "
+                   "from a GIN phi that read the grid edges")
 def test_signnet_fits_spectral_filters_better_than_sign_flip_and_abs(local_ray):
-    out = outcome("signnet_filters")
-    # measured over seeds 0-2: train_mse 3.9e-3 (SignNet) vs 5.3e-3 (|V|) vs 1.2e-2 (sign flip)
+    out = held_out_outcome("signnet_filters", arms=["sign_flip", "abs", "signnet"])
     assert mean(out, "signnet", "train_mse") < mean(out, "abs", "train_mse")
     assert mean(out, "signnet", "train_mse") < 0.5 * mean(out, "sign_flip", "train_mse")
+
+
+@pytest.mark.slow
+def test_abs_eigenvectors_fit_spectral_filters_better_than_sign_flips(local_ray):
+    """What still holds on held-out seeds: removing the sign ambiguity by |V| fits the filter better than training
+    through it with random flips (same edge-free base, same inputs)."""
+    out = held_out_outcome("signnet_filters", arms=["sign_flip", "abs", "signnet"])
+    # 0.8 chosen on tuning seeds 0-1 (ratio 0.55; per seed 0.60, 0.50); held-out seeds 2-3: 5.61e-3 vs 8.71e-3 (0.64)
+    assert mean(out, "abs", "train_mse") < 0.8 * mean(out, "sign_flip", "train_mse")
 
 
 @pytest.mark.slow

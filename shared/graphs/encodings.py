@@ -6,7 +6,8 @@ Inputs come from ``shared.graphs.spectral`` on a PyG Batch: ``eigvecs`` (N, k), 
 - :class:`LapPE`: the raw eigenvectors through a linear map, with random sign flips while training
   (``sign="flip"``), absolute values (``"abs"``), or as computed (``"none"``). The baseline the papers improve on.
 - :class:`SignNet` (Lim et al., ICLR 2023, Eq. 1): rho([phi(v_i) + phi(-v_i)]_i); phi is a GIN over the graph
-  applied to each eigenvector with shared weights; exactly invariant to each sign flip v_i -> -v_i.
+  (or, ``phi="deepsets"``, an edge-free DeepSets over the nodes) applied to each eigenvector with shared weights;
+  exactly invariant to each sign flip v_i -> -v_i.
 - :class:`BasisNet` (same paper, Eq. 2): rho([phi_{d_i}(V_i V_i^T)]_i) over eigenspaces V_i of multiplicity d_i,
   phi_d an invariant graph network (IGN, 2 -> 2 then 2 -> 1 layers); invariant to any basis change inside an
   eigenspace because it sees only the projectors.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch_geometric.nn import global_mean_pool
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from shared.graphs.spectral import eigenspace_assignment
@@ -86,12 +88,34 @@ class EigenGIN(nn.Module):
         return h
 
 
+class EigenDeepSets(nn.Module):
+    """A DeepSets over the nodes of each graph on (N, k, c) features, edges ignored (the official LearningFilters
+    ``--sign_inv_net DS`` phi): h_i <- MLP([h_i, mean_{j in graph(i)} h_j]) per eigenvector channel, weights
+    shared across k. Permutation equivariant; sees the graph only through the eigenvector itself."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int) -> None:
+        super().__init__()
+        dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.mlps = nn.ModuleList(mlp([2 * dims[i], hidden, dims[i + 1]]) for i in range(layers))
+
+    def forward(self, h: torch.Tensor, batch) -> torch.Tensor:
+        n, k = h.shape[:2]
+        for i, f in enumerate(self.mlps):
+            mean = global_mean_pool(h.reshape(n, -1), batch.batch)[batch.batch].reshape(h.shape)
+            h = f(torch.cat([h, mean], dim=-1))
+            if i < len(self.mlps) - 1:
+                h = torch.relu(h)
+        return h
+
+
 class SignNet(nn.Module):
     def __init__(self, k: int, dim: int, hidden: int = 16, phi_out: int = 4, phi_layers: int = 3,
-                 use_eigvals: bool = False) -> None:
+                 use_eigvals: bool = False, phi: str = "gin") -> None:
         super().__init__()
-        self.use_eigvals = use_eigvals
-        self.phi = EigenGIN(2 if use_eigvals else 1, hidden, phi_out, phi_layers)
+        if phi not in ("gin", "deepsets"):
+            raise ValueError(f"phi must be gin or deepsets, got {phi!r}")
+        self.use_eigvals, self.phi_kind = use_eigvals, phi
+        self.phi = (EigenGIN if phi == "gin" else EigenDeepSets)(2 if use_eigvals else 1, hidden, phi_out, phi_layers)
         self.rho = mlp([k * phi_out, hidden * 2, dim])
 
     def _phi_input(self, batch, v: torch.Tensor) -> torch.Tensor:
@@ -102,8 +126,8 @@ class SignNet(nn.Module):
 
     def forward(self, batch) -> torch.Tensor:
         v = masked_eigvecs(batch)
-        h = self.phi(self._phi_input(batch, v), batch.edge_index) + self.phi(self._phi_input(batch, -v),
-                                                                             batch.edge_index)
+        graph = batch.edge_index if self.phi_kind == "gin" else batch  # deepsets: no edges
+        h = self.phi(self._phi_input(batch, v), graph) + self.phi(self._phi_input(batch, -v), graph)
         h = h * batch.eig_mask[batch.batch].unsqueeze(-1).to(h.dtype)  # padded eigenvectors contribute nothing
         return self.rho(h.flatten(1))
 
