@@ -232,11 +232,12 @@ def test_a_trial_whose_checkpoints_are_all_truncated_restarts_from_scratch(local
 # -- 11: a full disk ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    """A real 2 MiB filesystem (tmpfs), filled to the last byte by ``fill()``; unmounted afterwards."""
+    """A real 2 MiB filesystem (tmpfs, private to its owner: a world-writable root is refused as untrusted), filled
+    to the last byte by ``fill()``; unmounted afterwards."""
     mount = tmp_path / "disk"
     mount.mkdir()
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True,
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount)], check=True,
                        capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as err:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {err}")

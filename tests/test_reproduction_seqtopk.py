@@ -30,6 +30,10 @@ def test_seqtopk_hard_token_loss_is_no_worse_than_topk(local_ray):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="post hoc (the layer was chosen after seeing the layers), and it does not "
+                                       "hold on this machine: last-layer K_t on hard targets 1.997 vs easy 2.034 "
+                                       "(mean of seeds 0, 1, 2026-12-02; the same at the commit the figures of "
+                                       "REPRODUCTION.md were measured at, so the machine, not the code, moved them)")
 def test_seqtopk_gives_hard_tokens_more_experts_than_easy_ones_in_the_last_layer(local_ray):
     out = outcome()
     # measured over seeds 0-2 (found after looking at the layers, see REPRODUCTION.md): last-layer K_t on hard
