@@ -23,7 +23,8 @@ def test_care_leads_with_colour_class_and_equivariance_and_compares_lambda():
     from shared.registry import get_method
 
     care = get_method("care")
-    assert care.headline == (Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_orth_residual", "min"))
+    assert care.headline == (Measure("colour_probe_acc"), Measure("linear_probe_acc"),
+                             Measure("equiv_orth_residual", "min"))
     assert care.compare == ("lam",)
 
 
@@ -210,7 +211,8 @@ def test_study_report_leads_with_the_arms_headline_measures(tmp_path: Path):
     assert measures == ["equiv_orth_residual", "knn_acc"] and lower == ["equiv_orth_residual"]
     text = Path(report.write_study_report(store, "s1", [], [])["report"]).read_text()
     header = next(line for line in text.splitlines() if line.startswith("| arm"))
-    assert header == "| arm | method | seeds | colour_probe_acc | linear_probe_acc | equiv_orth_residual |"  # care: rows first
+    # care's rows first
+    assert header == "| arm | method | seeds | colour_probe_acc | linear_probe_acc | equiv_orth_residual |"
     care = next(line for line in text.splitlines() if line.startswith("| care"))
     assert "**0.1050 ± 0.0071**" in care  # equivariance error: lower is better, from the spec
     rows = store.read().to_pandas()
