@@ -13,7 +13,7 @@ import ray
 from ray import tune
 
 from shared.atomic import TRIAL_RESERVE
-from shared.checkpoint import ensure_room_for_copy, restore_with_fallback, save_checkpoint
+from shared.checkpoint import ensure_room_for_copy, oldest_surviving_checkpoint, restore_with_fallback, save_checkpoint
 from shared.config import flatten, to_dict
 from shared.method import NonFiniteLossError
 from shared.registry import get_method
@@ -106,6 +106,24 @@ class MethodTrainable(tune.Trainable):
 
     def _local_storage(self) -> bool:
         return "://" not in self.run_info["storage"]
+
+    def restore(self, checkpoint_path: Any) -> None:
+        """Tune's restore, except when the experiment state names a checkpoint Tune has deleted since (a driver
+        killed between deleting a trial's old checkpoints and its next state snapshot): then the trial resumes
+        from its oldest checkpoint still on disk instead of failing. The epochs' rows are deterministic, so
+        the epochs trained again rewrite the same values; under ASHA, rung results between the two are not
+        replayed to the scheduler (the warning says so)."""
+        checkpoint = getattr(checkpoint_path, "checkpoint", None)
+        if checkpoint is not None and self._local_storage() and not Path(checkpoint.path).exists():
+            survivor = oldest_surviving_checkpoint(checkpoint.path)
+            if survivor is not None:
+                directory, epoch = survivor
+                print(f"[raystudy] WARNING trial {self.trial_id}: Tune's experiment state names {checkpoint.path}, "
+                      f"deleted since; resuming from {directory} (epoch {epoch})", file=sys.stderr, flush=True)
+                checkpoint_path = type(checkpoint_path)(
+                    checkpoint=tune.Checkpoint.from_directory(str(directory)),
+                    metrics={**(checkpoint_path.metrics or {}), "training_iteration": epoch})
+        super().restore(checkpoint_path)
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         restored = restore_with_fallback(Path(checkpoint_dir))

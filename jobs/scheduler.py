@@ -40,8 +40,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from jobs.studyconfig import StudyConfig, all_measures, arm_measures, arm_overrides, build_graph, load_study, study_id
-from jobs.sweepconfig import smoke_keys
+from jobs.studyconfig import (
+    StudyConfig,
+    all_measures,
+    arm_items,
+    arm_measures,
+    arm_sweep_items,
+    build_graph,
+    load_study,
+    study_id,
+)
 from shared.config import ConfigError
 from shared.results import ResultsStore, storage_root
 
@@ -518,34 +526,15 @@ class StudyScheduler:
                        "--measures", ",".join(all_measures(study)), "--minimize", ",".join(study.minimize),
                        "--title", study.description, "--quarantine"])  # damaged files: listed as missing
         arm = study.arms[node.arm]
-        overrides = arm_overrides(study, node.arm)
-        if state.smoke:  # the sweep's smoke section shrinks epochs, model and data: let it win
-            shrunk = smoke_keys(arm.method)
-            overrides = {k: v for k, v in overrides.items() if k not in shrunk}
-        items = [f"{k}={_render(v)}" for k, v in overrides.items()]
-        items += self._resource_items(study)
         if node.kind == "sweep":
-            if study.budget.trials:
-                items.append(f"sweep.num_samples={study.budget.trials}")
-            if study.budget.time_s:
-                items.append(f"sweep.time_budget_s={study.budget.time_s}")
-            metric = arm.metric or study.metric
-            if metric:
-                items += [f"sweep.metric={metric}", f"sweep.mode={'min' if metric in study.minimize else 'max'}"]
-            items += [f"sweep.search_space.{k}={_render(v)}" for k, v in arm.search_space.items()]
-            if "seed" not in overrides and "seed" not in arm.search_space:  # a sweep may search seeds (care.yaml):
-                items.append("seed=0")  # a study's picks a configuration on one seed, its seeds node retrains
-            items += [f"sweep.{k}={_render(v)}" for k, v in arm.sweep_options.items()]
+            items = arm_sweep_items(study, node.arm, state.smoke)
             return _q([self._python(), self._script("sweep.py"), arm.method, *items, *labels, *smoke])
+        items = arm_items(study, node.arm, state.smoke)
         if arm.sweep:
             sweep_node = state.nodes[f"sweep:{node.arm}"]
             items += [f"{k}={_render(v)}" for k, v in self.best_config(sweep_node.experiment).items()]
         seeds = ",".join(str(s) for s in study.seeds)
         return _q([self._python(), self._script("sweep.py"), arm.method, *items, "--seeds", seeds, *labels, *smoke])
-
-    def _resource_items(self, study: StudyConfig) -> list[str]:
-        need = self._trial_resources(study)
-        return [f"sweep.resources.cpu={need.get('CPU', 0.0)}", f"sweep.resources.gpu={need.get('GPU', 0.0)}"]
 
     def best_config(self, experiment: str) -> dict[str, Any]:
         """The searched keys' values of the best finished trial of a sweep (by the sweep's own metric)."""

@@ -302,19 +302,26 @@ def study_id(study: StudyConfig, smoke: bool) -> str:
     return f"{study.name}{'-smoke' if smoke else ''}-{hashlib.sha1(content.encode()).hexdigest()[:8]}"
 
 
-def arm_sweep_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
-    """The command-line items of arm ``arm_name``'s sweep job, as the scheduler builds them (method overrides,
-    per-trial resources, budget, metric, search space, sweep options)."""
+def arm_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
+    """The command-line items every job of arm ``arm_name`` carries: its method overrides (the sweep's smoke
+    section wins over them at smoke scale, since it shrinks epochs, model and data) and per-trial resources."""
     arm = study.arms[arm_name]
     overrides = arm_overrides(study, arm_name)
-    if smoke:  # the sweep's smoke section shrinks epochs, model and data: it wins, as in the scheduler
+    if smoke:
         from jobs.sweepconfig import smoke_keys
 
         shrunk = smoke_keys(arm.method)
         overrides = {k: v for k, v in overrides.items() if k not in shrunk}
-    items = [f"{k}={_dotlist_value(v)}" for k, v in overrides.items()]
     cpu, gpu = study_trial_resources(study)
-    items += [f"sweep.resources.cpu={cpu}", f"sweep.resources.gpu={gpu}"]
+    return [*(f"{k}={_dotlist_value(v)}" for k, v in overrides.items()),
+            f"sweep.resources.cpu={cpu}", f"sweep.resources.gpu={gpu}"]
+
+
+def arm_sweep_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
+    """The command-line items of arm ``arm_name``'s sweep job: what every job of the arm carries, plus budget,
+    metric, search space and sweep options. The scheduler submits exactly these, and validation loads them."""
+    arm = study.arms[arm_name]
+    items = arm_items(study, arm_name, smoke)
     if study.budget.trials:
         items.append(f"sweep.num_samples={study.budget.trials}")
     if study.budget.time_s:
@@ -323,6 +330,10 @@ def arm_sweep_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]
     if metric:
         items += [f"sweep.metric={metric}", f"sweep.mode={'min' if metric in study.minimize else 'max'}"]
     items += [f"sweep.search_space.{k}={_dotlist_value(v)}" for k, v in arm.search_space.items()]
+    if "seed" not in arm_overrides(study, arm_name) and "seed" not in arm.search_space:
+        # a sweep may search seeds (care.yaml); otherwise a study picks its configuration on seed 0, and
+        # the arm's seeds node retrains the pick on every seed
+        items.append("seed=0")
     items += [f"sweep.{k}={_dotlist_value(v)}" for k, v in arm.sweep_options.items()]
     return items
 
@@ -356,12 +367,10 @@ def validate_arm_sweeps(study: StudyConfig, smoke: bool, lines: YamlLines | None
     for arm_name, arm in study.arms.items():
         spec = get_method(arm.method)
         try:
-            items = arm_sweep_items(study, arm_name, smoke)
             if arm.sweep:
-                validate_sweep(spec, load_sweep(spec, items, smoke=smoke))
+                validate_sweep(spec, load_sweep(spec, arm_sweep_items(study, arm_name, smoke), smoke=smoke))
             else:  # the seeds node: the arm's fixed configuration, once per seed
-                load_sweep(spec, [i for i in items if i.startswith(("sweep.resources.",)) or
-                                  not i.startswith("sweep.")], smoke=smoke, seeds=list(study.seeds))
+                load_sweep(spec, arm_items(study, arm_name, smoke), smoke=smoke, seeds=list(study.seeds))
         except ConfigError as err:
             section = "search_space" if arm.search_space else "sweep_options"
             where = lines.where(f"arms.{arm_name}.{section}") if lines else "study"

@@ -219,6 +219,25 @@ def earlier_checkpoints(directory: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(older, reverse=True)]
 
 
+def oldest_surviving_checkpoint(missing: str | os.PathLike) -> tuple[Path, int] | None:
+    """For a trial checkpoint that no longer exists: the oldest intact ``checkpoint_<n>`` of the same trial and
+    its epoch, or None. Tune snapshots its experiment state every few seconds but deletes checkpoints beyond
+    ``num_to_keep`` at once, so a driver killed in between resumes from a state naming a deleted checkpoint;
+    older ones go first, so the oldest survivor is the nearest to what the state expected."""
+    parent = Path(missing).parent
+    if not parent.is_dir():
+        return None
+    found = []
+    for sibling in parent.iterdir():
+        if _TUNE_CHECKPOINT.match(sibling.name) and sibling.is_dir():
+            try:
+                meta, _ = verified_state(sibling)
+            except DamagedCheckpointError:
+                continue
+            found.append((int(meta.get("epoch", 0)), sibling))
+    return (min(found)[1], min(found)[0]) if found else None
+
+
 @dataclass
 class Restored:
     """What ``restore_with_fallback`` found: the state to load (None: start from scratch), where it came from,

@@ -123,3 +123,18 @@ def test_a_study_without_any_measure_is_refused(tmp_path: Path):
     text = STUDY.replace("measures: [colour_probe_acc, equiv_error]\nminimize: [equiv_error]\n", "")
     with pytest.raises(ConfigError, match="no measure to compare"):
         load_study(write(tmp_path, text))
+
+
+def test_sweep_items_pick_on_seed_0_unless_the_arm_sets_or_searches_seed(tmp_path: Path):
+    """The items validation loads are the ones the scheduler submits (one function builds both): a sweep
+    node picks its configuration on seed 0 unless the arm fixes or searches the seed itself."""
+    from jobs.studyconfig import arm_items, arm_sweep_items
+
+    study = load_study(write(tmp_path, STUDY + "    search_space: {lam: {choice: [0.01, 0.1]}}\n"
+                                                "  seeded:\n    method: simclr\n    overrides: {seed: 3}\n"))
+    assert "seed=0" in arm_sweep_items(study, "simclr", smoke=False)
+    assert "seed=0" not in arm_sweep_items(study, "seeded", smoke=False)
+    assert all(not item.startswith("sweep.search_space") for item in arm_items(study, "simclr", smoke=False))
+    seed_grid = "    method: simclr\n    search_space: {seed: {grid: [0, 1]}}\n"
+    searched = load_study(write(tmp_path, STUDY.replace("    method: simclr\n", seed_grid)))
+    assert "seed=0" not in arm_sweep_items(searched, "simclr", smoke=False)
