@@ -1,0 +1,37 @@
+"""The theory papers' findings at small scale (configs/reproduce/*.yaml), on a local Ray, on held-out seeds 2 and 3
+with the problem drawn by the seed too (data.seed = seed). Settings and margins come from the spec card's
+re-implementation and were checked on tuning seeds 0 and 1 (REPRODUCTION.md gives both)."""
+import pytest
+
+from jobs.reproduce import compare, mean
+
+HELD_OUT = [2, 3]
+_cache: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_session(local_ray):
+    return local_ray
+
+
+def outcome(name: str, arms: list[str] | None = None) -> dict:
+    if name not in _cache:
+        _cache[name] = compare(name, seeds=HELD_OUT, arms=arms)
+    return _cache[name]
+
+
+@pytest.mark.slow
+def test_group_dro_online_algorithms_close_most_of_erms_worst_group_gap():
+    out = outcome("group_dro_m8")
+    for algorithm in ("sagawa", "exp3p"):
+        for gdro, erm in zip(out[algorithm]["worst_group_gap"], out["erm"]["worst_group_gap"], strict=True):
+            assert gdro <= 0.3 * erm, (algorithm, gdro, erm)
+    assert mean(out, "exp3p", "worst_group_gap") < mean(out, "exp3p_short", "worst_group_gap")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="held-out seeds 2, 3: EXP3P 7.3e-3 vs Sagawa 4.5e-3 with the card's fixed "
+                                       "tunings (it held on tuning seeds 0, 1: 4.4e-3 vs 1.1e-2; REPRODUCTION.md)")
+def test_group_dro_tuned_exp3p_is_competitive_with_tuned_sagawa_at_32_groups():
+    out = outcome("group_dro_m32", arms=["sagawa", "exp3p"])
+    assert mean(out, "exp3p", "worst_group_gap") <= 1.1 * mean(out, "sagawa", "worst_group_gap")
