@@ -86,6 +86,8 @@ REGISTRY: dict[str, Entry] = {
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
+    "invariant_krr": Entry("shared.methods.theory.invariant_krr:SPEC", "experiment", "theory",
+        "The Exact Sample Complexity Gain from Invariances for Kernel Regression (NeurIPS 2023)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -35,3 +35,12 @@ def test_group_dro_online_algorithms_close_most_of_erms_worst_group_gap():
 def test_group_dro_tuned_exp3p_is_competitive_with_tuned_sagawa_at_32_groups():
     out = outcome("group_dro_m32", arms=["sagawa", "exp3p"])
     assert mean(out, "exp3p", "worst_group_gap") <= 1.1 * mean(out, "sagawa", "worst_group_gap")
+
+
+@pytest.mark.slow
+def test_invariant_krr_error_at_n_is_that_of_plain_krr_at_about_four_n():
+    out = outcome("invariant_krr")
+    for n in (32, 64):
+        invariant = mean(out, f"invariant_{n}", "l2_error")
+        assert invariant <= 0.8 * mean(out, f"plain_{n}", "l2_error")
+        assert invariant <= 1.6 * mean(out, f"plain_{4 * n}", "l2_error")

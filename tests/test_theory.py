@@ -36,3 +36,30 @@ def test_group_dro_runs_and_resumes_from_its_state():
     again = spec.make_trainer(cfg)
     again.load_state_dict(trainer.state_dict())
     assert again.done and spec.evaluate(cfg, again.artifact(), again.data) == spec.evaluate(cfg, trainer.artifact())
+
+
+def test_c4_averaged_kernel_keeps_exactly_the_modes_divisible_by_four():
+    """The closed form (modes k = 0 mod 4) equals the explicit orbit average (1/4) sum_g K(x, g y); both are
+    C_4-invariant in each argument, and a hand case: K_G(0, 0) = 1 + sum_{k = 4, 8} 2 / (1 + k^2) at 8 modes."""
+    from shared.theory.groups import circle_rotations, orbit_average_kernel
+    from shared.theory.kernels import sobolev_circle_kernel
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 2 * np.pi, 5), rng.uniform(0, 2 * np.pi, 7)
+    explicit = orbit_average_kernel(sobolev_circle_kernel(8), circle_rotations(4))
+    closed = sobolev_circle_kernel(8, keep_every=4)
+    np.testing.assert_allclose(explicit(x, y), closed(x, y), atol=1e-12)
+    np.testing.assert_allclose(closed(x, y + np.pi / 2), closed(x, y), atol=1e-12)
+    assert closed(np.zeros(1), np.zeros(1))[0, 0] == pytest.approx(1 + 2 / 17 + 2 / 65)
+
+
+def test_oracle_krr_recovers_a_function_in_the_kernel_span():
+    """Noiseless data from f = K(., z) c: KRR with a tiny ridge interpolates it, so the grid error is ~0."""
+    from shared.theory.kernels import oracle_krr_error, sobolev_circle_kernel
+
+    kernel = sobolev_circle_kernel(4)
+    rng = np.random.default_rng(0)
+    x, grid = rng.uniform(0, 2 * np.pi, 40), np.linspace(0, 2 * np.pi, 100)
+    truth = lambda t: kernel(t, np.array([1.0, 2.0])) @ np.array([1.0, -0.5])  # noqa: E731
+    err, lam = oracle_krr_error(kernel(x, x), kernel(grid, x), truth(x), truth(grid), np.logspace(-10, 0, 11))
+    assert err < 1e-8 and lam < 1e-6
