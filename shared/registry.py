@@ -88,6 +88,8 @@ REGISTRY: dict[str, Entry] = {
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
     "invariant_krr": Entry("shared.methods.theory.invariant_krr:SPEC", "experiment", "theory",
         "The Exact Sample Complexity Gain from Invariances for Kernel Regression (NeurIPS 2023)"),
+    "invariant_divergence": Entry("shared.methods.theory.invariant_divergence:SPEC", "experiment", "theory",
+        "Sample Complexity Bounds for Estimating Probability Divergences under Invariances (ICML 2024)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -44,3 +44,12 @@ def test_invariant_krr_error_at_n_is_that_of_plain_krr_at_about_four_n():
         invariant = mean(out, f"invariant_{n}", "l2_error")
         assert invariant <= 0.8 * mean(out, f"plain_{n}", "l2_error")
         assert invariant <= 1.6 * mean(out, f"plain_{4 * n}", "l2_error")
+
+
+@pytest.mark.slow
+def test_orbit_averaged_wasserstein_at_n_matches_plain_at_six_n():
+    out = outcome("invariant_divergence")
+    for n in (50, 100):
+        orbit = mean(out, f"orbit_{n}", "w1_error")
+        assert orbit <= 0.7 * mean(out, f"plain_{n}", "w1_error")
+        assert 0.6 <= orbit / mean(out, f"plain_{6 * n}", "w1_error") <= 1.4

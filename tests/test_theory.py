@@ -63,3 +63,21 @@ def test_oracle_krr_recovers_a_function_in_the_kernel_span():
     truth = lambda t: kernel(t, np.array([1.0, 2.0])) @ np.array([1.0, -0.5])  # noqa: E731
     err, lam = oracle_krr_error(kernel(x, x), kernel(grid, x), truth(x), truth(grid), np.logspace(-10, 0, 11))
     assert err < 1e-8 and lam < 1e-6
+
+
+def test_orbit_averaged_wasserstein_by_hand():
+    """S_3 orbits: the orbit of (1, 0, 0) is the three unit vectors; the orbit-averaged measures of (1, 0, 0) and
+    (0, 1, 0) are equal (W_1 = 0), while their plain W_1 is sqrt(2); a point and its own orbit average differ by
+    the mean distance to the orbit, (0 + 2 sqrt(2)) / 3."""
+    from shared.methods.theory.invariant_divergence import invariant_sample, wasserstein1
+    from shared.theory.groups import coordinate_permutations, orbit_points
+
+    act = coordinate_permutations(3)
+    a, b = np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]])
+    orbit_a = orbit_points(a, act)
+    assert orbit_a.shape == (6, 3) and {tuple(p) for p in orbit_a} == {(1, 0, 0), (0, 1, 0), (0, 0, 1)}
+    assert wasserstein1(a, b) == pytest.approx(np.sqrt(2))
+    assert wasserstein1(orbit_a, orbit_points(b, act)) == pytest.approx(0.0, abs=1e-12)
+    assert wasserstein1(a, orbit_a) == pytest.approx(2 * np.sqrt(2) / 3)
+    sample = invariant_sample(6000, np.random.default_rng(0))  # mu is S_3-invariant: every coordinate has one law
+    assert np.ptp(sample.mean(axis=0)) < 0.02
