@@ -90,6 +90,8 @@ REGISTRY: dict[str, Entry] = {
         "The Exact Sample Complexity Gain from Invariances for Kernel Regression (NeurIPS 2023)"),
     "invariant_divergence": Entry("shared.methods.theory.invariant_divergence:SPEC", "experiment", "theory",
         "Sample Complexity Bounds for Estimating Probability Divergences under Invariances (ICML 2024)"),
+    "flat_mf": Entry("shared.methods.theory.flat_mf:SPEC", "experiment", "theory",
+        "The Inductive Bias of Flatness Regularization for Deep Matrix Factorization (NeurIPS 2023)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -53,3 +53,13 @@ def test_orbit_averaged_wasserstein_at_n_matches_plain_at_six_n():
         orbit = mean(out, f"orbit_{n}", "w1_error")
         assert orbit <= 0.7 * mean(out, f"plain_{n}", "w1_error")
         assert 0.6 <= orbit / mean(out, f"plain_{6 * n}", "w1_error") <= 1.4
+
+
+@pytest.mark.slow
+def test_flatness_regularisation_recovers_the_low_rank_matrix_and_gd_does_not():
+    out = outcome("flat_mf")
+    for depth in (2, 3):
+        assert mean(out, f"trace_{depth}", "rel_error") < 0.1
+        assert mean(out, f"gd_{depth}", "rel_error") > 0.3
+        assert mean(out, f"trace_{depth}", "nuclear_ratio") <= 1.05
+    assert mean(out, "min_frobenius", "rel_error") > 0.3

@@ -81,3 +81,24 @@ def test_orbit_averaged_wasserstein_by_hand():
     assert wasserstein1(a, orbit_a) == pytest.approx(2 * np.sqrt(2) / 3)
     sample = invariant_sample(6000, np.random.default_rng(0))  # mu is S_3-invariant: every coordinate has one law
     assert np.ptp(sample.mean(axis=0)) < 0.02
+
+
+def test_trace_of_gauss_newton_hessian_is_twice_d_times_the_factor_norms_for_gaussian_measurements():
+    """L = 2, iid N(0, 1) A_i: E |W_2^T A|_F^2 = d |W_2|_F^2 and E |A W_1^T|_F^2 = d |W_1|_F^2, so
+    tr_GN -> 2d (|W_1|^2 + |W_2|^2) (within 3% at n = 20,000); and it is the trace of the Gauss-Newton matrix
+    (2/n) J^T J by autograd."""
+    import torch
+
+    from shared.methods.theory.flat_mf import chain, trace_gn
+
+    gen = torch.Generator().manual_seed(0)
+    d = 8
+    w1, w2 = (torch.randn(d, d, generator=gen, dtype=torch.float64) / np.sqrt(d) for _ in range(2))
+    sensing = torch.randn(20_000, d, d, generator=gen, dtype=torch.float64)
+    expected = 2 * d * (w1.pow(2).sum() + w2.pow(2).sum())
+    assert float(trace_gn([w1, w2], sensing)) == pytest.approx(float(expected), rel=0.03)
+    small = sensing[:5]
+    jac = torch.autograd.functional.jacobian(
+        lambda a, b: torch.einsum("nij,ij->n", small, chain([a, b], d)), (w1, w2))
+    gauss_newton_trace = 2 / 5 * sum(j.pow(2).sum() for j in jac)
+    assert float(trace_gn([w1, w2], small)) == pytest.approx(float(gauss_newton_trace), rel=1e-10)
