@@ -92,6 +92,8 @@ REGISTRY: dict[str, Entry] = {
         "Sample Complexity Bounds for Estimating Probability Divergences under Invariances (ICML 2024)"),
     "flat_mf": Entry("shared.methods.theory.flat_mf:SPEC", "experiment", "theory",
         "The Inductive Bias of Flatness Regularization for Deep Matrix Factorization (NeurIPS 2023)"),
+    "symmetry_hardness": Entry("shared.methods.theory.symmetry_hardness:SPEC", "experiment", "theory",
+        "On the hardness of learning under symmetries (ICLR 2024)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -63,3 +63,13 @@ def test_flatness_regularisation_recovers_the_low_rank_matrix_and_gd_does_not():
         assert mean(out, f"gd_{depth}", "rel_error") > 0.3
         assert mean(out, f"trace_{depth}", "nuclear_ratio") <= 1.05
     assert mean(out, "min_frobenius", "rel_error") > 0.3
+
+
+@pytest.mark.slow
+def test_orbit_parities_are_orthonormal_and_a_gradient_carries_at_most_one_over_f_of_information():
+    out = outcome("symmetry_hardness")
+    for arm in ("n8", "n10", "n12", "n14"):
+        assert max(out[arm]["gram_error"]) < 1e-9
+        assert max(out[arm]["bessel_ratio"]) <= 1.0
+        assert max(out[arm]["informative_fraction"]) <= min(out[arm]["informative_bound"])
+    assert mean(out, "n14", "informative_fraction") < mean(out, "n8", "informative_fraction")

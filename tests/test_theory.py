@@ -102,3 +102,36 @@ def test_trace_of_gauss_newton_hessian_is_twice_d_times_the_factor_norms_for_gau
         lambda a, b: torch.einsum("nij,ij->n", small, chain([a, b], d)), (w1, w2))
     gauss_newton_trace = 2 / 5 * sum(j.pow(2).sum() for j in jac)
     assert float(trace_gn([w1, w2], small)) == pytest.approx(float(gauss_newton_trace), rel=1e-10)
+
+
+def test_orbit_parity_class_by_hand():
+    """n = 8: the 21 supports of size 3 containing 0 form 7 orbits, all aperiodic; the 35 of size 4 form 10, two
+    periodic ({0, 2, 4, 6}: orbit size 2, norm^2 4; {0, 1, 4, 5}: orbit size 4, norm^2 2), the other 8 of norm 1."""
+    from shared.theory.parities import orbit_parity, support_orbits
+
+    assert [size for _, size in support_orbits(8, 3)] == [8] * 7
+    orbits = support_orbits(8, 4)
+    assert len(orbits) == 10 and sorted(size for _, size in orbits) == [2, 4] + [8] * 8
+    norms = {support: float(np.mean(orbit_parity(support, 8) ** 2)) for support, _ in orbits}
+    assert norms[(0, 2, 4, 6)] == pytest.approx(4.0) and norms[(0, 1, 4, 5)] == pytest.approx(2.0)
+    assert sorted(norms.values())[:8] == pytest.approx([1.0] * 8)
+
+
+def test_cnn_gradients_in_closed_form_match_finite_differences():
+    from shared.methods.theory.symmetry_hardness import invariant_cnn_gradients
+    from shared.theory.parities import cube_inputs
+
+    x = cube_inputs(5)[:7]
+    grads = invariant_cnn_gradients(x, channels=3, seed=0)
+    assert grads.shape == (7, 3 * 5 + 3 + 3)
+    # model(x) is linear in the readout: its gradient there is the pooled activation, which sums to model / r
+    rng = np.random.default_rng(0)
+    kernel = rng.standard_normal((3, 5)) / np.sqrt(5)
+    bias = rng.standard_normal(3) * 0.1
+    readout = rng.standard_normal(3) / np.sqrt(3)
+    windows = np.stack([np.roll(x, -i, axis=1) for i in range(5)], axis=1)
+    model = np.maximum(windows @ kernel.T + bias, 0).sum(1) @ readout
+    np.testing.assert_allclose(grads[:, -3:] @ readout, model)
+    eps = 1e-6
+    bumped = np.maximum(windows @ kernel.T + bias + eps * np.eye(3)[0], 0).sum(1) @ readout
+    np.testing.assert_allclose((bumped - model) / eps, grads[:, 15], atol=1e-4)
