@@ -83,6 +83,8 @@ REGISTRY: dict[str, Entry] = {
     # MoE routed by sequence (TopK: moe.routing=topk)
     "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
+    "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
+        "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
