@@ -135,3 +135,16 @@ def test_cnn_gradients_in_closed_form_match_finite_differences():
     eps = 1e-6
     bumped = np.maximum(windows @ kernel.T + bias + eps * np.eye(3)[0], 0).sum(1) @ readout
     np.testing.assert_allclose((bumped - model) / eps, grads[:, 15], atol=1e-4)
+
+
+@pytest.mark.parametrize("method, overrides, key", [
+    ("symmetry_hardness", ["n=6", "k=7"], "k"),
+    ("flat_mf", ["dim=4", "rank=5"], "rank"),
+    ("invariant_krr", ["modes=3", "group_order=4"], "group_order"),
+    ("group_dro", ["groups=1"], "groups"),
+])
+def test_theory_configs_reject_inconsistent_sizes_naming_the_key(method, overrides, key):
+    from shared.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"^{key}:"):
+        get_method(method).load_config(overrides)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.config import bounded
+from shared.config import ConfigError, bounded
 from shared.method import Evaluator, Measure, MethodSpec, Resources
 from shared.theory.experiment import ExperimentConfig, ExperimentTrainer
 
@@ -35,6 +35,10 @@ class FlatMFConfig(ExperimentConfig):
     lam: float = bounded(1e-3, ge=0.0, help="weight of tr_GN (the trace arm)")
     lr: float = bounded(1e-2, gt=0.0)
     steps: int = bounded(6000, ge=1, le=1_000_000, help="full-batch Adam steps")
+
+    def check(self) -> None:
+        if self.rank > self.dim:
+            raise ConfigError(f"rank: must be <= dim={self.dim}, got {self.rank}")
 
 
 @dataclass

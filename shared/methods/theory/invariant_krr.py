@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.config import bounded
+from shared.config import ConfigError, bounded
 from shared.method import Measure, MethodSpec, Resources
 from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
 from shared.theory.kernels import oracle_krr_error, sobolev_circle_kernel
@@ -38,6 +38,11 @@ class InvariantKRRConfig(ExperimentConfig):
     grid: int = bounded(2048, ge=16, le=1_000_000, help="evaluation points of the L2 error")
     ridges: int = bounded(36, ge=1, le=1000, help="log-spaced ridge values in [1e-7, 1] (oracle choice)")
     repeats: int = bounded(10, ge=1, le=10_000, help="independent draws averaged in one trial")
+
+    def check(self) -> None:
+        if self.group_order > self.modes:
+            raise ConfigError(f"group_order: must be <= modes={self.modes} (the target has the modes k = 0 mod it), "
+                              f"got {self.group_order}")
 
 
 def invariant_target(cfg: InvariantKRRConfig, rng: np.random.Generator):

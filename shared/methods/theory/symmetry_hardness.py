@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.config import bounded
+from shared.config import ConfigError, bounded
 from shared.method import Measure, MethodSpec, Resources
 from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
 from shared.theory.parities import cube_inputs, orbit_parity, support_orbits
@@ -28,6 +28,10 @@ class SymmetryHardnessConfig(ExperimentConfig):
     n: int = bounded(10, ge=2, le=16, help="input dimension (2^n inputs enumerated)")
     k: int = bounded(4, ge=1, le=16, help="support size of the parities")
     channels: int = bounded(16, ge=1, le=1024, help="channels of the shift-invariant CNN")
+
+    def check(self) -> None:
+        if self.k > self.n:
+            raise ConfigError(f"k: the support size must be <= n={self.n}, got {self.k}")
 
 
 def invariant_cnn_gradients(x: np.ndarray, channels: int, seed: int) -> np.ndarray:
