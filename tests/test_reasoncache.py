@@ -235,9 +235,9 @@ def test_the_prefix_prompt_is_shorter_than_the_icl_prompt_by_construction():
 
 
 # -- the claim at small scale (configs/reproduce/reasoncache.yaml; figures in REPRODUCTION.md) ----------------------
-# Seeds 0, 1 are the seeds the arms' learning rates and steps were chosen on. Neither claim below holds (or is
-# testable) on them; a claim that fails on its own tuning seeds needs no held-out seeds to fail.
-SEEDS = [0, 1]
+# Held-out seeds: the arms' learning rates and steps were chosen on seeds 0, 1. Each seed also draws task B's split
+# and the ICL shots, and pretrains its own backbone.
+SEEDS = [2, 3]
 CHANCE = 1 / 7  # answers are digits mod 7
 _outcome: dict[str, dict] = {}
 
@@ -257,7 +257,7 @@ def test_prefix_teaches_the_new_rule_with_the_backbone_bit_identical(local_ray):
     from jobs.reproduce import mean
 
     out = outcome()
-    # measured over seeds 0-2: answer_acc prefix 0.763 +- 0.155 (0.65, 0.70, 0.94); chance 1/7
+    # answer_acc prefix, seeds 2, 3: 0.61, 0.36 (tuning seeds 0, 1, first measured: 0.65, 0.70); chance 1/7
     assert mean(out, "prefix", "answer_acc") >= CHANCE + 0.3
     assert mean(out, "prefix", "trainable_params") == mean(out, "lora", "trainable_params") == 2048
     for arm in out:  # every arm ran on the same frozen backbone, bit for bit
@@ -266,8 +266,8 @@ def test_prefix_teaches_the_new_rule_with_the_backbone_bit_identical(local_ray):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="untested at this scale: the ICL arm's backbone does not learn in context "
-                                       "(3-shot ICL on the new rule 0.127 +- 0.061 over seeds 0-2, chance 0.143; "
-                                       "its task-A accuracy on the last example 0.413, what guessing the rule "
+                                       "(3-shot ICL on the new rule 0.14, 0.15 on seeds 2, 3, chance 0.143; its "
+                                       "task-A accuracy on the last example 0.414, 0.418, what guessing the rule "
                                        "gives), so prefix > ICL would only show that training beats not training. "
                                        "A backbone pretrained on 8 rules (add, sub, mul pairs but sub.sub; 2,000 "
                                        "steps of 64) did not either: ICL 0.15, task A 0.316 (seed 0)")
@@ -282,10 +282,10 @@ def test_prefix_beats_in_context_demonstrations_on_a_backbone_that_learns_in_con
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured over seeds 0-2: answer_acc prefix 0.763 +- 0.155 (0.65, 0.70, "
-                                       "0.94) vs LoRA on W_V, W_O at the same 2048 parameters 0.873 +- 0.057 (0.92, "
-                                       "0.81, 0.89): at 420 steps LoRA is ahead on 2 of 3 seeds (1,260 steps: 0.883 "
-                                       "vs 0.930)")
+@pytest.mark.xfail(strict=True, reason="answer_acc prefix 0.61, 0.36 vs LoRA on W_V, W_O at the same 2048 "
+                                       "parameters 0.81, 0.94 (held-out seeds 2, 3; tuning seeds 0, 1 first measured "
+                                       "0.65, 0.70 vs 0.92, 0.81): at 420 steps LoRA is ahead (1,260 steps, seeds "
+                                       "0-2: 0.883 vs 0.930)")
 def test_prefix_matches_lora_at_the_same_parameter_count(local_ray):
     from jobs.reproduce import mean
 
