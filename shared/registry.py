@@ -98,6 +98,8 @@ REGISTRY: dict[str, Entry] = {
         "The Inductive Bias of Flatness Regularization for Deep Matrix Factorization (NeurIPS 2023)"),
     "symmetry_hardness": Entry("shared.methods.theory.symmetry_hardness:SPEC", "experiment", "theory",
         "On the hardness of learning under symmetries (ICLR 2024)"),
+    "lmc_identifiability": Entry("shared.methods.theory.lmc_identifiability:SPEC", "experiment", "theory",
+        "Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -148,3 +148,21 @@ def test_theory_configs_reject_inconsistent_sizes_naming_the_key(method, overrid
 
     with pytest.raises(ConfigError, match=f"^{key}:"):
         get_method(method).load_config(overrides)
+
+
+def test_lmc_interpolating_a_model_with_itself_has_no_barrier():
+    """The barrier of a pair of identical models is exactly 0 (same seed twice); the data are k equal copies of
+    z / sqrt(k), so their squared norm is |z|^2 and the target is relu(z1 + z2)."""
+    import torch
+
+    from shared.methods.theory.lmc_identifiability import draw_data, forward, train_one
+
+    cfg = get_method("lmc_identifiability").load_config(["copies=3", "train_epochs=2", "n_train=64"])
+    x, y = draw_data(cfg, 64, torch.Generator().manual_seed(0))
+    assert torch.equal(x[:, 0:2], x[:, 4:6]) and torch.all(x[:, 6:] == 0)
+    z = x[:, 0:2] * 3**0.5
+    assert torch.allclose(x.pow(2).sum(1), z.pow(2).sum(1)) and torch.allclose(y, torch.relu(z.sum(1)))
+    mask = torch.ones(cfg.width, 20)
+    a, b = train_one(cfg, mask, x, y, 5), train_one(cfg, mask, x, y, 5)
+    mid = tuple(0.5 * p + 0.5 * q for p, q in zip(a, b, strict=True))
+    assert torch.equal(forward(mid, mask, x), forward(a, mask, x))
