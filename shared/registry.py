@@ -65,6 +65,9 @@ REGISTRY: dict[str, Entry] = {
     # tool: which pairs 1-WL (and so an MPNN) cannot separate
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
+    # tool: edge/node/class/adjusted homophily, label informativeness on a contextual SBM
+    "homophily": Entry("shared.methods.graph.homophily:SPEC", "tool", "graph",
+        "The Heterophilic Graph Learning Handbook (Luan et al., arXiv 2407.09618): homophily measures"),
     # dense decoder: the large-model family's baseline
     "gpt": Entry("shared.methods.llm.gpt:SPEC", "method", "llm",
         "Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)"),
