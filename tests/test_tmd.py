@@ -92,3 +92,34 @@ def test_assignment_emd2_and_the_memoised_cache_agree():
         direct = tmd(graphs[i], graphs[j], depth=4, w=[1 / 3, 1.0, 3.0])
         assert tmd_pot(graphs[i], graphs[j], depth=4, w=[1 / 3, 1.0, 3.0]) == pytest.approx(direct, abs=1e-9)
         assert cache.graph_distance(i, j) == pytest.approx(direct, abs=1e-9)
+
+
+# -- TMD-SVM on the planted-motif set (configs/reproduce/tmd_svm.yaml): depth 4 chosen over depth 3 on tuning seeds
+# 0, 1 (TMD-SVM 0.875 / 0.875 at depth 4; 0.792 / 0.875 at depth 3); asserted on held-out seeds 2, 3 with data.seed
+# = seed. Figures in REPRODUCTION.md.
+HELD_OUT_SEEDS = [2, 3]
+_svm: dict[str, dict] = {}
+
+
+def svm_outcome() -> dict:
+    from jobs.reproduce import compare
+
+    if "out" not in _svm:
+        _svm["out"] = compare("tmd_svm", seeds=HELD_OUT_SEEDS)
+        import warnings
+
+        warnings.warn(f"tmd_svm, held-out seeds {HELD_OUT_SEEDS}: {_svm['out']}", stacklevel=1)
+    return _svm["out"]["tmd"]
+
+
+@pytest.mark.slow
+def test_tmd_svm_beats_the_label_histogram_svm_on_planted_motifs(local_ray):
+    out = svm_outcome()
+    # the histogram SVM is at chance by construction (same node-count and label distributions in both classes)
+    assert np.mean(out["tmd_svm_accuracy"]) >= np.mean(out["histogram_svm_accuracy"]) + 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="TMD-SVM stays below the card's 0.85 on held-out seeds (REPRODUCTION.md)")
+def test_tmd_svm_reaches_the_cards_accuracy_on_planted_motifs(local_ray):
+    assert min(svm_outcome()["tmd_svm_accuracy"]) >= 0.85
