@@ -123,3 +123,13 @@ def test_tmd_svm_beats_the_label_histogram_svm_on_planted_motifs(local_ray):
 @pytest.mark.xfail(strict=True, reason="TMD-SVM stays below the card's 0.85 on held-out seeds (REPRODUCTION.md)")
 def test_tmd_svm_reaches_the_cards_accuracy_on_planted_motifs(local_ray):
     assert min(svm_outcome()["tmd_svm_accuracy"]) >= 0.85
+
+
+def test_the_benchmarks_recursive_transcription_gives_the_same_distances():
+    from jobs.bench_graph_distance import recursive_tmd
+
+    a, b = from_nx(nx.star_graph(3)), from_nx(nx.star_graph(2))
+    assert recursive_tmd(a, b, depth=2, w=0.5) == pytest.approx(2.0)  # the two stars by hand
+    rng = np.random.default_rng(5)
+    g, h = random_labelled_graph(rng), random_labelled_graph(rng)
+    assert recursive_tmd(g, h, depth=3, w=[0.5, 2.0]) == pytest.approx(tmd(g, h, depth=3, w=[0.5, 2.0]), abs=1e-9)
