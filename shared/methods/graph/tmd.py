@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.svm import SVC
 
@@ -115,6 +116,33 @@ class TMDSVM(Evaluator):
                                                  {"C": list(cfg.svm_c)}, SVC(), cfg.seed),
             "mean_tmd": float(distances.mean()),
         }
+
+
+def sum_gin_embeddings(graphs: list[FeatureGraph], layers: int, hidden: int, seed: int) -> np.ndarray:
+    """Graph embeddings of a randomly initialised sum-aggregation GIN (h <- ReLU(W (h + sum of neighbours' h)),
+    sum readout), float64: the network of the stability claim (``stability.py`` uses L - 1 layers for depth L)."""
+    generator = torch.Generator().manual_seed(seed)
+    dims = [graphs[0].x.shape[1]] + [hidden] * layers
+    weights = [torch.randn(dims[k], dims[k + 1], generator=generator, dtype=torch.float64) / dims[k] ** 0.5
+               for k in range(layers)]
+    out = []
+    for g in graphs:
+        h = torch.from_numpy(g.x)
+        src = torch.from_numpy(np.repeat(np.arange(g.num_nodes), [len(n) for n in g.neighbours]))
+        dst = torch.from_numpy(np.concatenate(g.neighbours).astype(np.int64)) if g.num_nodes else src
+        for weight in weights:
+            h = torch.relu((h + torch.zeros_like(h).index_add_(0, src, h[dst])) @ weight)
+        out.append(h.sum(dim=0))
+    return torch.stack(out).numpy()
+
+
+def stability_correlation(graphs: list[FeatureGraph], depth: int, w: float, hidden: int, seed: int) -> float:
+    """Pearson r between ||h(G_a) - h(G_b)|| of a random (depth - 1)-layer sum-GIN and TMD^depth over all pairs."""
+    distances = distance_matrix(graphs, depth, w)
+    embeddings = sum_gin_embeddings(graphs, depth - 1, hidden, seed)
+    iu = np.triu_indices(len(graphs), k=1)
+    change = np.linalg.norm(embeddings[:, None] - embeddings[None], axis=-1)[iu]
+    return float(np.corrcoef(change, distances[iu])[0, 1])
 
 
 SPEC = MethodSpec(
