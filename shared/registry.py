@@ -92,6 +92,8 @@ REGISTRY: dict[str, Entry] = {
     # MoE routed by sequence (TopK: moe.routing=topk)
     "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
+    "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
+        "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),
