@@ -129,3 +129,22 @@ def test_pruned_search_keeps_largest_latents_and_mostly_agrees_on_top1():
     dense = (queries @ docs.T).numpy()
     np.testing.assert_allclose(np.take_along_axis(dense, pruned_ids, axis=1), pruned_vals, rtol=1e-5, atol=1e-6)
     assert (pruned_ids[:, 0] == exact_ids[:, 0]).mean() >= 0.8
+
+
+def test_sparse_maxsim_equals_dense_maxsim_on_the_same_codes():
+    from shared.sparse.maxsim import MaxSimIndex
+
+    rng = np.random.default_rng(0)
+    doc_tokens, query_tokens = rng.integers(1, 6, size=30), rng.integers(1, 4, size=5)
+    token_doc, token_query = np.repeat(np.arange(30), doc_tokens), np.repeat(np.arange(5), query_tokens)
+    docs = random_codes(len(token_doc), 48, 3, 4)
+    queries = random_codes(len(token_query), 48, 3, 5)
+    got = MaxSimIndex.build(docs, token_doc).scores(queries, token_query)
+    dense = np.zeros((5, 30), dtype=np.float32)
+    for qi in range(5):
+        for di in range(30):
+            sims = queries[token_query == qi] @ docs[token_doc == di].T
+            dense[qi, di] = sims.max(dim=1).values.sum().item()
+    np.testing.assert_allclose(got, dense, rtol=1e-5, atol=1e-6)
+    ids, _ = MaxSimIndex.build(docs, token_doc).search(queries, token_query, 3)
+    assert (ids[:, 0] == dense.argmax(1)).all()

@@ -106,3 +106,14 @@ def test_text_embeddings_are_encoded_once_and_read_back_from_the_cache(tmp_path,
     assert torch.equal(again.train_x, first.train_x)
     other_split = load_embeddings(EmbeddingDataConfig(source="text", n_docs=4, seed=1))
     assert not torch.equal(other_split.test_y, first.test_y) or not torch.equal(other_split.test_x, first.test_x)
+
+
+def test_bench_retrieval_smoke_gives_the_same_top_scores_as_faiss_and_the_matmul(capsys):
+    from jobs.bench_retrieval import main
+
+    rows = main(["--docs", "500", "--latents", "64", "--queries", "8", "--ks", "2", "8", "--repeats", "1"])
+    assert [r["k"] for r in rows] == [2, 8] and all(r["same_scores"] for r in rows)
+    assert "faiss/index" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["--ks", "0"])
+    assert bad.value.code == 2
