@@ -83,6 +83,8 @@ REGISTRY: dict[str, Entry] = {
     # MoE routed by sequence (TopK: moe.routing=topk)
     "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
+    "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
+        "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
     "csr": Entry("shared.methods.sparse.csr:SPEC", "method", "sparse",
         "Beyond Matryoshka: Revisiting Sparse Coding for Adaptive Representation (CSR, ICML 2025)"),
