@@ -59,7 +59,7 @@ class InvertedIndex:
 
     def _scores(self, queries: sp.csr_matrix) -> np.ndarray:
         # (q x latents) @ (latents x docs): scipy walks only the posting lists of the queries' non-zero latents
-        return np.asarray((queries @ self.postings.T).todense(), dtype=np.float32)
+        return (queries @ self.postings.T).toarray().astype(np.float32, copy=False)
 
     def search(self, queries: torch.Tensor | np.ndarray | sp.spmatrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k: (indices, scores), each (n_queries, k), best first; equals dense scoring of the codes."""
