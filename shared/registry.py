@@ -63,6 +63,8 @@ REGISTRY: dict[str, Entry] = {
     "asen": Entry("shared.methods.graph.asen:SPEC", "method", "graph",
         "Any-Subgroup Equivariant Networks via Symmetry Breaking (ASEN, ICLR 2026)"),
     # tool: which pairs 1-WL (and so an MPNN) cannot separate
+    "graphon_sampling": Entry("shared.methods.graph.graphon_sampling:SPEC", "experiment", "graph",
+        "A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)"),
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
     # dense decoder: the large-model family's baseline
