@@ -96,6 +96,13 @@ REGISTRY: dict[str, Entry] = {
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
+    # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
+    "csr": Entry("shared.methods.sparse.csr:SPEC", "method", "sparse",
+        "Beyond Matryoshka: Revisiting Sparse Coding for Adaptive Representation (CSR, ICML 2025)"),
+    "csr_v2": Entry("shared.methods.sparse.csr_v2:SPEC", "method", "sparse",
+        "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
+    "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
+        "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),
