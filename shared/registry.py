@@ -67,6 +67,15 @@ REGISTRY: dict[str, Entry] = {
         "A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)"),
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
+    # tool: edge/node/class/adjusted homophily, label informativeness on a contextual SBM
+    "homophily": Entry("shared.methods.graph.homophily:SPEC", "tool", "graph",
+        "The Heterophilic Graph Learning Handbook (Luan et al., arXiv 2407.09618): homophily measures"),
+    # tool + method: Tree Mover's Distance between graphs, and the TMD-SVM
+    "tmd": Entry("shared.methods.graph.tmd:SPEC", "method", "graph",
+        "Tree Mover's Distance: Bridging Graph Metrics and Stability of Graph Neural Networks (NeurIPS 2022)"),
+    # tool: graphon-style pseudometric on attributed graphs (blow-up invariant, unlike TMD)
+    "attributed_graph_distance": Entry("shared.methods.graph.attributed_graph_distance:SPEC", "tool", "graph",
+        "Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)"),
     # dense decoder: the large-model family's baseline
     "gpt": Entry("shared.methods.llm.gpt:SPEC", "method", "llm",
         "Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)"),
@@ -87,6 +96,13 @@ REGISTRY: dict[str, Entry] = {
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
+    # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
+    "csr": Entry("shared.methods.sparse.csr:SPEC", "method", "sparse",
+        "Beyond Matryoshka: Revisiting Sparse Coding for Adaptive Representation (CSR, ICML 2025)"),
+    "csr_v2": Entry("shared.methods.sparse.csr_v2:SPEC", "method", "sparse",
+        "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
+    "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
+        "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),

