@@ -1,0 +1,109 @@
+"""lmc_identifiability: "Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability"
+(Bürgin, Herbst, Lin, Jegelka; ICML 2026, arXiv 2606.04754), the synthetic coherence experiment of the official
+code (``Vuenc/neuron-identifiability``: ``configs/synthetic_coherence.yaml``, ``run_synthetic_coherence_*``).
+
+A one-hidden-layer ReLU net whose hidden weights are multiplied by a fixed Bernoulli(0.15) mask (shared by both
+models of a pair), trainable bias, output = the *sum* of the hidden activations, learns y = relu(z1 + z2) with
+z ~ N(0, I_2) embedded in R^20: k "active copies" (coordinates (2j, 2j+1), j < k) carry z / sqrt(k) (exact_copy).
+Coherence = 1/k. With one copy (k = 1) the masks decide which neuron can compute what: neurons are identifiable and
+two independently trained models interpolate linearly without alignment; as k grows the data spreads over more
+coordinates, neurons become interchangeable and the unaligned midpoint barrier rises.
+Barrier = test MSE at lambda = 0.5 - max(endpoint test MSEs), raw parameters interpolated (no permutation matching;
+weight matching is not implemented here). ``data.seed`` draws the data and the mask, ``seed`` the pair's inits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from shared.config import ConfigError, bounded
+from shared.method import Measure, MethodSpec, Resources
+from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
+
+DIM = 20
+
+
+@dataclass
+class LMCConfig(ExperimentConfig):
+    copies: int = bounded(1, ge=1, le=10, help="k active copies of the latent (coherence 1/k)")
+    width: int = bounded(128, ge=1, le=100_000)
+    density: float = bounded(0.15, gt=0.0, le=1.0, help="Bernoulli mask density of the hidden weights")
+    n_train: int = bounded(1024, ge=1, le=10_000_000)
+    n_test: int = bounded(2048, ge=1, le=10_000_000)
+    batch_size: int = bounded(512, ge=1)
+    train_epochs: int = bounded(100, ge=1, le=100_000, help="epochs of each model of the pair")
+    lr: float = bounded(1e-2, gt=0.0)
+    weight_decay: float = bounded(1e-2, ge=0.0, help="AdamW, on the weights only (0 on the bias)")
+
+    def check(self) -> None:
+        if 2 * self.copies > DIM:
+            raise ConfigError(f"copies: at most {DIM // 2} copies fit in R^{DIM}, got {self.copies}")
+
+
+def draw_data(cfg: LMCConfig, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    z = torch.randn(count, 2, generator=gen)
+    x = torch.zeros(count, DIM)
+    for j in range(cfg.copies):
+        x[:, 2 * j:2 * j + 2] = z / cfg.copies**0.5
+    return x, torch.relu(z.sum(1))
+
+
+def forward(params: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    weight, bias = params
+    return torch.relu(x @ (weight * mask).T + bias).sum(1)
+
+
+def train_one(cfg: LMCConfig, mask: torch.Tensor, x: torch.Tensor, y: torch.Tensor, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    weight = (0.05 * torch.randn(cfg.width, DIM, generator=gen)).requires_grad_()
+    bias = torch.zeros(cfg.width, requires_grad=True)
+    opt = torch.optim.AdamW([{"params": [weight], "weight_decay": cfg.weight_decay},
+                             {"params": [bias], "weight_decay": 0.0}], lr=cfg.lr)
+    for _ in range(cfg.train_epochs):
+        for rows in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+            opt.zero_grad()
+            torch.mean((forward((weight, bias), mask, x[rows]) - y[rows]) ** 2).backward()
+            opt.step()
+    return weight.detach(), bias.detach()
+
+
+class LMCTrainer(ExperimentTrainer):
+    config: LMCConfig
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.config
+        data_gen = torch.Generator().manual_seed(cfg.data.seed * 7919 + 5)
+        mask = (torch.rand(cfg.width, DIM, generator=data_gen) < cfg.density).float()
+        x, y = draw_data(cfg, cfg.n_train, data_gen)
+        x_test, y_test = draw_data(cfg, cfg.n_test, data_gen)
+        first = train_one(cfg, mask, x, y, 2 * cfg.seed)
+        second = train_one(cfg, mask, x, y, 2 * cfg.seed + 1)
+
+        def test_mse(t: float) -> float:
+            params = tuple((1 - t) * a + t * b for a, b in zip(first, second, strict=True))
+            return float(torch.mean((forward(params, mask, x_test) - y_test) ** 2))
+
+        ends = max(test_mse(0.0), test_mse(1.0))
+        return {"barrier": test_mse(0.5) - ends, "endpoint_mse": ends, "coherence": 1.0 / cfg.copies}
+
+
+class Barrier(ReportedNumbers):
+    """Unaligned midpoint barrier of the pair, the worse endpoint's test MSE, and the coherence 1/k."""
+
+    metrics = ("barrier", "endpoint_mse", "coherence")
+
+
+SPEC = MethodSpec(
+    name="lmc_identifiability",
+    paper="Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)",
+    family="theory",
+    config=LMCConfig,
+    trainer=LMCTrainer,
+    evaluators=(Barrier,),
+    resources=Resources(cpu=1),
+    headline=(Measure("barrier", "min"),),
+    compare=("copies",),
+    description="masked one-hidden-layer ReLU nets: unaligned linear-interpolation barrier against coherence 1/k",
+)
