@@ -72,7 +72,7 @@ def cut_ratios(name: str, k: int, seed: int) -> dict[float, float]:
 @pytest.mark.parametrize("name", sorted(GAP_CUTS))
 def test_spe_on_fewer_eigenpairs_than_nodes_is_stable_when_the_cut_is_at_a_spectral_gap(name, seed):
     """Theorem 3 with k < n and gamma > 0: ||dSPE|| <= (C1 + C2 k / gamma) ||dL||, a constant ratio as eps shrinks
-    (measured 0.5-1.6x over 100-fold smaller eps, seeds 0-2; the bound 5x as for k >= n)."""
+    (measured 0.6-2.0x over 100-fold smaller eps, seeds 0-2; the bound 5x as for k >= n)."""
     k = GAP_CUTS[name]
     assert eigengap_at(repeated_eigenvalue_graphs()[name], k) > 0.2  # the premise: a real gap at the cut
     ratios = cut_ratios(name, k, seed)
@@ -84,7 +84,7 @@ def test_spe_on_fewer_eigenpairs_than_nodes_is_stable_when_the_cut_is_at_a_spect
 def test_spe_cut_inside_an_eigenspace_has_no_finite_bound_and_jumps(name, seed):
     """gamma = 0: the theorem's gap term is infinite, so it bounds nothing; and the term is not slack in the proof:
     a perturbation splits the repeated eigenvalue, which of its eigenvectors fall below the cut is decided by the
-    perturbation's direction, and SPE's output jumps by order one whatever eps (ratio ~ 1/eps: measured 80-330x
+    XX
     over 100-fold smaller eps, seeds 0-2), as the hard partitions do at k >= n."""
     k = EIGENSPACE_CUTS[name]
     assert eigengap_at(repeated_eigenvalue_graphs()[name], k) < 1e-9  # the premise: the cut splits an eigenspace
@@ -170,8 +170,9 @@ def test_abs_eigenvectors_fit_spectral_filters_better_than_sign_flips(local_ray)
 
 @pytest.mark.slow
 def test_sign_equivariant_features_predict_links_invariant_ones_cannot(local_ray):
-    out = outcome("sign_equivariant")
-    # measured over seeds 0-2: test AUC 0.708 (sign-equivariant) vs 0.61 +- 0.13 (SignNet) vs 0.525 (GCN)
+    out = held_out_outcome("sign_equivariant")
+    # margins chosen on tuning seeds 0-1 (data seed 0: test AUC 0.708 vs SignNet 0.61 +- 0.13 vs GCN 0.525 over 0-2);
+    # asserted on held-out seeds 2-3, data.seed = seed (REPRODUCTION.md)
     assert mean(out, "sign_equivariant", "test_auc") >= mean(out, "signnet", "test_auc") + 0.05
     assert mean(out, "sign_equivariant", "test_auc") >= mean(out, "gcn", "test_auc") + 0.1
     assert mean(out, "sign_equivariant", "twin_auc") >= 0.85
