@@ -43,8 +43,8 @@ selection-only run):
 
 Deviations from the official code:
 - Backbone, optimizer and scale: the platform's small ConvNet (or ResNet-18), Adam and the platform's SimCLR
-  recipe (tau 0.5) on colourised digits at 16 px (``configs/methods/nlb.yaml``), instead of ResNet-18 / LARS
-  (lr 0.4) / 500 epochs / tau 0.2 / projector 2048 -> 256 on CIFAR-10; the probe is the platform's full-batch
+  recipe with the official tau 0.2 on colourised digits at 16 px (``configs/methods/nlb.yaml``), instead of
+  ResNet-18 / LARS (lr 0.4) / 500 epochs / projector 2048 -> 256 on CIFAR-10; the probe is the platform's full-batch
   L-BFGS logistic regression on frozen features of un-augmented images instead of 100 epochs of SGD on
   augmented images.
 - Hue jitter 0.5 (official CIFAR recipe: 0.2) in the defaults: the generated sets paint each image a random
