@@ -7,8 +7,8 @@ import pytest
 
 from jobs.reproduce import mean
 
-SEEDS = [0, 1]  # the reproductions not yet re-measured on held-out seeds (IFM)
-HELD_OUT = {"monosemanticity": [2, 3], "essl_tasks": [2, 3], "essl_explaining_away": [2, 3]}
+SEEDS = [0, 1]  # the tuning seeds (every reproduction here now asserts on HELD_OUT)
+HELD_OUT = {"monosemanticity": [2, 3], "essl_tasks": [2, 3], "essl_explaining_away": [2, 3], "ifm": [2, 3]}
 _cache: dict[str, dict] = {}
 _runs: dict = {}  # E-SSL's rotation task (essl_tasks) is the normal mode of essl_explaining_away: trained once
 
@@ -113,7 +113,9 @@ def test_monosemantic_codes_are_probed_more_robustly_under_label_noise():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="IFM's feature-suppression claim did not hold at this scale (REPRODUCTION.md)")
+@pytest.mark.xfail(strict=True, reason="IFM does not raise the suppressed feature's readout at this scale: held-out "
+                   "seeds 2-3 (data seed = seed, tau 0.2 as the paper) shape probe 0.520 vs SimCLR 0.517 "
+                   "(REPRODUCTION.md)")
 def test_ifm_raises_the_readout_of_the_suppressed_feature():
     out = outcome("ifm")
     assert mean(out, "ifm", "linear_probe_acc") >= mean(out, "simclr", "linear_probe_acc") + 0.03
