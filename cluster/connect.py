@@ -11,7 +11,8 @@ Scripts behave the same run directly or submitted.
 The jobs API (the study scheduler) needs the local Ray's job agent, which listens on a fixed port (52365)
 that ``ray.init`` cannot change. When another Ray on this machine holds it, ``connect(jobs=True)`` starts a
 private head with ``ray start --head`` on free ports instead (Ray's own answer for several local clusters)
-and stops it when the process exits.
+and stops it when the process exits; a head whose driver was killed before that (kill -9) is stopped by the
+next ``connect(jobs=True)`` on the machine (``cluster.stop.reap_orphaned_heads``).
 """
 from __future__ import annotations
 
@@ -104,6 +105,10 @@ def connect(
             _put_interpreter_on_path()
             _put_project_on_pythonpath()
             _skip_idle_worker_prestart()
+        if not address and jobs:
+            from cluster.stop import reap_orphaned_heads
+
+            reap_orphaned_heads()  # heads left by drivers killed with kill -9: they would hold CPUs and ports
         if not address and jobs and _port_in_use(AGENT_PORT):
             print(f"[raystudy] port {AGENT_PORT} (Ray's job agent) is held by another Ray on this machine; "
                   "starting a private local head on free ports", flush=True)
@@ -239,7 +244,10 @@ def _free_port() -> int:
 def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
     """``ray start --head`` on loopback with every port free, in its own temp dir; stopped at exit."""
     global _PRIVATE_HEAD
+    from cluster.stop import record_owner
+
     temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
+    record_owner(temp_dir)  # a driver killed before its exit hook leaves a head the next connect() stops
     port = _free_port()
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--port", str(port),
            "--node-ip-address", LOOPBACK, "--dashboard-host", LOOPBACK, "--dashboard-port", str(_free_port()),

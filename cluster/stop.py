@@ -12,9 +12,11 @@ are stopped: SIGTERM, then SIGKILL for any still running after ``grace_s`` secon
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -85,6 +87,44 @@ def stop_head(temp_dir: str | os.PathLike, *, grace_s: float = 5.0, remove: bool
     if remove:
         shutil.rmtree(temp_dir, ignore_errors=True)
     return len(procs)
+
+
+OWNER_FILE = "raystudy-owner.json"  # in a private head's temp dir: the process that started it
+
+
+def record_owner(temp_dir: str | os.PathLike) -> None:
+    """Write which process owns the head about to start in ``temp_dir`` (pid and start time, so that a reused
+    pid is not mistaken for the owner): a head whose owner died without stopping it can then be found."""
+    me = psutil.Process()
+    (Path(temp_dir) / OWNER_FILE).write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+
+
+def _owner_alive(owner: dict) -> bool:
+    try:
+        return abs(psutil.Process(int(owner["pid"])).create_time() - float(owner["create_time"])) < 1e-3
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def reap_orphaned_heads(parent: str | os.PathLike | None = None, log=print) -> list[str]:
+    """Stop and remove the private heads (``rs-head-*`` temp dirs of this user) whose owning process is gone:
+    a driver killed with kill -9 never runs the exit hook that stops its head. Heads without an owner record
+    (another tool's) or whose owner still runs are left alone. Returns the temp dirs reaped."""
+    reaped = []
+    for temp_dir in sorted(Path(parent or tempfile.gettempdir()).glob("rs-head-*")):
+        try:
+            if temp_dir.stat().st_uid != os.getuid():
+                continue
+            owner = json.loads((temp_dir / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(owner, dict) or _owner_alive(owner):
+            continue
+        stopped = stop_head(temp_dir, grace_s=0, remove=True)
+        log(f"[raystudy] stopped a private Ray head whose driver (pid {owner.get('pid')}) died without "
+            f"stopping it: {temp_dir} ({stopped} processes)")
+        reaped.append(str(temp_dir))
+    return reaped
 
 
 def default_temp_dir() -> Path:

@@ -87,6 +87,7 @@ class StudyState:
     status: str = "PENDING"
     nodes: dict[str, NodeState] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    trackers: list[str] = field(default_factory=list)  # sweep flags (--tensorboard, --mlflow) every node passes on
 
     @staticmethod
     def from_json(text: str) -> StudyState:
@@ -208,8 +209,10 @@ class StudyScheduler:
         return self._studies[state.study_id]
 
     # -- public API -----------------------------------------------------------------------------
-    def submit(self, study_file: str | Path, smoke: bool = False) -> str:
-        """Validate the study, create (or resume) its state and submit the nodes that are ready."""
+    def submit(self, study_file: str | Path, smoke: bool = False, trackers: list[str] | None = None) -> str:
+        """Validate the study, create (or resume) its state and submit the nodes that are ready. ``trackers``:
+        sweep flags (``jobs.trackers.tracker_flags``) that every sweep and seeds node passes on; a resumed
+        study keeps the ones it was started with unless new ones are given."""
         study = load_study(study_file, smoke=smoke)
         self.check_resources(study)
         sid = study_id(study, smoke)
@@ -221,9 +224,11 @@ class StudyScheduler:
                     if node.status != "SUCCEEDED":
                         node.status, node.counted, node.message = "PENDING", 0, ""
                 state.status = "PENDING"
+            if trackers:
+                state.trackers = list(trackers)
             self._adopt(state)
         else:
-            state = StudyState(sid, str(Path(study_file).resolve()), smoke)
+            state = StudyState(sid, str(Path(study_file).resolve()), smoke, trackers=list(trackers or []))
             for node in build_graph(study):
                 state.nodes[node.name] = NodeState(node.name, node.kind, node.arm, list(node.deps))
         self._advance(state)
@@ -519,7 +524,7 @@ class StudyScheduler:
         return "python" if self.working_dir else sys.executable
 
     def _entrypoint(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
-        labels = ["--name", node.experiment, "--study", state.study_id, "--job", node.name]
+        labels = ["--name", node.experiment, "--study", state.study_id, "--job", node.name, *state.trackers]
         smoke = ["--smoke"] if state.smoke else []
         if node.kind == "report":
             return _q([self._python(), self._script("report.py"), "--study", state.study_id,

@@ -46,6 +46,8 @@ def _positive_seconds(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from jobs.trackers import add_tracker_arguments, tracker_flags, trackers_from_args
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", help="a configs/studies/*.yaml file")
     parser.add_argument("--smoke", action="store_true", help="every node at smoke scale (a few minutes)")
@@ -54,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", action="store_true", help="print the study's state and exit")
     parser.add_argument("--cancel", action="store_true", help="stop the study's running jobs")
     parser.add_argument("--timeout", type=_positive_seconds, help="give up waiting after this many seconds")
+    add_tracker_arguments(parser)  # passed to every sweep and seeds node
     args = parser.parse_args(argv)
 
     from jobs.studyconfig import load_study, study_id
     from shared.results import ResultsStore, check_storage_root
 
     try:
+        trackers = tracker_flags(trackers_from_args(args))  # a tracker that is not installed: refused here
         study = load_study(args.study, smoke=args.smoke)  # validated before anything is submitted
         sid = study_id(study, args.smoke)
         storage = check_storage_root(args.storage)
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             print(scheduler.cancel(sid)["status"])
             return 0
         print(f"[study {sid}] {len(study.arms)} arm(s), seeds {study.seeds}; storage {scheduler.storage}", flush=True)
-        scheduler.submit(args.study, smoke=args.smoke)  # checks the trials fit the cluster's nodes first
+        scheduler.submit(args.study, smoke=args.smoke, trackers=trackers)  # checks the trials fit the nodes first
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -179,8 +179,10 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
     if distributed:
         from actors.distributed import distributed_trial, trial_resources
 
-        trainable = tune.with_resources(tune.with_parameters(distributed_trial, run=run_info),
-                                        trial_resources(spec, sweep.overrides))
+        with_run = tune.with_parameters(distributed_trial, run=run_info)
+        # Tune names a function trial's actor (its dashboard repr) and the trial after the function
+        with_run.__name__ = f"{plan.method}_deepspeed_trial"
+        trainable = tune.with_resources(with_run, trial_resources(spec, sweep.overrides))
     else:
         trainable = tune.with_resources(
             tune.with_parameters(MethodTrainable, run=run_info),

@@ -73,6 +73,18 @@ def add_tracker_arguments(parser: Any) -> None:
                         help="MLflow tracking URI (implies --mlflow), e.g. http://127.0.0.1:5000")
 
 
+def tracker_flags(trackers: Trackers | None) -> list[str]:
+    """The sweep command-line flags that ask for ``trackers`` (a study passes them to each node's sweep)."""
+    if trackers is None:
+        return []
+    flags = ["--tensorboard"] if trackers.tensorboard else []
+    if trackers.mlflow_uri:
+        flags += ["--mlflow-uri", trackers.mlflow_uri]
+    elif trackers.mlflow:
+        flags.append("--mlflow")
+    return flags
+
+
 def trackers_from_args(args: Any) -> Trackers:
     """The trackers the command line asks for; ConfigError (before Ray starts) when one is not installed."""
     trackers = Trackers(tensorboard=bool(args.tensorboard), mlflow=bool(args.mlflow or args.mlflow_uri),

@@ -101,3 +101,46 @@ def test_rays_shared_default_temp_dir_is_refused(tmp_path: Path):
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "default temp dir" in done.stderr and "Traceback" not in done.stderr
+
+
+OWNED_HEAD = """
+import importlib, time
+connect = importlib.import_module("cluster.connect")  # the module (the package exports the function by its name)
+print(connect._start_private_head(1, 0), connect._PRIVATE_HEAD, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_private_head_whose_driver_was_killed_is_reaped_and_a_live_owners_head_is_not():
+    """A driver killed with kill -9 never runs the exit hook that stops its private head: the next
+    connect(jobs=True) stops it (reap_orphaned_heads). A head whose owner still runs, and a directory without
+    an owner record, are left alone."""
+    from cluster.stop import OWNER_FILE, reap_orphaned_heads, record_owner
+
+    parent = Path(tempfile.mkdtemp(prefix="rs-p-"))  # short: Ray's socket paths live under it
+    env = {**os.environ, "TMPDIR": str(parent), "PYTHONPATH": str(REPO),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("RAY_ADDRESS", None)
+    driver = subprocess.Popen([sys.executable, "-c", OWNED_HEAD], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        address, temp_dir = driver.stdout.readline().split()
+        assert head_processes(temp_dir), "the private head did not start"
+        live = parent / "rs-head-live"
+        live.mkdir()
+        record_owner(live)  # owned by this test process, which runs
+        (parent / "rs-head-foreign").mkdir()  # no owner record
+        assert reap_orphaned_heads(parent) == [], "a head whose driver runs was reaped"
+        driver.kill()
+        driver.wait(timeout=30)
+        assert head_processes(temp_dir), "the head stopped with its driver: nothing to reap"
+        assert reap_orphaned_heads(parent) == [temp_dir]
+        assert not head_processes(temp_dir) and not Path(temp_dir).exists()
+        assert (live / OWNER_FILE).exists() and (parent / "rs-head-foreign").exists()
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for leftover in parent.glob("rs-head-*"):
+            stop_head(leftover, grace_s=0, remove=True)
+        import shutil
+
+        shutil.rmtree(parent, ignore_errors=True)

@@ -49,15 +49,17 @@ def head():
 def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_path: Path):
     """`ray job submit -- python jobs/study.py care_vs_simclr.yaml --smoke`: the study's driver is itself a Ray
     job and submits its nodes as further jobs of the same cluster, each named for the study and its node; the
-    study succeeds with every node on its first attempt, and its report's table shows the means of its rows."""
+    study succeeds with every node on its first attempt, and its report's table shows the means of its rows.
+    ``--tensorboard`` reaches every node's sweep."""
     from tests.helpers import ray_cli
 
     path = REPO / "configs" / "studies" / "care_vs_simclr.yaml"
     storage = tmp_path / "store"
     runtime_env = json.dumps({"env_vars": {"RAYSTUDY_STORAGE": str(storage)}})
     for _ in range(30):
+        command = ["python", "jobs/study.py", str(path), "--smoke", "--tensorboard"]
         out = ray_cli(["job", "submit", "--address", head["url"], "--working-dir", ".", "--runtime-env-json",
-                       runtime_env, "--", "python", "jobs/study.py", str(path), "--smoke"], head["env"], timeout=600)
+                       runtime_env, "--", *command], head["env"], timeout=600)
         if "No available agent" not in out.stderr:
             break
         time.sleep(2)
@@ -72,6 +74,8 @@ def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_p
     jobs = {j.submission_id: j for j in sched.client.list_jobs() if j.submission_id and sid in j.submission_id}
     assert {j.metadata.get("raystudy_study") for j in jobs.values()} == {sid}
     assert {j.metadata.get("raystudy_node") for j in jobs.values()} == set(final["nodes"])
+    logged = {events.parent.parent.name for events in storage.glob("tune/*/*/events.out.tfevents*")}
+    assert len(logged) == sum(1 for name in final["nodes"] if name != "report"), logged  # every sweep, seeds node
 
     rows = sched.results(sid).to_pandas()
     final_rows = rows[(rows["status"] == "final") & rows["job"].str.startswith("seeds:")]
