@@ -80,13 +80,13 @@ def test_essl_adding_class_information_helps_rotation_prediction():
 
 # Non-negativity and sparsity follow from the ReLU and the top-k (tests/test_monosemanticity.py checks them), and
 # sparsity alone raises semantic consistency: each code is compared with random codes of its own sparsity (same
-# non-zeros per sample). Margin chosen on seeds 0-1: SAE 0.216 vs its control 0.176, NCL 0.139 vs 0.143.
+# non-zeros per sample). Margin chosen on seeds 0-1 (tau 0.5 then): SAE 0.216 vs its control 0.176, NCL 0.139 vs 0.143.
+# With the paper's tau 0.2 (every arm), held-out seeds 2-3: SAE 0.301 vs 0.177, NCL 0.162 vs 0.139 (per seed +0.003,
+# +0.044: on the mean only); at tau 0.5 both were strict xfails (0.185 vs 0.177, 0.141 vs 0.144).
 CONSISTENCY_MARGIN = 0.02
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="on the held-out seeds the SAE code is not more class-consistent than random "
-                                       "codes of its sparsity by the margin: 0.185 vs 0.177 (REPRODUCTION.md)")
 def test_sae_codes_are_more_class_consistent_than_random_codes_of_their_sparsity():
     out = outcome("monosemanticity")
     control = mean(out, "sae_probe", "semantic_consistency_control")
@@ -94,8 +94,6 @@ def test_sae_codes_are_more_class_consistent_than_random_codes_of_their_sparsity
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="NCL's code is no more class-consistent than random codes of its sparsity "
-                                       "(0.141 vs 0.144 on the held-out seeds; REPRODUCTION.md)")
 def test_ncl_codes_are_more_class_consistent_than_random_codes_of_their_sparsity():
     out = outcome("monosemanticity")
     control = mean(out, "ncl", "semantic_consistency_control")
@@ -104,7 +102,9 @@ def test_ncl_codes_are_more_class_consistent_than_random_codes_of_their_sparsity
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="at this scale the monosemantic codes are probed worse, clean and under "
-                                       "label noise, than SimCLR's projection (REPRODUCTION.md)")
+                                       "label noise, than SimCLR's projection: held-out seeds 2-3, tau 0.2, 60% noise "
+                                       "NCL 0.439 / SAE 0.542 vs SimCLR 0.632; clean 0.736 / 0.810 vs 0.903 "
+                                       "(REPRODUCTION.md)")
 def test_monosemantic_codes_are_probed_more_robustly_under_label_noise():
     out = outcome("monosemanticity")
     for arm in ("ncl", "sae_probe"):
