@@ -63,6 +63,8 @@ REGISTRY: dict[str, Entry] = {
     "asen": Entry("shared.methods.graph.asen:SPEC", "method", "graph",
         "Any-Subgroup Equivariant Networks via Symmetry Breaking (ASEN, ICLR 2026)"),
     # tool: which pairs 1-WL (and so an MPNN) cannot separate
+    "graphon_sampling": Entry("shared.methods.graph.graphon_sampling:SPEC", "experiment", "graph",
+        "A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)"),
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
     # dense decoder: the large-model family's baseline
@@ -83,6 +85,8 @@ REGISTRY: dict[str, Entry] = {
     # MoE routed by sequence (TopK: moe.routing=topk)
     "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
+    "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
+        "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -221,8 +221,24 @@ def test_expressivity_toy_prefix_leaves_the_value_span_rank1_lora_cannot():
     assert prefix_err < 1e-6 * float(target.pow(2).sum())
 
 
-# -- the claim at small scale (configs/reproduce/reasoncache.yaml; figures over seeds 0-2 in REPRODUCTION.md) ------
-SEEDS = [0, 1]
+def test_the_prefix_prompt_is_shorter_than_the_icl_prompt_by_construction():
+    """Unit check on the reproduction's own configuration, not claim evidence: the token counts follow from the
+    prompt formats (the question alone plus m cached slots, against 3 demonstrations and the question)."""
+    from jobs.reproduce import load_reproduction
+
+    repro = load_reproduction("reasoncache")
+    frozen = torch.nn.Linear(1, 1).requires_grad_(False)  # the counts read no weights
+    cost = {arm: rc.InferenceCost(get_method("reasoncache").load_config([*repro.setting, *spec.overrides]))
+            .evaluate(frozen) for arm, spec in repro.arms.items()}
+    assert (cost["prefix"]["prompt_tokens"], cost["icl"]["prompt_tokens"]) == (4, 4 + 3 * 6)
+    assert (cost["prefix"]["inference_tokens"], cost["icl"]["inference_tokens"]) == (4 + 8, 22)
+
+
+# -- the claim at small scale (configs/reproduce/reasoncache.yaml; figures in REPRODUCTION.md) ----------------------
+# Held-out seeds: the arms' learning rates and steps were chosen on seeds 0, 1. Each seed also draws task B's split
+# and the ICL shots, and pretrains its own backbone.
+SEEDS = [2, 3]
+CHANCE = 1 / 7  # answers are digits mod 7
 _outcome: dict[str, dict] = {}
 
 
@@ -235,26 +251,41 @@ def outcome() -> dict:
 
 
 @pytest.mark.slow
-def test_prefix_beats_in_context_demonstrations_with_fewer_tokens(local_ray):
+def test_prefix_teaches_the_new_rule_with_the_backbone_bit_identical(local_ray):
+    """The mechanism, not the paper's claim: 8 trained key/value slots per layer and head teach the unseen rule on
+    a frozen backbone (a floor any training of the prefix clears; the claim against ICL is the xfail below)."""
     from jobs.reproduce import mean
 
     out = outcome()
-    # measured over seeds 0-2: answer_acc prefix 0.763 +- 0.155 (0.65, 0.70, 0.94) vs 3-shot ICL 0.127 +- 0.061
-    # (0.18, 0.06, 0.14; chance 1/7); prompt 4 vs 22 tokens, context 12 (4 + 8 slots) vs 22
-    assert mean(out, "prefix", "answer_acc") >= mean(out, "icl", "answer_acc") + 0.3
-    assert min(out["prefix"]["answer_acc"]) > max(out["icl"]["answer_acc"])
-    assert mean(out, "prefix", "inference_tokens") < 0.6 * mean(out, "icl", "inference_tokens")
-    assert mean(out, "prefix", "prompt_tokens") < 0.2 * mean(out, "icl", "prompt_tokens")
+    # answer_acc prefix, seeds 2, 3: 0.61, 0.36 (tuning seeds 0, 1, first measured: 0.65, 0.70); chance 1/7
+    assert mean(out, "prefix", "answer_acc") >= CHANCE + 0.3
     assert mean(out, "prefix", "trainable_params") == mean(out, "lora", "trainable_params") == 2048
     for arm in out:  # every arm ran on the same frozen backbone, bit for bit
         assert out[arm]["backbone_unchanged"] == [1.0] * len(SEEDS), arm
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured over seeds 0-2: answer_acc prefix 0.763 +- 0.155 (0.65, 0.70, "
-                                       "0.94) vs LoRA on W_V, W_O at the same 2048 parameters 0.873 +- 0.057 (0.92, "
-                                       "0.81, 0.89): at 420 steps LoRA is ahead on 2 of 3 seeds (1,260 steps: 0.883 "
-                                       "vs 0.930)")
+@pytest.mark.xfail(strict=True, reason="untested at this scale: the ICL arm's backbone does not learn in context "
+                                       "(3-shot ICL on the new rule 0.14, 0.15 on seeds 2, 3, chance 0.143; its "
+                                       "task-A accuracy on the last example 0.414, 0.418, what guessing the rule "
+                                       "gives), so prefix > ICL would only show that training beats not training. "
+                                       "A backbone pretrained on 8 rules (add, sub, mul pairs but sub.sub; 2,000 "
+                                       "steps of 64) did not either: ICL 0.15, task A 0.316 (seed 0)")
+def test_prefix_beats_in_context_demonstrations_on_a_backbone_that_learns_in_context(local_ray):
+    from jobs.reproduce import mean
+
+    out = outcome()
+    # the precondition of a fair comparison: demonstrations of the new rule move the ICL arm well above chance
+    assert mean(out, "icl", "answer_acc") >= CHANCE + 0.15
+    assert mean(out, "prefix", "answer_acc") >= mean(out, "icl", "answer_acc") + 0.1
+    assert min(out["prefix"]["answer_acc"]) > max(out["icl"]["answer_acc"])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="answer_acc prefix 0.61, 0.36 vs LoRA on W_V, W_O at the same 2048 "
+                                       "parameters 0.81, 0.94 (held-out seeds 2, 3; tuning seeds 0, 1 first measured "
+                                       "0.65, 0.70 vs 0.92, 0.81): at 420 steps LoRA is ahead (1,260 steps, seeds "
+                                       "0-2: 0.883 vs 0.930)")
 def test_prefix_matches_lora_at_the_same_parameter_count(local_ray):
     from jobs.reproduce import mean
 

@@ -223,3 +223,31 @@ def test_seqtopk_method_trains_and_reports_its_routing_measures():
     assert out["seqtopk"]["slot_error"] == 0 and out["seqtopk"]["kt_min"] >= 1 and out["seqtopk"]["kt_max"] <= 4
     assert out["seqtopk"]["kt_mean"] == pytest.approx(2.0)
     assert 0 <= out["seqtopk_online"]["prefix_overspend"] <= 1
+
+
+def test_seqtopk_losses_are_evaluated_with_causal_routing():
+    """Offline SeqTopK lets later tokens take slots from earlier ones, so a teacher-forced forward reads the future;
+    the method's losses come from causal (online) routing, which equals decoding with the expert cache."""
+    from shared.methods.llm.common import heldout_measures
+    from shared.methods.llm.seqtopk import causal_routing
+
+    spec = get_method("seqtopk")
+    base = ["epochs=1", "steps_per_epoch=1", "batch_size=8", "model.n_embd=16", "model.n_head=2",
+            "data.n_train=8", "data.n_val=16", "data.n_pairs=2"]
+    cfg = spec.load_config([*base, "moe.routing=seqtopk"])
+    trainer = spec.make_trainer(cfg)
+    model, data = trainer.artifact().eval(), trainer.data
+    x = data.test.tokens[:, :-1]
+    half = x.shape[1] // 2
+    changed = torch.cat([x[:, :half], x[:, half:].flip(0)], 1)  # the same first half, another second half
+    with torch.no_grad():
+        assert not torch.allclose(model(x)[:, :half], model(changed)[:, :half])  # offline: the future leaks
+        with causal_routing(model):
+            assert torch.allclose(model(x)[:, :half], model(changed)[:, :half], atol=1e-6)
+    assert all(layer.cfg.routing == "seqtopk" for layer in model.modules() if hasattr(layer, "router"))  # restored
+    online = spec.make_trainer(spec.load_config([*base, "moe.routing=seqtopk_online"])).artifact().eval()
+    online.load_state_dict(model.state_dict())  # the same weights, routed online
+    out = spec.evaluate(cfg, model, data, metrics=["answer_loss", "answer_loss_offline"])
+    assert out["answer_loss"] == pytest.approx(heldout_measures(online, data.test)["answer_loss"], abs=1e-6)
+    assert out["answer_loss_offline"] == pytest.approx(heldout_measures(model, data.test)["answer_loss"], abs=1e-6)
+    assert out["answer_loss"] != pytest.approx(out["answer_loss_offline"], abs=1e-6)

@@ -7,13 +7,23 @@ token its K best experts; SeqTopK takes the top T*K router scores over the whole
 causal variant for decoding (top-(t+1)K over rows <= t, past allocations fixed). TopK is this method with
 ``moe.routing=topk``: same experts, router, gates, data and loop, so the comparison is fair by construction.
 
+Training and evaluation: ``seqtopk`` trains with offline routing over the whole teacher-forced sequence (the paper
+fine-tunes with SeqTopK over full sequences and decodes with the online expert cache, prefilling a known prompt
+offline). Offline routing is not causal: a later token can take a slot from an earlier one and so change earlier
+logits. Every loss is therefore evaluated with causal routing (:func:`causal_routing`: ``seqtopk`` layers route as
+``seqtopk_online``, which equals decoding token by token with the expert cache), so no target's prediction reads
+the future; ``answer_loss_offline`` keeps the non-causal reading for comparison. K_t (where the experts go) is
+measured under the training routing: it describes the router, it predicts nothing.
+
 Measures: the LM evaluators, plus where the experts go (:class:`RoutingMeasures`): mean K_t on hard, easy and
 other targets (the ``easy_hard`` task marks them), the spread of K_t, slot conservation and prefix overspend.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -23,7 +33,8 @@ from shared.lm.easy_hard import EASY, HARD, OTHER, target_kinds
 from shared.lm.model import BlockFactory, token_losses
 from shared.lm.moe import MoEConfig, moe_factory, moe_layers
 from shared.method import Evaluator, Measure, MethodSpec, Resources
-from shared.methods.llm.common import LM_EVALUATORS, LMConfig, LMTrainer, split_batches
+from shared.methods.llm.common import HeldOutLM, LMConfig, LMTrainer, Throughput, heldout_measures, split_batches
+from shared.methods.llm.longppl_eval import LongPPLEval
 
 
 @dataclass
@@ -50,19 +61,58 @@ def target_kind_mask(config: LMConfig, split: LMSplit) -> torch.Tensor:
     return torch.where(split.answer_mask, HARD, OTHER)
 
 
+@contextmanager
+def causal_routing(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside the block, every offline ``seqtopk`` layer of ``model`` routes online (``seqtopk_online``: token t's
+    experts come from the top-((t+1) K) over rows <= t), so a teacher-forced forward is causal and equals decoding
+    with the expert cache; ``topk`` and ``seqtopk_online`` layers are causal already and stay as they are."""
+    layers = [layer for layer in moe_layers(model) if layer.cfg.routing == "seqtopk"]
+    trained = [layer.cfg for layer in layers]
+    for layer in layers:
+        layer.cfg = replace(layer.cfg, routing="seqtopk_online")
+    try:
+        yield model
+    finally:
+        for layer, cfg in zip(layers, trained, strict=True):
+            layer.cfg = cfg
+
+
 @torch.no_grad()
 def routing_records(model: nn.Module, split: LMSplit, batch_size: int = 64,
                     limit: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """K_t of every MoE layer (layers, N, L - 1) and the per-target loss (N, L - 1) on a held-out split."""
+    """K_t of every MoE layer (layers, N, L - 1) under the training routing, and the per-target loss (N, L - 1)
+    under causal routing, on a held-out split."""
     was_training = model.training
     model.eval()
     counts, losses = [], []
     for tokens, _, _ in split_batches(split, batch_size, limit):
-        logits = model(tokens[:, :-1])
-        losses.append(token_losses(logits, tokens[:, 1:]))
+        model(tokens[:, :-1])
         counts.append(torch.stack([layer.last_counts for layer in moe_layers(model)]))
+        with causal_routing(model):
+            losses.append(token_losses(model(tokens[:, :-1]), tokens[:, 1:]))
     model.train(was_training)
     return torch.cat(counts, 1), torch.cat(losses)
+
+
+class CausalHeldOutLM(HeldOutLM):
+    """The held-out losses under causal routing (:func:`causal_routing`), plus ``answer_loss_offline``: the answer
+    loss with the training routing, which lets later tokens change earlier logits (reported, not a measure of the
+    model: a prediction that read its future)."""
+
+    metrics = (*HeldOutLM.metrics, "answer_loss_offline")
+
+    def evaluate(self, artifact: nn.Module) -> dict[str, float]:
+        offline = heldout_measures(artifact, self.data.test, limit=self.config.eval_batches)["answer_loss"]
+        with causal_routing(artifact):
+            return {**super().evaluate(artifact), "answer_loss_offline": offline}
+
+
+class CausalLongPPL(LongPPLEval):
+    """LongPPL of the model under causal routing."""
+
+    def evaluate(self, artifact: nn.Module) -> dict[str, float]:
+        with causal_routing(artifact):
+            return super().evaluate(artifact)
 
 
 def expert_histogram(counts: torch.Tensor) -> dict[int, float]:
@@ -78,8 +128,8 @@ def _mean_where(x: torch.Tensor, mask: torch.Tensor) -> float:
 class RoutingMeasures(Evaluator):
     """Where the experts go on the test split. ``experts_{hard,easy,other}``: mean K_t (over layers) at the positions
     that predict a hard / easy / other target, and ``experts_{hard,easy}_last`` in the last MoE layer alone;
-    ``{easy,other}_loss``: the loss there (the hard loss is
-    HeldOutLM's ``answer_loss``); ``loss_experts_corr``: Pearson correlation of a target's loss with its K_t;
+    ``{easy,other}_loss``: the loss there under causal routing (the hard loss is
+    CausalHeldOutLM's ``answer_loss``); ``loss_experts_corr``: Pearson correlation of a target's loss with its K_t;
     ``kt_*``: the distribution of K_t over (layer, token); ``slot_error``: largest |sum_t K_t - T K| of a sequence
     and layer (0 for topk and seqtopk); ``prefix_overspend``: share of prefixes t whose sum_{s<=t} K_s exceeds
     (t + 1) K (the online variant aims at 0)."""
@@ -125,7 +175,7 @@ SPEC = MethodSpec(
     family="llm",
     config=SeqTopKConfig,
     trainer=SeqTopKTrainer,
-    evaluators=(*LM_EVALUATORS, RoutingMeasures),
+    evaluators=(CausalHeldOutLM, Throughput, CausalLongPPL, RoutingMeasures),
     resources=Resources(cpu=1, distributed="deepspeed"),
     headline=(Measure("answer_loss", "min"), Measure("val_loss", "min"), Measure("experts_hard")),
     compare=("moe.routing",),

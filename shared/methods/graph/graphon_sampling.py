@@ -1,0 +1,156 @@
+"""graphon_sampling: "A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs" (Le, Ruiz,
+Jegelka; ICLR 2024). No public code: the steps are :mod:`shared.graphs.graphon`'s, from the paper's abstract and
+reviews (unverified details are named there).
+
+Trainer: the paper's learning experiment. A graph of ``data.n`` nodes from a 4-block SBM graphon (node label = the
+block of its latent position; features = a noisy one-hot of the label), a node budget of ``budget`` x n, chosen by
+``sampling``: "interval" (a uniqueness set of ``k`` latent intervals of the coarsened graph, nodes drawn from
+them) or "random" (uniform nodes, the baseline: same budget, same graph, same model). A 2-layer GCN
+(D^-1/2 (A + I) D^-1/2) is trained on the induced subgraph and tested on the full graph (``full_graph_acc``).
+
+Measures of the sampling theory, on bandlimited signals of the smooth graphon W = 0.8 exp(-3|x - y|):
+``recon_error`` (relative error of f = V_k V_k[S]^+ f[S] with S from column-pivoted QR), ``cond_ratio``
+(cond(V_k[S]) / the median over random sets of k nodes) and ``interval_overlap`` (share of the QR set's latent
+intervals, of ``intervals`` bins, that a graph of 2n nodes picks again; ``interval_overlap_random`` for random sets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from shared.config import bounded
+from shared.graphs.graphon import (
+    block_graphon,
+    exponential_graphon,
+    interval_sample,
+    intervals_of,
+    laplacian_eigenvectors,
+    qr_sampling_set,
+    reconstruct,
+    sample_graph,
+)
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+
+
+@dataclass
+class GraphonData:
+    n: int = bounded(1000, ge=50, le=20000)
+    blocks: int = bounded(4, ge=2, le=64)
+    noise: float = bounded(1.5, ge=0.0, le=100.0, help="feature noise around the one-hot label")
+    seed: int = bounded(0, ge=0)
+
+
+@dataclass
+class GraphonSamplingConfig(MethodConfig):
+    epochs: int = bounded(4, ge=1)
+    steps_per_epoch: int = bounded(50, ge=1, le=100000)
+    sampling: str = bounded("interval", choices=["interval", "random"])
+    budget: float = bounded(0.1, gt=0.0, le=1.0, help="share of the nodes the subgraph keeps")
+    k: int = bounded(6, ge=1, le=256, help="bandwidth: eigenvectors, and intervals chosen")
+    intervals: int = bounded(20, ge=2, le=1000, help="latent intervals (bins of [0, 1])")
+    hidden: int = bounded(16, ge=1, le=1024)
+    lr: float = bounded(0.01, gt=0.0, le=1.0)
+    threads: int = 1
+    data: GraphonData = field(default_factory=GraphonData)
+
+
+def normalised_adjacency(adjacency: np.ndarray) -> torch.Tensor:
+    a = adjacency + np.eye(len(adjacency))
+    scale = 1.0 / np.sqrt(a.sum(axis=1))
+    return torch.tensor(scale[:, None] * a * scale[None, :], dtype=torch.float32)
+
+
+class GraphonSamplingTrainer(Trainer):
+    config: GraphonSamplingConfig
+
+    def __init__(self, config: GraphonSamplingConfig) -> None:
+        super().__init__(config)
+        c, d = config, config.data
+        torch.set_num_threads(c.threads or torch.get_num_threads())
+        seed_everything(c.seed)
+        world = np.random.default_rng([d.seed, 0])  # the graph and its features: the data seed
+        x, adjacency = sample_graph(world, lambda u, v: block_graphon(u, v, d.blocks), d.n)
+        self.labels = torch.tensor(np.minimum(np.floor(x * d.blocks), d.blocks - 1), dtype=torch.long)
+        features = np.eye(d.blocks)[self.labels.numpy()] + d.noise * world.normal(size=(d.n, d.blocks))
+        self.features, self.full = torch.tensor(features, dtype=torch.float32), normalised_adjacency(adjacency)
+        pick = np.random.default_rng([d.seed, c.seed, 1])
+        budget = max(1, round(c.budget * d.n))
+        self.nodes = (interval_sample(pick, adjacency, x, c.k, c.intervals, budget) if c.sampling == "interval"
+                      else np.sort(pick.choice(d.n, size=budget, replace=False)))
+        self.sub = normalised_adjacency(adjacency[np.ix_(self.nodes, self.nodes)])
+        self.model = torch.nn.Sequential(torch.nn.Linear(d.blocks, c.hidden), torch.nn.ReLU(),
+                                         torch.nn.Linear(c.hidden, d.blocks))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.lr)
+
+    def forward(self, adjacency: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        first, act, second = self.model
+        return adjacency @ second(act(first(adjacency @ features)))  # GCN: A_hat relu(A_hat X W1) W2
+
+    def fit_epoch(self) -> dict[str, float]:
+        nodes = torch.from_numpy(self.nodes)
+        for _ in range(self.config.steps_per_epoch):
+            loss = torch.nn.functional.cross_entropy(self.forward(self.sub, self.features[nodes]), self.labels[nodes])
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        self.epoch += 1
+        return {"loss": loss.item(), "sampled_nodes": float(len(self.nodes))}
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch}
+
+    def load_state_dict(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+
+    def artifact(self) -> GraphonSamplingTrainer:
+        return self
+
+
+class FullGraphAccuracy(Evaluator):
+    metrics = ("full_graph_acc",)
+
+    @torch.no_grad()
+    def evaluate(self, trainer: GraphonSamplingTrainer) -> dict[str, float]:
+        predicted = trainer.forward(trainer.full, trainer.features).argmax(1)
+        return {"full_graph_acc": float((predicted == trainer.labels).float().mean())}
+
+
+class SamplingTheory(Evaluator):
+    metrics = ("recon_error", "cond_ratio", "interval_overlap", "interval_overlap_random")
+
+    def evaluate(self, trainer: GraphonSamplingTrainer) -> dict[str, float]:
+        c = self.config
+        rng = np.random.default_rng([c.data.seed, 2])
+        picked, random_picked = [], []
+        for n in (c.data.n, 2 * c.data.n):
+            x, adjacency = sample_graph(rng, exponential_graphon, n)
+            basis = laplacian_eigenvectors(adjacency, c.k)
+            nodes = qr_sampling_set(basis, c.k)
+            picked.append(intervals_of(x, nodes, c.intervals))
+            random_picked.append(intervals_of(x, rng.choice(n, size=c.k, replace=False), c.intervals))
+            if n == c.data.n:
+                signal = basis @ rng.normal(size=c.k)
+                error = np.linalg.norm(reconstruct(basis, nodes, signal[nodes]) - signal) / np.linalg.norm(signal)
+                randoms = [np.linalg.cond(basis[rng.choice(n, size=c.k, replace=False)]) for _ in range(50)]
+                ratio = np.linalg.cond(basis[nodes]) / np.median(randoms)
+        return {"recon_error": float(error), "cond_ratio": float(ratio),
+                "interval_overlap": len(picked[0] & picked[1]) / len(picked[0]),
+                "interval_overlap_random": len(random_picked[0] & random_picked[1]) / len(random_picked[0])}
+
+
+SPEC = MethodSpec(
+    name="graphon_sampling",
+    paper="A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)",
+    family="graph",
+    config=GraphonSamplingConfig,
+    trainer=GraphonSamplingTrainer,
+    evaluators=(FullGraphAccuracy, SamplingTheory),
+    resources=Resources(cpu=1),
+    headline=(Measure("full_graph_acc"), Measure("interval_overlap"), Measure("cond_ratio", "min")),
+    compare=("sampling",),
+    description="uniqueness sets by pivoted QR; a GCN trained on an interval-sampled subgraph vs random nodes",
+)

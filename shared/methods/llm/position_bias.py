@@ -1,0 +1,153 @@
+"""position_bias: the experiment of "On the Emergence of Position Bias in Transformers" (Wu, Wang, Jadbabaie,
+Jegelka; ICML 2025, arXiv 2502.01951). Trains the paper's SAN (:mod:`shared.lm.position_bias`) on Gaussian-mixture
+in-context retrieval with the answer at a uniformly random position (unbiased data) and measures the position
+preference it develops: on sequences where the query's class appears at the first and at the middle pair with two
+different labels, first_minus_middle = P(answer = the first's label) - P(answer = the middle's label), the paper's
+acc(IC_first_middle) - acc(IC_middle_first). Claim (Sec. 5): causal NoPE prefers the first position, more so deeper.
+It also reports the theory's measure for the configured mask and depth: the last token's cumulative attention on the
+first token under uniform attention (``first_token_mass``, Sec. 3).
+
+Deliberate departures: a sequence draws its own label per class (the official code fixes one label per class and
+tests on novel classes); with per-sequence labels only in-context retrieval answers, at any number of classes, so
+the short CPU runs cannot learn the task in the weights instead. Test classes are novel, as in the paper.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from shared.config import bounded
+from shared.lm.position_bias import (
+    MASKS,
+    SAN,
+    attention_graph,
+    class_means,
+    first_middle_batch,
+    first_token_mass,
+    retrieval_batch,
+)
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+
+
+@dataclass
+class RetrievalData:
+    classes: int = bounded(256, ge=8, le=1_000_000, help="training classes (test classes are new ones)")
+    labels: int = bounded(32, ge=8, le=4096)
+    dim: int = bounded(64, ge=2, le=4096)
+    pairs: int = bounded(8, ge=4, le=512, help="(item, label) pairs before the query")
+    burstiness: int = bounded(4, ge=1, le=512, help="repeats of each class in a sequence (pairs / burstiness classes)")
+    eps: float = bounded(0.75, ge=0.0, le=100.0, help="within-class noise")
+    seed: int = bounded(0, ge=0, help="class means, label vectors, batches")
+    n_test: int = bounded(2000, ge=1, le=1_000_000)
+
+
+@dataclass
+class SANModel:
+    layers: int = bounded(2, ge=1, le=64)
+    hidden: int = bounded(64, ge=1, le=4096)
+    mask: str = bounded("causal", choices=list(MASKS))
+    window: int = bounded(4, ge=1, le=4096)
+    prefix: int = bounded(4, ge=1, le=4096)
+    gamma: float = bounded(0.9, gt=0.0, le=1.0, help="decay mask: weight gamma^(i-j)")
+    residual: bool = False
+
+
+@dataclass
+class PositionBiasConfig(MethodConfig):
+    epochs: int = bounded(8, ge=1)
+    steps_per_epoch: int = bounded(250, ge=1, le=1_000_000)
+    batch_size: int = bounded(128, ge=1, le=65536)
+    lr: float = bounded(1e-3, gt=0.0, le=1.0)
+    weight_decay: float = bounded(1e-6, ge=0.0, le=1.0)
+    threads: int = 1
+    data: RetrievalData = field(default_factory=RetrievalData)
+    model: SANModel = field(default_factory=SANModel)
+
+    def mask_kwargs(self) -> dict:
+        return {"window": self.model.window, "prefix": self.model.prefix, "gamma": self.model.gamma}
+
+
+class PositionBiasTrainer(Trainer):
+    config: PositionBiasConfig
+
+    def __init__(self, config: PositionBiasConfig) -> None:
+        super().__init__(config)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        d = config.data
+        world = np.random.default_rng([d.seed, 0])  # class means and label vectors: the data seed only
+        self.means, self.test_means = class_means(world, d.classes, d.dim), class_means(world, d.classes, d.dim)
+        self.label_vectors = world.normal(0.0, 1.0 / d.dim, size=(d.labels, d.dim))
+        self.rng = np.random.default_rng([d.seed, config.seed, 1])  # training batches
+        mask = torch.tensor(attention_graph(config.model.mask, 2 * d.pairs + 1, **config.mask_kwargs()),
+                            dtype=torch.float32)
+        m = config.model
+        self.model = SAN(d.dim, m.hidden, m.layers, d.labels, mask, m.residual)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    def fit_epoch(self) -> dict[str, float]:
+        c, total = self.config, 0.0
+        for _ in range(c.steps_per_epoch):
+            tokens, targets = retrieval_batch(self.rng, self.means, self.label_vectors, c.batch_size, c.data.pairs,
+                                              c.data.burstiness, c.data.eps)
+            loss = torch.nn.functional.cross_entropy(self.model(torch.tensor(tokens, dtype=torch.float32)),
+                                                     torch.from_numpy(targets))
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item()
+        self.epoch += 1
+        return {"loss": total / c.steps_per_epoch}
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.rng.bit_generator.state = int(state["epoch"]), state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+
+    def artifact(self) -> PositionBiasTrainer:
+        return self
+
+
+class PositionPreference(Evaluator):
+    """On novel classes: retrieval accuracy (unbiased sequences) and first_minus_middle (see the module)."""
+
+    metrics = ("retrieval_acc", "first_minus_middle", "first_token_mass")
+
+    @torch.no_grad()
+    def evaluate(self, trainer: PositionBiasTrainer) -> dict[str, float]:
+        c, d = self.config, self.config.data
+        rng = np.random.default_rng([d.seed, 2])  # the same test sequences for every run of a data seed
+        tokens, targets = retrieval_batch(rng, trainer.test_means, trainer.label_vectors, d.n_test, d.pairs,
+                                          d.burstiness, d.eps)
+        model = trainer.model.eval()
+        acc = (model(torch.tensor(tokens, dtype=torch.float32)).argmax(1).numpy() == targets).mean()
+        tokens, first, middle = first_middle_batch(rng, trainer.test_means, trainer.label_vectors, d.n_test, d.pairs,
+                                                   d.eps)
+        answer = model(torch.tensor(tokens, dtype=torch.float32)).argmax(1).numpy()
+        model.train()
+        mass = first_token_mass(c.model.mask, 2 * d.pairs + 1, c.model.layers, **c.mask_kwargs())
+        return {"retrieval_acc": float(acc), "first_minus_middle": float((answer == first).mean()
+                                                                         - (answer == middle).mean()),
+                "first_token_mass": mass}
+
+
+SPEC = MethodSpec(
+    name="position_bias",
+    paper="On the Emergence of Position Bias in Transformers (ICML 2025)",
+    family="llm",
+    config=PositionBiasConfig,
+    trainer=PositionBiasTrainer,
+    evaluators=(PositionPreference,),
+    resources=Resources(cpu=1),
+    headline=(Measure("first_minus_middle"), Measure("retrieval_acc"), Measure("first_token_mass")),
+    compare=("model.layers", "model.mask"),
+    description="SAN on in-context retrieval: the first-position preference a mask and depth develop",
+)
