@@ -221,6 +221,22 @@ def test_victim_trains_from_scratch_with_its_own_schedule():
     assert trainer.learning_rate() == pytest.approx(cfg.optim.lr)  # the victim's cosine starts again
 
 
+def test_victim_initialisation_is_no_trial_surrogate_initialisation():
+    """The victim used to be seeded ``seed + 1``: trial 0's victim started from trial 1's surrogate weights."""
+    from shared.methods.ssl.nlb import victim_seed
+
+    spec = get_method("nlb")
+    trainer = spec.make_trainer(spec.load_config(nlb("epochs=1")))
+    trainer.start_victim()
+    victim = trainer.model.state_dict()
+    for other in (0, 1):  # its own surrogate, and the next trial's (the old collision)
+        surrogate = spec.make_trainer(spec.load_config(nlb("epochs=1", f"seed={other}"))).model.state_dict()
+        assert any(not torch.equal(victim[k], surrogate[k]) for k in victim if k.endswith("weight")), other
+    seeds = [victim_seed(s) for s in range(1000)]
+    assert len(set(seeds)) == 1000 and min(seeds) >= 1 << 63  # distinct, and above every plain trial seed
+    assert seeds == [victim_seed(s) for s in range(1000)]  # deterministic (a resumed run draws the same)
+
+
 def test_resume_is_exact_at_the_selection_and_inside_the_victim_phase(tmp_path: Path):
     spec = get_method("nlb")
     cfg = spec.load_config(nlb("epochs=3", "surrogate_epochs=1"))

@@ -1,20 +1,22 @@
-"""No-label backdoors' selection-only claim at small scale (Wang et al., arXiv 2404.06694), over two seeds
-(about 40 s on 2 idle cores): ``configs/reproduce/nlb_selection.yaml``.
+"""No-label backdoors' selection-only claim at small scale (Wang et al., arXiv 2404.06694), on the held-out seeds 2
+and 3 with data.seed = seed (about 40 s on 2 idle cores): ``configs/reproduce/nlb_selection.yaml``.
 
-Measured first (``python jobs/reproduce.py nlb_selection --seeds 0 1``, colourised digits, C = 10, M = 77):
-TPR contrastive 1.000 ± 0.000, k-means 0.584 ± 0.257, random 0.149 ± 0.009; over seeds 0-4: 1.000 ± 0.000,
-0.517 ± 0.171, 0.156 ± 0.016 (the lowest k-means seed 0.377). The margins asserted here are below those figures.
+Margins chosen on the tuning seeds (``python jobs/reproduce.py nlb_selection --seeds 0 1``, colourised digits,
+C = 10, M = 77, tau 0.5 then): TPR contrastive 1.000 ± 0.000, k-means 0.584 ± 0.257, random 0.149 ± 0.009. With the
+paper's tau 0.2, held-out seeds 2, 3 (data seed = seed): 0.909 (1.000, 0.818), 0.591 (0.506, 0.675), 0.195
+(0.247, 0.143); seeds 0-3 with data seed 0: 0.919 (1.000, 0.675, 1.000, 1.000), 0.584, 0.149 (REPRODUCTION.md).
 """
 import pytest
 
 from jobs.reproduce import compare, mean
 
 CLASSES = 10  # sklearn digits
+HELD_OUT = [2, 3]  # no setting or margin was chosen on these (tuning seeds 0, 1)
 
 
 @pytest.fixture(scope="module")
 def outcome(local_ray):
-    return compare("nlb_selection", seeds=[0, 1])
+    return compare("nlb_selection", seeds=HELD_OUT)
 
 
 @pytest.mark.slow

@@ -43,8 +43,8 @@ selection-only run):
 
 Deviations from the official code:
 - Backbone, optimizer and scale: the platform's small ConvNet (or ResNet-18), Adam and the platform's SimCLR
-  recipe (tau 0.5) on colourised digits at 16 px (``configs/methods/nlb.yaml``), instead of ResNet-18 / LARS
-  (lr 0.4) / 500 epochs / tau 0.2 / projector 2048 -> 256 on CIFAR-10; the probe is the platform's full-batch
+  recipe with the official tau 0.2 on colourised digits at 16 px (``configs/methods/nlb.yaml``), instead of
+  ResNet-18 / LARS (lr 0.4) / 500 epochs / projector 2048 -> 256 on CIFAR-10; the probe is the platform's full-batch
   L-BFGS logistic regression on frozen features of un-augmented images instead of 100 epochs of SGD on
   augmented images.
 - Hue jitter 0.5 (official CIFAR recipe: 0.2) in the defaults: the generated sets paint each image a random
@@ -52,7 +52,8 @@ Deviations from the official code:
   colours, not classes (measured on digits, 16 surrogate epochs, hue 0.1: the contrastive set is 77-79% one
   hue bin of 8, class TPR 0.27-0.36; hue 0.5: class TPR 1.0, hue-bin purity 0.17-0.20).
 - The surrogate and the victim use the same recipe and the same D_pre, as in the paper's main tables; they
-  differ by initialisation (victim: torch seed ``seed + 1``) and data order.
+  differ by initialisation (victim: torch seed ``victim_seed(seed)``, a stream no trial's surrogate uses) and
+  data order.
 - k-means is seeded (``random_state = seed``, ``n_init = 3``); the official MiniBatchKMeans is unseeded.
   Random selection draws from its own generator seeded with ``seed`` (official: Python's ``random`` under
   the poison seed 43).
@@ -143,6 +144,18 @@ class NLBData(ImageDataset):
 
 def subset(split: ImageSplit, idx: torch.Tensor) -> ImageSplit:
     return ImageSplit(split.images[idx], split.labels[idx], {k: v[idx] for k, v in split.factors.items()})
+
+
+VICTIM_STREAM = 1  # the SeedSequence spawn key of the victim's initialisation
+
+
+def victim_seed(seed: int) -> int:
+    """The victim's torch seed for trial ``seed``: a child of ``seed`` in numpy's SeedSequence tree with the top of
+    64 bits set, so that it is never a plain trial seed (< 2**63), i.e. never another trial's surrogate
+    initialisation (``seed + 1`` was the next trial's surrogate)."""
+    entropy = seed % (1 << 64)  # SeedSequence takes non-negative entropy; torch seeds live in 64 bits anyway
+    state = np.random.SeedSequence(entropy, spawn_key=(VICTIM_STREAM,)).generate_state(1, np.uint64)[0]
+    return int(state) | (1 << 63)
 
 
 def split_per_class(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,7 +267,7 @@ class NLBTrainer(SimCLRTrainer):
         """A fresh encoder and optimizer for the victim; seeded apart from the surrogate's initialisation and
         without touching the global RNG, so that a run resumed at this point draws the same."""
         with torch.random.fork_rng():
-            torch.manual_seed(self.config.seed + 1)
+            torch.manual_seed(victim_seed(self.config.seed))
             self.model = self.build_model()
         self.optimizer = self.configure_optimizer()
 
