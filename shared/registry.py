@@ -94,6 +94,8 @@ REGISTRY: dict[str, Entry] = {
     # MoE routed by sequence (TopK: moe.routing=topk)
     "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
+    "cot_length": Entry("shared.methods.llm.cot_length:SPEC", "experiment", "llm",
+        "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
