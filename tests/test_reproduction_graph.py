@@ -180,14 +180,16 @@ def test_sign_equivariant_features_predict_links_invariant_ones_cannot(local_ray
 @pytest.mark.slow
 def test_asen_is_exactly_equivariant_and_beats_the_non_equivariant_network(local_ray):
     out = held_out_outcome("asen_multitask")
-    # measured over seeds 0-2: mean accuracy 0.956 (shared ASEN) vs 0.567 (every pair its own colour)
+    # tuning seeds 0-2: mean accuracy 0.956 (shared ASEN) vs 0.567 (every pair its own colour); held-out seeds 2-3:
+    # 0.950 vs 0.567, equivariance error 7.9e-6, 23 outside the group
     assert mean(out, "shared", "mean_acc") >= mean(out, "non_equivariant", "mean_acc") + 0.2
     assert mean(out, "shared", "equiv_error") < 1e-3 < 1.0 < mean(out, "shared", "break_error")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="palindrome: the shared ASEN reaches 0.911 +- 0.058, the separate one "
-                                       "0.962 +- 0.011 at 200 sequences per task (REPRODUCTION.md)")
+@pytest.mark.xfail(strict=True, reason="palindrome, held-out seeds 2-3: the shared ASEN reaches 0.909 +- 0.008, the "
+                                       "separate one 0.972 +- 0.002 at 200 sequences per task (tuning seeds 0-2: "
+                                       "0.911 +- 0.058 vs 0.962 +- 0.011; REPRODUCTION.md)")
 def test_shared_asen_matches_separately_trained_ones_on_every_task(local_ray):
     out = held_out_outcome("asen_multitask")
     for task in ("cyclic_sum", "palindrome", "intersect"):
