@@ -1,15 +1,19 @@
 """PJAX's graph projections (idempotent, on the graph, optimal against brute force, commuting within a partition)
 and the divide-and-concur solver (residual falls; XOR through a step activation; digits above chance; the batched
 partition equals node-by-node projection)."""
-import itertools
-
 import numpy as np
 import pytest
 import torch
 from scipy.optimize import minimize
 
-from shared.pjax.projections import (activate, project_dot, project_linear, project_margin, project_sum_activation,
-                                     quantize_levels)
+from shared.pjax.projections import (
+    activate,
+    project_dot,
+    project_linear,
+    project_margin,
+    project_sum_activation,
+    quantize_levels,
+)
 from shared.pjax.solver import Network, initial_state, project_divide, solve_batch
 
 GEN = torch.Generator().manual_seed(0)
@@ -124,7 +128,7 @@ def test_douglas_rachford_beats_chance_on_digits_and_each_update_starts_closer_t
     data = load_split("digits", 100, 0)
     net = Network.init([64, 8, 10], "relu", torch.Generator().manual_seed(0))
     starts = [solve_batch(net, data.train_x, data.train_y, 10, "dr")[0] for _ in range(4)]
-    assert all(later < earlier for earlier, later in zip(starts, starts[1:]))
+    assert all(later < earlier for earlier, later in zip(starts, starts[1:], strict=False))
     assert net.accuracy(data.train_x, data.train_y) >= 0.35  # seed 0: 0.41; chance 0.1
 
 
@@ -140,5 +144,5 @@ def test_pjax_resumes_exactly():
     resumed = spec.make_trainer(cfg)
     resumed.load_state_dict(half.state_dict())
     resumed.fit_epoch()
-    for a, b in itertools.chain(zip(whole.net.weights, resumed.net.weights), zip(whole.net.biases, resumed.net.biases)):
+    for a, b in zip([*whole.net.weights, *whole.net.biases], [*resumed.net.weights, *resumed.net.biases], strict=True):
         assert torch.equal(a, b)
