@@ -146,3 +146,14 @@ def test_pjax_resumes_exactly():
     resumed.fit_epoch()
     for a, b in zip([*whole.net.weights, *whole.net.biases], [*resumed.net.weights, *resumed.net.biases], strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_partition_split_into_chunks_of_examples_as_ray_tasks_equals_the_vectorised_projection(local_ray):
+    from jobs.bench_pjax import divide_on_workers
+
+    net, x, labels, state = small_problem("relu")
+    whole = project_divide(state, net, x, labels, 1.0)
+    for workers in (1, 2):
+        parts = divide_on_workers(net, state, x, labels, workers)
+        for key in whole:
+            assert torch.equal(parts[key], whole[key]), key
