@@ -119,6 +119,9 @@ REGISTRY: dict[str, Entry] = {
         "On the hardness of learning under symmetries (ICLR 2024)"),
     "lmc_identifiability": Entry("shared.methods.theory.lmc_identifiability:SPEC", "experiment", "theory",
         "Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)"),
+    # gradient-free: Douglas-Rachford over the graph projections of every primitive
+    "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
+        "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),
