@@ -96,6 +96,7 @@ REGISTRY: dict[str, Entry] = {
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "cot_length": Entry("shared.methods.llm.cot_length:SPEC", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
+    "icrm": Entry("shared.methods.llm.icrm:SPEC", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
@@ -118,6 +119,9 @@ REGISTRY: dict[str, Entry] = {
         "On the hardness of learning under symmetries (ICLR 2024)"),
     "lmc_identifiability": Entry("shared.methods.theory.lmc_identifiability:SPEC", "experiment", "theory",
         "Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)"),
+    # gradient-free: Douglas-Rachford over the graph projections of every primitive
+    "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
+        "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

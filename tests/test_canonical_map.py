@@ -40,7 +40,8 @@ def test_clip_loss_by_hand():
 def outcome(local_ray):
     from jobs.reproduce import compare
 
-    return compare("canonical_map", seeds=[0, 1])
+    # held-out seeds (data.seed = seed): the thresholds were chosen on tuning seeds 0, 1
+    return compare("canonical_map", seeds=[2, 3])
 
 
 @pytest.mark.slow

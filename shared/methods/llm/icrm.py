@@ -1,0 +1,157 @@
+"""icrm: In-Context Risk Minimization, "Context is Environment" (Gupta, Ahuja, Fang, Lopez-Paz, Arjovsky; ICLR 2024).
+
+A causal transformer f reads the unlabelled inputs of one environment, (x_1, ..., x_t), and predicts y_t at every
+position; the loss is the mean cross-entropy over all positions of all sequences (ERM over the extended input
+(x_t, context_<t)). Labels never enter the input. On a new environment the prediction "zooms in" on that
+environment's risk minimiser as its unlabelled context grows.
+
+Environments here (the spec card's synthetic check): ``data.classes`` Gaussian classes on a circle, shifted by an
+environment-specific offset s_e ~ N(0, ``data.shift``^2 I); x = mu_y + s_e + noise. A model that sees x alone cannot
+tell the shift from the class; the context's mean reveals it. ``arm=erm`` is the baseline that differs only in the
+context: the same network and the same examples per step, each example a sequence of its own (no context).
+Deliberate departures: a linear read-in of the 2-D inputs instead of an image featurizer; PyTorch's transformer
+encoder under a causal mask instead of GPT-2 (the same computation: pre-LN blocks, learned positions).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from shared.config import bounded
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+
+
+@dataclass
+class Environments:
+    classes: int = bounded(3, ge=2, le=64)
+    shift: float = bounded(2.0, ge=0.0, le=100.0, help="std of an environment's offset")
+    noise: float = bounded(0.6, gt=0.0, le=100.0)
+    radius: float = bounded(1.5, gt=0.0, le=100.0, help="class means on a circle of this radius")
+    n_train_envs: int = bounded(64, ge=1, le=100_000)
+    seed: int = bounded(0, ge=0, help="the environments' offsets")
+
+
+@dataclass
+class ICRMConfig(MethodConfig):
+    epochs: int = bounded(3, ge=1)
+    steps_per_epoch: int = bounded(200, ge=1, le=1_000_000)
+    arm: str = bounded("icrm", choices=["icrm", "erm"])
+    context_length: int = bounded(51, ge=2, le=4096, help="examples per training sequence")
+    batch_size: int = bounded(32, ge=1, le=65536, help="sequences per step")
+    width: int = bounded(32, ge=4, le=4096)
+    layers: int = bounded(2, ge=1, le=64)
+    heads: int = bounded(4, ge=1, le=64)
+    lr: float = bounded(1e-3, gt=0.0, le=1.0)
+    n_test: int = bounded(2000, ge=1, le=1_000_000, help="held-out sequences per context size")
+    threads: int = 1
+    data: Environments = field(default_factory=Environments)
+
+
+class ContextModel(nn.Module):
+    """Linear read-in, learned positions, causal pre-LN transformer, linear read-out at every position."""
+
+    def __init__(self, dim: int, classes: int, width: int, layers: int, heads: int, positions: int) -> None:
+        super().__init__()
+        self.read_in, self.read_out = nn.Linear(dim, width), nn.Linear(width, classes)
+        self.positions = nn.Parameter(torch.zeros(positions, width))
+        block = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True)
+        self.body = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, dim) inputs only; returns (B, T, classes) logits, position t seeing x_1..x_t."""
+        t = x.shape[1]
+        mask = nn.Transformer.generate_square_subsequent_mask(t)
+        return self.read_out(self.body(self.read_in(x) + self.positions[:t], mask=mask, is_causal=True))
+
+
+class ICRMTrainer(Trainer):
+    config: ICRMConfig
+
+    def __init__(self, config: ICRMConfig) -> None:
+        super().__init__(config)
+        torch.set_num_threads(config.threads or torch.get_num_threads())
+        seed_everything(config.seed)
+        d = config.data
+        world = np.random.default_rng([d.seed, 0])
+        angles = 2 * np.pi * np.arange(d.classes) / d.classes
+        self.means = d.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        self.train_shifts = world.normal(0.0, d.shift, size=(d.n_train_envs, 2))
+        self.rng = np.random.default_rng([d.seed, config.seed, 1])
+        self.model = ContextModel(2, d.classes, config.width, config.layers, config.heads, config.context_length)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.5, 0.999))
+
+    def sample(self, rng: np.random.Generator, shifts: np.ndarray, n: int, length: int) -> tuple[torch.Tensor, ...]:
+        """n sequences of ``length`` examples, each from one environment drawn from ``shifts``."""
+        d = self.config.data
+        env = shifts[rng.integers(len(shifts), size=n)]
+        y = rng.integers(d.classes, size=(n, length))
+        x = self.means[y] + env[:, None, :] + d.noise * rng.normal(size=(n, length, 2))
+        return torch.tensor(x, dtype=torch.float32), torch.from_numpy(y)
+
+    def fit_epoch(self) -> dict[str, float]:
+        c, total = self.config, 0.0
+        for _ in range(c.steps_per_epoch):
+            x, y = self.sample(self.rng, self.train_shifts, c.batch_size, c.context_length)
+            if c.arm == "erm":  # the same examples, each without context
+                x, y = x.reshape(-1, 1, 2), y.reshape(-1, 1)
+            loss = nn.functional.cross_entropy(self.model(x).flatten(0, 1), y.flatten())
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item()
+        self.epoch += 1
+        return {"loss": total / c.steps_per_epoch}
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.rng.bit_generator.state = int(state["epoch"]), state["rng"]
+
+    def artifact(self) -> ICRMTrainer:
+        return self
+
+
+CONTEXTS = (0, 5, 25, 50)
+
+
+class HeldOutEnvironment(Evaluator):
+    """Accuracy on new environments (new offsets) at the last position after c unlabelled context examples."""
+
+    metrics = tuple(f"acc_context_{c}" for c in CONTEXTS)
+
+    @torch.no_grad()
+    def evaluate(self, trainer: ICRMTrainer) -> dict[str, float]:
+        c = self.config
+        rng = np.random.default_rng([c.data.seed, 2])  # the same test environments and examples for every arm
+        shifts = rng.normal(0.0, c.data.shift, size=(c.n_test, 2))
+        out = {}
+        for context in CONTEXTS:
+            if context + 1 > c.context_length:
+                continue
+            x, y = trainer.sample(rng, shifts, c.n_test, context + 1)
+            if c.arm == "erm":  # trained without context: it sees the query alone, whatever came before
+                x = x[:, -1:]
+            logits = trainer.model(x)[:, -1]
+            out[f"acc_context_{context}"] = float((logits.argmax(1) == y[:, -1]).float().mean())
+        return out
+
+
+SPEC = MethodSpec(
+    name="icrm",
+    paper="Context is Environment (ICRM, ICLR 2024)",
+    family="llm",
+    config=ICRMConfig,
+    trainer=ICRMTrainer,
+    evaluators=(HeldOutEnvironment,),
+    resources=Resources(cpu=1),
+    headline=(Measure("acc_context_50"), Measure("acc_context_0")),
+    compare=("arm",),
+    description="a causal transformer over an environment's unlabelled inputs: in-context risk minimisation vs ERM",
+)
