@@ -16,7 +16,6 @@ from shared.graphs.generated import nx_to_data, repeated_eigenvalue_graphs
 from shared.graphs.spectral import add_eigen_features, dense_adjacency, normalized_laplacian
 from shared.methods.graph.common import pe_change_ratio
 
-SEEDS = [0, 1]
 EPS = (1e-4, 1e-2)
 _cache: dict[str, dict] = {}
 
@@ -94,30 +93,6 @@ def test_spe_cut_inside_an_eigenspace_has_no_finite_bound_and_jumps(name, seed):
     assert ratios[1e-4] > 100 * gap_ratio  # the same SPE on the same graph, cut at the gap instead
 
 
-def outcome(name: str) -> dict:
-    from jobs.reproduce import compare
-
-    if name not in _cache:
-        _cache[name] = compare(name, seeds=SEEDS)
-    return _cache[name]
-
-
-@pytest.mark.slow
-def test_trained_spe_stays_stable_and_the_others_do_not(local_ray):
-    out = outcome("spe_stability")
-    spe = mean(out, "spe", "pe_stability")
-    for arm in ("lappe", "signnet", "basisnet"):
-        assert mean(out, arm, "pe_stability") > 10 * spe, arm
-
-
-@pytest.mark.slow
-def test_spe_counts_cycles_better_than_no_positional_encoding(local_ray):
-    out = outcome("spe_counting")
-    # measured over seeds 0-2: count_acc 0.438 +- 0.006 vs 0.412 +- 0.007, test MAE 0.925 vs 0.963
-    assert mean(out, "spe", "count_acc") >= mean(out, "no_pe", "count_acc") + 0.01
-    assert mean(out, "spe", "test_mae") < mean(out, "no_pe", "test_mae")
-
-
 HELD_OUT = [2, 3]  # seeds no setting or threshold was chosen on (REPRODUCTION.md: tuning seeds 0-1)
 
 
@@ -128,6 +103,30 @@ def held_out_outcome(name: str, arms: list[str] | None = None) -> dict:
     if key not in _cache:
         _cache[key] = compare(name, seeds=HELD_OUT, arms=arms)
     return _cache[key]
+
+
+@pytest.mark.slow
+def test_trained_spe_stays_stable_and_the_others_do_not(local_ray):
+    out = held_out_outcome("spe_stability")
+    spe = mean(out, "spe", "pe_stability")
+    for arm in ("lappe", "signnet", "basisnet"):
+        assert mean(out, arm, "pe_stability") > 10 * spe, arm
+
+
+@pytest.mark.slow
+def test_spe_counts_cycles_with_a_lower_error_than_no_positional_encoding(local_ray):
+    out = held_out_outcome("spe_counting")
+    # tuning seeds 0-2 (data seed 0): test MAE 0.925 vs 0.963; held-out seeds 2-3 (data.seed = seed): 0.870 vs 0.906
+    assert mean(out, "spe", "test_mae") < mean(out, "no_pe", "test_mae")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="held-out seeds 2-3 (data.seed = seed): exact counts 0.464 +- 0.024 (SPE) vs "
+                   "0.471 +- 0.025 (no PE), lower on both seeds (0.481 / 0.448 vs 0.489 / 0.454); the +0.01 margin was "
+                   "chosen on tuning seeds 0-2 (data seed 0): 0.438 +- 0.006 vs 0.412 +- 0.007")
+def test_spe_counts_more_cycles_exactly_than_no_positional_encoding(local_ray):
+    out = held_out_outcome("spe_counting")
+    assert mean(out, "spe", "count_acc") >= mean(out, "no_pe", "count_acc") + 0.01
 
 
 def test_edge_free_signnet_sees_no_edges_and_stays_sign_invariant():
@@ -180,16 +179,18 @@ def test_sign_equivariant_features_predict_links_invariant_ones_cannot(local_ray
 
 @pytest.mark.slow
 def test_asen_is_exactly_equivariant_and_beats_the_non_equivariant_network(local_ray):
-    out = outcome("asen_multitask")
-    # measured over seeds 0-2: mean accuracy 0.956 (shared ASEN) vs 0.567 (every pair its own colour)
+    out = held_out_outcome("asen_multitask")
+    # tuning seeds 0-2: mean accuracy 0.956 (shared ASEN) vs 0.567 (every pair its own colour); held-out seeds 2-3:
+    # 0.950 vs 0.567, equivariance error 7.9e-6, 23 outside the group
     assert mean(out, "shared", "mean_acc") >= mean(out, "non_equivariant", "mean_acc") + 0.2
     assert mean(out, "shared", "equiv_error") < 1e-3 < 1.0 < mean(out, "shared", "break_error")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="palindrome: the shared ASEN reaches 0.911 +- 0.058, the separate one "
-                                       "0.962 +- 0.011 at 200 sequences per task (REPRODUCTION.md)")
+@pytest.mark.xfail(strict=True, reason="palindrome, held-out seeds 2-3: the shared ASEN reaches 0.909 +- 0.008, the "
+                                       "separate one 0.972 +- 0.002 at 200 sequences per task (tuning seeds 0-2: "
+                                       "0.911 +- 0.058 vs 0.962 +- 0.011; REPRODUCTION.md)")
 def test_shared_asen_matches_separately_trained_ones_on_every_task(local_ray):
-    out = outcome("asen_multitask")
+    out = held_out_outcome("asen_multitask")
     for task in ("cyclic_sum", "palindrome", "intersect"):
         assert mean(out, "shared", f"acc_{task}") >= mean(out, f"separate_{task}", f"acc_{task}") - 0.01, task
