@@ -378,13 +378,6 @@ def test_gpt_sweep_runs_each_trial_as_a_train_run(local_ray, tmp_path: Path):
     final = rows[rows["status"] == "final"]
     assert set(final["epoch"]) == {2} and {"recall_acc", "val_loss", "loss"} <= set(final["metric"])
     assert Path(out["report"]).exists()
-    # the dashboard's name of the trial's actor: its method (Ray's state API reads this same GCS field)
-    from ray._private.state import state
-    from ray.core.generated import gcs_pb2
-
-    actors = [gcs_pb2.ActorTableData.FromString(raw)
-              for raw in state._connect_and_get_accessor().get_actor_table(None, None)]
-    assert "gpt_deepspeed_trial" in {a.repr_name for a in actors if a.class_name == "ImplicitFunc"}
     # The same configuration in the plain loop, in this process.
     from shared.registry import get_method
 
