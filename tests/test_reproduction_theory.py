@@ -88,3 +88,15 @@ def test_lmc_barrier_rises_monotonically_with_the_number_of_interchangeable_copi
     out = outcome("lmc_identifiability")
     barriers = [mean(out, f"k{k}", "barrier") for k in (1, 2, 5, 10)]
     assert all(a <= b for a, b in zip(barriers, barriers[1:], strict=False))
+
+
+@pytest.mark.slow
+def test_sas_stability_estimate_ranks_the_generalisation_gap():
+    from scipy.stats import spearmanr
+
+    out = outcome("sas")
+    arms = [f"rho{k}" for k in range(5)]
+    beta = [mean(out, arm, "beta_hat") for arm in arms]
+    gap = [mean(out, arm, "gap") for arm in arms]
+    assert spearmanr(beta, gap).statistic >= 0.8, (beta, gap)
+    assert beta[-1] > 2 * beta[0]
