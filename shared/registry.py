@@ -121,6 +121,8 @@ REGISTRY: dict[str, Entry] = {
         "Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)"),
     "sas": Entry("shared.methods.theory.sas:SPEC", "experiment", "theory",
         "On the generalization of learning algorithms that do not converge (NeurIPS 2022, arXiv 2208.07951)"),
+    "graphops_transfer": Entry("shared.methods.theory.graphops_transfer:SPEC", "experiment", "theory",
+        "Limits, approximation and size transferability for GNNs on sparse graphs via graphops (NeurIPS 2023)"),
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
     "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),

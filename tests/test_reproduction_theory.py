@@ -100,3 +100,19 @@ def test_sas_stability_estimate_ranks_the_generalisation_gap():
     gap = [mean(out, arm, "gap") for arm in arms]
     assert spearmanr(beta, gap).statistic >= 0.8, (beta, gap)
     assert beta[-1] > 2 * beta[0]
+
+
+@pytest.mark.slow
+def test_graphop_gnn_outputs_converge_in_distribution_as_graphs_grow():
+    out = outcome("graphops_transfer")
+    assert mean(out, "regular_800", "w1") < 0.5 * mean(out, "regular_50", "w1")
+    assert mean(out, "graphon_400", "w1") < 0.5 * mean(out, "graphon_50", "w1")
+    # the normalisation decides the limit: A / n on bounded-degree graphs sends P to 0, A / deg_max does not
+    assert mean(out, "regular_800", "graph_effect_by_size") < 0.1 * mean(out, "regular_50", "graph_effect_by_size")
+    assert mean(out, "regular_800", "graph_effect") > 0.5 * mean(out, "regular_50", "graph_effect")
+
+
+@pytest.mark.slow
+def test_graphop_student_trained_on_larger_graphs_transfers_better():
+    out = outcome("graphops_transfer")
+    assert mean(out, "student_160", "transfer_mse") < mean(out, "student_20", "transfer_mse")
