@@ -116,3 +116,12 @@ def test_graphop_gnn_outputs_converge_in_distribution_as_graphs_grow():
 def test_graphop_student_trained_on_larger_graphs_transfers_better():
     out = outcome("graphops_transfer")
     assert mean(out, "student_160", "transfer_mse") < mean(out, "student_20", "transfer_mse")
+
+
+@pytest.mark.slow
+def test_tetris_detector_finds_the_direction_and_maps_the_source():
+    out = outcome("tetris_detector")
+    assert mean(out, "J", "median_error_deg") < 10
+    assert mean(out, "J", "val_emd") < 0.5 * mean(out, "J", "uniform_emd")
+    assert mean(out, "J", "contrast_padded") > mean(out, "J", "contrast_bare")
+    assert max(out["J"]["map_error_cells"]) <= 2.5
