@@ -169,7 +169,7 @@ def sample_digits(dit: TinyDiT, y: torch.Tensor, steps: int, generator: torch.Ge
 
 
 class DenoisingAndFrechet(Evaluator):
-    """Held-out denoising loss at fixed (t, eps) draws, and the Fréchet distance in the frozen encoder's features
+    """Held-out denoising loss at fixed (t, eps) draws (four per test digit), and the Fréchet distance in the frozen encoder's features
     between class-conditional samples (the test set's labels) and the test digits."""
 
     metrics = ("heldout_denoise", "frechet")
@@ -184,10 +184,11 @@ class DenoisingAndFrechet(Evaluator):
     def evaluate(self, model: REEDModel) -> dict[str, float]:
         data, model = self.data, model.eval()
         gen = torch.Generator().manual_seed(99)  # the same draws for every arm
-        t = torch.rand(len(data.test_y), generator=gen)
-        eps = torch.randn(data.test_x.shape, generator=gen)
-        xt, target = interpolant(data.test_x, t, eps)
-        denoise = float((model.dit(xt, t, data.test_y)[0] - target).pow(2).mean())
+        x, y = data.test_x.repeat(4, 1, 1, 1), data.test_y.repeat(4)  # four (t, eps) draws per test digit
+        t = torch.rand(len(y), generator=gen)
+        eps = torch.randn(x.shape, generator=gen)
+        xt, target = interpolant(x, t, eps)
+        denoise = float((model.dit(xt, t, y)[0] - target).pow(2).mean())
         samples = sample_digits(model.dit, data.test_y, self.config.sample_steps, gen).clamp(-1, 1)
         fd = frechet_distance(data.encoder.pooled(samples), data.encoder.pooled(data.test_x))
         if self.config.grid_dir:
