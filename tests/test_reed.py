@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 
+from shared.config import ConfigError
 from shared.methods.generative.reed import SPEC
 from shared.reed.model import Captions, TinyDiT, alignment_loss, diffusion_weight, frechet_distance, interpolant
 
@@ -80,8 +81,8 @@ def test_each_arm_trains_what_it_claims_and_the_warm_up_starts_with_alignment_al
 
 
 def test_bad_alignment_depths_are_refused_and_the_run_resumes_exactly():
-    with pytest.raises(ValueError, match="exceed"):
-        SPEC.make_trainer(SPEC.load_config([*TINY, "image_depth=5"]))
+    with pytest.raises(ConfigError, match="exceed the DiT's depth=4"):
+        SPEC.load_config([*TINY, "image_depth=5"])
     cfg = SPEC.load_config([*TINY, "epochs=2"])
     straight = SPEC.make_trainer(cfg)
     straight.fit_epoch()

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from shared.atomic import write_bytes
-from shared.config import bounded
+from shared.config import ConfigError, bounded
 from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 from shared.reed.model import (
     Captions,
@@ -75,6 +75,12 @@ class REEDConfig(MethodConfig):
     data: DigitsSplit = field(default_factory=DigitsSplit)
 
 
+    def check(self) -> None:
+        if max(self.image_depth, self.text_depth) > self.depth:
+            raise ConfigError(f"alignment depths image_depth={self.image_depth}, text_depth={self.text_depth} exceed "
+                              f"the DiT's depth={self.depth} blocks")
+
+
 class REEDModel(nn.Module):
     """The DiT and its alignment projectors (trained together; the projectors are dropped at sampling)."""
 
@@ -110,8 +116,6 @@ class REEDTrainer(GradientTrainer):
 
     def setup(self) -> None:
         c = self.config
-        if c.image_depth > c.depth or c.text_depth > c.depth:
-            raise ValueError(f"alignment depths {c.image_depth}, {c.text_depth} exceed the DiT's {c.depth} blocks")
         self.data = load_digits_split(c.data.seed, c.data.n_test)
         # the targets come from the data alone: the same frozen encoder and captions for every arm of one seed
         self.encoder = train_encoder(self.data.train_x, self.data.train_y, c.encoder_steps,
