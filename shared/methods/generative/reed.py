@@ -173,8 +173,8 @@ def sample_digits(dit: TinyDiT, y: torch.Tensor, steps: int, generator: torch.Ge
 
 
 class DenoisingAndFrechet(Evaluator):
-    """Held-out denoising loss at fixed (t, eps) draws (four per test digit), and the Fréchet distance in the frozen encoder's features
-    between class-conditional samples (the test set's labels) and the test digits."""
+    """Held-out denoising loss at fixed (t, eps) draws (four per test digit), and the Fréchet distance in the frozen
+    encoder's features between class-conditional samples (the test set's labels) and the test digits."""
 
     metrics = ("heldout_denoise", "frechet")
 
