@@ -76,9 +76,9 @@ def test_the_ode_and_the_memoryless_sde_reach_the_gaussian_and_only_the_sde_forg
         assert (start_end > 0.99) if sampler == "ode" else (start_end.abs() < 0.06), (sampler, start_end)
 
 
-def test_each_endpoint_is_one_reward_query_shared_by_its_noisings():
+def test_each_endpoint_is_one_reward_query_shared_by_its_noisings_on_the_sde_sampler():
     cfg = SPEC.load_config(["epochs=2", "pretrain_epochs=1", "pretrain_steps=2", "finetune_steps=3", "endpoints=16",
-                            "noisings=5", "n_eval=100", "eval_steps=5"])
+                            "noisings=5", "n_eval=100", "eval_steps=5", "sampler=sde"])
     trainer = SPEC.make_trainer(cfg)
     calls = []
     reward = trainer.reward
@@ -87,6 +87,7 @@ def test_each_endpoint_is_one_reward_query_shared_by_its_noisings():
     assert trainer.reference is None and calls == []
     metrics = trainer.fit_epoch()
     assert calls == [16, 16, 16] and metrics["reward_queries"] == 48 == trainer.reward_queries
+    assert torch.isfinite(torch.tensor(metrics["loss"]))  # the memoryless SDE as the fine-tuning sampler
 
 
 def test_the_arms_share_the_pretraining_run_and_the_run_resumes_exactly_across_it():
