@@ -107,3 +107,11 @@ def test_the_sample_grid_has_one_row_of_digits_per_class_and_the_evaluator_saves
 def test_the_dit_is_a_patch_two_transformer():
     dit = TinyDiT(width=16, depth=2, heads=2)
     assert dit.embed.kernel_size == (2, 2) and dit.position.shape == (1, 16, 16)
+
+
+def test_an_evaluator_without_the_trainers_data_rebuilds_the_same_frozen_encoder():
+    cfg = SPEC.load_config(TINY)
+    trainer = SPEC.make_trainer(cfg)
+    trainer.fit_epoch()
+    with_data = SPEC.evaluate(cfg, trainer.artifact(), trainer.data)
+    assert SPEC.evaluate(cfg, trainer.artifact()) == with_data  # e.g. an EvaluatorActor given only the model

@@ -118,13 +118,19 @@ def train_encoder(x: torch.Tensor, y: torch.Tensor, steps: int, generator: torch
     """Fit the encoder on the training digits' labels, then freeze it."""
     encoder = DigitEncoder()
     optimizer = torch.optim.Adam(encoder.parameters(), lr=3e-3)
+    with torch.enable_grad():  # also when an evaluator rebuilds it inside its no_grad evaluation
+        fit_classifier(encoder, optimizer, x, y, steps, generator)
+    return encoder.eval().requires_grad_(False)
+
+
+def fit_classifier(encoder: DigitEncoder, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                   steps: int, generator: torch.Generator) -> None:
     for _ in range(steps):
         idx = torch.randint(len(x), (64,), generator=generator)
         loss = F.cross_entropy(encoder(x[idx]), y[idx])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return encoder.eval().requires_grad_(False)
 
 
 @dataclass

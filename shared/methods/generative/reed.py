@@ -28,7 +28,16 @@ from torch import nn
 
 from shared.atomic import write_bytes
 from shared.config import ConfigError, bounded
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import (
+    Evaluator,
+    GradientTrainer,
+    Measure,
+    MethodConfig,
+    MethodSpec,
+    OptimConfig,
+    Resources,
+    seed_everything,
+)
 from shared.reed.model import (
     Captions,
     TinyDiT,
@@ -179,9 +188,12 @@ class DenoisingAndFrechet(Evaluator):
     metrics = ("heldout_denoise", "frechet")
 
     def load_data(self) -> DigitsData:
+        """The split, the frozen encoder and the captions exactly as the trainer made them (same seeding order)."""
         trainer = REEDTrainer.__new__(REEDTrainer)
         trainer.config = self.config
-        trainer.setup()
+        with torch.random.fork_rng():
+            seed_everything(self.config.seed)
+            trainer.setup()
         return trainer.data
 
     @torch.no_grad()
