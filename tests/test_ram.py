@@ -105,3 +105,19 @@ def test_the_arms_share_the_pretraining_run_and_the_run_resumes_exactly_across_i
     assert a == b
     for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_the_digits_variant_rewards_a_class_probability_and_saves_before_and_after_grids(tmp_path):
+    cfg = SPEC.load_config(["task=digits", "epochs=2", "pretrain_epochs=1", "pretrain_steps=2", "finetune_steps=1",
+                            "endpoints=8", "sample_steps=2", "n_eval=50", "eval_steps=2", f"grid_dir={tmp_path}",
+                            "data.classifier_steps=5"])
+    trainer = SPEC.make_trainer(cfg)
+    assert trainer.train_x.shape[1] == 64 and trainer.train_x.min() >= -1 and trainer.train_x.max() <= 1
+    reward = trainer.reward(trainer.train_x[:20])
+    assert reward.shape == (20,) and 0 <= reward.min() and reward.max() <= 1
+    trainer.fit_epoch()
+    trainer.fit_epoch()
+    metrics = SPEC.evaluate(cfg, trainer.artifact())
+    assert 0 <= metrics["digit_fraction"] <= 1 and metrics["reward_queries"] == 8
+    assert torch.isnan(torch.tensor(metrics["tilt_error"]))  # the toy's measures do not apply
+    assert [p.name for p in tmp_path.iterdir()] == ["ram_digits_ram_seed0.png"]

@@ -22,15 +22,19 @@ regression's fixed point is unstable); the reward is a basin indicator, so no re
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from shared.atomic import write_bytes
 from shared.config import bounded
 from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.ram.digits import ClassReward, digit_grid, load_digit_vectors
 from shared.ram.flow import VelocityNet, flow_matching_loss, noised, ram_target, sample, unanchored_target
 from shared.ram.toy import Mixture, basin_reward, mode_masses, tilted_masses
 
@@ -40,6 +44,8 @@ class ToyData:
     seed: int = bounded(0, ge=0, help="draws the pretraining set")
     n_train: int = bounded(4000, ge=10, le=1_000_000, help="pretraining samples of the three-mode mixture")
     rewarded_mode: int = bounded(1, ge=0, le=2, help="reward 1 on this mode's basin, 0 elsewhere")
+    digit: int = bounded(3, ge=0, le=9, help="task=digits: the rewarded class")
+    classifier_steps: int = bounded(400, ge=1, le=100_000, help="task=digits: training steps of the frozen classifier")
 
 
 @dataclass
@@ -47,6 +53,8 @@ class RAMConfig(MethodConfig):
     epochs: int = bounded(6, ge=1, le=10_000)
     pretrain_epochs: int = bounded(3, ge=1, le=10_000, help="flow matching on the data; fine-tuning after")
     arm: str = bounded("ram", choices=["ram", "rwfm"], help="rwfm: the same loss without the v_ref anchor")
+    task: str = bounded("toy", choices=["toy", "digits"], help="digits: 64-d digits, reward p(digit | x)")
+    grid_dir: str = bounded("", help="task=digits: the evaluator writes a PNG of samples before and after there")
     pretrain_steps: int = bounded(1000, ge=1, le=1_000_000, help="flow-matching steps per pretraining epoch")
     finetune_steps: int = bounded(100, ge=1, le=1_000_000, help="reward steps per fine-tuning epoch")
     batch_size: int = bounded(256, ge=1, le=65536, help="pretraining batch")
@@ -84,9 +92,17 @@ class RAMTrainer(Trainer):
         self.mixture = Mixture()
         self.rewards = torch.zeros(3, dtype=torch.float64)
         self.rewards[config.data.rewarded_mode] = 1.0
-        self.train_x = self.mixture.sample(config.data.n_train, torch.Generator().manual_seed(config.data.seed)).float()
+        self.class_reward: ClassReward | None = None
+        if config.task == "digits":
+            self.train_x, labels = load_digit_vectors(config.data.seed)
+            self.class_reward = ClassReward.fit(self.train_x, labels, config.data.digit, config.data.seed,
+                                                config.data.classifier_steps)
+        else:
+            self.train_x = self.mixture.sample(config.data.n_train,
+                                               torch.Generator().manual_seed(config.data.seed)).float()
+        self.dim = self.train_x.shape[1]
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.model = VelocityNet(width=config.width, depth=config.depth)
+        self.model = VelocityNet(dim=self.dim, width=config.width, depth=config.depth)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.reference: VelocityNet | None = None  # frozen at the end of pretraining
         self.reward_queries = 0
@@ -96,6 +112,8 @@ class RAMTrainer(Trainer):
         return self.config.reward_scale or 1.0 / self.config.lam
 
     def reward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.class_reward is not None:
+            return self.class_reward(x)
         return basin_reward(x, self.mixture, self.rewards).float()
 
     def fit_epoch(self) -> dict[str, float]:
@@ -135,7 +153,7 @@ class RAMTrainer(Trainer):
     def ram_step(self) -> tuple[float, float]:
         """One reward query per endpoint, ``noisings`` regressions per endpoint."""
         c = self.config
-        x0 = sample(self.model, c.endpoints, c.sample_steps, self.generator, c.sampler)
+        x0 = sample(self.model, c.endpoints, c.sample_steps, self.generator, c.sampler, dim=self.dim)
         r = self.reward(x0)
         self.reward_queries += len(x0)
         scaled = self.scale * (r - r.mean() if c.baseline == "mean" else r)
@@ -196,6 +214,8 @@ class TiltedTarget(Evaluator):
     @torch.no_grad()
     def evaluate(self, trainer: RAMTrainer) -> dict[str, float]:
         c, mixture = self.config, trainer.mixture
+        if c.task != "toy":
+            return {**dict.fromkeys(self.metrics, math.nan), "reward_queries": float(trainer.reward_queries)}
         reference = trainer.reference or trainer.model  # before fine-tuning the model is the reference
         ours = sample(trainer.model, c.n_eval, c.eval_steps, torch.Generator().manual_seed(10_000 + c.seed))
         ref = sample(reference, c.n_eval, c.eval_steps, torch.Generator().manual_seed(10_000 + c.seed))
@@ -216,13 +236,49 @@ class TiltedTarget(Evaluator):
                 "reward_queries": float(trainer.reward_queries)}
 
 
+class DigitClass(Evaluator):
+    """task=digits: the share of samples the frozen classifier assigns to the rewarded digit and their mean reward,
+    for the fine-tuned and the reference flow (the same noise), and optionally a PNG grid (reference rows on top)."""
+
+    metrics = ("digit_fraction", "digit_reward", "ref_digit_fraction", "ref_digit_reward")
+
+    @torch.no_grad()
+    def evaluate(self, trainer: RAMTrainer) -> dict[str, float]:
+        c, reward = self.config, trainer.class_reward
+        if reward is None:
+            return dict.fromkeys(self.metrics, math.nan)
+        reference = trainer.reference or trainer.model
+        ours, ref = (sample(model, c.n_eval, c.eval_steps, torch.Generator().manual_seed(10_000 + c.seed), dim=64)
+                     for model in (trainer.model, reference))
+        if c.grid_dir:
+            save_grid(torch.cat([digit_grid(ref[:50]), digit_grid(ours[:50])]),
+                      Path(c.grid_dir) / f"ram_digits_{c.arm}_seed{c.seed}.png")
+        return {"digit_fraction": reward.fraction(ours), "digit_reward": float(reward(ours).mean()),
+                "ref_digit_fraction": reward.fraction(ref), "ref_digit_reward": float(reward(ref).mean())}
+
+
+def save_grid(grid: torch.Tensor, path: Path) -> None:
+    """A greyscale PNG, written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    plt.imsave(buffer, grid.numpy(), cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, buffer.getvalue())
+
+
 SPEC = MethodSpec(
     name="ram",
     paper="Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)",
     family="generative",
     config=RAMConfig,
     trainer=RAMTrainer,
-    evaluators=(TiltedTarget,),
+    evaluators=(TiltedTarget, DigitClass),
     resources=Resources(cpu=1),
     headline=(Measure("tilt_error", "min"), Measure("mass_rewarded"), Measure("mass_outside", "min")),
     compare=("arm",),
