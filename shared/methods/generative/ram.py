@@ -16,6 +16,8 @@ Toy (the card's check): a small MLP flow pretrained (``pretrain_epochs``) on a 2
 one mode's basin; the analytic answer reweights mode masses to w_i exp(r_i / lambda) / Z (``shared/ram/toy.py``).
 ``arm=rwfm`` is the baseline that differs only in the anchor: v_ref replaced by the current model, i.e.
 reward-weighted flow matching on its own samples, which keeps tilting and overshoots the KL optimum.
+``task=digits`` is the small image variant: a 64-d MLP flow on sklearn digits, reward = a frozen classifier's
+probability of ``data.digit`` (``shared/ram/digits.py``), reported by the share of samples of that digit.
 Departures: the baseline defaults to 0 (a mean baseline makes 1 + E[R | x_t] negative for small lambda, where the
 regression's fixed point is unstable); the reward is a basin indicator, so no reward gradient exists or is used.
 """
