@@ -1,6 +1,6 @@
 """CSR on the features of the project's own SSL encoder: a SimCLR run at smoke scale is checkpointed, its backbone
 features are read from the checkpoint once (cached by the state's SHA-256) and CSR trains on them; bad checkpoint
-paths are ConfigErrors before any compute."""
+paths are ConfigErrors before any compute. And the bench's accuracy-against-latency plot of learnt codes."""
 from __future__ import annotations
 
 import pytest
@@ -62,3 +62,29 @@ def test_bad_checkpoint_paths_are_config_errors(simclr_checkpoint, tmp_path):
         spec.load_config(["data.source=checkpoint", f"data.checkpoint={not_an_encoder}"])
     parent = str(simclr_checkpoint).rsplit("/", 1)[0]
     assert spec.load_config(["data.source=checkpoint", f"data.checkpoint={parent}"]).data.checkpoint == parent
+
+
+def test_pareto_front_by_hand():
+    from jobs.retrieval_pareto import mark_pareto
+
+    rows = [{"ndcg_at_10": 0.9, "ms_per_query": 1.0}, {"ndcg_at_10": 0.8, "ms_per_query": 0.1},
+            {"ndcg_at_10": 0.8, "ms_per_query": 0.5}, {"ndcg_at_10": 0.95, "ms_per_query": 1.0}]
+    # (0.8, 0.5) is beaten by (0.8, 0.1); (0.9, 1.0) by (0.95, 1.0)
+    assert [r["pareto"] for r in mark_pareto(rows)] == [False, True, False, True]
+
+
+def test_bench_writes_the_accuracy_latency_plot_of_learnt_codes(tmp_path, capsys):
+    from jobs.bench_retrieval import main
+
+    main(["--docs", "300", "--latents", "64", "--queries", "4", "--ks", "8", "--repeats", "1", "--epochs", "1",
+          "--pareto", str(tmp_path / "out")])
+    text = (tmp_path / "out" / "pareto.csv").read_text().splitlines()
+    assert text[0] == "point,method,k,search,ndcg_at_10,ms_per_query,pareto"
+    assert [line.split(",")[0] for line in text[1:]] == ["csr k=8 index", "csr k=8 faiss", "mrl k=8 faiss",
+                                                         "full faiss"]
+    rows = [line.split(",") for line in text[1:]]
+    # exact index and FAISS flat rank the same codes: equal nDCG up to the order of tied scores
+    assert abs(float(rows[0][4]) - float(rows[1][4])) < 0.01 and float(rows[3][4]) > 0.5
+    assert any(r[6] == "True" for r in rows)
+    assert (tmp_path / "out" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Pareto" in capsys.readouterr().out
