@@ -53,6 +53,12 @@ class InvertedIndex:
     def build(cls, codes: torch.Tensor | np.ndarray | sp.spmatrix, block: int = 1024) -> InvertedIndex:
         return cls(to_csr(codes).tocsc(), block)
 
+    @classmethod
+    def from_shards(cls, shards: list[sp.spmatrix], block: int = 1024) -> InvertedIndex:
+        """The index of the row blocks stacked in order (shards coded apart, e.g. as Ray tasks, whose results are
+        read-only views of the object store: copied before ``to_csr`` drops explicit zeros in place)."""
+        return cls(sp.vstack([to_csr(sp.csr_matrix(s, copy=True)) for s in shards], format="csr").tocsc(), block)
+
     @property
     def n_docs(self) -> int:
         return self.postings.shape[0]
