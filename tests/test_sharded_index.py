@@ -1,5 +1,6 @@
 """Corpus coding and index building as Ray tasks over shards (``jobs/sharded_index.py``): the stacked shards give
-the same index and the same search results as coding the whole corpus in one process; the bench uses it."""
+the same index and the same search results as coding the whole corpus in one process; the bench uses it. And the
+index's sparse top-k (only the stored scores of each query are ranked) by hand."""
 from __future__ import annotations
 
 import numpy as np
@@ -43,3 +44,17 @@ def test_bench_builds_its_corpus_in_ray_tasks(local_ray):
 
     rows = main(["--docs", "400", "--latents", "64", "--queries", "8", "--ks", "8", "--repeats", "1", "--shards", "2"])
     assert rows[0]["same_scores"]
+
+
+def test_sparse_top_k_reads_stored_scores_and_falls_back_to_dense_rows_by_hand():
+    import scipy.sparse as sp
+
+    from shared.sparse.index import top_k_sparse_rows
+
+    dense = np.array([[0.0, 3.0, 0.0, 1.0, 2.0],  # 3 positive scores >= k: read from the stored entries
+                      [0.0, -1.0, 0.0, 0.5, 0.0],  # 1 positive < k: unstored zeros outrank the -1 (dense path)
+                      [0.0, 0.0, 0.0, 0.0, 0.0]], dtype=np.float32)  # nothing stored
+    ids, vals = top_k_sparse_rows(sp.csr_matrix(dense), 2)
+    assert ids[0].tolist() == [1, 4] and vals[0].tolist() == [3.0, 2.0]
+    assert ids[1, 0] == 3 and vals[1].tolist() == [0.5, 0.0] and ids[1, 1] != 1
+    assert vals[2].tolist() == [0.0, 0.0]

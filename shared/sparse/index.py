@@ -33,6 +33,26 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 
+def top_k_sparse_rows(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k_rows`` of a sparse score matrix whose missing entries are 0, reading only each row's stored scores:
+    exact whenever a row has at least k positive scores (no unstored 0 can enter its top k); the other rows (few
+    overlapping documents, or negative scores) take the dense path."""
+    k = min(k, scores.shape[1])
+    ids = np.empty((scores.shape[0], k), dtype=np.int64)
+    vals = np.empty((scores.shape[0], k), dtype=np.float32)
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    positive = np.bincount(rows[scores.data > 0], minlength=scores.shape[0])
+    for row in range(scores.shape[0]):
+        start, end = scores.indptr[row], scores.indptr[row + 1]
+        if positive[row] >= k:
+            i, v = top_k_rows(scores.data[None, start:end], k)
+            ids[row], vals[row] = scores.indices[start:end][i[0]], v[0]
+        else:
+            i, v = top_k_rows(scores[row].toarray(), k)
+            ids[row], vals[row] = i[0], v[0]
+    return ids, vals
+
+
 def keep_largest_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     """Each row's ``keep`` largest-magnitude entries (the query pruning of the coarse pass), vectorised."""
     coo = matrix.tocoo()
@@ -72,7 +92,9 @@ class InvertedIndex:
         q = to_csr(queries)
         ids, vals = [], []
         for start in range(0, q.shape[0], self.block):
-            i, v = top_k_rows(self._scores(q[start:start + self.block]), k)
+            # the product stays sparse: only documents sharing a latent with the query are stored and ranked
+            scores = (q[start:start + self.block] @ self.postings.T).tocsr()
+            i, v = top_k_sparse_rows(scores.astype(np.float32, copy=False), k)
             ids.append(i)
             vals.append(v)
         return np.concatenate(ids), np.concatenate(vals)
