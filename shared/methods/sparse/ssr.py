@@ -145,7 +145,9 @@ def kmeans_codes(doc_x: torch.Tensor, centroids: int, seed: int) -> tuple[torch.
 
     start = time.perf_counter()
     x = doc_x.numpy().astype(np.float32)
-    kmeans = faiss.Kmeans(x.shape[1], min(centroids, len(x)), niter=20, seed=seed, spherical=True)
+    # min_points_per_centroid=1: a codebook as wide as the SAE on a small corpus is the comparison, not a mistake
+    kmeans = faiss.Kmeans(x.shape[1], min(centroids, len(x)), niter=20, seed=seed, spherical=True,
+                          min_points_per_centroid=1)
     kmeans.train(x)
     _, assign = kmeans.index.search(x, 1)
     return torch.from_numpy(kmeans.centroids[assign[:, 0]]), time.perf_counter() - start
