@@ -58,3 +58,16 @@ def test_sparse_top_k_reads_stored_scores_and_falls_back_to_dense_rows_by_hand()
     assert ids[0].tolist() == [1, 4] and vals[0].tolist() == [3.0, 2.0]
     assert ids[1, 0] == 3 and vals[1].tolist() == [0.5, 0.0] and ids[1, 1] != 1
     assert vals[2].tolist() == [0.0, 0.0]
+
+
+def test_search_over_a_large_sparse_corpus_equals_dense_scoring():
+    from shared.sparse.index import DENSE_TOP_K_DOCS
+    from shared.sparse.sae import topk_relu
+
+    g = torch.Generator().manual_seed(0)
+    docs = topk_relu(torch.randn(DENSE_TOP_K_DOCS + 500, 256, generator=g), 4)  # sparse path: few stored scores
+    queries = topk_relu(torch.randn(30, 256, generator=g), 4)
+    ids, vals = InvertedIndex.build(docs, block=16).search(queries, 10)
+    dense = (queries @ docs.T).numpy()
+    np.testing.assert_allclose(vals, np.sort(dense, axis=1)[:, ::-1][:, :10], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(dense, ids, axis=1), vals, rtol=1e-5, atol=1e-6)

@@ -14,6 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+# Up to this many documents (or when most scores are stored) one vectorised top-k over the dense score block beats
+# ranking each query's stored scores in a loop.
+DENSE_TOP_K_DOCS = 4096
+
 
 def to_csr(codes: torch.Tensor | np.ndarray | sp.spmatrix) -> sp.csr_matrix:
     """A dense or sparse code matrix as float32 scipy CSR (zeros dropped)."""
@@ -93,8 +97,9 @@ class InvertedIndex:
         ids, vals = [], []
         for start in range(0, q.shape[0], self.block):
             # the product stays sparse: only documents sharing a latent with the query are stored and ranked
-            scores = (q[start:start + self.block] @ self.postings.T).tocsr()
-            i, v = top_k_sparse_rows(scores.astype(np.float32, copy=False), k)
+            scores = (q[start:start + self.block] @ self.postings.T).tocsr().astype(np.float32, copy=False)
+            dense = self.n_docs <= DENSE_TOP_K_DOCS or scores.nnz > 0.5 * scores.shape[0] * self.n_docs
+            i, v = top_k_rows(scores.toarray(), k) if dense else top_k_sparse_rows(scores, k)
             ids.append(i)
             vals.append(v)
         return np.concatenate(ids), np.concatenate(vals)
