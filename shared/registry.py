@@ -108,6 +108,8 @@ REGISTRY: dict[str, Entry] = {
         "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
     "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
         "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
+    "ssr": Entry("shared.methods.sparse.ssr:SPEC", "method", "sparse",
+        "No More K-means: Single-Stage Sparse Coding for Efficient Multi-Vector Retrieval (SSR, ICML 2026)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
