@@ -91,3 +91,73 @@ def test_tetris_detector_trains_resumes_and_reports():
     assert trainer.fit_epoch()["loss"] == pytest.approx(again.fit_epoch()["loss"])
     out = spec.evaluate(cfg, trainer.artifact(), metrics=["median_error_deg", "contrast_padded"])
     assert 0 <= out["median_error_deg"] <= 180 and out["contrast_padded"] > out["contrast_bare"]
+
+
+def write_official_layout(root, samples: int = 40) -> None:
+    """Files in the official repository's format (save/openmc_data/j_1_data/data_<d>_<deg>.json with source, output,
+    num_sources, seg_angles, input; save/openmc_filter/j_1_filter/{far_500,near_50}_<deg>.json), here filled by the
+    analytic simulator so that the expected values are known."""
+    import json
+
+    from shared.methods.theory.tetris_detector import at_angles, readings
+    from shared.registry import get_method
+
+    cfg = get_method("tetris_detector").load_config(["rays=16"])
+    data, filters = root / "openmc_data" / "j_1_data", root / "openmc_filter" / "j_1_filter"
+    data.mkdir(parents=True)
+    filters.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    theta, distance = rng.uniform(-np.pi, np.pi, samples), rng.integers(20, 500, samples)
+
+    def record(position, reading):
+        angle = np.arctan2(position[1], position[0])
+        return {"source": [{"position": list(position), "counts": 500000.0}], "num_sources": 1, "seg_angles": 64,
+                "output": radiation.angle_label(np.array([angle]), 64)[0].tolist(), "input": reading.tolist()}
+
+    positions = at_angles(theta, distance)
+    for position, reading, d, t in zip(positions, readings(cfg, positions, rng)[0], distance, theta, strict=True):
+        (data / f"data_{d}_{np.degrees(t) % 360:.5f}.json").write_text(json.dumps(record(position, reading)))
+    centres = radiation.bin_centres(64) + np.radians(0.1)  # the official filter angles sit 0.1 deg off the centres
+    for name, d in (("far", 500), ("near", 50)):
+        positions = at_angles(centres, d)
+        for position, reading, c in zip(positions, readings(cfg, positions, None)[0], centres, strict=True):
+            (filters / f"{name}_{d}_{np.degrees(c):.3f}.json").write_text(json.dumps(record(position, reading)))
+
+
+def test_official_openmc_records_are_read_with_their_angles_labels_and_ordered_filters(tmp_path):
+    from shared.methods.theory.tetris_detector import at_angles, load_official, readings
+    from shared.registry import get_method
+
+    write_official_layout(tmp_path)
+    spec = get_method("tetris_detector")
+    cfg = spec.load_config([f"data_root={tmp_path}", "samples=30", "rays=16"])
+    data = load_official(cfg)
+    assert data["x"].shape == (30, 6) and data["label"].shape == (30, 64) and data["test"].sum() == 3
+    np.testing.assert_allclose(radiation.angle_label(data["theta"], 64), data["label"], atol=1e-12)
+    # the filters come back in bin order, whatever the file names sort to
+    expected, _ = readings(cfg, at_angles(radiation.bin_centres(64) + np.radians(0.1), 500.0), None)
+    np.testing.assert_allclose(data["far"], expected.T, atol=1e-9)
+    trainer = spec.make_trainer(spec.load_config([f"data_root={tmp_path}", "epochs=1", "rays=16"]))
+    trainer.fit_epoch()
+    out = spec.evaluate(trainer.config, trainer.artifact(), metrics=["median_error_deg", "map_error_cells"])
+    assert 0 <= out["median_error_deg"] <= 180 and np.isnan(out["map_error_cells"])
+
+
+@pytest.mark.parametrize("items, key", [(["data_root=/nonexistent/save"], "data_root"),
+                                        (["layout=L", "data_root=/nonexistent/save"], "layout")])
+def test_official_data_errors_name_the_key(items, key):
+    from shared.config import ConfigError
+    from shared.registry import get_method
+
+    with pytest.raises(ConfigError, match=f"^{key}:"):
+        get_method("tetris_detector").load_config(items)
+
+
+def test_label_matches_two_records_of_the_official_data():
+    """RyotaroOKabe/radiation_mapping save/openmc_data/j_1_data/data_100_251.87153.json: source at (-31.1149,
+    -95.0361), output 0.222839633 / 0.777160367 on bins 12 / 13; openmc_filter/j_1_filter/far_500_-101.15.json:
+    (-96.6891, -490.5621), 0.9822222222 / 0.0177777778 on bins 14 / 15."""
+    for (x, y), bins, mass in (((-31.114874669172682, -95.03612247099352), [12, 13], [0.222839633, 0.777160367]),
+                               ((-96.68911625295405, -490.5621416275647), [14, 15], [0.9822222222, 0.0177777778])):
+        label = radiation.angle_label(np.array([np.arctan2(y, x)]), 64)[0]
+        assert np.flatnonzero(label).tolist() == bins and label[bins] == pytest.approx(mass, abs=1e-9)

@@ -14,8 +14,9 @@ Mapping: a detector on a unicycle path measures every 10 steps; with C_j[a, i] =
 (distance), y_j = (the network's distribution) x (the mean raw count), the MAP estimate is
 argmin_{x >= 0} sum_j |C_j x - y_j|^2 + 0.1 |x|^2.
 
-Deliberate departures (named): the data come from ``shared.theory.radiation``'s analytic planar simulator (OpenMC
-needs cross-section libraries that are not offline; the official OpenMC JSON is not read yet); a 3-conv circular CNN
+Data: by default ``shared.theory.radiation``'s analytic planar simulator (OpenMC needs cross-section libraries that
+are not offline); with ``data_root`` the official OpenMC JSON (single-source sets J, S, T, 2 x 2), whose labels the
+simulator's convention reproduces exactly (tests/test_theory_tetris.py). Deliberate departures: a 3-conv circular CNN
 replaces the 1-D U-Net; the filter layer's 30 x smaller learning rate (3e-5 vs 1e-3) is a 0.03 reparametrisation of
 its parameters (with Adam, the same steps); no L2 term; the circular mean replaces the linear expectation over bins
 (which is wrong at the +-pi seam); one map unit is ``map_unit_cm`` = 10 cm, so the mapping distances (6-14 units) lie
@@ -23,8 +24,10 @@ inside the network's training range of 20-500 cm (the official code enters them 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,8 +62,11 @@ class TetrisConfig(MethodConfig):
     batch_size: int = bounded(64, ge=1)
     filter_lr_ratio: float = bounded(0.03, gt=0.0, help="filter-layer learning rate / the CNN's (official 3e-5/1e-3)")
     map_unit_cm: float = bounded(10.0, gt=0.0, help="centimetres per map unit")
+    data_root: str = bounded("", help="the official repository's save/ folder (OpenMC JSON); empty: the simulator")
 
     def check(self) -> None:
+        if self.data_root:
+            check_official_root(self)
         if self.distance_min > self.distance_max:
             raise ConfigError(f"distance_min: must be <= distance_max={self.distance_max}, got {self.distance_min}")
         if self.bins % 8:
@@ -84,9 +90,63 @@ def at_angles(theta: np.ndarray, distance: np.ndarray | float) -> np.ndarray:
     return np.stack([np.cos(theta), np.sin(theta)], axis=-1) * np.reshape(distance, (-1, 1))
 
 
+OFFICIAL_SETS = {"J": "j_1", "S": "s_1", "T": "t_1", "square2": "sq2_1"}  # single-source sets of the official data
+
+
+def official_folder(root: Path, kind: str, name: str) -> Path:
+    """``openmc_data/j_1_data`` or ``openmc_filter/j_1_filter``, also under a ``saved_files`` level (both seen)."""
+    plain = root / f"openmc_{kind}" / name
+    return plain if plain.is_dir() else root / f"openmc_{kind}" / "saved_files" / name
+
+
+def check_official_root(cfg: TetrisConfig) -> None:
+    if cfg.layout not in OFFICIAL_SETS:
+        raise ConfigError(f"layout: the official data have single-source sets for {sorted(OFFICIAL_SETS)} only, "
+                          f"got {cfg.layout!r}")
+    prefix = OFFICIAL_SETS[cfg.layout]
+    for kind, name in (("data", f"{prefix}_data"), ("filter", f"{prefix}_filter")):
+        folder = official_folder(Path(cfg.data_root).expanduser(), kind, name)
+        if not any(folder.glob("*.json")):
+            raise ConfigError(f"data_root: no {name}/*.json under {cfg.data_root}/openmc_{kind} (expected the "
+                              f"official repository's save/ folder, RyotaroOKabe/radiation_mapping)")
+
+
+def read_records(folder: Path, pattern: str = "*.json") -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted(folder.glob(pattern))]
+
+
+def source_angle(record: dict) -> float:
+    x, y = record["source"][0]["position"][:2]
+    return float(np.arctan2(y, x))
+
+
+def load_official(cfg: TetrisConfig) -> dict[str, np.ndarray]:
+    """The official OpenMC set of the layout: ``input`` (z-scored readings), ``output`` (the 64-bin label), the
+    source angle from ``source[0].position``; ``samples`` of them in an order drawn by ``data.seed``. The filter
+    responses are the ``far_500_*`` / ``near_50_*`` records' inputs, ordered by their source angle."""
+    root, prefix = Path(cfg.data_root).expanduser(), OFFICIAL_SETS[cfg.layout]
+    records = read_records(official_folder(root, "data", f"{prefix}_data"))
+    order = np.random.default_rng([cfg.data.seed, 8]).permutation(len(records))[:cfg.samples]
+    records = [records[i] for i in order]
+    filters = official_folder(root, "filter", f"{prefix}_filter")
+
+    def responses(pattern: str) -> np.ndarray:
+        found = sorted(read_records(filters, pattern), key=source_angle)
+        return np.array([r["input"] for r in found], dtype=float).T  # (positions, bins)
+
+    x = np.array([np.ravel(r["input"]) for r in records], dtype=float)
+    test = np.arange(len(records)) >= round(len(records) * (1 - cfg.test_fraction))
+    return {"x": x, "theta": np.array([source_angle(r) for r in records]),
+            "label": np.array([r["output"] for r in records], dtype=float), "far": responses("far_*.json"),
+            "near": responses("near_*.json"), "test": test}
+
+
 def simulate(cfg: TetrisConfig) -> dict[str, np.ndarray]:
-    """The training set (sources at integer distances U[distance_min, distance_max] cm, angles U[0, 2 pi)), its
-    labels, and the filter responses at the bin centres at 500 and 50 cm (noiseless, z-scored)."""
+    """The official OpenMC data when ``data_root`` is set (``load_official``); else simulated: sources at integer
+    distances U[distance_min, distance_max] cm and angles U[0, 2 pi), their labels, and the filter responses at the
+    bin centres at 500 and 50 cm (noiseless, z-scored)."""
+    if cfg.data_root:
+        return load_official(cfg)
     rng = np.random.default_rng([cfg.data.seed, 8])
     distance = rng.integers(cfg.distance_min, cfg.distance_max + 1, cfg.samples).astype(float)
     theta = rng.uniform(0, 2 * np.pi, cfg.samples)
@@ -245,6 +305,8 @@ class MapLocalisation(Evaluator):
     metrics = ("map_error_cells",)
 
     def evaluate(self, artifact: nn.Module) -> dict[str, float]:
+        if self.config.data_root:  # trained on OpenMC readings, whose pixel order the simulator's need not share
+            return {"map_error_cells": float("nan")}
         return {"map_error_cells": map_error(self.config, artifact)}
 
 
