@@ -144,6 +144,7 @@ class NeuralSFETrainer(Trainer):
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.graphs = planted_clique_graphs(np.random.default_rng([config.data.seed, 0]), config.data.train_graphs,
                                             config.data)
+        self.adjacency, self.mask = dense_graphs(self.graphs)  # once: batches are slices of these
         self.rng = np.random.default_rng([config.data.seed, config.seed, 1])
 
     def fit_epoch(self) -> dict[str, float]:
@@ -151,7 +152,8 @@ class NeuralSFETrainer(Trainer):
         self.model.train()
         order = self.rng.permutation(len(self.graphs))
         for start in range(0, len(order), c.batch_size):
-            adjacency, mask = dense_graphs([self.graphs[i] for i in order[start:start + c.batch_size]])
+            batch = torch.from_numpy(order[start:start + c.batch_size])
+            adjacency, mask = self.adjacency[batch], self.mask[batch]
             x, weights = self.model(adjacency, mask)
             loss = extension_loss(x, weights, adjacency, c.extension).mean()
             self.optimizer.zero_grad()
