@@ -17,9 +17,13 @@ from shared.methods.graph.optgnn import (
     LiftMP,
     dense_batch,
     er_graphs,
+    is_vertex_cover,
     max_cut_loss,
     random_sphere,
     relaxed_value,
+    round_vertex_cover,
+    vertex_cover_gradient,
+    vertex_cover_loss,
 )
 
 
@@ -74,6 +78,34 @@ def test_the_lift_layers_message_is_the_direction_of_the_losss_gradient():
     v = random_sphere(mask, 3, torch.Generator().manual_seed(1))
     for b, (n, edges) in enumerate(graphs):
         assert relaxed_value(v, adjacency)[b].item() == pytest.approx(relaxed_cut(edges, v[b, :n].numpy()), abs=1e-5)
+
+
+def test_vertex_cover_loss_by_hand_and_its_gradient_against_autograd():
+    # path 0-1-2 with v_1 = e1 (in the cover), v_0 = v_2 = -e1: objective 0 + 1 + 0, each edge's constraint
+    # <v_i - e1, v_j - e1> = <-2 e1, 0> = 0, so the loss is 1 at any penalty
+    e1 = torch.tensor([1.0, 0.0])
+    v = torch.stack([-e1, e1, -e1])[None]
+    adjacency, mask = dense_batch([(3, np.array([[0, 1], [1, 2]]))])
+    assert vertex_cover_loss(v, adjacency, mask, penalty=5.0).item() == pytest.approx(1.0)
+    # an uncovered edge (both ends at -e1) costs penalty (<-2e1, -2e1> / 2)^2 = 4 x penalty
+    both_out = torch.stack([-e1, -e1])[None]
+    adjacency2, mask2 = dense_batch([(2, np.array([[0, 1]]))])
+    assert vertex_cover_loss(both_out, adjacency2, mask2, penalty=0.5).item() == pytest.approx(2.0)
+    adjacency, mask = dense_batch(er_graphs(np.random.default_rng(4), 3, 6, 9, 0.4))
+    v = random_sphere(mask, 4, torch.Generator().manual_seed(4)).requires_grad_()
+    vertex_cover_loss(v, adjacency, mask, penalty=2.0).sum().backward()
+    assert torch.allclose(v.grad * mask[..., None], vertex_cover_gradient(v.detach(), adjacency, mask, 2.0),
+                          atol=1e-5)
+
+
+def test_vertex_cover_rounding_is_valid_and_reads_e1_as_in_the_cover():
+    e1 = np.array([1.0, 0.0, 0.0])
+    edges = np.array([[0, 1], [1, 2]])
+    cover = round_vertex_cover(np.stack([-e1, e1, -e1]), edges, 5, np.random.default_rng(0))
+    assert cover.tolist() == [False, True, False]
+    rng = np.random.default_rng(5)
+    for n, edges in er_graphs(rng, 5, 10, 20, 0.3):  # arbitrary vectors: the repair makes every cover valid
+        assert is_vertex_cover(edges, round_vertex_cover(rng.normal(size=(n, 4)), edges, 7, rng))
 
 
 def test_liftmp_gives_unit_vectors_and_padding_changes_nothing():
@@ -134,3 +166,32 @@ def test_optgnn_cuts_within_3_percent_of_goemans_williamson_and_beats_its_baseli
         assert lift["relaxed_value"][s] >= lift["cut"][s]  # sanity: rounding does not gain on the relaxation
         assert lift["relaxed_value"][s] <= lift["sdp_value"][s] + 1e-3
         assert lift["cut"][s] >= gin["cut"][s]  # the paper's Table 1 ordering, same loss, same graphs
+
+
+_covers: dict[str, dict] = {}
+
+
+def vertex_cover_outcome() -> dict:
+    from jobs.reproduce import compare
+
+    if "out" not in _covers:
+        _covers["out"] = compare("optgnn_vertex_cover", seeds=HELD_OUT)["optgnn"]
+        print(_covers["out"])
+    return _covers["out"]
+
+
+@pytest.mark.slow
+def test_optgnn_vertex_covers_are_valid_and_no_larger_than_greedy(local_ray):
+    out = vertex_cover_outcome()
+    assert out["cover_valid"] == [1.0, 1.0]
+    for s in range(len(HELD_OUT)):
+        assert out["cover_size"][s] <= out["greedy_cover_size"][s]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="on held-out seed 2 the trained LiftMP's covers are no smaller than the "
+                   "untrained network's (33.03 vs 32.93; REPRODUCTION.md)")
+def test_optgnn_vertex_cover_training_beats_the_untrained_network(local_ray):
+    out = vertex_cover_outcome()
+    for s in range(len(HELD_OUT)):
+        assert out["cover_size"][s] < out["untrained_cover_size"][s]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import networkx as nx
@@ -37,7 +38,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from shared.config import bounded
-from shared.graphs.solvers import cut_value, goemans_williamson, hyperplane_round, undirected_edges
+from shared.graphs.solvers import (
+    cut_value,
+    goemans_williamson,
+    greedy_vertex_cover,
+    hyperplane_round,
+    undirected_edges,
+)
 from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 
 Graph = tuple[int, np.ndarray]  # (nodes, undirected edges (m, 2))
@@ -56,7 +63,9 @@ class ERGraphs:
 class OptGNNConfig(MethodConfig):
     epochs: int = bounded(4, ge=1)
     steps_per_epoch: int = bounded(100, ge=1, le=1_000_000)
+    problem: str = bounded("max_cut", choices=["max_cut", "vertex_cover"])
     model: str = bounded("liftmp", choices=["liftmp", "gin"])
+    penalty: float = bounded(1.0, ge=0.0, le=1e6, help="vertex cover: weight of the squared edge constraints")
     rank: int = bounded(16, ge=2, le=512, help="r: dimension of the Burer-Monteiro vectors")
     layers: int = bounded(8, ge=1, le=64)
     hidden: int = bounded(32, ge=2, le=4096, help="GIN only: hidden width")
@@ -108,22 +117,52 @@ def relaxed_value(vectors: torch.Tensor, adjacency: torch.Tensor) -> torch.Tenso
     return (directed_edges - max_cut_loss(vectors, adjacency)) / 4
 
 
-class LiftLayer(nn.Module):
-    """v <- normalise(W [v ; normalise(A v)] + b): one learned projected-gradient step on the Max-Cut loss."""
+def max_cut_gradient(v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """grad_{v_i} of the Max-Cut loss, up to the factor 2 that normalising removes: sum_j A_ij v_j."""
+    return adjacency @ v
 
-    def __init__(self, rank: int) -> None:
+
+def true_vector(v: torch.Tensor) -> torch.Tensor:
+    """e_1, the vector that plays "in the cover" (the official convention)."""
+    e1 = torch.zeros(v.shape[-1], dtype=v.dtype)
+    e1[0] = 1.0
+    return e1
+
+
+def vertex_cover_loss(v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor, penalty: float) -> torch.Tensor:
+    """Per graph (B,): sum_i (1 + <v_i, e1>) / 2 + penalty sum_{(i,j) in E} (<v_i - e1, v_j - e1> / 2)^2 (the
+    official ``vertex_cover_obj`` + ``vertex_cover_constraint``: x_i = +1 in the cover, each edge covered)."""
+    objective = ((1 + v[..., 0]) / 2 * mask).sum(-1)
+    u = (v - true_vector(v)) * mask[..., None]
+    inner = u @ u.transpose(1, 2)
+    return objective + penalty * (adjacency * (inner / 2) ** 2).sum((1, 2)) / 2
+
+
+def vertex_cover_gradient(v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor, penalty: float
+                          ) -> torch.Tensor:
+    """grad_{v_i} of :func:`vertex_cover_loss`: e1 / 2 + penalty sum_j A_ij (<u_i, u_j> / 2) u_j, u = v - e1."""
+    u = (v - true_vector(v)) * mask[..., None]
+    inner = u @ u.transpose(1, 2)
+    return (true_vector(v) / 2 + penalty * (adjacency * inner / 2) @ u) * mask[..., None]
+
+
+class LiftLayer(nn.Module):
+    """v <- normalise(W [v ; normalise(grad L)] + b): one learned projected-gradient step on the problem's loss."""
+
+    def __init__(self, rank: int, gradient=max_cut_gradient) -> None:
         super().__init__()
         self.lin = nn.Linear(2 * rank, rank)
+        self.gradient = gradient
 
     def forward(self, v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        grad = F.normalize(adjacency @ v, dim=-1)  # grad_{v_i} L = 2 sum_j A_ij v_j; its direction is what is used
+        grad = F.normalize(self.gradient(v, adjacency, mask), dim=-1)  # its direction is what the layer uses
         return F.normalize(self.lin(torch.cat([v, grad], dim=-1)), dim=-1) * mask[..., None]
 
 
 class LiftMP(nn.Module):
-    def __init__(self, rank: int, layers: int) -> None:
+    def __init__(self, rank: int, layers: int, gradient=max_cut_gradient) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(LiftLayer(rank) for _ in range(layers))
+        self.layers = nn.ModuleList(LiftLayer(rank, gradient) for _ in range(layers))
 
     def forward(self, v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
@@ -155,7 +194,16 @@ def build_network(cfg: OptGNNConfig) -> nn.Module:
     torch.manual_seed(cfg.seed)
     if cfg.model == "gin":
         return DenseGIN(cfg.rank, cfg.hidden, cfg.layers)
+    if cfg.problem == "vertex_cover":
+        return LiftMP(cfg.rank, cfg.layers, partial(vertex_cover_gradient, penalty=cfg.penalty))
     return LiftMP(cfg.rank, cfg.layers)
+
+
+def problem_loss(cfg: OptGNNConfig, vectors: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor
+                 ) -> torch.Tensor:
+    if cfg.problem == "vertex_cover":
+        return vertex_cover_loss(vectors, adjacency, mask, cfg.penalty)
+    return max_cut_loss(vectors, adjacency)
 
 
 class OptGNNTrainer(Trainer):
@@ -177,7 +225,7 @@ class OptGNNTrainer(Trainer):
         for _ in range(c.steps_per_epoch):
             adjacency, mask = dense_batch(er_graphs(self.rng, c.batch_size, d.n_min, d.n_max, d.p))
             vectors = self.model(random_sphere(mask, c.rank, self.generator), adjacency, mask)
-            loss = max_cut_loss(vectors, adjacency).mean()
+            loss = problem_loss(c, vectors, adjacency, mask).mean()
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
@@ -227,6 +275,8 @@ class MaxCutEvaluator(Evaluator):
 
     def evaluate(self, artifact: nn.Module) -> dict[str, float]:
         cfg = self.config
+        if cfg.problem != "max_cut":
+            return dict.fromkeys(self.metrics, float("nan"))
         graphs = held_out_graphs(cfg.data)
         cuts, relaxed, seconds = network_solutions(artifact, graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
         untrained, _, _ = network_solutions(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
@@ -254,15 +304,64 @@ def gw_reference(graphs: list[Graph], cuts: np.ndarray, cfg: OptGNNConfig) -> di
             "gw_seconds_per_graph": (time.perf_counter() - start) / len(graphs)}
 
 
+def round_vertex_cover(vectors: np.ndarray, edges: np.ndarray, hyperplanes: int, rng: np.random.Generator
+                       ) -> np.ndarray:
+    """Hyperplane rounding for vertex cover: node i is in the cover when v_i falls on e1's side of h; each edge
+    left uncovered then gets the endpoint closer to e1 (the repair step), so every cover is valid. The smallest
+    cover over ``hyperplanes`` draws, as a boolean mask."""
+    h = rng.standard_normal((vectors.shape[1], hyperplanes))
+    cover = (vectors @ h >= 0) == (h[0] >= 0)  # (n, K); <e1, h> = h[0]
+    if len(edges):
+        a, b = edges[:, 0], edges[:, 1]
+        closer = np.where(vectors[a, 0] >= vectors[b, 0], a, b)
+        rows, cols = np.nonzero(~cover[a] & ~cover[b])
+        cover[closer[rows], cols] = True
+    return cover[:, int(np.argmin(cover.sum(axis=0)))]
+
+
+@torch.no_grad()
+def network_covers(model: nn.Module, graphs: list[Graph], rank: int, hyperplanes: int, seed: int) -> list[np.ndarray]:
+    model.eval()
+    adjacency, mask = dense_batch(graphs)
+    vectors = model(random_sphere(mask, rank, torch.Generator().manual_seed(seed)), adjacency, mask)
+    rng = np.random.default_rng([seed, 4])
+    return [round_vertex_cover(vectors[b, :n].numpy(), edges, hyperplanes, rng) for b, (n, edges) in enumerate(graphs)]
+
+
+def is_vertex_cover(edges: np.ndarray, cover: np.ndarray) -> bool:
+    return bool(np.all(cover[edges[:, 0]] | cover[edges[:, 1]]))
+
+
+class VertexCoverEvaluator(Evaluator):
+    """Cover sizes of the network and of the same network untrained against networkx's greedy 2-approximation."""
+
+    metrics = ("cover_size", "untrained_cover_size", "greedy_cover_size", "cover_valid")
+
+    def evaluate(self, artifact: nn.Module) -> dict[str, float]:
+        cfg = self.config
+        if cfg.problem != "vertex_cover":
+            return dict.fromkeys(self.metrics, float("nan"))
+        graphs = held_out_graphs(cfg.data)
+        covers = network_covers(artifact, graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
+        untrained = network_covers(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
+        greedy = [len(greedy_vertex_cover(nx.Graph(list(map(tuple, edges.tolist()))))) for _, edges in graphs]
+        return {
+            "cover_size": float(np.mean([c.sum() for c in covers])),
+            "untrained_cover_size": float(np.mean([c.sum() for c in untrained])),
+            "greedy_cover_size": float(np.mean(greedy)),
+            "cover_valid": float(np.mean([is_vertex_cover(e, c) for (_, e), c in zip(graphs, covers, strict=True)])),
+        }
+
+
 SPEC = MethodSpec(
     name="optgnn",
     paper="Are Graph Neural Networks Optimal Approximation Algorithms? (OptGNN, NeurIPS 2024)",
     family="graph",
     config=OptGNNConfig,
     trainer=OptGNNTrainer,
-    evaluators=(MaxCutEvaluator,),
+    evaluators=(MaxCutEvaluator, VertexCoverEvaluator),
     resources=Resources(cpu=1),
     headline=(Measure("cut_ratio_gw"), Measure("cut")),
     compare=("model", "layers", "rank"),
-    description="LiftMP on the Max-Cut SDP (Burer-Monteiro), hyperplane rounding, against GW-SDP (cvxpy) and GIN",
+    description="LiftMP on the Max-Cut SDP (vs GW-SDP via cvxpy, GIN) and on vertex cover (vs the greedy 2-approx)",
 )
