@@ -101,6 +101,8 @@ REGISTRY: dict[str, Entry] = {
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "cot_length": Entry("shared.methods.llm.cot_length:SPEC", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
+    "cot_length_train": Entry("shared.methods.llm.cot_length_train:SPEC", "experiment", "llm",
+        "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
     "icrm": Entry("shared.methods.llm.icrm:SPEC", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
