@@ -128,7 +128,7 @@ def test_every_networks_relaxed_value_is_below_the_sdp_value():
     cfg = SPEC.load_config(["steps_per_epoch=2", "batch_size=4", "rank=8", "layers=2"])
     trainer = SPEC.make_trainer(cfg)
     trainer.fit_epoch()
-    graphs = er_graphs(np.random.default_rng(3), 4, 10, 16, 0.3)
+    graphs = er_graphs(np.random.default_rng(3), 3, 8, 12, 0.4)
     adjacency, mask = dense_batch(graphs)
     with torch.no_grad():
         relaxed = relaxed_value(trainer.model(random_sphere(mask, 8, torch.Generator().manual_seed(3)), adjacency,
