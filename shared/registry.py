@@ -113,6 +113,8 @@ REGISTRY: dict[str, Entry] = {
         "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
     "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
         "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
+    "ssr": Entry("shared.methods.sparse.ssr:SPEC", "method", "sparse",
+        "No More K-means: Single-Stage Sparse Coding for Efficient Multi-Vector Retrieval (SSR, ICML 2026)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
@@ -129,6 +131,11 @@ REGISTRY: dict[str, Entry] = {
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
     "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
+    # generative: reward fine-tuning of a flow (RAM)
+    "ram": Entry("shared.methods.generative.ram:SPEC", "method", "generative",
+        "Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)"),
+    "reed": Entry("shared.methods.generative.reed:SPEC", "method", "generative",
+        "Learning Diffusion Models with Flexible Representation Guidance (REED)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),
