@@ -73,6 +73,11 @@ REGISTRY: dict[str, Entry] = {
     # tool + method: Tree Mover's Distance between graphs, and the TMD-SVM
     "tmd": Entry("shared.methods.graph.tmd:SPEC", "method", "graph",
         "Tree Mover's Distance: Bridging Graph Metrics and Stability of Graph Neural Networks (NeurIPS 2022)"),
+    # learnt combinatorial solvers, each measured against the classical solver on the same instances
+    "optgnn": Entry("shared.methods.graph.optgnn:SPEC", "method", "graph",
+        "Are Graph Neural Networks Optimal Approximation Algorithms? (OptGNN, NeurIPS 2024)"),
+    "neural_sfe": Entry("shared.methods.graph.neural_sfe:SPEC", "method", "graph",
+        "Neural Set Function Extensions: Learning with Discrete Functions in High Dimensions (NeurIPS 2022)"),
     # tool: graphon-style pseudometric on attributed graphs (blow-up invariant, unlike TMD)
     "attributed_graph_distance": Entry("shared.methods.graph.attributed_graph_distance:SPEC", "tool", "graph",
         "Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)"),
