@@ -153,6 +153,7 @@ def test_the_method_resumes_exactly():
 HELD_OUT_SEEDS = [2, 3]
 
 
+@pytest.mark.slow
 def test_infoot_conditional_projection_adapts_warped_digits_better_than_ot_and_no_adaptation(local_ray):
     from jobs.reproduce import compare
 
