@@ -7,9 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from scipy.stats import kendalltau
 
-from shared.ot.kvariance import k_variance, kv_margin_scores, margins_and_gradient_norms, wasserstein1
+from shared.ot.kvariance import k_variance, kv_margin_scores, margins_and_gradient_norms, score_taus, wasserstein1
 
 
 def test_identical_clouds_are_at_zero_and_a_point_mass_has_no_k_variance():
@@ -75,6 +74,27 @@ def test_training_stops_at_the_target_accuracy_and_the_tool_reports_its_measures
     assert set(out) == set(SPEC.metric_names()) - {"loss"}
 
 
+def test_ranking_a_sweeps_rows_by_hand(tmp_path):
+    import pandas as pd
+
+    from jobs.rank_generalisation import final_measures, main
+
+    rows = []
+    for trial, (gap, margin, kv, kv_gn) in {"a": (0.1, 1.0, 3.0, 1.0), "b": (0.2, 2.0, 2.0, 2.0),
+                                             "c": (0.3, 3.0, 1.0, 0.5)}.items():
+        rows += [{"trial": trial, "epoch": 5, "metric": m, "value": v, "status": "final"}
+                 for m, v in zip(("gap", "margin_score", "kv_margin_score", "kv_gn_margin_score"),
+                                 (gap, margin, kv, kv_gn), strict=True)]
+        rows.append({"trial": trial, "epoch": 4, "metric": "gap", "value": 9.0, "status": "running"})
+    rows.append({"trial": "d", "epoch": 1, "metric": "gap", "value": 0.5, "status": "running"})  # unfinished
+    models = final_measures(pd.DataFrame(rows))
+    assert sorted(m["gap"] for m in models) == [0.1, 0.2, 0.3]
+    # concordant pairs minus discordant over 3 pairs: margin +1, kV -1, kV-GN (ab +, ac -, bc -) -1/3
+    assert score_taus(models) == pytest.approx({"margin_score": 1.0, "kv_margin_score": -1.0,
+                                                "kv_gn_margin_score": -1 / 3})
+    assert main(["no-such-sweep", "--storage", str(tmp_path)]) == 2
+
+
 # -- the claim (configs/reproduce/kv_margin_family.yaml): 16 MLPs per seed; widths 64/256 and lr 0.01 chosen on tuning
 # seeds 0, 1, where Kendall tau against the gap was margin 0.43 / 0.33, kV-Margin 0.70 / 0.80, kV-GN-Margin
 # 0.46 / 0.48. Asserted on held-out seeds 2, 3 with data.seed = seed (which digits train, which labels flip).
@@ -87,10 +107,9 @@ def family_taus(local_ray) -> dict[str, list[float]]:
 
     if not _family:
         out = compare("kv_margin_family", seeds=HELD_OUT_SEEDS)
-        for score in ("margin_score", "kv_margin_score", "kv_gn_margin_score"):
-            _family[score] = [float(kendalltau([arm[score][i] for arm in out.values()],
-                                               [arm["gap"][i] for arm in out.values()])[0])
-                              for i in range(len(HELD_OUT_SEEDS))]
+        per_seed = [score_taus([{m: arm[m][i] for m in arm} for arm in out.values()])
+                    for i in range(len(HELD_OUT_SEEDS))]
+        _family.update({score: [taus[score] for taus in per_seed] for score in per_seed[0]})
         warnings.warn(f"kv_margin_family, held-out seeds {HELD_OUT_SEEDS}: Kendall tau {_family}; "
                       f"gaps {[[round(g, 3) for g in arm['gap']] for arm in out.values()]}", stacklevel=1)
     return _family

@@ -74,3 +74,17 @@ def kv_margin_scores(features: np.ndarray, labels: np.ndarray, margins: np.ndarr
         "kv_gn_margin_score": -float(np.median(margins / (gradient_norms + 1e-6))) / max(kv_plain, 1e-12),
         "k_variance": kv_plain / max(weight_total, 1e-12),
     }
+
+
+SCORES = ("margin_score", "kv_margin_score", "kv_gn_margin_score")
+
+
+def score_taus(models: list[dict[str, float]]) -> dict[str, float]:
+    """Kendall tau between each complexity score and the gap over a family of trained models (one dict of measures
+    per model): the small-suite stand-in for PGDL's conditional mutual information."""
+    from scipy.stats import kendalltau
+
+    if len(models) < 2:
+        raise ValueError(f"ranking needs at least 2 models; got {len(models)}")
+    gap = [m["gap"] for m in models]
+    return {score: float(kendalltau([m[score] for m in models], gap)[0]) for score in SCORES}
