@@ -73,6 +73,11 @@ REGISTRY: dict[str, Entry] = {
     # tool + method: Tree Mover's Distance between graphs, and the TMD-SVM
     "tmd": Entry("shared.methods.graph.tmd:SPEC", "method", "graph",
         "Tree Mover's Distance: Bridging Graph Metrics and Stability of Graph Neural Networks (NeurIPS 2022)"),
+    # learnt combinatorial solvers, each measured against the classical solver on the same instances
+    "optgnn": Entry("shared.methods.graph.optgnn:SPEC", "method", "graph",
+        "Are Graph Neural Networks Optimal Approximation Algorithms? (OptGNN, NeurIPS 2024)"),
+    "neural_sfe": Entry("shared.methods.graph.neural_sfe:SPEC", "method", "graph",
+        "Neural Set Function Extensions: Learning with Discrete Functions in High Dimensions (NeurIPS 2022)"),
     # tool: graphon-style pseudometric on attributed graphs (blow-up invariant, unlike TMD)
     "attributed_graph_distance": Entry("shared.methods.graph.attributed_graph_distance:SPEC", "tool", "graph",
         "Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)"),
@@ -132,6 +137,11 @@ REGISTRY: dict[str, Entry] = {
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
     "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
+    # generative: reward fine-tuning of a flow (RAM)
+    "ram": Entry("shared.methods.generative.ram:SPEC", "method", "generative",
+        "Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)"),
+    "reed": Entry("shared.methods.generative.reed:SPEC", "method", "generative",
+        "Learning Diffusion Models with Flexible Representation Guidance (REED)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),
