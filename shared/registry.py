@@ -81,6 +81,12 @@ REGISTRY: dict[str, Entry] = {
     # tool: graphon-style pseudometric on attributed graphs (blow-up invariant, unlike TMD)
     "attributed_graph_distance": Entry("shared.methods.graph.attributed_graph_distance:SPEC", "tool", "graph",
         "Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)"),
+    # method: optimal transport that also maximises the coupling's kernel mutual information
+    "infoot": Entry("shared.methods.graph.infoot:SPEC", "method", "graph",
+        "InfoOT: Information Maximizing Optimal Transport (ICML 2023)"),
+    # tool: k-variance normalised margins, a predictor of the generalisation gap
+    "kv_margin": Entry("shared.methods.graph.kv_margin:SPEC", "tool", "graph",
+        "Measuring Generalization with Optimal Transport (NeurIPS 2021)"),
     # dense decoder: the large-model family's baseline
     "gpt": Entry("shared.methods.llm.gpt:SPEC", "method", "llm",
         "Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)"),
