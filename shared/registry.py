@@ -134,6 +134,12 @@ REGISTRY: dict[str, Entry] = {
         "On the hardness of learning under symmetries (ICLR 2024)"),
     "lmc_identifiability": Entry("shared.methods.theory.lmc_identifiability:SPEC", "experiment", "theory",
         "Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)"),
+    "sas": Entry("shared.methods.theory.sas:SPEC", "experiment", "theory",
+        "On the generalization of learning algorithms that do not converge (NeurIPS 2022, arXiv 2208.07951)"),
+    "graphops_transfer": Entry("shared.methods.theory.graphops_transfer:SPEC", "experiment", "theory",
+        "Limits, approximation and size transferability for GNNs on sparse graphs via graphops (NeurIPS 2023)"),
+    "tetris_detector": Entry("shared.methods.theory.tetris_detector:SPEC", "method", "theory",
+        "Tetris-inspired detector with neural network for radiation mapping (Nature Communications 2024)"),
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
     "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),

@@ -88,3 +88,40 @@ def test_lmc_barrier_rises_monotonically_with_the_number_of_interchangeable_copi
     out = outcome("lmc_identifiability")
     barriers = [mean(out, f"k{k}", "barrier") for k in (1, 2, 5, 10)]
     assert all(a <= b for a, b in zip(barriers, barriers[1:], strict=False))
+
+
+@pytest.mark.slow
+def test_sas_stability_estimate_ranks_the_generalisation_gap():
+    from scipy.stats import spearmanr
+
+    out = outcome("sas")
+    arms = [f"rho{k}" for k in range(5)]
+    beta = [mean(out, arm, "beta_hat") for arm in arms]
+    gap = [mean(out, arm, "gap") for arm in arms]
+    assert spearmanr(beta, gap).statistic >= 0.8, (beta, gap)
+    assert beta[-1] > 2 * beta[0]
+
+
+@pytest.mark.slow
+def test_graphop_gnn_outputs_converge_in_distribution_as_graphs_grow():
+    out = outcome("graphops_transfer")
+    assert mean(out, "regular_800", "w1") < 0.5 * mean(out, "regular_50", "w1")
+    assert mean(out, "graphon_400", "w1") < 0.5 * mean(out, "graphon_50", "w1")
+    # the normalisation decides the limit: A / n on bounded-degree graphs sends P to 0, A / deg_max does not
+    assert mean(out, "regular_800", "graph_effect_by_size") < 0.1 * mean(out, "regular_50", "graph_effect_by_size")
+    assert mean(out, "regular_800", "graph_effect") > 0.5 * mean(out, "regular_50", "graph_effect")
+
+
+@pytest.mark.slow
+def test_graphop_student_trained_on_larger_graphs_transfers_better():
+    out = outcome("graphops_transfer")
+    assert mean(out, "student_160", "transfer_mse") < mean(out, "student_20", "transfer_mse")
+
+
+@pytest.mark.slow
+def test_tetris_detector_finds_the_direction_and_maps_the_source():
+    out = outcome("tetris_detector")
+    assert mean(out, "J", "median_error_deg") < 10
+    assert mean(out, "J", "val_emd") < 0.5 * mean(out, "J", "uniform_emd")
+    assert mean(out, "J", "contrast_padded") > mean(out, "J", "contrast_bare")
+    assert max(out["J"]["map_error_cells"]) <= 2.5
