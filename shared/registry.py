@@ -68,6 +68,9 @@ REGISTRY: dict[str, Entry] = {
     # radius-bin MPNN trained on the expected cost of sample-and-repair; MILP (HiGHS) optimum in the same job
     "unifl": Entry("shared.methods.graph.unifl:SPEC", "method", "graph",
         "Learning to Approximate Uniform Facility Location via Graph Neural Networks (ICML 2026, arXiv 2602.13155)"),
+    # softmax regression by projected gradient, each class row on a connected subgraph (PCST projection, pcst_fast)
+    "gslr": Entry("shared.methods.graph.gslr:SPEC", "method", "graph",
+        "Graph-Sparse Logistic Regression (LeNail et al., arXiv 1712.05510)"),
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
     # tool: edge/node/class/adjusted homophily, label informativeness on a contextual SBM
