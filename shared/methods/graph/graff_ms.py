@@ -226,6 +226,6 @@ SPEC = MethodSpec(
     evaluators=(SpectrumCosine,),
     resources=Resources(cpu=1),
     headline=(Measure("cosine"), Measure("baseline_cosine")),
-    compare=("epochs",),
+    compare=("vocabulary",),
     description="GNN over molecular graphs to a formula-vocabulary distribution, peak-marginal cross-entropy",
 )

@@ -220,6 +220,6 @@ SPEC = MethodSpec(
     evaluators=(FacilityQuality, ExpectedCostCheck),
     resources=Resources(cpu=1),
     headline=(Measure("cost_ratio", "min"), Measure("cost_ratio_large", "min"), Measure("simple_ratio", "min")),
-    compare=("epochs",),
+    compare=("c",),
     description="radius-bin MPNN trained on the expected cost of sample-and-repair; MILP optimum by HiGHS",
 )
