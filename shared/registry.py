@@ -105,6 +105,8 @@ REGISTRY: dict[str, Entry] = {
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "cot_length": Entry("shared.methods.llm.cot_length:SPEC", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
+    "cot_length_train": Entry("shared.methods.llm.cot_length_train:SPEC", "experiment", "llm",
+        "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
     "icrm": Entry("shared.methods.llm.icrm:SPEC", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
@@ -115,6 +117,8 @@ REGISTRY: dict[str, Entry] = {
         "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
     "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
         "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
+    "ssr": Entry("shared.methods.sparse.ssr:SPEC", "method", "sparse",
+        "No More K-means: Single-Stage Sparse Coding for Efficient Multi-Vector Retrieval (SSR, ICML 2026)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
