@@ -118,7 +118,7 @@ def facility_cost(instance: FacilityInstance, opened: np.ndarray) -> np.ndarray:
     within distance < 1 (itself at worst), so the neighbour lists suffice."""
     hit = opened[:, instance.order] & instance.mask[None]
     nearest = np.argmax(hit, axis=2)
-    connection = np.take_along_axis(np.broadcast_to(instance.dist, hit.shape), nearest[..., None], axis=2)[..., 0]
+    connection = instance.dist[np.arange(instance.n)[None, :], nearest]
     return opened.sum(axis=1) + connection.sum(axis=1)
 
 
