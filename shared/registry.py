@@ -135,6 +135,11 @@ REGISTRY: dict[str, Entry] = {
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
     "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
+    # generative: reward fine-tuning of a flow (RAM)
+    "ram": Entry("shared.methods.generative.ram:SPEC", "method", "generative",
+        "Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)"),
+    "reed": Entry("shared.methods.generative.reed:SPEC", "method", "generative",
+        "Learning Diffusion Models with Flexible Representation Guidance (REED)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

@@ -58,7 +58,8 @@ LONGEST_FIRST = (
     "test_damaged_files.py", "test_reproduction_disentangled.py", "test_reproduction_graph.py",
     "test_reproduction_seqtopk.py", "test_reproduction_theory.py", "test_reproduction_sparse.py", "test_tmd.py",
     "test_reproduction_ssr.py",
-    "test_position_bias.py", "test_graphon_sampling.py", "test_unifl.py", "test_graff_ms.py", "test_gslr.py",
+    "test_position_bias.py", "test_graphon_sampling.py", "test_reproduction_reed.py", "test_reproduction_ram.py",
+    "test_unifl.py", "test_graff_ms.py", "test_gslr.py",
 )
 
 
