@@ -75,6 +75,27 @@ def test_milp_optimum_equals_brute_force(seed):
     assert facility_cost(inst, solution.opened[None])[0] == pytest.approx(brute, abs=1e-6)
 
 
+def test_milp_optimum_is_cached_per_instance_and_a_damaged_entry_is_solved_again(tmp_path, monkeypatch):
+    import shared.graphs.facility as facility
+
+    inst = small_instance(3, n=8)
+    first = facility.cached_milp_optimum(inst, 10.0, root=tmp_path)
+    (entry,) = tmp_path.glob("*.parquet")
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solved again although the optimum is cached")
+
+    monkeypatch.setattr(facility, "milp_optimum", no_solve)
+    again = facility.cached_milp_optimum(inst, 10.0, root=tmp_path)
+    assert again.cost == first.cost and np.array_equal(again.opened, first.opened) and again.optimal
+    monkeypatch.undo()
+    entry.write_bytes(b"PAR1 truncated")
+    assert facility.cached_milp_optimum(inst, 10.0, root=tmp_path).cost == pytest.approx(first.cost)
+    assert facility.cached_milp_optimum(inst, 10.0, root=tmp_path).opened.shape == (inst.n,)
+    assert len(list(tmp_path.glob("*.parquet"))) == 1  # replaced whole, no temporary left behind
+    assert len(list(tmp_path.iterdir())) == 1
+
+
 def test_untrained_mpnn_is_simple_uniform_fl_on_its_radius_estimate():
     from shared.methods.graph.unifl import SPEC
 

@@ -1,5 +1,5 @@
 """Uniform facility location (UniFL): instances, radii, SimpleUniformFL, the expected cost of sample-and-repair,
-its Monte-Carlo check, and the exact optimum by MILP (scipy.optimize.milp, HiGHS).
+its Monte-Carlo check, and the exact optimum by MILP (scipy.optimize.milp, HiGHS), cached as Parquet per instance.
 
 Problem: points X with metric d, every facility costs 1; choose F subset of X minimising |F| + sum_x d(x, F).
 A point never connects to a facility at distance >= 1 in an optimum (opening itself costs 1 instead), so only
@@ -14,9 +14,11 @@ facility of all) is at most the repair cost: a point may lie nearer to an F_2 fa
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -161,3 +163,39 @@ def milp_optimum(instance: FacilityInstance, time_limit: float = 60.0) -> MilpSo
     if result.x is None:
         raise RuntimeError(f"HiGHS found no solution within {time_limit} s: {result.message}")
     return MilpSolution(float(result.fun), result.x[:n] > 0.5, seconds, result.status == 0)
+
+
+def instance_key(instance: FacilityInstance, time_limit: float) -> str:
+    """A digest of the points (and the time limit, which can change a stopped solve's answer)."""
+    digest = hashlib.sha256(np.ascontiguousarray(instance.points, dtype=np.float64).tobytes())
+    digest.update(f"{instance.points.shape}-{time_limit}".encode())
+    return digest.hexdigest()[:32]
+
+
+def cached_milp_optimum(instance: FacilityInstance, time_limit: float = 60.0,
+                        root: Path | None = None) -> MilpSolution:
+    """:func:`milp_optimum`, kept as one Parquet row per instance under ``cache_root()/facility`` so that evaluating
+    the same instances again (every trial of a sweep, a rerun) does not solve them again. Files are written whole;
+    one that cannot be read is solved again and replaced. ``seconds`` is the original solve's time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shared import atomic
+    from shared.cache import cache_root
+
+    path = (root or cache_root() / "facility") / f"{instance_key(instance, time_limit)}.parquet"
+    if path.exists():
+        try:
+            row = pq.read_table(path).to_pylist()[0]
+            opened = np.array(row["opened"], dtype=bool)
+            if len(opened) == instance.n:
+                return MilpSolution(float(row["cost"]), opened, float(row["seconds"]), bool(row["optimal"]))
+        except (OSError, pa.ArrowException, IndexError, KeyError):
+            pass  # damaged or foreign: solve again below
+    solution = milp_optimum(instance, time_limit)
+    table = pa.table({"cost": [solution.cost], "seconds": [solution.seconds], "optimal": [solution.optimal],
+                      "n": [instance.n], "opened": [solution.opened.tolist()]})
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    atomic.write_bytes(path, buffer.getvalue().to_pybytes())
+    return solution

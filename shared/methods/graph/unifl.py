@@ -32,10 +32,10 @@ from torch import nn
 from shared.config import bounded
 from shared.graphs.facility import (
     FacilityInstance,
+    cached_milp_optimum,
     expected_cost,
     gmm_points,
     make_instance,
-    milp_optimum,
     radii,
     repair_cost,
     sample_open,
@@ -183,7 +183,7 @@ class FacilityQuality(Evaluator):
     def instance_figures(self, model: RadiusMPNN, inst: FacilityInstance, c: float,
                          rng: np.random.Generator) -> dict[str, float]:
         cfg = self.config
-        optimum = milp_optimum(inst, cfg.milp_time_limit)
+        optimum = cached_milp_optimum(inst, cfg.milp_time_limit)
         start = time.perf_counter()
         p = probabilities(model, inst)
         cost = sampled_cost(rng, inst, p, cfg.samples)
