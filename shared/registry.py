@@ -65,6 +65,15 @@ REGISTRY: dict[str, Entry] = {
     # tool: which pairs 1-WL (and so an MPNN) cannot separate
     "graphon_sampling": Entry("shared.methods.graph.graphon_sampling:SPEC", "experiment", "graph",
         "A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)"),
+    # radius-bin MPNN trained on the expected cost of sample-and-repair; MILP (HiGHS) optimum in the same job
+    "unifl": Entry("shared.methods.graph.unifl:SPEC", "method", "graph",
+        "Learning to Approximate Uniform Facility Location via Graph Neural Networks (ICML 2026, arXiv 2602.13155)"),
+    # softmax regression by projected gradient, each class row on a connected subgraph (PCST projection, pcst_fast)
+    "gslr": Entry("shared.methods.graph.gslr:SPEC", "method", "graph",
+        "Graph-Sparse Logistic Regression (LeNail et al., arXiv 1712.05510)"),
+    # GNN to a distribution over formulas x isotopes, peak-marginal cross-entropy (synthetic spectra by default)
+    "graff_ms": Entry("shared.methods.graph.graff_ms:SPEC", "method", "graph",
+        "Efficiently predicting high resolution mass spectra with graph neural networks (GrAFF-MS, ICML 2023)"),
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
     # tool: edge/node/class/adjusted homophily, label informativeness on a contextual SBM

@@ -1,0 +1,231 @@
+"""graff_ms: "Efficiently predicting high resolution mass spectra with graph neural networks" (GrAFF-MS; Murphy,
+Jegelka, Fraenkel, Kind, Healey, Butler; ICML 2023), after the official code (murphy17/graff-ms: src/graff.py,
+train-graff-ms.py), at small scale on CPU.
+
+A spectrum is predicted as a distribution over a fixed vocabulary of K formulas x 3 isotope shifts: each entry is
+a product-ion formula or a neutral loss (product = precursor - loss), learned greedily from the training spectra
+(:func:`shared.graphs.spectra.build_vocabulary`); entries that are not sub-formulas of a molecule's precursor are
+masked; a formula in the vocabulary both as product and as loss gets -log 2 on each. The loss is the peak-marginal
+cross-entropy: -sum_peaks intensity x log(sum of the predicted mass of every (entry, isotope) whose m/z annotates
+the peak within ``ppm``), log eps = -10 for a peak nothing annotates. Encoder: GINE over the molecular graph (ZINC
+atom and bond types), attention pooling; decoder: an MLP with 2 residual blocks to K formula logits plus a
+per-molecule 3-way isotope log-term.
+
+Data: ``source=synthetic`` (default, offline): MOSES SMILES shipped in ``molsets``, spectra by the deterministic
+single-bond-cleavage rule of :func:`shared.graphs.spectra.cleavage_spectrum`. ``source=cfm_id``: the public
+CFM-ID-predicted spectra of murphy17/graff-ms (``data/cfm-id/gnps/gnps_cfm-id.msp``) read from ``data.root``.
+Measure: the cosine (matchms's CosineGreedy, re-implemented: matchms is not installed) of the predicted spectrum
+to the observed one on held-out molecules, against the mean training spectrum predicted for every molecule.
+
+Departures (named): no SignNet eigenvector PE, no virtual node and no covariates (precursor type, instrument, NCE:
+the synthetic spectra have none); encoder 64 x 3 and vocabulary 300 (the card's small GrAFF), not 512 x 6 and 10,000.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from shared.config import ConfigError, bounded
+from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+
+MSP_NAME = "gnps_cfm-id.msp"
+
+
+@dataclass
+class SpectraData:
+    source: str = bounded("synthetic", choices=["synthetic", "cfm_id"])
+    root: str = bounded("", help="cfm_id: folder holding gnps_cfm-id.msp (murphy17/graff-ms data/cfm-id/gnps/)")
+    molecules: int = bounded(360, ge=4, le=1_000_000, help="synthetic: molecules drawn from the MOSES SMILES")
+    test_share: float = bounded(0.15, gt=0.0, lt=1.0)
+    seed: int = bounded(0, ge=0)
+
+
+@dataclass
+class GraffConfig(MethodConfig):
+    epochs: int = bounded(15, ge=1)
+    batch_size: int = bounded(32, ge=1, le=100000)
+    vocabulary: int = bounded(300, ge=1, le=100000, help="K formulas (products and losses)")
+    ppm: float = bounded(10.0, gt=0.0, le=1000.0, help="m/z tolerance of annotation")
+    hidden: int = bounded(64, ge=1, le=4096)
+    layers: int = bounded(3, ge=1, le=64)
+    decoder: int = bounded(128, ge=1, le=8192)
+    dropout: float = bounded(0.1, ge=0.0, lt=1.0)
+    cosine_tolerance: float = bounded(0.01, gt=0.0, help="Da, the cosine's peak matching")
+    threads: int = 1
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, weight_decay=1e-5))
+    data: SpectraData = field(default_factory=SpectraData)
+
+    def check(self) -> None:
+        if self.data.source == "cfm_id":
+            path = msp_path(self.data.root)
+            if not path.is_file():
+                raise ConfigError(f"data.root: {path} not found; data.source=cfm_id reads the public CFM-ID spectra "
+                                  f"data/cfm-id/gnps/{MSP_NAME} of github.com/murphy17/graff-ms from a local folder "
+                                  "(nothing is downloaded); or use data.source=synthetic")
+
+
+def msp_path(root: str) -> Path:
+    path = Path(root).expanduser()
+    return path if path.suffix == ".msp" else path / MSP_NAME
+
+
+@dataclass
+class SpectraTask:
+    graphs: list  # PyG Data per molecule
+    spectra: list
+    candidates: list
+    train: np.ndarray
+    test: np.ndarray
+    vocabulary: list
+
+
+def load_task(cfg: GraffConfig) -> SpectraTask:
+    from shared.graphs.molecules import moses_smiles_file, read_smiles, smiles_to_graph
+    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_msp
+
+    d = cfg.data
+    rng = np.random.default_rng([d.seed, 0])
+    if d.source == "cfm_id":
+        spectra = read_msp(msp_path(d.root))
+    else:
+        smiles = read_smiles(moses_smiles_file("test"))
+        spectra = []
+        for i in rng.permutation(len(smiles)):
+            spectrum = cleavage_spectrum(smiles[int(i)])
+            if spectrum is not None:
+                spectra.append(spectrum)
+                if len(spectra) == d.molecules:
+                    break
+    graphs = [smiles_to_graph(s.smiles, with_target=False) for s in spectra]
+    spectra = [s for s, g in zip(spectra, graphs, strict=True) if g is not None]
+    graphs = [g for g in graphs if g is not None]
+    order = rng.permutation(len(spectra))
+    cut = max(1, round(d.test_share * len(spectra)))
+    test, train = np.sort(order[:cut]), np.sort(order[cut:])
+    vocabulary = build_vocabulary([spectra[i] for i in train], cfg.vocabulary, cfg.ppm)
+    return SpectraTask(graphs, spectra, [candidates(s, vocabulary, cfg.ppm) for s in spectra], train, test,
+                       vocabulary)
+
+
+class GraffModel(nn.Module):
+    def __init__(self, vocabulary: int, hidden: int, layers: int, decoder: int, dropout: float) -> None:
+        from torch_geometric.nn import GINEConv
+
+        from shared.graphs.molecules import NUM_ATOM_TYPES, NUM_BOND_TYPES
+        from shared.graphs.spectra import ISOTOPES
+
+        super().__init__()
+        self.atoms = nn.Embedding(NUM_ATOM_TYPES, hidden)
+        self.bonds = nn.Embedding(NUM_BOND_TYPES, hidden)
+        def mlp() -> nn.Module:
+            return nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.LayerNorm(hidden), nn.Linear(hidden, hidden))
+
+        self.convs = nn.ModuleList(GINEConv(mlp()) for _ in range(layers))
+        self.gate = nn.Linear(hidden, 1)
+        self.read_in = nn.Linear(hidden, decoder)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(decoder), nn.Linear(decoder, decoder), nn.SiLU(),
+                                                  nn.Dropout(dropout)) for _ in range(2))
+        self.formulas = nn.Linear(decoder, vocabulary)
+        self.isotopes = nn.Linear(decoder, ISOTOPES)
+
+    def forward(self, batch) -> torch.Tensor:
+        """(molecules, K, isotopes) logits: formula logit + the molecule's isotope log-term."""
+        from torch_geometric.utils import softmax
+
+        h = self.atoms(batch.x)
+        edges = self.bonds(batch.edge_attr)
+        for conv in self.convs:
+            h = h + conv(h, batch.edge_index, edges)
+        weight = softmax(self.gate(h), batch.batch)  # attention pooling over each molecule's atoms
+        pooled = torch.zeros(batch.num_graphs, h.shape[1]).index_add(0, batch.batch, weight * h)
+        z = self.read_in(pooled)
+        for block in self.blocks:
+            z = z + block(z)
+        return self.formulas(z)[:, :, None] + self.isotopes(z)[:, None, :]
+
+
+class GraffTrainer(GradientTrainer):
+    config: GraffConfig
+
+    def setup(self) -> None:
+        self.data = load_task(self.config)
+
+    def build_model(self) -> nn.Module:
+        c = self.config
+        return GraffModel(len(self.data.vocabulary), c.hidden, c.layers, c.decoder, c.dropout)
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.data.train) // self.config.batch_size)
+
+    def batches(self) -> Iterator[np.ndarray]:
+        perm = self.data.train[torch.randperm(len(self.data.train), generator=self.generator).numpy()]
+        for start in range(0, len(perm), self.config.batch_size):
+            yield perm[start:start + self.config.batch_size]
+
+    def loss(self, batch: np.ndarray) -> torch.Tensor:
+        from shared.graphs.spectra import peak_marginal_cross_entropy
+
+        logits = self.model(collate(self.data, batch))
+        return torch.stack([peak_marginal_cross_entropy(row, self.data.candidates[i])
+                            for row, i in zip(logits, batch, strict=True)]).mean()
+
+    def artifact(self) -> GraffTrainer:
+        return self
+
+
+def collate(task: SpectraTask, indices: np.ndarray):
+    from torch_geometric.data import Batch
+
+    return Batch.from_data_list([task.graphs[int(i)] for i in indices])
+
+
+def mean_spectrum(task: SpectraTask, top: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline: training intensities averaged in 0.01 Da bins, the ``top`` largest bins."""
+    bins: dict[int, float] = {}
+    for i in task.train:
+        s = task.spectra[i]
+        for mz, w in zip(s.mz, s.intensity, strict=True):
+            bins[round(mz * 100)] = bins.get(round(mz * 100), 0.0) + w / len(task.train)
+    keys = sorted(bins, key=lambda k: -bins[k])[:top]
+    return np.array(keys) / 100.0, np.array([bins[k] for k in keys])
+
+
+class SpectrumCosine(Evaluator):
+    metrics = ("cosine", "baseline_cosine")
+
+    @torch.no_grad()
+    def evaluate(self, trainer: GraffTrainer) -> dict[str, Any]:
+        from shared.graphs.spectra import cosine_greedy, predicted_spectrum
+
+        task, tol = trainer.data, self.config.cosine_tolerance
+        model = trainer.model.eval()
+        logits = model(collate(task, task.test))
+        base_mz, base_w = mean_spectrum(task)
+        ours, baseline = [], []
+        for row, i in zip(logits, task.test, strict=True):
+            s = task.spectra[i]
+            mz, w = predicted_spectrum(row, task.candidates[i])
+            ours.append(cosine_greedy(mz, w, s.mz, s.intensity, tol))
+            baseline.append(cosine_greedy(base_mz, base_w, s.mz, s.intensity, tol))
+        model.train()
+        return {"cosine": float(np.mean(ours)), "baseline_cosine": float(np.mean(baseline))}
+
+
+SPEC = MethodSpec(
+    name="graff_ms",
+    paper="Efficiently predicting high resolution mass spectra with graph neural networks (GrAFF-MS, ICML 2023)",
+    family="graph",
+    config=GraffConfig,
+    trainer=GraffTrainer,
+    evaluators=(SpectrumCosine,),
+    resources=Resources(cpu=1),
+    headline=(Measure("cosine"), Measure("baseline_cosine")),
+    compare=("vocabulary",),
+    description="GNN over molecular graphs to a formula-vocabulary distribution, peak-marginal cross-entropy",
+)

@@ -1,0 +1,225 @@
+"""unifl: "Learning to Approximate Uniform Facility Location via Graph Neural Networks" (Qian, Morris, Jegelka,
+Sohler; arXiv 2602.13155, ICML 2026). No public code: the steps are a third-party note's (graph.md section 9),
+unverified details named below.
+
+Uniform facility location: choose F minimising |F| + sum_x d(x, F) (every facility costs 1). SimpleUniformFL opens
+each x with p_x = min(1, c log n r_x), r_x the radius solving sum_{y in B(x, r)} (r - d(x, y)) = 1, then opens
+every point left with no open facility within distance < 1. The MPNN neuralises it on the graph of pairs at
+distance < 1: per bin a_i of (0, 1], t_x^(i) = min{1, sum_{y in N(x)} ReLU(a_i - d(x, y))} (a ReLU layer inside
+one round of message passing), r_hat_x = sum_i a_i (t_x^(i) - t_x^(i-1)), and p_x = FNN(n, r_hat_x) initialised
+at min{1, c log n r_hat_x}. It is trained without labels on the exact expected cost of sample-and-repair
+(:func:`shared.graphs.facility.expected_cost`, log-space products) over generated instances; inference samples F
+``samples`` times and reports the mean cost. The optimum comes from the MILP (scipy.optimize.milp, HiGHS).
+
+Departures, all named because the source gives no sizes: ``bins`` evenly spaced bins; the FNN is
+p_x = min(1, c log n r_hat_x exp(g(h_x))) with g an MLP whose last layer starts at zero (so the initial model *is*
+SimpleUniformFL on r_hat) and h_x = (t_x, log r_hat_x, the mean log r_hat over x's neighbours, log n) - the
+neighbour mean is a second round of message passing the note does not spell out; c is learnt (log-parametrised).
+Instances are 2-D Gaussian mixtures (components of random spread, in a fixed box), so that a larger n is the same
+distribution, denser: the size-generalisation check trains at ``data.n`` and tests at ``data.large_n``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from shared.config import bounded
+from shared.graphs.facility import (
+    FacilityInstance,
+    cached_milp_optimum,
+    expected_cost,
+    gmm_points,
+    make_instance,
+    radii,
+    repair_cost,
+    sample_open,
+    sampled_cost,
+    simple_probabilities,
+)
+from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+
+
+@dataclass
+class FacilityData:
+    n: int = bounded(200, ge=10, le=5000, help="points per training and test instance")
+    large_n: int = bounded(600, ge=10, le=5000, help="points per size-generalisation test instance")
+    train_instances: int = bounded(100, ge=1, le=100000)
+    test_instances: int = bounded(3, ge=1, le=1000)
+    dim: int = bounded(2, ge=1, le=64)
+    components: int = bounded(6, ge=1, le=1000)
+    side: float = bounded(6.0, gt=0.0, help="mixture centres uniform in [0, side]^dim")
+    spread: float = bounded(0.8, gt=0.0, help="component standard deviation (times U[0.5, 1.5])")
+    seed: int = bounded(0, ge=0)
+
+
+@dataclass
+class UniFLConfig(MethodConfig):
+    epochs: int = bounded(5, ge=1)
+    batch_size: int = bounded(10, ge=1, le=100000, help="instances per step")
+    bins: int = bounded(16, ge=2, le=1024, help="k: radius bins a_1 < ... < a_k = 1")
+    hidden: int = bounded(32, ge=1, le=4096)
+    c: float = bounded(0.1, gt=0.0, help="initial c of p = min(1, c log n r_hat)")
+    samples: int = bounded(1000, ge=1, le=1_000_000, help="inference: draws of F averaged")
+    mc_samples: int = bounded(2000, ge=1, le=1_000_000, help="Monte-Carlo draws checking the expected cost")
+    simple_cs: list[float] = bounded([0.025, 0.05, 0.1, 0.2, 0.4], help="SimpleUniformFL's c grid")
+    milp_time_limit: float = bounded(120.0, gt=0.0, help="seconds per MILP instance")
+    threads: int = 1
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.01, weight_decay=0.0))
+    data: FacilityData = field(default_factory=FacilityData)
+
+
+class RadiusMPNN(nn.Module):
+    """Opening probabilities p_x from the radius bins of x's neighbourhood and how x's radius compares with its
+    neighbours' (module docstring)."""
+
+    def __init__(self, bins: int, hidden: int, c: float) -> None:
+        super().__init__()
+        self.register_buffer("edges", torch.linspace(1.0 / bins, 1.0, bins))
+        self.log_c = nn.Parameter(torch.tensor(math.log(c)))
+        self.g = nn.Sequential(nn.Linear(bins + 3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                               nn.Linear(hidden, 1))
+        nn.init.zeros_(self.g[-1].weight)  # the initial model is SimpleUniformFL on r_hat
+        nn.init.zeros_(self.g[-1].bias)
+
+    def radius_bins(self, dist: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """t_x^(i) = min(1, sum_y ReLU(a_i - d(x, y))), (n, bins)."""
+        return torch.relu(self.edges[None, None, :] - dist[..., None]).mul(mask[..., None]).sum(dim=1).clamp(max=1.0)
+
+    def forward(self, instance: FacilityInstance) -> torch.Tensor:
+        dist = torch.as_tensor(instance.dist, dtype=torch.float32)
+        mask = torch.as_tensor(instance.mask, dtype=torch.float32)
+        order = torch.as_tensor(instance.order)
+        t = self.radius_bins(dist, mask)
+        rise = t - torch.cat([torch.zeros_like(t[:, :1]), t[:, :-1]], dim=1)
+        r_hat = (rise * self.edges).sum(dim=1).clamp(min=1e-6)
+        log_r = torch.log(r_hat)
+        neighbours = log_r[order]  # the second round of message passing: x's radius against its neighbours'
+        mean_log_r = (neighbours * mask).sum(dim=1) / mask.sum(dim=1)
+        lowest_log_r = torch.where(mask > 0, neighbours, torch.inf).min(dim=1).values
+        features = torch.cat([t, torch.stack([log_r, log_r - mean_log_r, log_r - lowest_log_r], dim=1)], dim=1)
+        return (self.log_c.exp() * math.log(instance.n) * r_hat * torch.exp(self.g(features)[:, 0])).clamp(max=1.0)
+
+
+def instances(cfg: UniFLConfig, stream: int, n: int, count: int) -> list[FacilityInstance]:
+    """``count`` instances of ``n`` points, drawn from the data seed's stream ``stream`` (0 train, 1 test, 2 large)."""
+    d = cfg.data
+    rng = np.random.default_rng([d.seed, stream])
+    return [make_instance(gmm_points(rng, n, d.dim, d.components, d.side, d.spread)) for _ in range(count)]
+
+
+class UniFLTrainer(GradientTrainer):
+    config: UniFLConfig
+
+    def setup(self) -> None:
+        self.train_set = instances(self.config, 0, self.config.data.n, self.config.data.train_instances)
+
+    def build_model(self) -> nn.Module:
+        c = self.config
+        return RadiusMPNN(c.bins, c.hidden, c.c)
+
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_set) / self.config.batch_size)
+
+    def batches(self) -> Iterator[list[FacilityInstance]]:
+        perm = torch.randperm(len(self.train_set), generator=self.generator).tolist()
+        size = self.config.batch_size
+        for start in range(0, len(perm), size):
+            yield [self.train_set[i] for i in perm[start:start + size]]
+
+    def loss(self, batch: list[FacilityInstance]) -> torch.Tensor:
+        """Mean over the batch of E[cost] / n (per point, so that instances of any size weigh alike)."""
+        costs = [expected_cost(self.model(inst).double(), inst) / inst.n for inst in batch]
+        return torch.stack(costs).mean().float()
+
+    def artifact(self) -> RadiusMPNN:
+        return self.model
+
+
+@torch.no_grad()
+def probabilities(model: RadiusMPNN, instance: FacilityInstance) -> np.ndarray:
+    return model(instance).double().numpy()
+
+
+def best_simple_c(cfg: UniFLConfig, train: list[FacilityInstance]) -> float:
+    """SimpleUniformFL's c with the lowest mean expected cost on (up to 10) training instances."""
+    def mean_expected(c: float) -> float:
+        return float(np.mean([expected_cost(torch.as_tensor(simple_probabilities(radii(inst), c)), inst).item()
+                              / inst.n for inst in train[:10]]))
+    return min(cfg.simple_cs, key=mean_expected)
+
+
+class FacilityQuality(Evaluator):
+    """Mean sampled cost / MILP optimum on held-out instances at ``data.n`` and, untrained there, ``data.large_n``;
+    the same for SimpleUniformFL at its best c; the analytic expected cost / optimum; seconds per instance."""
+
+    metrics = ("cost_ratio", "cost_ratio_large", "simple_ratio", "simple_ratio_large", "expected_ratio",
+               "simple_expected_ratio", "simple_c", "milp_seconds", "milp_seconds_large", "mpnn_seconds_large")
+
+    def evaluate(self, model: RadiusMPNN) -> dict[str, float]:
+        cfg = self.config
+        c = best_simple_c(cfg, instances(cfg, 0, cfg.data.n, min(10, cfg.data.train_instances)))
+        out: dict[str, float] = {"simple_c": c}
+        rng = np.random.default_rng([cfg.data.seed, cfg.seed, 3])
+        for suffix, stream, n in (("", 1, cfg.data.n), ("_large", 2, cfg.data.large_n)):
+            rows = [self.instance_figures(model, inst, c, rng) for inst in instances(cfg, stream, n,
+                                                                                     cfg.data.test_instances)]
+            means = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+            out[f"cost_ratio{suffix}"] = means["cost"] / means["optimum"]
+            out[f"simple_ratio{suffix}"] = means["simple"] / means["optimum"]
+            out[f"milp_seconds{suffix}"] = means["milp_seconds"]
+            if suffix:
+                out["mpnn_seconds_large"] = means["mpnn_seconds"]
+            else:
+                out["expected_ratio"] = means["expected"] / means["optimum"]
+                out["simple_expected_ratio"] = means["simple_expected"] / means["optimum"]
+        return out
+
+    def instance_figures(self, model: RadiusMPNN, inst: FacilityInstance, c: float,
+                         rng: np.random.Generator) -> dict[str, float]:
+        cfg = self.config
+        optimum = cached_milp_optimum(inst, cfg.milp_time_limit)
+        start = time.perf_counter()
+        p = probabilities(model, inst)
+        cost = sampled_cost(rng, inst, p, cfg.samples)
+        mpnn_seconds = time.perf_counter() - start
+        simple = simple_probabilities(radii(inst), c)
+        return {"optimum": optimum.cost, "milp_seconds": optimum.seconds, "cost": cost, "mpnn_seconds": mpnn_seconds,
+                "expected": expected_cost(torch.as_tensor(p), inst).item(),
+                "simple": sampled_cost(rng, inst, simple, cfg.samples),
+                "simple_expected": expected_cost(torch.as_tensor(simple), inst).item()}
+
+
+class ExpectedCostCheck(Evaluator):
+    """|analytic E[repair cost] - mean repair cost of ``mc_samples`` draws| / the analytic value, for the trained
+    model's probabilities on the first held-out instance: the loss is the expectation it claims to be."""
+
+    metrics = ("expected_cost_mc_gap",)
+
+    def evaluate(self, model: RadiusMPNN) -> dict[str, float]:
+        cfg = self.config
+        inst = instances(cfg, 1, cfg.data.n, 1)[0]
+        p = probabilities(model, inst)
+        analytic = expected_cost(torch.as_tensor(p), inst).item()
+        sampled = repair_cost(inst, sample_open(np.random.default_rng([cfg.data.seed, cfg.seed, 4]), p,
+                                                cfg.mc_samples)).mean()
+        return {"expected_cost_mc_gap": abs(analytic - sampled) / analytic}
+
+
+SPEC = MethodSpec(
+    name="unifl",
+    paper="Learning to Approximate Uniform Facility Location via Graph Neural Networks (ICML 2026, arXiv 2602.13155)",
+    family="graph",
+    config=UniFLConfig,
+    trainer=UniFLTrainer,
+    evaluators=(FacilityQuality, ExpectedCostCheck),
+    resources=Resources(cpu=1),
+    headline=(Measure("cost_ratio", "min"), Measure("cost_ratio_large", "min"), Measure("simple_ratio", "min")),
+    compare=("c",),
+    description="radius-bin MPNN trained on the expected cost of sample-and-repair; MILP optimum by HiGHS",
+)
