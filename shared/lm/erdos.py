@@ -16,6 +16,7 @@ The task set is the paper's four tiers, less travelling salesman and bipartite m
 """
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -296,10 +297,16 @@ def render_prompt(item: ErdosItem) -> str:
 
 
 # -- graphs -------------------------------------------------------------------------------------------------------
+@functools.cache
+def _real_graph(name: str) -> nx.Graph:
+    """Built once per process (Les Misérables is parsed from text on every call of its constructor)."""
+    return nx.Graph(REAL_GRAPHS[name]())
+
+
 def real_subgraph(name: str, n: int, rng: random.Random) -> nx.Graph:
     """A connected subgraph of ``n`` nodes of a built-in real graph, grown breadth-first from a random node in a
     random neighbour order, relabelled 0..n-1 in a random order."""
-    full = nx.Graph(REAL_GRAPHS[name]())
+    full = _real_graph(name)
     start = rng.choice(sorted(full, key=str))
     seen, frontier = [start], [start]
     while frontier and len(seen) < n:
@@ -312,7 +319,11 @@ def real_subgraph(name: str, n: int, rng: random.Random) -> nx.Graph:
                 frontier.append(u)
     labels = list(range(len(seen)))
     rng.shuffle(labels)
-    return nx.relabel_nodes(full.subgraph(seen), dict(zip(seen, labels, strict=True)))
+    label = dict(zip(seen, labels, strict=True))
+    g = nx.Graph()
+    g.add_nodes_from(range(len(seen)))
+    g.add_edges_from((label[u], label[v]) for u, v in full.subgraph(seen).edges)
+    return g
 
 
 def random_graph(n: int, rng: random.Random, p: float | None = None) -> nx.Graph:
@@ -367,7 +378,7 @@ def sample_item(task: str, rng: random.Random, nodes: tuple[int, int] = (5, 12),
         n = rng.randint(*nodes)
         use_real = source == "real" or (source == "mixed" and rng.random() < 0.5)
         g = real_subgraph(rng.choice(sorted(REAL_GRAPHS)), n, rng) if use_real else random_graph(n, rng)
-        g = shape_graph(nx.convert_node_labels_to_integers(g, ordering="sorted"), spec.kind, rng)
+        g = shape_graph(g, spec.kind, rng)  # both sources label nodes 0..n-1
         samples = tuple(rng.randrange(g.number_of_nodes()) for _ in range(spec.n_args))
         if not spec.needs(g, samples):
             continue
@@ -380,7 +391,7 @@ def sample_item(task: str, rng: random.Random, nodes: tuple[int, int] = (5, 12),
     raise ValueError(f"no well-posed {task} item in {tries} tries with {nodes} nodes")
 
 
-def generate(tasks: list[str] | tuple[str, ...], n_per_task: int, seed: int, nodes: tuple[int, int] = (5, 12),
+def generate(tasks: list[str] | tuple[str, ...], n_per_task: int, seed: int | str, nodes: tuple[int, int] = (5, 12),
              source: str = "mixed") -> list[ErdosItem]:
     """``n_per_task`` items of each task, reproducible from ``seed`` (one random stream per task)."""
     return [sample_item(task, random.Random(f"{seed}:{task}:{i}"), nodes, source)
