@@ -1,4 +1,4 @@
-"""g1: "G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning" (Guo et al., NeurIPS 2025,
+"""g1: "G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning" (NeurIPS 2025,
 arXiv 2505.18499), at small scale: supervised fine-tuning on Erdős graph tasks, then GRPO with the tasks' verifiers
 as the reward.
 
