@@ -45,8 +45,10 @@ class Connection:
 
     def describe(self) -> str:
         where = "embedded local Ray" if self.local else f"Ray cluster at {self.address}"
-        dash = f"; dashboard http://{self.dashboard_url}" if self.dashboard_url else ""
-        return where + dash
+        if self.dashboard_url:
+            return f"{where}; dashboard http://{self.dashboard_url}"
+        # The sweep starts its embedded Ray without the dashboard (seconds of start-up): say how to get it
+        return where + ("; no dashboard (--dashboard starts one)" if self.local else "")
 
 
 def ensure_token_auth() -> None:

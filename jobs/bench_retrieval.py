@@ -3,13 +3,19 @@ same sparse codes and queries (ratios printed side by side, nothing asserted).
 
     python jobs/bench_retrieval.py [--docs 100000] [--latents 1536] [--queries 200] [--ks 2 4 8 16 32]
                                    [--top 10] [--threads 1] [--seed 0]
-    ray job submit --working-dir . -- python jobs/bench_retrieval.py --docs 1000000 --latents 512
+                                   [--pareto DIR [--source digits|text] [--epochs 12]]
+    ray job submit --working-dir . -- python jobs/bench_retrieval.py --docs 1000000 --latents 512 --shards 8
 
 Codes are synthetic, with the learnt codes' shape: ``k`` non-zero, non-negative values per row among ``latents``
 (1536 = 4 x MiniLM's 384, CSR's hidden width), latent ids drawn with Zipf-like popularity (learnt latents do not
 fire equally often). FAISS and the matmul search the same codes stored dense (float32: docs x latents x 4 bytes).
 Per k: milliseconds per query of each (best of ``--repeats`` after a warm-up), the ratios, and whether the top-``top``
 scores of all three agree (exact search: they must; ids may differ only between equal scores).
+
+``--shards N``: the corpus codes are generated in N Ray tasks (``jobs/sharded_index.py``) and stacked into one index.
+``--pareto DIR``: also accuracy against latency of learnt codes (``jobs/retrieval_pareto.py``): CSR and MRL trained at
+each k on the ``--source`` embeddings, nDCG@10 and milliseconds per query of the inverted index and FAISS flat;
+writes ``DIR/pareto.csv`` and the plot ``DIR/pareto.png`` (Pareto front marked).
 """
 from __future__ import annotations
 
@@ -52,7 +58,12 @@ def one_k(args: argparse.Namespace, k: int, rng: np.random.Generator) -> dict[st
     import faiss
     import torch
 
-    docs = synthetic_codes(args.docs, args.latents, k, rng)
+    if args.shards > 1:  # corpus coding and index building as Ray tasks over shards
+        from jobs.sharded_index import synthetic_sharded
+
+        docs = synthetic_sharded(args.docs, args.latents, k, args.seed, args.shards)
+    else:
+        docs = synthetic_codes(args.docs, args.latents, k, rng)
     queries = synthetic_codes(args.queries, args.latents, k, rng)
     index = InvertedIndex.build(docs)
     dense_docs, dense_queries = docs.toarray(), queries.toarray()
@@ -79,9 +90,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="FAISS and torch threads (the index is single-threaded)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shards", type=int, default=1, help="generate the corpus codes in this many Ray tasks")
+    p.add_argument("--pareto", type=Path, default=None, help="write the accuracy-vs-latency plot of learnt codes here")
+    p.add_argument("--source", choices=["digits", "text"], default="digits", help="--pareto: the embeddings")
+    p.add_argument("--epochs", type=int, default=12, help="--pareto: training epochs of each head")
     args = p.parse_args(argv)
-    if min(args.docs, args.latents, args.queries, args.top, args.repeats, args.threads) < 1:
-        p.exit(2, "bench_retrieval: --docs, --latents, --queries, --top, --repeats and --threads must be >= 1\n")
+    if min(args.docs, args.latents, args.queries, args.top, args.repeats, args.threads, args.epochs, args.shards) < 1:
+        p.exit(2, "bench_retrieval: --docs, --latents, --queries, --top, --repeats, --threads, --epochs and --shards "
+                  "must be >= 1\n")
     if min(args.ks) < 1 or max(args.ks) > args.latents or args.top > args.docs:
         p.exit(2, f"bench_retrieval: every k must lie in [1, --latents={args.latents}] and --top <= --docs\n")
     return args
@@ -95,6 +111,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     faiss.omp_set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
+    if args.shards > 1:
+        from cluster import connect
+
+        print(f"[raystudy] {connect().describe()}", flush=True)
     print(f"{args.docs} codes, {args.latents} latents, {args.queries} queries, top {args.top}, "
           f"{args.threads} thread(s)")
     print("k   index ms/q  faiss ms/q  dense ms/q  faiss/index  dense/index  same top scores")
@@ -104,7 +124,24 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
         rows.append(r)
         print(f"{k:<3} {r['index_ms']:>10.3f}  {r['faiss_ms']:>10.3f}  {r['dense_ms']:>10.3f}  "
               f"{r['faiss_over_index']:>11.1f}  {r['dense_over_index']:>11.1f}  {r['same_scores']}")
+    if args.pareto is not None:
+        pareto(args)
     return rows
+
+
+def pareto(args: argparse.Namespace) -> list[dict]:
+    from jobs.retrieval_pareto import measure_points, write_outputs
+
+    overrides = [f"epochs={args.epochs}", f"seed={args.seed}", f"data.seed={args.seed}", f"data.source={args.source}",
+                 f"threads={args.threads}", "batch_size=128"]
+    points = measure_points(args.ks, overrides, args.repeats)
+    print(f"\nlearnt codes ({args.source}, {args.epochs} epochs): nDCG@10 against ms per query")
+    print("point                 nDCG@10  ms/query  Pareto")
+    for r in points:
+        print(f"{r['point']:<20} {r['ndcg_at_10']:>8.3f}  {r['ms_per_query']:>8.3f}  {'*' if r['pareto'] else ''}")
+    table, plot = write_outputs(points, args.pareto, f"{args.source}: accuracy against query latency")
+    print(f"wrote {table} and {plot}")
+    return points
 
 
 if __name__ == "__main__":

@@ -42,8 +42,13 @@ def hold_study(folder: Path, name: str, trials: int, hold_s: float) -> Path:
 def simulated_cluster(nodes: int, cpus: int):
     from ray.cluster_utils import Cluster
 
+    from cluster.connect import _free_port
+
+    # The head's job agent on a free port: at Ray's fixed default (52365) another Ray on this machine (a user's
+    # session, a test run) holds it, and every submission then fails with "No available agent"
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": 0})
+        "num_cpus": 0, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": 0,
+        "dashboard_agent_listen_port": _free_port()})
     for _ in range(nodes):
         cluster.add_node(num_cpus=cpus)
     cluster.wait_for_nodes()
@@ -69,6 +74,20 @@ def time_study(url: str, path: Path, storage: str) -> tuple[float, float]:
     if state["status"] != "SUCCEEDED":
         raise RuntimeError(f"study {sid} ended {state['status']}: {state['nodes']}")
     return seeds_done or float("nan"), time.perf_counter() - start
+
+
+def trial_fixed_cost(storage: str) -> tuple[float, int]:
+    """(median CPU-seconds a new trial process spent before its trial's first step, processes started), from the
+    `hold` rows of a study's storage root: Tune reuses a process for the next trial, so only the first trial in
+    each process pays the Ray worker's start and the imports."""
+    from shared.results import ResultsStore
+
+    rows = [r for r in ResultsStore(storage).read().to_pylist() if r["method"] == "hold" and r["epoch"] == 1]
+    by_trial: dict[str, dict[str, float]] = {}
+    for r in rows:  # long format: one row per (trial, epoch, metric)
+        by_trial.setdefault(r["trial"], {})[r["metric"]] = r["value"]
+    costs = [m["process_cpu_s"] for m in by_trial.values() if m.get("new_process") == 1.0]
+    return (statistics.median(costs) if costs else float("nan")), len(costs)
 
 
 def latency(url: str, folder: Path, storage: str, repeats: int) -> list[float]:
@@ -111,9 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             path = hold_study(folder, f"scale{n}", args.trials, args.hold)
             walls[n] = time_study(url, path, str(folder / f"store{n}"))
             ideal = args.trials * args.hold / (args.cpus_per_node * n)
+            cost, processes = trial_fixed_cost(str(folder / f"store{n}"))
             print(f"{n} node(s) x {args.cpus_per_node} CPUs: {args.trials} trials of {args.hold:g} s: trials node "
                   f"{walls[n][0]:.1f} s (ideal {ideal:.1f} s, excess {walls[n][0] - ideal:.1f} s), whole study "
-                  f"{walls[n][1]:.1f} s", flush=True)
+                  f"{walls[n][1]:.1f} s; {processes} trial processes, each {cost:.2f} CPU-s (median) from its start "
+                  "to its first step", flush=True)
             if n == args.nodes[0] and args.latency_repeats:
                 lat = latency(url, folder, str(folder / "latency"), args.latency_repeats)
         finally:

@@ -176,9 +176,11 @@ def study_figure(table: pd.DataFrame, measures: list[str], minimize: list[str]) 
     colours = group_colours(methods)
     fig, axes = _grid(len(shown))
     for ax, measure in zip(axes, shown, strict=True):
-        arms = table["arm"].astype(str)
-        ax.bar(range(len(arms)), table[f"{measure}_mean"], yerr=table[f"{measure}_std"].fillna(0), capsize=4,
-               color=[colours[m] for m in table["method"]])
+        # only the arms that report the measure: a study of several papers (`theory`) gives each its own panel
+        rows = table[table[f"{measure}_mean"].notna()]
+        arms = rows["arm"].astype(str)
+        ax.bar(range(len(arms)), rows[f"{measure}_mean"], yerr=rows[f"{measure}_std"].fillna(0), capsize=4,
+               color=[colours[m] for m in rows["method"]])
         ax.set_xticks(range(len(arms)), arms, rotation=30 if max(map(len, arms)) > 8 else 0, fontsize=8)
         ax.set_title(f"{measure} ({direction('min' if measure in minimize else 'max')})", fontsize=10)
         ax.set_xlabel("arm")

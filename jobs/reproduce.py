@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from cluster import connect
 
-    print(f"[raystudy] {connect().describe()}", flush=True)
+    print(f"[raystudy] {connect(dashboard=False).describe()}", flush=True)
     print(f"claim: {repro.claim}", flush=True)
     out = compare(args.name, args.seeds, args.overrides)
     data = " (data.seed = seed)" if repro.data_seed else ""

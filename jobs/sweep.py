@@ -286,6 +286,9 @@ def parse_args(argv: list[str] | None = None, method: str | None = None, prog: s
     parser.add_argument("--storage", help="storage root (default: $RAYSTUDY_STORAGE or ~/raystudy)")
     parser.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--num-cpus", type=_positive_int, help="CPUs of the embedded local Ray (default: all)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="start the embedded local Ray with its dashboard on 127.0.0.1 (off by default: it adds "
+                        "seconds before the first trial; a cluster keeps its own)")
     parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
                         help="no search: train the configuration once per seed")
     parser.add_argument("--profile", help="a configs/cluster/ profile: its distributed section for methods marked "
@@ -320,7 +323,7 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         if get_method(plan.method).resources.distributed != "deepspeed":  # Train workers: checked once connected
             check_local_fit({"CPU": plan.sweep.resources.cpu, "GPU": plan.sweep.resources.gpu}, args.address,
                             "sweep.resources", num_cpus=args.num_cpus)
-        conn = connect(args.address, num_cpus=args.num_cpus)
+        conn = connect(args.address, num_cpus=args.num_cpus, dashboard=args.dashboard)
         check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -96,6 +96,8 @@ REGISTRY: dict[str, Entry] = {
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "cot_length": Entry("shared.methods.llm.cot_length:SPEC", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
+    "cot_length_train": Entry("shared.methods.llm.cot_length_train:SPEC", "experiment", "llm",
+        "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
     "icrm": Entry("shared.methods.llm.icrm:SPEC", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
     # SFT then GRPO with graph-task verifiers as the reward (Erdős tasks: shared/lm/erdos.py)
     "g1": Entry("shared.methods.llm.g1:SPEC", "method", "llm",
@@ -109,6 +111,8 @@ REGISTRY: dict[str, Entry] = {
         "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
     "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
         "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
+    "ssr": Entry("shared.methods.sparse.ssr:SPEC", "method", "sparse",
+        "No More K-means: Single-Stage Sparse Coding for Efficient Multi-Vector Retrieval (SSR, ICML 2026)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.group_dro:SPEC", "experiment", "theory",
         "Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)"),
@@ -125,6 +129,11 @@ REGISTRY: dict[str, Entry] = {
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
     "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
+    # generative: reward fine-tuning of a flow (RAM)
+    "ram": Entry("shared.methods.generative.ram:SPEC", "method", "generative",
+        "Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)"),
+    "reed": Entry("shared.methods.generative.reed:SPEC", "method", "generative",
+        "Learning Diffusion Models with Flexible Representation Guidance (REED)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",
         "(benchmark tool) holds resources for a fixed time without computing"),

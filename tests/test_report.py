@@ -223,6 +223,22 @@ def test_study_report_leads_with_the_arms_headline_measures(tmp_path: Path):
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["care", "simclr"]
 
 
+
+def test_a_study_of_several_papers_draws_each_measure_over_the_arms_that_report_it():
+    """The `theory` study: each paper's arms report its own measure; a panel shows only those arms."""
+    import pandas as pd
+
+    nan = float("nan")
+    table = pd.DataFrame({"arm": ["dro_erm", "dro_exp3p", "krr_invariant", "krr_plain"],
+                          "method": ["group_dro", "group_dro", "invariant_krr", "invariant_krr"],
+                          "worst_group_gap_mean": [0.07, 0.004, nan, nan],
+                          "worst_group_gap_std": [0.01, 0.01, nan, nan],
+                          "l2_error_mean": [nan, nan, 0.02, 0.05], "l2_error_std": [nan] * 4})
+    fig = reportfigs.study_figure(table, ["worst_group_gap", "l2_error"], ["worst_group_gap", "l2_error"])
+    ticks = [[t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes[:2]]
+    assert ticks == [["dro_erm", "dro_exp3p"], ["krr_invariant", "krr_plain"]]
+    assert [round(bar.get_height(), 3) for bar in fig.axes[1].patches] == [0.02, 0.05]
+
 # ---- statuses recorded by the sweep's driver ---------------------------------------------------------------------
 
 def test_a_trial_that_failed_before_writing_a_row_gets_an_error_row_and_its_message(tmp_path: Path):

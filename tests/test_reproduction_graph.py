@@ -31,7 +31,12 @@ def stability_curve(make, seed: int) -> dict[float, float]:
                                    for g in graphs for _ in range(3)) for eps in EPS}
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+# The untrained stability checks: thresholds chosen on seeds 0-2 (first measurement), asserted on held-out seeds 3, 4
+# (a seed draws the random initialisation and the perturbations; the graphs are fixed, named graphs).
+UNTRAINED_HELD_OUT = [3, 4]
+
+
+@pytest.mark.parametrize("seed", UNTRAINED_HELD_OUT)
 def test_spe_output_change_is_proportional_to_the_laplacian_change(seed):
     spe = stability_curve(lambda: SPE(16, 8), seed)
     # SPE: the ratio stays about constant as eps shrinks 100-fold (measured 1.0-1.6x; bound 5x)
@@ -67,24 +72,25 @@ def cut_ratios(name: str, k: int, seed: int) -> dict[float, float]:
                                    for _ in range(3)) for eps in EPS}
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", UNTRAINED_HELD_OUT)
 @pytest.mark.parametrize("name", sorted(GAP_CUTS))
 def test_spe_on_fewer_eigenpairs_than_nodes_is_stable_when_the_cut_is_at_a_spectral_gap(name, seed):
     """Theorem 3 with k < n and gamma > 0: ||dSPE|| <= (C1 + C2 k / gamma) ||dL||, a constant ratio as eps shrinks
-    (measured 0.6-2.0x over 100-fold smaller eps, seeds 0-2; the bound 5x as for k >= n)."""
+    (measured 0.6-2.0x over 100-fold smaller eps, tuning seeds 0-2, 0.7-1.4x on held-out seeds 3, 4; the bound 5x
+    as for k >= n)."""
     k = GAP_CUTS[name]
     assert eigengap_at(repeated_eigenvalue_graphs()[name], k) > 0.2  # the premise: a real gap at the cut
     ratios = cut_ratios(name, k, seed)
     assert ratios[1e-4] < 5 * ratios[1e-2]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", UNTRAINED_HELD_OUT)
 @pytest.mark.parametrize("name", sorted(EIGENSPACE_CUTS))
 def test_spe_cut_inside_an_eigenspace_has_no_finite_bound_and_jumps(name, seed):
     """gamma = 0: the theorem's gap term is infinite, so it bounds nothing; and the term is not slack in the proof:
     a perturbation splits the repeated eigenvalue, which of its eigenvectors fall below the cut is decided by the
-    XX
-    over 100-fold smaller eps, seeds 0-2), as the hard partitions do at k >= n."""
+    perturbation's direction, and SPE jumps by order one (measured 80-330x over 100-fold smaller eps on tuning seeds
+    0-2, 30-130x on held-out seeds 3, 4), as the hard partitions do at k >= n."""
     k = EIGENSPACE_CUTS[name]
     assert eigengap_at(repeated_eigenvalue_graphs()[name], k) < 1e-9  # the premise: the cut splits an eigenspace
     ratios = cut_ratios(name, k, seed)

@@ -175,6 +175,7 @@ def test_stopped_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path)
     output, _ = second.communicate(timeout=420)
     assert second.returncode == 0, output
     assert "resuming experiment" in output
+    assert "embedded local Ray; no dashboard (--dashboard starts one)" in output  # seconds a local run saves
     rows = store.read().to_pandas()
     assert rows["trial"].nunique() == 3
     assert not rows.duplicated(["trial", "epoch", "metric"]).any()
@@ -242,3 +243,16 @@ def test_a_local_ray_is_started_even_when_a_ray_start_cluster_is_recorded(tmp_pa
         assert "idle workers 0" in out.stdout, out.stdout
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_the_dashboard_of_a_local_sweep_is_one_flag_away():
+    """A local sweep starts Ray without the dashboard (2-4 s before the first trial, issue 24) unless asked; a
+    cluster's dashboard is the cluster's."""
+    from cluster.connect import Connection
+    from jobs.sweep import parse_args
+
+    assert parse_args(["care"]).dashboard is False
+    assert parse_args(["care", "--smoke", "--dashboard"]).dashboard is True
+    assert Connection("a", None, local=True).describe().endswith("no dashboard (--dashboard starts one)")
+    assert Connection("a", "127.0.0.1:8265", local=True).describe().endswith("dashboard http://127.0.0.1:8265")
+    assert "dashboard" not in Connection("a", None, local=False).describe()

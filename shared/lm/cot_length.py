@@ -82,3 +82,35 @@ def chain_of_thought(tree: tuple | int, per_step: int) -> list[str]:
         sub, tree = _reduce(tree, per_step)
         steps.append(f"{text(sub)}={value(sub)}")
     return steps
+
+
+# -- the training reproduction's text format (official synthetic/tokenizor.py, re-implemented as characters) -------
+# A question is the expression, then one control character naming t (operators per step: "a" = 1, "b" = 2, ...),
+# the paper's `question<BEGIN><t>`; the chain of thought follows, one "sub=value" per line, and "." ends it. "_"
+# pads. The loss reads the chain of thought only.
+CONTROL = "abcdefghijkl"  # t = 1..12, as the official t range
+VOCAB = "_0123456789()+=\n." + CONTROL
+TOKEN = {ch: i for i, ch in enumerate(VOCAB)}
+PAD, END = TOKEN["_"], TOKEN["."]
+
+
+def question(tree: tuple | int, per_step: int) -> str:
+    return text(tree) + CONTROL[per_step - 1]
+
+
+def worked_example(tree: tuple | int, per_step: int) -> tuple[str, str]:
+    """(question, chain of thought ending in ".") of one tree at ``per_step`` operators per step."""
+    return question(tree, per_step), "\n".join(chain_of_thought(tree, per_step)) + "."
+
+
+def encode(chars: str) -> list[int]:
+    return [TOKEN[ch] for ch in chars]
+
+
+def final_answer(generated: str) -> int | None:
+    """The digit after the last "=" of a generated chain of thought (up to its "."), or None when it has none."""
+    chain = generated.split(".", 1)[0]
+    last = chain.rsplit("\n", 1)[-1]
+    if "=" not in last or not last.rsplit("=", 1)[1].isdigit() or len(last.rsplit("=", 1)[1]) != 1:
+        return None
+    return int(last.rsplit("=", 1)[1])

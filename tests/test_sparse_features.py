@@ -1,0 +1,90 @@
+"""CSR on the features of the project's own SSL encoder: a SimCLR run at smoke scale is checkpointed, its backbone
+features are read from the checkpoint once (cached by the state's SHA-256) and CSR trains on them; bad checkpoint
+paths are ConfigErrors before any compute. And the bench's accuracy-against-latency plot of learnt codes."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from shared.checkpoint import save_checkpoint
+from shared.config import ConfigError
+from shared.registry import get_method
+
+SIMCLR_SMOKE = ["epochs=1", "batch_size=64", "threads=1", "data.n_train=128", "data.n_test=64", "model.width=8",
+                "model.proj_hidden=32", "model.proj_dim=16"]
+
+
+@pytest.fixture(scope="module")
+def simclr_checkpoint(tmp_path_factory) -> str:
+    spec = get_method("simclr")
+    cfg = spec.load_config(SIMCLR_SMOKE)
+    trainer = spec.make_trainer(cfg)
+    trainer.fit_epoch()
+    return save_checkpoint(tmp_path_factory.mktemp("simclr") / "checkpoint_000001", spec, cfg, trainer)
+
+
+def test_csr_trains_on_cached_features_of_an_ssl_checkpoint(simclr_checkpoint, tmp_path, monkeypatch):
+    import shared.checkpoint
+
+    monkeypatch.setenv("RAYSTUDY_CACHE", str(tmp_path))
+    spec = get_method("csr")
+    cfg = spec.load_config(["epochs=1", "batch_size=32", "threads=1", "k=4", "data.source=checkpoint",
+                            f"data.checkpoint={simclr_checkpoint}"])
+    trainer = spec.make_trainer(cfg)
+    d = trainer.data
+    assert d.train_x.shape[0] == 128 and d.test_x.shape[0] == 64 and d.dim == 64  # the width-8 convnet's backbone
+    torch.testing.assert_close(d.train_x.norm(dim=1), torch.ones(128))
+    assert len(list((tmp_path / "sparse_embeddings").glob("encoder-simclr-*.pt"))) == 1
+    trainer.fit_epoch()
+    out = spec.evaluate(cfg, trainer.artifact(), trainer.data)
+    assert out["active_dims"] <= 4 and 0 <= out["nn_acc"] <= 1
+
+    def no_encoder(*_):
+        raise AssertionError("the feature cache was missed")
+
+    monkeypatch.setattr(shared.checkpoint, "load_trainer", no_encoder)
+    again = spec.make_trainer(cfg)  # the folder above the checkpoint names it too
+    assert torch.equal(again.data.train_x, d.train_x)
+
+
+def test_bad_checkpoint_paths_are_config_errors(simclr_checkpoint, tmp_path):
+    spec = get_method("csr")
+    with pytest.raises(ConfigError, match="data.checkpoint"):
+        spec.load_config(["data.source=checkpoint"])
+    with pytest.raises(ConfigError, match="not a directory"):
+        spec.load_config(["data.source=checkpoint", f"data.checkpoint={tmp_path / 'missing'}"])
+    with pytest.raises(ConfigError, match="holds no checkpoint"):
+        spec.load_config(["data.source=checkpoint", f"data.checkpoint={tmp_path}"])
+    not_an_encoder = tmp_path / "csr_run"
+    not_an_encoder.mkdir()
+    (not_an_encoder / "meta.json").write_text('{"method": "csr", "config": {"k": 4, "data.source": "digits"}}')
+    with pytest.raises(ConfigError, match="not of an image SSL encoder"):
+        spec.load_config(["data.source=checkpoint", f"data.checkpoint={not_an_encoder}"])
+    parent = str(simclr_checkpoint).rsplit("/", 1)[0]
+    assert spec.load_config(["data.source=checkpoint", f"data.checkpoint={parent}"]).data.checkpoint == parent
+
+
+def test_pareto_front_by_hand():
+    from jobs.retrieval_pareto import mark_pareto
+
+    rows = [{"ndcg_at_10": 0.9, "ms_per_query": 1.0}, {"ndcg_at_10": 0.8, "ms_per_query": 0.1},
+            {"ndcg_at_10": 0.8, "ms_per_query": 0.5}, {"ndcg_at_10": 0.95, "ms_per_query": 1.0}]
+    # (0.8, 0.5) is beaten by (0.8, 0.1); (0.9, 1.0) by (0.95, 1.0)
+    assert [r["pareto"] for r in mark_pareto(rows)] == [False, True, False, True]
+
+
+def test_bench_writes_the_accuracy_latency_plot_of_learnt_codes(tmp_path, capsys):
+    from jobs.bench_retrieval import main
+
+    main(["--docs", "300", "--latents", "64", "--queries", "4", "--ks", "8", "--repeats", "1", "--epochs", "1",
+          "--pareto", str(tmp_path / "out")])
+    text = (tmp_path / "out" / "pareto.csv").read_text().splitlines()
+    assert text[0] == "point,method,k,search,ndcg_at_10,ms_per_query,pareto"
+    assert [line.split(",")[0] for line in text[1:]] == ["csr k=8 index", "csr k=8 faiss", "mrl k=8 faiss",
+                                                         "full faiss"]
+    rows = [line.split(",") for line in text[1:]]
+    # exact index and FAISS flat rank the same codes: equal nDCG up to the order of tied scores
+    assert abs(float(rows[0][4]) - float(rows[1][4])) < 0.01 and float(rows[3][4]) > 0.5
+    assert any(r[6] == "True" for r in rows)
+    assert (tmp_path / "out" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Pareto" in capsys.readouterr().out
