@@ -96,3 +96,25 @@ def test_grpo_raises_verified_accuracy_over_sft_and_shuffled_rewards_do_not(loca
                                  strict=True):
         assert gain > 0.0 and gain > control + 0.05 and kl < 0.5
     assert out["grpo"]["sft_test_acc"] == out["shuffled"]["sft_test_acc"]  # one shared SFT start
+
+
+def test_rollouts_concatenate_across_widths():
+    from shared.methods.llm.g1 import Rollout, concat_rollouts
+
+    a = Rollout(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 4, dtype=torch.bool), torch.ones(1, 2))
+    b = Rollout(torch.full((2, 3), 2), torch.ones(2, 2, dtype=torch.bool), torch.zeros(1, 2))
+    both = concat_rollouts([a, b])
+    assert both.tokens.shape == (4, 5) and both.mask.shape == (4, 4) and both.rewards.tolist() == [[1, 1], [0, 0]]
+    assert both.tokens[2:, 3:].eq(EOT).all() and int(both.mask[2:].sum()) == 4  # padding is no response
+
+
+def test_a_generation_actor_samples_what_the_learner_would_after_a_weight_sync(local_ray):
+    from jobs.bench_rl import GenerationActor, pool_rollout
+
+    cfg = SPEC.load_config(SMALL)
+    learner = SPEC.make_trainer(cfg)
+    learner.fit_epoch()  # the actor's own copy starts from other (initial) weights: only the sync can make them equal
+    actor = GenerationActor.remote(SMALL)
+    remote = pool_rollout([actor], learner, [0, 1], seed=5)
+    local = learner.rollout([0, 1], torch.Generator().manual_seed(5))
+    assert torch.equal(remote.tokens, local.tokens) and torch.equal(remote.rewards, local.rewards)

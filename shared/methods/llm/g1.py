@@ -177,6 +177,23 @@ def rollout_rewards(items: list[ErdosItem], tokens: torch.Tensor, lengths: torch
     return torch.tensor([score_answer(it, decode_response(tokens[i], int(lengths[i]))) for i, it in enumerate(items)])
 
 
+@dataclass
+class Rollout:
+    """One step's sampled responses: tokens (B, T), response mask over targets (B, T - 1), rewards (prompts, n)."""
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    rewards: torch.Tensor
+
+
+def concat_rollouts(parts: list[Rollout]) -> Rollout:
+    """Rollouts of disjoint prompt groups (e.g. from several generation actors) as one, right-padded to one width."""
+    width = max(p.tokens.shape[1] for p in parts)
+    tokens = torch.cat([nn.functional.pad(p.tokens, (0, width - p.tokens.shape[1]), value=EOT) for p in parts])
+    mask = torch.cat([nn.functional.pad(p.mask, (0, width - 1 - p.mask.shape[1]), value=False) for p in parts])
+    return Rollout(tokens, mask, torch.cat([p.rewards for p in parts]))
+
+
 class G1Trainer(Trainer):
     config: G1Config
 
@@ -216,13 +233,18 @@ class G1Trainer(Trainer):
         self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.grpo.lr, weight_decay=0.0)
 
-    def grpo_step(self) -> dict[str, float]:
+    def rollout(self, picks: list[int], generator: torch.Generator) -> Rollout:
+        """``grpo.group_size`` responses sampled from the current policy to each training prompt of ``picks``, and
+        their rewards. Needs no optimizer or reference: generation actors call it on a copy of the policy."""
         g = self.config.grpo
-        picks = torch.randint(len(self.data.train), (g.prompts,), generator=self.generator).tolist()
         items = [self.data.train[i] for i in picks for _ in range(g.group_size)]
         tokens, lengths, mask = sample(self.model, [encode(compact_prompt(it)) for it in items], self.config.max_answer,
-                                       EOT, g.temperature, self.generator)
-        rewards = rollout_rewards(items, tokens, lengths).view(g.prompts, g.group_size)
+                                       EOT, g.temperature, generator)
+        return Rollout(tokens, mask, rollout_rewards(items, tokens, lengths).view(len(picks), g.group_size))
+
+    def learn(self, batch: Rollout) -> dict[str, float]:
+        """GRPO's update on one step's rollouts: ``grpo.minibatches`` optimizer steps."""
+        g, tokens, mask, rewards = self.config.grpo, batch.tokens, batch.mask, batch.rewards
         signal = rewards
         if g.reward == "shuffled":  # the control: same rewards, no longer tied to the responses
             order = torch.argsort(torch.rand(rewards.shape, generator=self.generator), dim=1)
@@ -232,7 +254,7 @@ class G1Trainer(Trainer):
             old_logp, _ = response_logprobs(self.model, tokens)
             ref_logp, _ = response_logprobs(self.reference, tokens)
         stats: dict[str, float] = {"reward": float(rewards.mean()), "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
-        for rows in torch.arange(len(items)).chunk(g.minibatches):
+        for rows in torch.arange(len(tokens)).chunk(g.minibatches):
             logp, entropy = response_logprobs(self.model, tokens[rows], with_entropy=True)
             out = grpo_loss(logp, old_logp[rows], ref_logp[rows], advantages[rows], mask[rows], g.clip, g.kl_coef,
                             entropy, g.entropy_coef)
@@ -242,6 +264,10 @@ class G1Trainer(Trainer):
             for key, value in (("kl", out.kl), ("clip_fraction", out.clip_fraction), ("entropy", out.entropy)):
                 stats[key] += value / g.minibatches
         return stats
+
+    def grpo_step(self) -> dict[str, float]:
+        picks = torch.randint(len(self.data.train), (self.config.grpo.prompts,), generator=self.generator).tolist()
+        return self.learn(self.rollout(picks, self.generator))
 
     def grpo_epoch(self) -> dict[str, float]:
         if self.reference is None:
