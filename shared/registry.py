@@ -73,9 +73,20 @@ REGISTRY: dict[str, Entry] = {
     # tool + method: Tree Mover's Distance between graphs, and the TMD-SVM
     "tmd": Entry("shared.methods.graph.tmd:SPEC", "method", "graph",
         "Tree Mover's Distance: Bridging Graph Metrics and Stability of Graph Neural Networks (NeurIPS 2022)"),
+    # learnt combinatorial solvers, each measured against the classical solver on the same instances
+    "optgnn": Entry("shared.methods.graph.optgnn:SPEC", "method", "graph",
+        "Are Graph Neural Networks Optimal Approximation Algorithms? (OptGNN, NeurIPS 2024)"),
+    "neural_sfe": Entry("shared.methods.graph.neural_sfe:SPEC", "method", "graph",
+        "Neural Set Function Extensions: Learning with Discrete Functions in High Dimensions (NeurIPS 2022)"),
     # tool: graphon-style pseudometric on attributed graphs (blow-up invariant, unlike TMD)
     "attributed_graph_distance": Entry("shared.methods.graph.attributed_graph_distance:SPEC", "tool", "graph",
         "Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)"),
+    # method: optimal transport that also maximises the coupling's kernel mutual information
+    "infoot": Entry("shared.methods.graph.infoot:SPEC", "method", "graph",
+        "InfoOT: Information Maximizing Optimal Transport (ICML 2023)"),
+    # tool: k-variance normalised margins, a predictor of the generalisation gap
+    "kv_margin": Entry("shared.methods.graph.kv_margin:SPEC", "tool", "graph",
+        "Measuring Generalization with Optimal Transport (NeurIPS 2021)"),
     # dense decoder: the large-model family's baseline
     "gpt": Entry("shared.methods.llm.gpt:SPEC", "method", "llm",
         "Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)"),

@@ -118,13 +118,29 @@ class TMDSVM(Evaluator):
         }
 
 
+def sum_gin_weights(in_dim: int, layers: int, hidden: int, seed: int) -> list[torch.Tensor]:
+    """The random float64 layer weights of :func:`sum_gin_embeddings` (no biases, so a blank tree embeds to 0)."""
+    generator = torch.Generator().manual_seed(seed)
+    dims = [in_dim] + [hidden] * layers
+    return [torch.randn(dims[k], dims[k + 1], generator=generator, dtype=torch.float64) / dims[k] ** 0.5
+            for k in range(layers)]
+
+
+def gin_lipschitz_constant(weights: list[torch.Tensor], w: float) -> float:
+    """C with ||h(G_a) - h(G_b)|| <= C TMD_w^{L+1}(G_a, G_b) for the L-layer sum-GIN of these weights (sum readout):
+    C = prod_t ||W_t||_2 (1 + 1/w)^L. By induction over layers, with delta_t the embedding change after t layers:
+    delta_{t+1} <= ||W|| (delta_t(roots) + sum over the TD-optimal child matching of delta_t(children)) (ReLU is
+    1-Lipschitz; blank children embed to 0), then delta_t(roots) <= c_t TD^{t+1} <= c_t TD^{t+2} (TD grows with depth
+    at a constant w) and the children's transport <= TD^{t+2} / w. The paper's Theorem (weights from the layers'
+    Lipschitz constants) is recalled, not read; this is the bound for this network at a constant depth weight w."""
+    return float(np.prod([torch.linalg.matrix_norm(weight, ord=2).item() for weight in weights])
+                 * (1 + 1 / w) ** len(weights))
+
+
 def sum_gin_embeddings(graphs: list[FeatureGraph], layers: int, hidden: int, seed: int) -> np.ndarray:
     """Graph embeddings of a randomly initialised sum-aggregation GIN (h <- ReLU(W (h + sum of neighbours' h)),
     sum readout), float64: the network of the stability claim (``stability.py`` uses L - 1 layers for depth L)."""
-    generator = torch.Generator().manual_seed(seed)
-    dims = [graphs[0].x.shape[1]] + [hidden] * layers
-    weights = [torch.randn(dims[k], dims[k + 1], generator=generator, dtype=torch.float64) / dims[k] ** 0.5
-               for k in range(layers)]
+    weights = sum_gin_weights(graphs[0].x.shape[1], layers, hidden, seed)
     out = []
     for g in graphs:
         h = torch.from_numpy(g.x)

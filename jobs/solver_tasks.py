@@ -1,0 +1,169 @@
+"""Classical solvers as Ray tasks over instances, each with a time limit, their results cached as Parquet.
+
+    from jobs.solver_tasks import solve_all
+    rows = solve_all("gw_maxcut", graphs, time_limit_s=30, cache_dir=...)   # graphs: [(n, edges (m, 2)), ...]
+
+One task per instance (``num_cpus=1``), at most ``parallel`` in flight (default: the cluster's CPUs), so a task's
+clock starts when it is submitted. A task still running ``time_limit_s`` after it started is cancelled (its worker is
+killed) and its row says ``status="timeout"``, ``value`` NaN. Results are cached in ``<cache_dir>/<solver>.parquet``
+keyed by a hash of the solver, its parameters and the instance: a repeated evaluation reads them instead of solving
+again. A cached timeout counts only for a limit no larger than the one it ran under. The file is rewritten whole
+(temporary name, then rename) after each call.
+
+Solvers (``SOLVERS``): ``gw_maxcut`` (Goemans-Williamson SDP via cvxpy, best of ``hyperplanes`` roundings: value =
+rounded cut, bound = SDP value), ``greedy_vertex_cover`` (networkx 2-approximation: value = cover size),
+``max_clique`` (networkx exact: value = clique size).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+
+from shared import atomic  # noqa: E402
+
+Instance = tuple[int, np.ndarray]
+COLUMNS = ("key", "solver", "nodes", "edges", "value", "bound", "seconds", "status", "time_limit_s")
+
+
+def _gw_maxcut(n: int, edges: np.ndarray, params: dict[str, Any]) -> tuple[float, float]:
+    from shared.graphs.solvers import goemans_williamson, hyperplane_round
+
+    sdp, vectors = goemans_williamson(n, edges, params.get("solver", "SCS"))
+    _, cut = hyperplane_round(vectors, edges, int(params.get("hyperplanes", 1000)),
+                              np.random.default_rng(int(params.get("seed", 0))))
+    return float(cut), sdp
+
+
+def _as_networkx(n: int, edges: np.ndarray):
+    import networkx as nx
+
+    graph = nx.empty_graph(n)
+    graph.add_edges_from(map(tuple, edges.tolist()))
+    return graph
+
+
+def _greedy_vertex_cover(n: int, edges: np.ndarray, params: dict[str, Any]) -> tuple[float, float]:
+    from shared.graphs.solvers import greedy_vertex_cover
+
+    return float(len(greedy_vertex_cover(_as_networkx(n, edges)))), float("nan")
+
+
+def _max_clique(n: int, edges: np.ndarray, params: dict[str, Any]) -> tuple[float, float]:
+    from shared.graphs.solvers import max_clique_size
+
+    return float(max_clique_size(_as_networkx(n, edges))), float("nan")
+
+
+SOLVERS: dict[str, Callable[[int, np.ndarray, dict[str, Any]], tuple[float, float]]] = {
+    "gw_maxcut": _gw_maxcut,
+    "greedy_vertex_cover": _greedy_vertex_cover,
+    "max_clique": _max_clique,
+}
+
+
+def instance_key(solver: str, n: int, edges: np.ndarray, params: dict[str, Any]) -> str:
+    """A stable hash of what determines a solver's answer: its name and parameters, and the instance."""
+    digest = hashlib.sha256(f"{solver}|{json.dumps(params, sort_keys=True)}|{n}|".encode())
+    digest.update(np.ascontiguousarray(edges, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+# What a solver imports on first use, imported before its clock starts (cvxpy's import takes seconds).
+_IMPORTS = {"gw_maxcut": ("cvxpy", "shared.graphs.solvers"), "greedy_vertex_cover": ("shared.graphs.solvers",),
+            "max_clique": ("shared.graphs.solvers",)}
+
+
+@ray.remote(num_cpus=1)
+def solve_instance(solver: str, n: int, edges: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+    import importlib
+
+    for module in _IMPORTS[solver]:
+        importlib.import_module(module)
+    start = time.perf_counter()  # the solve only; the time limit (driver side) counts the task's start-up too
+    value, bound = SOLVERS[solver](n, edges, params)
+    return {"value": value, "bound": bound, "seconds": time.perf_counter() - start, "status": "solved"}
+
+
+def read_cache(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.exists():
+        return {}
+    import pyarrow.parquet as pq
+
+    return {row["key"]: row for row in pq.read_table(path).to_pylist()}
+
+
+def write_cache(path: Path, rows: dict[str, dict[str, Any]]) -> None:
+    """The whole cache, written atomically (a killed run leaves the previous file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([{c: row[c] for c in COLUMNS} for row in rows.values()])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _usable(row: dict[str, Any] | None, time_limit_s: float) -> bool:
+    return row is not None and (row["status"] == "solved" or row["time_limit_s"] >= time_limit_s)
+
+
+def solve_all(solver: str, instances: list[Instance], time_limit_s: float, cache_dir: str | os.PathLike,
+              params: dict[str, Any] | None = None, parallel: int | None = None) -> list[dict[str, Any]]:
+    """One row per instance, in order: value, bound, seconds, status ("solved", "timeout" or "cached"), key."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; known: {', '.join(sorted(SOLVERS))}")
+    params = dict(params or {})
+    path = Path(cache_dir) / f"{solver}.parquet"
+    cache = read_cache(path)
+    keys = [instance_key(solver, n, edges, params) for n, edges in instances]
+    todo = [i for i, key in enumerate(keys) if not _usable(cache.get(key), time_limit_s)]
+    fresh = _run_windowed(solver, [instances[i] for i in todo], params, time_limit_s,
+                          parallel or max(1, int(ray.cluster_resources().get("CPU", 1))))
+    for i, result in zip(todo, fresh, strict=True):
+        n, edges = instances[i]
+        cache[keys[i]] = {"key": keys[i], "solver": solver, "nodes": n, "edges": len(edges),
+                          "time_limit_s": float(time_limit_s), **result}
+    if todo:
+        write_cache(path, cache)
+    fresh_keys = {keys[i] for i in todo}
+    return [{**cache[key], "status": cache[key]["status"] if key in fresh_keys else "cached"} for key in keys]
+
+
+def _run_windowed(solver: str, instances: list[Instance], params: dict[str, Any], time_limit_s: float,
+                  parallel: int) -> list[dict[str, Any]]:
+    """At most ``parallel`` tasks in flight, so each one's clock starts at its submission; overdue ones are killed."""
+    results: list[dict[str, Any] | None] = [None] * len(instances)
+    running: dict[Any, tuple[int, float]] = {}
+    queue = list(range(len(instances)))
+    while queue or running:
+        while queue and len(running) < parallel:
+            i = queue.pop(0)
+            n, edges = instances[i]
+            running[solve_instance.remote(solver, n, edges, params)] = (i, time.monotonic())
+        next_deadline = min(start for _, start in running.values()) + time_limit_s
+        done, _ = ray.wait(list(running), num_returns=1, timeout=max(0.0, next_deadline - time.monotonic()))
+        for ref in done:
+            i, _ = running.pop(ref)
+            results[i] = ray.get(ref)
+        now = time.monotonic()
+        for ref, (i, start) in list(running.items()):
+            if now - start >= time_limit_s:
+                ray.cancel(ref, force=True)
+                running.pop(ref)
+                results[i] = {"value": float("nan"), "bound": float("nan"), "seconds": now - start,
+                              "status": "timeout"}
+    return results  # type: ignore[return-value]

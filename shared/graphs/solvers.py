@@ -1,0 +1,81 @@
+"""Classical solvers a practitioner would run beside a learnt one, on the same instances.
+
+- Max-Cut: :func:`goemans_williamson` solves the Goemans-Williamson SDP (maximise sum_{ij in E} (1 - X_ij) / 2 over
+  X PSD with unit diagonal) through cvxpy (SCS or Clarabel, both in cvxpy's wheel) and returns the SDP value and
+  unit vectors V with V V^T = X; :func:`hyperplane_round` is the random-hyperplane rounding shared with OptGNN
+  (the best of K hyperplanes per graph), :func:`cut_value` scores a +-1 assignment.
+- Vertex cover: :func:`greedy_vertex_cover` is networkx's 2-approximation (``min_weighted_vertex_cover``).
+- Max clique: :func:`max_clique_size` is networkx's exact ``max_weight_clique`` (branch and bound; small graphs).
+
+Graphs are ``(n, edges)`` with ``edges`` an (m, 2) integer array of undirected edges, each listed once.
+"""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+
+def undirected_edges(graph: nx.Graph) -> np.ndarray:
+    """(m, 2) int64 array of a networkx graph's edges (nodes 0..n-1), each once."""
+    return np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)
+
+
+def cut_value(edges: np.ndarray, assignment: np.ndarray) -> int:
+    """Number of edges whose ends get different signs under a +-1 assignment."""
+    return int(np.sum(assignment[edges[:, 0]] != assignment[edges[:, 1]]))
+
+
+def relaxed_cut(edges: np.ndarray, vectors: np.ndarray) -> float:
+    """The SDP objective sum over edges of (1 - <v_i, v_j>) / 2 of unit vectors (rows of ``vectors``)."""
+    inner = np.einsum("ij,ij->i", vectors[edges[:, 0]], vectors[edges[:, 1]])
+    return float(np.sum((1.0 - inner) / 2.0))
+
+
+def hyperplane_round(vectors: np.ndarray, edges: np.ndarray, hyperplanes: int, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, int]:
+    """Random-hyperplane rounding: x_i = sign <h, v_i> for ``hyperplanes`` Gaussian h; the best-cutting one.
+
+    Returns (assignment in {-1, +1}^n, its cut). Ties of <h, v_i> at exactly 0 go to +1."""
+    h = rng.standard_normal((vectors.shape[1], hyperplanes))
+    signs = np.where(vectors @ h >= 0, 1, -1)  # (n, K)
+    cuts = np.sum(signs[edges[:, 0]] != signs[edges[:, 1]], axis=0) if len(edges) else np.zeros(hyperplanes)
+    best = int(np.argmax(cuts))
+    return signs[:, best], int(cuts[best])
+
+
+def goemans_williamson(n: int, edges: np.ndarray, solver: str = "SCS") -> tuple[float, np.ndarray]:
+    """The Goemans-Williamson SDP of Max-Cut: (SDP value, unit vectors V (n, n) whose Gram matrix is X).
+
+    The solver's X is PSD only to its tolerance: V comes from its eigendecomposition with negative eigenvalues
+    clipped, and its rows are renormalised to the unit sphere that rounding assumes."""
+    import cvxpy as cp
+
+    x = cp.Variable((n, n), symmetric=True)
+    objective = cp.sum(1 - x[edges[:, 0], edges[:, 1]]) / 2 if len(edges) else cp.Constant(0.0)
+    problem = cp.Problem(cp.Maximize(objective), [x >> 0, cp.diag(x) == 1])
+    problem.solve(solver=solver)
+    if problem.status not in ("optimal", "optimal_inaccurate"):
+        raise RuntimeError(f"GW SDP: cvxpy/{solver} ended with status {problem.status}")
+    gram = (x.value + x.value.T) / 2
+    values, basis = np.linalg.eigh(gram)
+    vectors = basis * np.sqrt(np.clip(values, 0.0, None))
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return float(problem.value), vectors
+
+
+def greedy_vertex_cover(graph: nx.Graph) -> set[int]:
+    """networkx's 2-approximation of minimum vertex cover (local ratio / maximal-matching bound)."""
+    from networkx.algorithms.approximation import min_weighted_vertex_cover
+
+    return set(min_weighted_vertex_cover(graph))
+
+
+def max_clique_size(graph: nx.Graph) -> int:
+    """Size of a maximum clique, exact (networkx branch and bound; fine for the small graphs of the tests)."""
+    clique, _ = nx.max_weight_clique(graph, weight=None)
+    return len(clique)
+
+
+def is_clique(graph: nx.Graph, nodes: list[int] | set[int]) -> bool:
+    nodes = list(nodes)
+    return all(graph.has_edge(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:])
