@@ -119,6 +119,9 @@ REGISTRY: dict[str, Entry] = {
     "cot_length_train": Entry("shared.methods.llm.cot_length_train:SPEC", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
     "icrm": Entry("shared.methods.llm.icrm:SPEC", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
+    # SFT then GRPO with graph-task verifiers as the reward (Erdős tasks: shared/lm/erdos.py)
+    "g1": Entry("shared.methods.llm.g1:SPEC", "method", "llm",
+        "G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning (NeurIPS 2025, arXiv 2505.18499)"),
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions

@@ -1,0 +1,373 @@
+"""g1: "G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning" (NeurIPS 2025,
+arXiv 2505.18499), at small scale: supervised fine-tuning on Erdős graph tasks, then GRPO with the tasks' verifiers
+as the reward.
+
+Pipeline. Phase 1 (``sft_epochs``): next-token cross-entropy on the gold answers (the paper's "naive SFT": direct
+answers). Phase 2 (the remaining epochs): GRPO (``shared/lm/grpo.py``): per step, ``grpo.prompts`` training prompts,
+``grpo.group_size`` sampled responses each (n = 5 in the paper), reward = the task's verifier
+(``shared/lm/graph_verify.py``: exact match, float tolerance, validity checkers, Jaccard partial credit),
+
+    A_i = (r_i - mean_group r) / (std_group r + 1e-6),
+    L = token-mean max(-A rho, -A clip(rho, 1 - 0.2, 1 + 0.2)) + 0.001 k3(pi, pi_ref) - 0.001 H(pi),
+
+rho = pi / pi_old (the policy that sampled the batch; ``grpo.minibatches`` optimizer steps per batch, as verl's PPO
+mini-batches), pi_ref the frozen SFT model. ``grpo.reward=shuffled`` is the control that differs only in the
+verifier's signal: the same rewards, permuted within each group before the advantages, so they no longer say which
+response was right.
+
+Measures (``G1Eval``): greedy-decoded verified accuracy and mean reward on held-out task instances (other graphs,
+drawn from another random stream) after SFT and after GRPO, and the k3 KL of the policy to the reference.
+
+Deliberate departures: the policy is a 2-layer character-level GPT trained from scratch (not Qwen2.5-3B/7B), so the
+tasks are the easy tier on 3-5 node graphs in a compact prompt (``compact_prompt``: task letter, task arguments,
+edges as digit pairs, e.g. ``D3:01,05,12=``) with the answer as the bare text that would go inside ``\\boxed{}``
+(``Yes``, ``2``, ``[0, 4]``), no reasoning trace; the paper's full prompt is what ``ErdosItem.prompt()`` renders.
+The SFT stage is naive SFT, not the paper's rejection-sampled
+SFT (RFT), which needs a teacher LLM.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from shared.config import ConfigError, bounded
+from shared.lm.erdos import TASKS, ErdosItem, generate
+from shared.lm.graph_verify import score_answer
+from shared.lm.grpo import group_advantages, grpo_loss, k3_kl, masked_mean, response_logprobs, sample
+from shared.lm.model import GPT, GPTConfig
+from shared.method import (
+    Evaluator,
+    Measure,
+    MethodConfig,
+    MethodSpec,
+    Resources,
+    Trainer,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
+
+EOT = 0  # end of answer (and padding): ASCII NUL never appears in a prompt
+VOCAB = 128
+TASK_LETTER = {task: chr(ord("A") + i) for i, task in enumerate(TASKS)}
+COMPACT_CLASSES = ("int", "bool", "set", "list")  # answers a char-level policy writes as bare text
+
+
+@dataclass
+class ErdosData:
+    tasks: list[str] = field(default_factory=lambda: ["node_number", "edge_existence", "degree"])
+    nodes_min: int = bounded(3, ge=2, le=10)
+    nodes_max: int = bounded(5, ge=2, le=10, help="single-digit node ids in the compact prompt")
+    source: str = bounded("mixed", choices=["mixed", "real", "random"])
+    n_train: int = bounded(500, ge=1, le=1_000_000, help="training items per task")
+    n_test: int = bounded(200, ge=1, le=1_000_000, help="held-out items per task (other graphs)")
+    seed: int = bounded(0, ge=0)
+
+
+@dataclass
+class GRPOConfig:
+    group_size: int = bounded(5, ge=2, le=256, help="responses per prompt (n)")
+    prompts: int = bounded(16, ge=1, le=65536, help="prompts per GRPO step")
+    minibatches: int = bounded(2, ge=1, le=64, help="optimizer steps per sampled batch")
+    steps_per_epoch: int = bounded(50, ge=1)
+    clip: float = bounded(0.2, gt=0.0, le=10.0)
+    kl_coef: float = bounded(0.001, ge=0.0)
+    entropy_coef: float = bounded(0.001, ge=0.0)
+    temperature: float = bounded(1.0, gt=0.0, le=10.0)
+    lr: float = bounded(3e-4, gt=0.0, le=1.0)
+    reward: str = bounded("verified", choices=["verified", "shuffled"])
+
+
+@dataclass
+class PolicyShape:
+    n_layer: int = bounded(2, ge=1, le=48)
+    n_head: int = bounded(4, ge=1, le=64)
+    n_embd: int = bounded(64, ge=8, le=4096)
+    block_size: int = bounded(128, ge=16, le=8192)
+    token_shift: bool = True  # each position also sees the previous token: digit pairs (edges) become one key
+
+
+@dataclass
+class G1Config(MethodConfig):
+    epochs: int = bounded(4, ge=1)
+    sft_epochs: int = bounded(2, ge=0, help="epochs of supervised fine-tuning before GRPO")
+    steps_per_epoch: int = bounded(100, ge=1, help="SFT steps per epoch")
+    batch_size: int = bounded(32, ge=1, le=65536)
+    sft_lr: float = bounded(3e-3, gt=0.0, le=1.0)
+    max_answer: int = bounded(16, ge=1, le=512, help="longest response sampled, end token included")
+    threads: int = 1
+    model: PolicyShape = field(default_factory=PolicyShape)
+    data: ErdosData = field(default_factory=ErdosData)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+
+    def prefix_run(self) -> tuple[str, Any] | None:
+        """The SFT phase alone: the same config stopped after ``sft_epochs``, with GRPO's settings at their defaults
+        (the SFT phase never reads them), so arms that differ only in GRPO share one SFT run."""
+        if self.sft_epochs == 0 or self.epochs <= self.sft_epochs:
+            return None
+        return "g1", replace(self, epochs=self.sft_epochs, eval_every=0, grpo=GRPOConfig())
+
+    def check(self) -> None:
+        unknown = [t for t in self.data.tasks if t not in TASKS]
+        if unknown or not self.data.tasks:
+            raise ConfigError(f"data.tasks: unknown {unknown or 'none given'}; known: {', '.join(TASKS)}")
+        weighted = [t for t in self.data.tasks if TASKS[t].answer_class not in COMPACT_CLASSES
+                    or TASKS[t].kind in ("weighted", "flow")]
+        if weighted:
+            raise ConfigError(f"data.tasks {weighted}: the compact prompt holds unweighted tasks with int, bool, "
+                              "set or list answers only")
+        if self.data.nodes_min > self.data.nodes_max:
+            raise ConfigError("data.nodes_min must be <= data.nodes_max")
+        longest = 6 + 3 * self.data.nodes_max * (self.data.nodes_max - 1) // 2 + self.max_answer
+        if longest > self.model.block_size:
+            raise ConfigError(f"model.block_size={self.model.block_size} is shorter than the longest prompt and answer "
+                              f"({longest} tokens with {self.data.nodes_max} nodes): raise it or lower data.nodes_max")
+
+
+def compact_prompt(item: ErdosItem) -> str:
+    """The tiny policy's prompt: task letter, arguments, edges as digit pairs, '='; e.g. ``D3:01,05,12=``."""
+    edges = ",".join(f"{e[0]}{e[1]}" for e in item.edges)
+    return f"{TASK_LETTER[item.task]}{''.join(map(str, item.samples))}:{edges}="
+
+
+def encode(text: str) -> list[int]:
+    return [ord(c) for c in text]
+
+
+def decode_response(tokens: torch.Tensor, start: int) -> str:
+    """The response text of one row: from ``start`` up to the end token (or the buffer's end)."""
+    out = []
+    for t in tokens[start:].tolist():
+        if t == EOT:
+            break
+        out.append(chr(t))
+    return "".join(out)
+
+
+@dataclass
+class G1Data:
+    train: list[ErdosItem]
+    test: list[ErdosItem]
+
+
+def load_g1_data(d: ErdosData) -> G1Data:
+    """Training and held-out items from separate random streams (different graphs)."""
+    nodes = (d.nodes_min, d.nodes_max)
+    return G1Data(generate(d.tasks, d.n_train, f"{d.seed}-train", nodes, d.source),
+                  generate(d.tasks, d.n_test, f"{d.seed}-test", nodes, d.source))
+
+
+def teacher_batch(items: list[ErdosItem]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded prompt + answer + end tokens, and the mask of the answer and end targets (B, T - 1)."""
+    rows = [(encode(compact_prompt(it)), encode(it.answer_text()) + [EOT]) for it in items]
+    width = max(len(p) + len(a) for p, a in rows)
+    tokens = torch.full((len(rows), width), EOT, dtype=torch.long)
+    mask = torch.zeros(len(rows), width - 1, dtype=torch.bool)
+    for i, (p, a) in enumerate(rows):
+        tokens[i, :len(p) + len(a)] = torch.tensor(p + a)
+        mask[i, len(p) - 1:len(p) + len(a) - 1] = True
+    return tokens, mask
+
+
+def rollout_rewards(items: list[ErdosItem], tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([score_answer(it, decode_response(tokens[i], int(lengths[i]))) for i, it in enumerate(items)])
+
+
+@dataclass
+class Rollout:
+    """One step's sampled responses: tokens (B, T), response mask over targets (B, T - 1), rewards (prompts, n)."""
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    rewards: torch.Tensor
+
+
+def concat_rollouts(parts: list[Rollout]) -> Rollout:
+    """Rollouts of disjoint prompt groups (e.g. from several generation actors) as one, right-padded to one width."""
+    width = max(p.tokens.shape[1] for p in parts)
+    tokens = torch.cat([nn.functional.pad(p.tokens, (0, width - p.tokens.shape[1]), value=EOT) for p in parts])
+    mask = torch.cat([nn.functional.pad(p.mask, (0, width - 1 - p.mask.shape[1]), value=False) for p in parts])
+    return Rollout(tokens, mask, torch.cat([p.rewards for p in parts]))
+
+
+class G1Trainer(Trainer):
+    config: G1Config
+
+    def __init__(self, config: G1Config) -> None:
+        super().__init__(config)
+        config.check()
+        torch.set_num_threads(config.threads or torch.get_num_threads())
+        seed_everything(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.data = load_g1_data(config.data)
+        m = config.model
+        self.model = GPT(GPTConfig(n_layer=m.n_layer, n_head=m.n_head, n_embd=m.n_embd, block_size=m.block_size,
+                                   vocab_size=VOCAB, token_shift=m.token_shift))
+        self.optimizer: torch.optim.Optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.sft_lr,
+                                                                  weight_decay=0.0)
+        self.reference: nn.Module | None = None
+        self.sft_measures: dict[str, float] = {}
+
+    # -- phase 1: supervised fine-tuning --------------------------------------------------------------------------
+    def sft_epoch(self) -> dict[str, float]:
+        c, total = self.config, 0.0
+        for _ in range(c.steps_per_epoch):
+            idx = torch.randint(len(self.data.train), (c.batch_size,), generator=self.generator)
+            tokens, mask = teacher_batch([self.data.train[i] for i in idx.tolist()])
+            logp, _ = response_logprobs(self.model, tokens)
+            loss = -masked_mean(logp, mask.float())
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item()
+        return {"sft_loss": total / c.steps_per_epoch}
+
+    # -- phase 2: GRPO --------------------------------------------------------------------------------------------
+    def start_grpo(self) -> None:
+        """Freeze the SFT model as the reference, record its held-out measures, and start GRPO's optimizer."""
+        self.sft_measures = heldout_measures(self, self.data.test)
+        self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.grpo.lr, weight_decay=0.0)
+
+    def rollout(self, picks: list[int], generator: torch.Generator) -> Rollout:
+        """``grpo.group_size`` responses sampled from the current policy to each training prompt of ``picks``, and
+        their rewards. Needs no optimizer or reference: generation actors call it on a copy of the policy."""
+        g = self.config.grpo
+        items = [self.data.train[i] for i in picks for _ in range(g.group_size)]
+        tokens, lengths, mask = sample(self.model, [encode(compact_prompt(it)) for it in items], self.config.max_answer,
+                                       EOT, g.temperature, generator)
+        return Rollout(tokens, mask, rollout_rewards(items, tokens, lengths).view(len(picks), g.group_size))
+
+    def learn(self, batch: Rollout) -> dict[str, float]:
+        """GRPO's update on one step's rollouts: ``grpo.minibatches`` optimizer steps."""
+        g, tokens, mask, rewards = self.config.grpo, batch.tokens, batch.mask, batch.rewards
+        signal = rewards
+        if g.reward == "shuffled":  # the control: same rewards, no longer tied to the responses
+            order = torch.argsort(torch.rand(rewards.shape, generator=self.generator), dim=1)
+            signal = rewards.gather(1, order)
+        advantages = group_advantages(signal).flatten()
+        with torch.no_grad():
+            old_logp, _ = response_logprobs(self.model, tokens)
+            ref_logp, _ = response_logprobs(self.reference, tokens)
+        stats: dict[str, float] = {"reward": float(rewards.mean()), "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
+        for rows in torch.arange(len(tokens)).chunk(g.minibatches):
+            logp, entropy = response_logprobs(self.model, tokens[rows], with_entropy=True)
+            out = grpo_loss(logp, old_logp[rows], ref_logp[rows], advantages[rows], mask[rows], g.clip, g.kl_coef,
+                            entropy, g.entropy_coef)
+            self.optimizer.zero_grad()
+            out.loss.backward()
+            self.optimizer.step()
+            for key, value in (("kl", out.kl), ("clip_fraction", out.clip_fraction), ("entropy", out.entropy)):
+                stats[key] += value / g.minibatches
+        return stats
+
+    def grpo_step(self) -> dict[str, float]:
+        picks = torch.randint(len(self.data.train), (self.config.grpo.prompts,), generator=self.generator).tolist()
+        return self.learn(self.rollout(picks, self.generator))
+
+    def grpo_epoch(self) -> dict[str, float]:
+        if self.reference is None:
+            self.start_grpo()
+        steps = [self.grpo_step() for _ in range(self.config.grpo.steps_per_epoch)]
+        return {f"grpo_{k}": sum(s[k] for s in steps) / len(steps) for k in steps[0]}
+
+    def fit_epoch(self) -> dict[str, float]:
+        self.model.train()
+        metrics = self.sft_epoch() if self.epoch < self.config.sft_epochs else self.grpo_epoch()
+        self.epoch += 1
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "rng": rng_state(self.generator), "sft_measures": dict(self.sft_measures)}
+        if self.reference is not None:
+            state["reference"] = self.reference.state_dict()
+        return state
+
+    def load_state_dict(self, state: Any) -> None:
+        self.epoch = int(state["epoch"])
+        self.model.load_state_dict(state["model"])
+        if "reference" in state:
+            self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
+            self.reference.load_state_dict(state["reference"])
+            self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.grpo.lr, weight_decay=0.0)
+        self.optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(self.generator, state["rng"])
+        self.sft_measures = {k: float(v) for k, v in state["sft_measures"].items()}
+
+    def artifact(self) -> G1Trainer:
+        return self
+
+
+EVAL_TEMPERATURE = 0.6  # the paper's evaluation sampling temperature
+
+
+@torch.no_grad()
+def heldout_rewards(trainer: G1Trainer, items: list[ErdosItem], temperature: float, batch: int = 256) -> torch.Tensor:
+    """The verifier's reward of one response per held-out prompt (temperature 0: greedy), drawn from a generator
+    seeded by the run's seed, so the SFT model and the final one are measured on the same random stream."""
+    generator = torch.Generator().manual_seed(trainer.config.seed)
+    rewards = []
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        tokens, lengths, _ = sample(trainer.model, [encode(compact_prompt(it)) for it in chunk],
+                                    trainer.config.max_answer, EOT, temperature, generator)
+        rewards.append(rollout_rewards(chunk, tokens, lengths))
+    return torch.cat(rewards)
+
+
+def heldout_measures(trainer: G1Trainer, items: list[ErdosItem]) -> dict[str, float]:
+    """Accuracy (reward 1) and mean reward (partial credit included) of responses sampled at the paper's T = 0.6,
+    and the accuracy of greedy responses."""
+    sampled, greedy = heldout_rewards(trainer, items, EVAL_TEMPERATURE), heldout_rewards(trainer, items, 0.0)
+    return {"test_acc": float((sampled == 1.0).float().mean()), "test_reward": float(sampled.mean()),
+            "test_acc_greedy": float((greedy == 1.0).float().mean())}
+
+
+@torch.no_grad()
+def reference_kl(trainer: G1Trainer, items: list[ErdosItem], seed: int) -> float:
+    """k3 estimate of KL(pi || pi_ref) per response token, on responses sampled from pi (T = 1) to ``items``."""
+    if trainer.reference is None:
+        return 0.0
+    tokens, lengths, mask = sample(trainer.model, [encode(compact_prompt(it)) for it in items],
+                                   trainer.config.max_answer, EOT, 1.0, torch.Generator().manual_seed(seed))
+    logp, _ = response_logprobs(trainer.model, tokens)
+    ref, _ = response_logprobs(trainer.reference, tokens)
+    return float(masked_mean(k3_kl(logp, ref), mask.float()))
+
+
+class G1Eval(Evaluator):
+    """Verified accuracy and mean reward on held-out instances (responses sampled at T = 0.6, as the paper
+    evaluates; and greedy accuracy) after SFT and at the end, and the KL to the SFT reference.
+    ``acc_gain`` = test_acc - sft_test_acc."""
+
+    metrics = ("test_acc", "test_reward", "test_acc_greedy", "sft_test_acc", "sft_test_reward", "sft_test_acc_greedy",
+               "acc_gain", "kl_ref")
+
+    def load_data(self) -> G1Data:
+        return load_g1_data(self.config.data)
+
+    def evaluate(self, trainer: G1Trainer) -> dict[str, float]:
+        final = heldout_measures(trainer, self.data.test)
+        sft = trainer.sft_measures or final  # no GRPO epoch ran: the SFT model is the final one
+        return {**final, **{f"sft_{k}": v for k, v in sft.items()},
+                "acc_gain": final["test_acc"] - sft["test_acc"],
+                "kl_ref": reference_kl(trainer, self.data.test, self.config.seed)}
+
+
+SPEC = MethodSpec(
+    name="g1",
+    paper="G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning (NeurIPS 2025, arXiv 2505.18499)",
+    family="llm",
+    config=G1Config,
+    trainer=G1Trainer,
+    evaluators=(G1Eval,),
+    resources=Resources(cpu=1),
+    headline=(Measure("test_acc"), Measure("acc_gain"), Measure("kl_ref", "min")),
+    compare=("grpo.reward",),
+    description="SFT then GRPO with graph-task verifiers as the reward, on Erdős-style tasks",
+)
