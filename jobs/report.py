@@ -83,6 +83,9 @@ def summary_table(rows: pd.DataFrame, search_space: dict[str, Any], metric: str,
     table = final_measures(rows, errors)
     if table.empty:
         return table
+    reached = "epochs"  # the last epoch each trial reached; a sweep over the `epochs` key needs both columns
+    if "epochs" in search_space:
+        table, reached = table.rename(columns={"epochs": "epochs_reached"}), "epochs_reached"
     for key in search_space:
         table[key] = table["config"].map(lambda c, k=key: c.get(k) if isinstance(c, dict) else None)
     reported = [m for m in rows["metric"].unique() if m not in DIAGNOSTICS and m in table.columns]
@@ -91,7 +94,7 @@ def summary_table(rows: pd.DataFrame, search_space: dict[str, Any], metric: str,
         measures = [metric] + [m for m in measures if m != metric]
     table["status"] = [f"error: {e}" if s == "error" and e else s for s, e in zip(table["status"], table["error"],
                                                                                strict=True)]
-    cols = ["trial", *search_space, "epochs", "status", *measures]
+    cols = ["trial", *search_space, reached, "status", *measures]
     table = table[cols]
     if metric in table.columns:
         table = table.sort_values(metric, ascending=(mode == "min"), na_position="last")
@@ -334,7 +337,7 @@ def _sweep_figures(rows: pd.DataFrame, table: pd.DataFrame, space: dict[str, Any
 
 
 def _full_table(table: pd.DataFrame, metric: str) -> list[str]:
-    fixed = {"trial", "epochs", "status"}
+    fixed = {"trial", "epochs", "epochs_reached", "status"}
     measures = [c for c in table.columns if c not in fixed and pd.api.types.is_float_dtype(table[c])]
     constant = constant_columns(table, measures)
     lines = ["## All trials", "", "Each trial's status and its last reported values (at its last epoch, `epochs`).",

@@ -239,6 +239,20 @@ def test_a_study_of_several_papers_draws_each_measure_over_the_arms_that_report_
     assert ticks == [["dro_erm", "dro_exp3p"], ["krr_invariant", "krr_plain"]]
     assert [round(bar.get_height(), 3) for bar in fig.axes[1].patches] == [0.02, 0.05]
 
+
+def test_a_sweep_over_the_epochs_key_keeps_both_the_swept_and_the_reached_epochs(tmp_path: Path):
+    """A sweep over `epochs` once crashed the report: the config key and the report's own column had one name."""
+    store = ResultsStore(tmp_path)
+    for trial, epochs in (("short", 5), ("long", 10)):
+        info = RunInfo(experiment=EXP, method="care", paper="CARE", dataset="shapes", seed=0, trial=trial,
+                       config_json=RunInfo.config_to_json({"epochs": epochs, "lam": 0.1}))
+        for epoch in range(1, epochs + 1):
+            store.write_epoch(info, epoch, {"loss": 1.0 / epoch, "linear_probe_acc": 0.1 * epoch},
+                              "final" if epoch == epochs else "running", 1.0)
+    table = report.summary_table(store.read().to_pandas(), {"epochs": {"grid": [5, 10]}}, "linear_probe_acc", "max")
+    assert list(table["epochs"]) == [10, 5] and list(table["epochs_reached"]) == [10, 5]
+    assert report.compare_keys(("epochs",), table, {"epochs": {"grid": [5, 10]}}) == ["epochs"]
+
 # ---- statuses recorded by the sweep's driver ---------------------------------------------------------------------
 
 def test_a_trial_that_failed_before_writing_a_row_gets_an_error_row_and_its_message(tmp_path: Path):

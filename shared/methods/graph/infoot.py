@@ -142,6 +142,6 @@ SPEC = MethodSpec(
     evaluators=(DomainAdaptation,),
     resources=Resources(cpu=1),
     headline=(Measure("acc_infoot_cond"), Measure("acc_ot"), Measure("acc_none")),
-    compare=("lam", "fused"),
+    compare=("lam", "reg"),
     description="fused InfoOT with the conditional projection vs exact OT vs no adaptation on warped digits",
 )
