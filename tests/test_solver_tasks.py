@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 
 from shared.graphs.solvers import undirected_edges
 
@@ -28,3 +29,21 @@ def test_solved_instances_are_cached_and_an_overdue_one_is_killed(local_ray, tmp
     assert late[0]["status"] == "timeout" and np.isnan(late[0]["value"])
     assert solve_all("gw_maxcut", big, time_limit_s=0.2, cache_dir=tmp_path)[0]["status"] == "cached"
     assert not list(tmp_path.glob(".tmp-*"))  # written whole
+
+
+def test_facility_milp_as_ray_tasks_gives_the_direct_optimum_and_is_cached(local_ray, tmp_path):
+    from jobs.solver_tasks import instance_key, solve_all
+    from shared.graphs.facility import gmm_points, make_instance, milp_optimum
+
+    rng = np.random.default_rng(3)
+    points = [gmm_points(rng, n, side=3.0) for n in (20, 30)]
+    instances = [(len(p), p) for p in points]
+    rows = solve_all("facility_milp", instances, time_limit_s=120, cache_dir=tmp_path)
+    direct = [milp_optimum(make_instance(p)).cost for p in points]
+    assert [r["status"] for r in rows] == ["solved"] * 2
+    assert [r["value"] for r in rows] == pytest.approx(direct, rel=1e-9)
+    assert [r["bound"] for r in rows] == pytest.approx(direct, rel=1e-9)  # proved optimal
+    assert [r["status"] for r in solve_all("facility_milp", instances, 120, tmp_path)] == ["cached"] * 2
+    # coordinates are hashed with their fractions: a shifted instance is not a cache hit
+    nudged = points[0] + 1e-3
+    assert instance_key("facility_milp", 20, nudged, {}) != instance_key("facility_milp", 20, points[0], {})
