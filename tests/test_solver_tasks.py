@@ -38,7 +38,7 @@ def test_facility_milp_as_ray_tasks_gives_the_direct_optimum_and_is_cached(local
     rng = np.random.default_rng(3)
     points = [gmm_points(rng, n, side=3.0) for n in (20, 30)]
     instances = [(len(p), p) for p in points]
-    rows = solve_all("facility_milp", instances, time_limit_s=120, cache_dir=tmp_path)
+    rows = solve_all("facility_milp", instances, time_limit_s=120, cache_dir=tmp_path, parallel=1)  # one worker
     direct = [milp_optimum(make_instance(p)).cost for p in points]
     assert [r["status"] for r in rows] == ["solved"] * 2
     assert [r["value"] for r in rows] == pytest.approx(direct, rel=1e-9)
@@ -47,3 +47,22 @@ def test_facility_milp_as_ray_tasks_gives_the_direct_optimum_and_is_cached(local
     # coordinates are hashed with their fractions: a shifted instance is not a cache hit
     nudged = points[0] + 1e-3
     assert instance_key("facility_milp", 20, nudged, {}) != instance_key("facility_milp", 20, points[0], {})
+
+
+def test_bench_facility_rows_solve_by_ray_tasks_and_no_sampled_cost_beats_the_optimum(local_ray, tmp_path):
+    from jobs.bench_facility import FacilityBench, facility_rows
+
+    lines = facility_rows(FacilityBench([30], instances=1, samples=20, epochs=1, train_instances=2), str(tmp_path))
+    cells = [cell.strip() for cell in lines[-1].strip("|").split("|")]
+    header = [cell.strip() for cell in lines[1].strip("|").split("|")]
+    row = dict(zip(header, cells, strict=True))
+    assert row["n"] == "30" and row["MILP proved"] == "1/1" and row["MILP timeouts"] == "0"
+    assert float(row["UniFL / MILP"]) >= 1.0 and float(row["Simple / MILP"]) >= 1.0  # the MILP is the optimum
+    assert (tmp_path / "facility_milp.parquet").exists()  # solved through jobs/solver_tasks.py
+
+
+def test_bench_combinatorial_rejects_bad_facility_sizes_before_ray(capsys):
+    from jobs.bench_combinatorial import main
+
+    assert main(["--problems", "facility", "--fl-sizes", "5"]) == 2
+    assert "sizes >= 10" in capsys.readouterr().err
