@@ -120,7 +120,7 @@ class SimpleUniformFL(nn.Module):
         self.log_c = nn.Parameter(torch.tensor(math.log(c), dtype=torch.float64))
 
     def forward(self, instance: FacilityInstance) -> torch.Tensor:
-        return torch.as_tensor(simple_probabilities(radii(instance), float(self.log_c.exp())))
+        return torch.as_tensor(simple_probabilities(radii(instance), self.log_c.exp().item()))
 
 
 def instances(cfg: UniFLConfig, stream: int, n: int, count: int) -> list[FacilityInstance]:
