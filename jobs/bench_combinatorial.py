@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         if "facility" in args.problems:
             from jobs.bench_facility import facility_rows
 
-            print("\n".join(facility_rows(facility_bench(args), args.cache or scratch)), flush=True)
+            for line in facility_rows(facility_bench(args), args.cache or scratch):
+                print(line, flush=True)
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,22 +115,22 @@ def size_row(bench: FacilityBench, cfg, model, c: float, n: int, cache: str) -> 
             f"| {len(insts) - len(solved)} |")
 
 
-def facility_rows(bench: FacilityBench, cache: str) -> list[str]:
-    """A title line and a Markdown table, one row per size (module docstring)."""
+def facility_rows(bench: FacilityBench, cache: str) -> Iterator[str]:
+    """A title line and a Markdown table, one row per size as it is measured (module docstring)."""
     import torch
 
     torch.set_num_threads(bench.threads)
     start = time.perf_counter()
     cfg, model, c = train_unifl(bench)
-    title = (f"Facility location on 2-D Gaussian mixtures: UniFL trained at n = {cfg.data.n} on "
-             f"{bench.train_instances} instances, {bench.epochs} epochs ({time.perf_counter() - start:.1f} s), "
-             f"mean of {bench.samples} draws; "
-             f"MILP via scipy/HiGHS as Ray tasks, {bench.time_limit:g} s limit each; SimpleUniformFL at c = {c:g}")
-    return [title, "| n | instances | MILP cost | MILP s / instance | MILP proved | UniFL / MILP | "
-            "UniFL s / instance | speed-up | UniFL 1-draw s | speed-up | Simple / MILP | Simple s / instance | "
-            "MILP timeouts |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"] + \
-        [size_row(bench, cfg, model, c, n, cache) for n in bench.sizes]
+    yield (f"Facility location on 2-D Gaussian mixtures: UniFL trained at n = {cfg.data.n} on "
+           f"{bench.train_instances} instances, {bench.epochs} epochs ({time.perf_counter() - start:.1f} s), "
+           f"mean of {bench.samples} draws; "
+           f"MILP via scipy/HiGHS as Ray tasks, {bench.time_limit:g} s limit each; SimpleUniformFL at c = {c:g}")
+    yield ("| n | instances | MILP cost | MILP s / instance | MILP proved | UniFL / MILP | UniFL s / instance | "
+           "speed-up | UniFL 1-draw s | speed-up | Simple / MILP | Simple s / instance | MILP timeouts |")
+    yield "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for n in bench.sizes:
+        yield size_row(bench, cfg, model, c, n, cache)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[raystudy] {connect().describe()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
-        print("\n".join(facility_rows(bench, args.cache or scratch)))
+        for line in facility_rows(bench, args.cache or scratch):
+            print(line, flush=True)
     return 0
 
 

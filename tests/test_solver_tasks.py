@@ -52,7 +52,8 @@ def test_facility_milp_as_ray_tasks_gives_the_direct_optimum_and_is_cached(local
 def test_bench_facility_rows_solve_by_ray_tasks_and_no_sampled_cost_beats_the_optimum(local_ray, tmp_path):
     from jobs.bench_facility import FacilityBench, facility_rows
 
-    lines = facility_rows(FacilityBench([30], instances=1, samples=20, epochs=1, train_instances=2), str(tmp_path))
+    bench = FacilityBench([30], instances=1, samples=20, epochs=1, train_instances=2)
+    lines = list(facility_rows(bench, str(tmp_path)))
     cells = [cell.strip() for cell in lines[-1].strip("|").split("|")]
     header = [cell.strip() for cell in lines[1].strip("|").split("|")]
     row = dict(zip(header, cells, strict=True))
