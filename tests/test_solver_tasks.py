@@ -60,6 +60,11 @@ def test_bench_facility_rows_solve_by_ray_tasks_and_no_sampled_cost_beats_the_op
     assert row["n"] == "30" and row["MILP proved"] == "1/1" and row["MILP timeouts"] == "0"
     assert float(row["UniFL / MILP"]) >= 1.0 and float(row["Simple / MILP"]) >= 1.0  # the MILP is the optimum
     assert (tmp_path / "facility_milp.parquet").exists()  # solved through jobs/solver_tasks.py
+    # past its time limit (the clock counts the task's start-up) the MILP's row says so instead of a ratio
+    bench.time_limit = 0.01
+    late = dict(zip(header, [c.strip() for c in list(facility_rows(bench, str(tmp_path / "late")))[-1].strip("|")
+                             .split("|")], strict=True))
+    assert late["MILP timeouts"] == "1" and late["MILP s / instance"] == "> 0.01" and late["UniFL / MILP"] == "-"
 
 
 def test_bench_combinatorial_rejects_bad_facility_sizes_before_ray(capsys):
