@@ -1,7 +1,10 @@
-"""Learnt combinatorial solvers against the classical solver, side by side on the same instances (Max-Cut rows).
+"""Learnt combinatorial solvers against the classical solvers, side by side on the same instances (Max-Cut and
+facility-location rows, one run).
 
-    python jobs/bench_combinatorial.py [--sizes 50 100 200 400] [--graphs 8] [--p 0.15] [--steps 300]
-                                       [--time-limit 120] [--cache DIR] [--seed 0]
+    python jobs/bench_combinatorial.py [--problems maxcut facility] [--sizes 50 100 200 400] [--graphs 8] [--p 0.15]
+                                       [--steps 300] [--time-limit 120] [--cache DIR] [--seed 0]
+                                       [--fl-sizes 200 600 1200] [--fl-instances 2] [--fl-samples 1000]
+                                       [--fl-time-limit 120] [--fl-epochs 20] [--fl-train-instances 50]
 
 Max-Cut: one OptGNN (LiftMP, rank 16, 8 layers) is trained for ``--steps`` Adam steps on fresh ER(n in [50, 100],
 p) graphs, then solves ``--graphs`` held-out ER(n, p) graphs per size by batched inference and the best of 1000
@@ -10,6 +13,11 @@ instance, each under ``--time-limit`` seconds, cached as Parquet under ``--cache
 second run re-solves nothing. Printed per size: mean cut of each, their ratio over the graphs GW solved, seconds per
 instance of each (OptGNN: inference and rounding of the whole batch / graphs; GW: the task's own solve time; a cached
 GW row keeps the time it was solved in), and GW's timeouts, i.e. where the SDP stops scaling.
+
+Facility location (``--fl-*``, ``jobs/bench_facility.py``): UniFL trained once at n = 200 against the exact MILP
+(scipy/HiGHS as Ray tasks, ``--fl-time-limit`` seconds each, the same cache) and SimpleUniformFL at its best c, on
+the same Gaussian-mixture instances per size: cost ratios to the optimum, seconds per instance of each, the MILP's
+timeouts (where it stops scaling).
 """
 from __future__ import annotations
 
@@ -35,13 +43,30 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per GW instance")
     parser.add_argument("--cache", default=None, help="Parquet cache of solver results (default: a temporary one)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--problems", nargs="+", choices=PROBLEMS, default=list(PROBLEMS))
+    parser.add_argument("--fl-sizes", type=int, nargs="+", default=[200, 600, 1200], help="facility-location n")
+    parser.add_argument("--fl-instances", type=int, default=2, help="facility-location test instances per size")
+    parser.add_argument("--fl-samples", type=int, default=1000, help="sample-and-repair draws averaged")
+    parser.add_argument("--fl-time-limit", type=float, default=120.0, help="seconds per MILP instance")
+    parser.add_argument("--fl-epochs", type=int, default=20, help="UniFL training epochs")
+    parser.add_argument("--fl-train-instances", type=int, default=50, help="UniFL training instances")
     return parser.parse_args(argv)
+
+
+PROBLEMS = ("maxcut", "facility")
+
+
+def facility_bench(args: argparse.Namespace):
+    from jobs.bench_facility import FacilityBench
+
+    return FacilityBench(args.fl_sizes, args.fl_instances, args.fl_samples, args.fl_time_limit, args.fl_epochs,
+                         args.fl_train_instances, 1, args.seed)
 
 
 def check(args: argparse.Namespace) -> str | None:
     if min(args.sizes) < 2 or args.graphs < 1 or not 0 < args.p <= 1 or args.steps < 1 or args.time_limit <= 0:
         return "need --sizes >= 2, --graphs >= 1, 0 < --p <= 1, --steps >= 1, --time-limit > 0"
-    return None
+    return facility_bench(args).problem() if "facility" in args.problems else None
 
 
 def train_optgnn(args: argparse.Namespace):
@@ -87,10 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[raystudy] {connect().describe()}", flush=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        lines = maxcut_rows(args, args.cache or scratch)
-    print(f"Max-Cut on ER(n, {args.p}), OptGNN trained {args.steps} steps on n in [50, 100]; "
-          f"GW-SDP via cvxpy/SCS as Ray tasks, {args.time_limit:g} s limit each")
-    print("\n".join(lines))
+        if "maxcut" in args.problems:
+            lines = maxcut_rows(args, args.cache or scratch)
+            print(f"Max-Cut on ER(n, {args.p}), OptGNN trained {args.steps} steps on n in [50, 100]; "
+                  f"GW-SDP via cvxpy/SCS as Ray tasks, {args.time_limit:g} s limit each")
+            print("\n".join(lines), flush=True)
+        if "facility" in args.problems:
+            from jobs.bench_facility import facility_rows
+
+            for line in facility_rows(facility_bench(args), args.cache or scratch):
+                print(line, flush=True)
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0
 

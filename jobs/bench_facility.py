@@ -1,31 +1,54 @@
-"""Benchmark: the trained UniFL MPNN against the exact MILP (scipy.optimize.milp, HiGHS) and SimpleUniformFL on the
-same facility-location instances, side by side per size (nothing asserted).
+"""Benchmark: the trained UniFL MPNN against the exact MILP (scipy.optimize.milp, HiGHS, as Ray tasks) and
+SimpleUniformFL on the same facility-location instances, side by side per size (nothing asserted).
 
     python jobs/bench_facility.py [--sizes 200 600 1200] [--instances 2] [--samples 1000] [--time-limit 120]
-                                  [--epochs 20] [--train-instances 50] [--threads 1] [--seed 0]
-    ray job submit --working-dir . -- python jobs/bench_facility.py --sizes 200 600 1200 2400
+                                  [--epochs 20] [--train-instances 50] [--threads 1] [--seed 0] [--cache DIR]
+    python jobs/bench_combinatorial.py          # these rows after the Max-Cut ones, in one run
 
 The MPNN is trained once at n = 200 (the method's defaults, ``unifl``), then applied without retraining to every
-size. Per size: the MILP's cost and seconds per instance (``optimal`` says whether HiGHS proved it within the time
-limit), the MPNN's cost ratio (mean cost of ``--samples`` sample-and-repair draws / MILP) and seconds per instance
-(probabilities + all draws: the paper's evaluation), the seconds of one solution (probabilities + one draw and its
-repair: what a user of the solver pays), both speed-ups, and SimpleUniformFL's ratio at its best c. Building the
-neighbour lists is shared by all three and not counted.
+size. The MILP solves every instance as a Ray task (``jobs/solver_tasks.py``, solver ``facility_milp``), each under
+``--time-limit`` seconds, cached as Parquet under ``--cache`` (a second run re-solves nothing; a cached row keeps the
+time it was solved in). Per size: the MILP's cost and seconds per instance and its timeouts (where it stops
+scaling); UniFL's cost ratio (mean cost of ``--samples`` sample-and-repair draws / MILP, over the instances the MILP
+solved) and seconds per instance (probabilities + all draws: the paper's evaluation), the seconds of one solution
+(probabilities + one draw and its repair: what a user of the solver pays), both speed-ups; SimpleUniformFL's ratio
+at its best c and its seconds per instance (radii + all draws). Building the neighbour lists is shared by all three
+and not counted.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from shared.graphs.facility import milp_optimum, radii, sampled_cost, simple_probabilities  # noqa: E402
-from shared.methods.graph.unifl import SPEC, best_simple_c, instances, probabilities  # noqa: E402
+
+@dataclass
+class FacilityBench:
+    sizes: list[int]
+    instances: int = 2
+    samples: int = 1000
+    time_limit: float = 120.0
+    epochs: int = 20
+    train_instances: int = 50
+    threads: int = 1
+    seed: int = 0
+
+    def problem(self) -> str | None:
+        if min(self.sizes) < 10 or self.instances < 1 or self.samples < 1 or self.time_limit <= 0 \
+                or self.epochs < 1 or self.train_instances < 1 or self.threads < 1:
+            return "facility location needs sizes >= 10, instances, samples, epochs, train instances and threads " \
+                   ">= 1, and a time limit > 0"
+        return None
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -38,54 +61,94 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-instances", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if min(args.sizes) < 10 or args.instances < 1 or args.samples < 1 or args.time_limit <= 0:
-        parser.error("--sizes >= 10, --instances >= 1, --samples >= 1 and --time-limit > 0")
-    return args
+    parser.add_argument("--cache", default=None, help="Parquet cache of MILP results (default: a temporary one)")
+    return parser.parse_args(argv)
 
 
-def row(model, cfg, n: int, args: argparse.Namespace, c: float) -> dict[str, float]:
-    rng = np.random.default_rng([args.seed, n, 5])
-    figures: dict[str, list[float]] = {}
-    for inst in instances(cfg, 10 + n, n, args.instances):  # a stream of its own per size
-        exact = milp_optimum(inst, args.time_limit)
-        start = time.perf_counter()
-        p = probabilities(model, inst)
-        sampled_cost(rng, inst, p, 1)
-        one_draw_seconds = time.perf_counter() - start  # what one solution costs: probabilities, a draw, its repair
-        start = time.perf_counter()
-        cost = sampled_cost(rng, inst, probabilities(model, inst), args.samples)
-        mpnn_seconds = time.perf_counter() - start
-        simple = sampled_cost(rng, inst, simple_probabilities(radii(inst), c), args.samples)
-        for key, value in (("milp_cost", exact.cost), ("milp_s", exact.seconds), ("optimal", float(exact.optimal)),
-                           ("mpnn_ratio", cost / exact.cost), ("mpnn_s", mpnn_seconds), ("one_s", one_draw_seconds),
-                           ("simple_ratio", simple / exact.cost)):
-            figures.setdefault(key, []).append(value)
-    out = {key: float(np.mean(values)) for key, values in figures.items()}
-    out["speedup"] = out["milp_s"] / out["mpnn_s"]
-    out["one_speedup"] = out["milp_s"] / out["one_s"]
-    return out
+def train_unifl(bench: FacilityBench):
+    from shared.methods.graph.unifl import SPEC, best_simple_c
+
+    cfg = SPEC.load_config([f"epochs={bench.epochs}", f"data.train_instances={bench.train_instances}",
+                            f"seed={bench.seed}", f"data.seed={bench.seed}", f"samples={bench.samples}"])
+    trainer = SPEC.make_trainer(cfg)
+    while not trainer.done:
+        trainer.fit_epoch()
+    return cfg, trainer.artifact(), best_simple_c(cfg, trainer.train_set)
+
+
+def learnt_figures(model, inst, c: float, samples: int, rng: np.random.Generator) -> dict[str, float]:
+    """UniFL's and SimpleUniformFL's mean sampled cost and seconds on one instance."""
+    from shared.graphs.facility import radii, sampled_cost, simple_probabilities
+    from shared.methods.graph.unifl import probabilities
+
+    start = time.perf_counter()
+    sampled_cost(rng, inst, probabilities(model, inst), 1)
+    one_s = time.perf_counter() - start  # what one solution costs: probabilities, a draw, its repair
+    start = time.perf_counter()
+    cost = sampled_cost(rng, inst, probabilities(model, inst), samples)
+    unifl_s = time.perf_counter() - start
+    start = time.perf_counter()
+    simple = sampled_cost(rng, inst, simple_probabilities(radii(inst), c), samples)
+    simple_s = time.perf_counter() - start
+    return {"unifl": cost, "unifl_s": unifl_s, "one_s": one_s, "simple": simple, "simple_s": simple_s}
+
+
+def size_row(bench: FacilityBench, cfg, model, c: float, n: int, cache: str) -> str:
+    from jobs.solver_tasks import solve_all
+    from shared.methods.graph.unifl import instances
+
+    rng = np.random.default_rng([bench.seed, n, 5])
+    insts = instances(cfg, 10 + n, n, bench.instances)  # a stream of its own per size
+    milp = solve_all("facility_milp", [(inst.n, inst.points) for inst in insts], bench.time_limit, cache)
+    learnt = [learnt_figures(model, inst, c, bench.samples, rng) for inst in insts]
+    solved = [i for i, r in enumerate(milp) if r["status"] != "timeout"]
+    mean = {key: float(np.mean([f[key] for f in learnt])) for key in learnt[0]}
+    timeouts = len(insts) - len(solved)
+    if not solved:  # the MILP stopped scaling: its time is only known to exceed the limit, so are the speed-ups
+        return (f"| {n} | {len(insts)} | - | > {bench.time_limit:g} | 0/0 | - | {mean['unifl_s']:.4f} "
+                f"| > {bench.time_limit / mean['unifl_s']:.1f}x | {mean['one_s']:.4f} "
+                f"| > {bench.time_limit / mean['one_s']:.0f}x | - | {mean['simple_s']:.4f} | {timeouts} |")
+    milp_s = float(np.mean([milp[i]["seconds"] for i in solved]))
+    ratio = {key: float(np.mean([learnt[i][key] / milp[i]["value"] for i in solved])) for key in ("unifl", "simple")}
+    proved = sum(not np.isnan(milp[i]["bound"]) for i in solved)
+    optimum = float(np.mean([milp[i]["value"] for i in solved]))
+    return (f"| {n} | {len(insts)} | {optimum:.1f} | {milp_s:.3f} | {proved}/{len(solved)} "
+            f"| {ratio['unifl']:.3f} | {mean['unifl_s']:.4f} | {milp_s / mean['unifl_s']:.1f}x | {mean['one_s']:.4f} "
+            f"| {milp_s / mean['one_s']:.0f}x | {ratio['simple']:.3f} | {mean['simple_s']:.4f} | {timeouts} |")
+
+
+def facility_rows(bench: FacilityBench, cache: str) -> Iterator[str]:
+    """A title line and a Markdown table, one row per size as it is measured (module docstring)."""
+    import torch
+
+    torch.set_num_threads(bench.threads)
+    start = time.perf_counter()
+    cfg, model, c = train_unifl(bench)
+    yield (f"Facility location on 2-D Gaussian mixtures: UniFL trained at n = {cfg.data.n} on "
+           f"{bench.train_instances} instances, {bench.epochs} epochs ({time.perf_counter() - start:.1f} s), "
+           f"mean of {bench.samples} draws; "
+           f"MILP via scipy/HiGHS as Ray tasks, {bench.time_limit:g} s limit each; SimpleUniformFL at c = {c:g}")
+    yield ("| n | instances | MILP cost | MILP s / instance | MILP proved | UniFL / MILP | UniFL s / instance | "
+           "speed-up | UniFL 1-draw s | speed-up | Simple / MILP | Simple s / instance | MILP timeouts |")
+    yield "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for n in bench.sizes:
+        yield size_row(bench, cfg, model, c, n, cache)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    torch.set_num_threads(args.threads)
-    cfg = SPEC.load_config([f"epochs={args.epochs}", f"data.train_instances={args.train_instances}",
-                            f"seed={args.seed}", f"data.seed={args.seed}", f"samples={args.samples}"])
-    start = time.perf_counter()
-    trainer = SPEC.make_trainer(cfg)
-    while not trainer.done:
-        trainer.fit_epoch()
-    print(f"trained UniFL at n = {cfg.data.n} on {args.train_instances} instances, {args.epochs} epochs: "
-          f"{time.perf_counter() - start:.1f} s")
-    c = best_simple_c(cfg, trainer.train_set)
-    print(f"{'n':>6} {'MILP cost':>10} {'MILP s':>8} {'proved':>6} {'MPNN/MILP':>10} {'MPNN s':>8} {'speed-up':>9} "
-          f"{'1-draw s':>9} {'speed-up':>9} {'Simple/MILP':>12}")
-    for n in args.sizes:
-        r = row(trainer.artifact(), cfg, n, args, c)
-        print(f"{n:>6} {r['milp_cost']:>10.1f} {r['milp_s']:>8.2f} {r['optimal']:>6.0%} {r['mpnn_ratio']:>10.3f} "
-              f"{r['mpnn_s']:>8.2f} {r['speedup']:>8.1f}x {r['one_s']:>9.3f} {r['one_speedup']:>8.0f}x "
-              f"{r['simple_ratio']:>12.3f}", flush=True)
+    bench = FacilityBench(args.sizes, args.instances, args.samples, args.time_limit, args.epochs,
+                          args.train_instances, args.threads, args.seed)
+    problem = bench.problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from cluster import connect
+
+    print(f"[raystudy] {connect().describe()}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for line in facility_rows(bench, args.cache or scratch):
+            print(line, flush=True)
     return 0
 
 

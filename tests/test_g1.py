@@ -12,7 +12,15 @@ import torch
 from shared.config import ConfigError
 from shared.lm.erdos import make_item
 from shared.lm.grpo import clipped_surrogate, group_advantages, grpo_loss, k3_kl, sample
-from shared.methods.llm.g1 import EOT, SPEC, compact_prompt, decode_response, encode, teacher_batch
+from shared.methods.llm.g1 import (
+    EOT,
+    SPEC,
+    accuracy_by_tier,
+    compact_prompt,
+    decode_response,
+    encode,
+    teacher_batch,
+)
 
 SMALL = ["steps_per_epoch=2", "batch_size=4", "epochs=2", "sft_epochs=1", "data.n_train=5", "data.n_test=4",
          "grpo.steps_per_epoch=2", "grpo.prompts=2", "model.n_embd=16"]
@@ -79,8 +87,32 @@ def test_g1_resumes_exactly_across_the_sft_to_grpo_switch():
     resumed = SPEC.make_trainer(cfg)
     resumed.load_state_dict(copy.deepcopy(straight.state_dict()))
     assert straight.fit_epoch() == resumed.fit_epoch()
-    assert resumed.sft_measures == straight.sft_measures and set(resumed.sft_measures) == {"test_acc", "test_reward",
-                                                                                       "test_acc_greedy"}
+    assert resumed.sft_measures == straight.sft_measures and set(resumed.sft_measures) == {
+        "test_acc", "test_reward", "test_acc_greedy", "test_acc_easy"}
+
+
+def test_accuracy_by_tier_by_hand():
+    easy = make_item("degree", nx.Graph([(0, 1), (1, 2)]), (1,))
+    medium = make_item("connected_component_number", nx.Graph([(0, 1), (2, 3)]), ())
+    rewards = torch.tensor([1.0, 0.5, 0.0, 1.0, 1.0])  # partial credit (0.5) is not a correct answer
+    assert accuracy_by_tier([easy, easy, easy, medium, medium], rewards) == {"test_acc_easy": pytest.approx(1 / 3),
+                                                                             "test_acc_medium": 1.0}
+
+
+def test_the_sft_only_arm_keeps_the_sft_policy_and_reports_each_tier():
+    cfg = SPEC.load_config([*SMALL, "grpo.reward=none", "data.tasks=[degree,connected_component_number]"])
+    trainer = SPEC.make_trainer(cfg)
+    trainer.fit_epoch()
+    sft_weights = copy.deepcopy(trainer.model.state_dict())
+    trainer.fit_epoch()  # a GRPO epoch of the SFT-only arm: no update
+    assert all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in sft_weights.items())
+    (evaluator,) = SPEC.make_evaluators(cfg)
+    out = evaluator.evaluate(trainer)
+    assert out["kl_ref"] == 0.0 and out["acc_gain"] == 0.0
+    for stage in ("", "sft_"):
+        assert {f"{stage}test_acc_easy", f"{stage}test_acc_medium"} <= set(out)
+        assert f"{stage}test_acc_hard" not in out  # no hard task in data.tasks
+    assert set(out) <= set(evaluator.metrics)
 
 
 HELD_OUT = [2, 3, 4]  # settings chosen on seeds 0, 1 (see REPRODUCTION.md)

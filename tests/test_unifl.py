@@ -112,6 +112,23 @@ def test_untrained_mpnn_is_simple_uniform_fl_on_its_radius_estimate():
     assert torch.allclose(p, (cfg.c * np.log(50) * r_hat).clamp(max=1.0), atol=1e-6)
 
 
+def test_simple_arm_is_simple_uniform_fl_at_the_evaluators_c_and_trains_nothing(tmp_path, monkeypatch):
+    from shared.graphs.facility import simple_probabilities
+    from shared.methods.graph.unifl import SPEC, FacilityQuality, best_simple_c
+
+    monkeypatch.setenv("RAYSTUDY_CACHE", str(tmp_path))  # the MILP optima of these instances stay here
+    cfg = SPEC.load_config(["model=simple", "epochs=1", "data.n=40", "data.large_n=60", "data.train_instances=3",
+                            "data.test_instances=1", "samples=20"])
+    trainer = SPEC.make_trainer(cfg)
+    before = trainer.artifact().log_c.item()
+    assert trainer.fit_epoch()["loss"] > 0 and trainer.done and trainer.artifact().log_c.item() == before
+    c = best_simple_c(cfg, trainer.train_set)
+    inst = trainer.train_set[0]
+    assert np.allclose(trainer.artifact()(inst).numpy(), simple_probabilities(radii(inst), c))
+    figures = FacilityQuality(cfg).evaluate(trainer.artifact())
+    assert figures["expected_ratio"] == pytest.approx(figures["simple_expected_ratio"], rel=1e-9)
+
+
 _cache: dict[str, dict] = {}
 
 

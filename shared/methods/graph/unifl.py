@@ -17,6 +17,9 @@ SimpleUniformFL on r_hat) and h_x = (t_x, log r_hat_x, the mean log r_hat over x
 neighbour mean is a second round of message passing the note does not spell out; c is learnt (log-parametrised).
 Instances are 2-D Gaussian mixtures (components of random spread, in a fixed box), so that a larger n is the same
 distribution, denser: the size-generalisation check trains at ``data.n`` and tests at ``data.large_n``.
+
+``model=simple`` is the baseline arm of a study: SimpleUniformFL itself (exact radii, c the grid's best on the training
+instances, as the evaluator picks it), nothing trained, judged by the same evaluators.
 """
 from __future__ import annotations
 
@@ -69,6 +72,8 @@ class UniFLConfig(MethodConfig):
     mc_samples: int = bounded(2000, ge=1, le=1_000_000, help="Monte-Carlo draws checking the expected cost")
     simple_cs: list[float] = bounded([0.025, 0.05, 0.1, 0.2, 0.4], help="SimpleUniformFL's c grid")
     milp_time_limit: float = bounded(120.0, gt=0.0, help="seconds per MILP instance")
+    model: str = bounded("mpnn", choices=["mpnn", "simple"],
+                         help="simple: SimpleUniformFL at the best c of simple_cs, nothing trained")
     threads: int = 1
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.01, weight_decay=0.0))
     data: FacilityData = field(default_factory=FacilityData)
@@ -106,6 +111,18 @@ class RadiusMPNN(nn.Module):
         return (self.log_c.exp() * math.log(instance.n) * r_hat * torch.exp(self.g(features)[:, 0])).clamp(max=1.0)
 
 
+class SimpleUniformFL(nn.Module):
+    """p_x = min(1, c log n r_x) with the exact radii: the baseline as a model, so that the same evaluators judge it.
+    ``log_c`` is a parameter only so that the optimizer and checkpoints treat it like the MPNN; it is never trained."""
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.log_c = nn.Parameter(torch.tensor(math.log(c), dtype=torch.float64))
+
+    def forward(self, instance: FacilityInstance) -> torch.Tensor:
+        return torch.as_tensor(simple_probabilities(radii(instance), self.log_c.exp().item()))
+
+
 def instances(cfg: UniFLConfig, stream: int, n: int, count: int) -> list[FacilityInstance]:
     """``count`` instances of ``n`` points, drawn from the data seed's stream ``stream`` (0 train, 1 test, 2 large)."""
     d = cfg.data
@@ -121,7 +138,18 @@ class UniFLTrainer(GradientTrainer):
 
     def build_model(self) -> nn.Module:
         c = self.config
+        if c.model == "simple":
+            return SimpleUniformFL(best_simple_c(c, self.train_set))
         return RadiusMPNN(c.bins, c.hidden, c.c)
+
+    def fit_epoch(self) -> dict[str, float]:
+        if self.config.model == "mpnn":
+            return super().fit_epoch()
+        start = time.perf_counter()  # SimpleUniformFL: nothing to train; the loss is its expected cost per point
+        with torch.no_grad():
+            loss = float(np.mean([self.loss([inst]).item() for inst in self.train_set]))
+        self.epoch += 1
+        return {"loss": loss, "epoch_time_s": time.perf_counter() - start}
 
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.train_set) / self.config.batch_size)

@@ -13,10 +13,13 @@ answers). Phase 2 (the remaining epochs): GRPO (``shared/lm/grpo.py``): per step
 rho = pi / pi_old (the policy that sampled the batch; ``grpo.minibatches`` optimizer steps per batch, as verl's PPO
 mini-batches), pi_ref the frozen SFT model. ``grpo.reward=shuffled`` is the control that differs only in the
 verifier's signal: the same rewards, permuted within each group before the advantages, so they no longer say which
-response was right.
+response was right. ``grpo.reward=none`` is the SFT-only arm: the same run, whose GRPO epochs make no update (so it
+shares every other knob, smoke sizes included, with the GRPO arms and its final measures are the SFT model's).
 
 Measures (``G1Eval``): greedy-decoded verified accuracy and mean reward on held-out task instances (other graphs,
-drawn from another random stream) after SFT and after GRPO, and the k3 KL of the policy to the reference.
+drawn from another random stream) after SFT and after GRPO, overall and per task tier (``test_acc_<tier>``, the
+paper's easy / medium / hard / challenging, for the tiers ``data.tasks`` holds), and the k3 KL of the policy to the
+reference.
 
 Deliberate departures: the policy is a 2-layer character-level GPT trained from scratch (not Qwen2.5-3B/7B), so the
 tasks are the easy tier on 3-5 node graphs in a compact prompt (``compact_prompt``: task letter, task arguments,
@@ -35,7 +38,7 @@ import torch
 from torch import nn
 
 from shared.config import ConfigError, bounded
-from shared.lm.erdos import TASKS, ErdosItem, generate
+from shared.lm.erdos import TASKS, TIERS, ErdosItem, generate
 from shared.lm.graph_verify import score_answer
 from shared.lm.grpo import group_advantages, grpo_loss, k3_kl, masked_mean, response_logprobs, sample
 from shared.lm.model import GPT, GPTConfig
@@ -79,7 +82,8 @@ class GRPOConfig:
     entropy_coef: float = bounded(0.001, ge=0.0)
     temperature: float = bounded(1.0, gt=0.0, le=10.0)
     lr: float = bounded(3e-4, gt=0.0, le=1.0)
-    reward: str = bounded("verified", choices=["verified", "shuffled"])
+    reward: str = bounded("verified", choices=["verified", "shuffled", "none"],
+                          help="none: the SFT-only arm (GRPO epochs make no update)")
 
 
 @dataclass
@@ -272,6 +276,8 @@ class G1Trainer(Trainer):
     def grpo_epoch(self) -> dict[str, float]:
         if self.reference is None:
             self.start_grpo()
+        if self.config.grpo.reward == "none":  # the SFT-only arm: the policy stays the SFT model
+            return {"grpo_steps": 0.0}
         steps = [self.grpo_step() for _ in range(self.config.grpo.steps_per_epoch)]
         return {f"grpo_{k}": sum(s[k] for s in steps) / len(steps) for k in steps[0]}
 
@@ -322,10 +328,22 @@ def heldout_rewards(trainer: G1Trainer, items: list[ErdosItem], temperature: flo
 
 def heldout_measures(trainer: G1Trainer, items: list[ErdosItem]) -> dict[str, float]:
     """Accuracy (reward 1) and mean reward (partial credit included) of responses sampled at the paper's T = 0.6,
-    and the accuracy of greedy responses."""
+    the accuracy of greedy responses, and the sampled accuracy per task tier present in ``items``."""
     sampled, greedy = heldout_rewards(trainer, items, EVAL_TEMPERATURE), heldout_rewards(trainer, items, 0.0)
     return {"test_acc": float((sampled == 1.0).float().mean()), "test_reward": float(sampled.mean()),
-            "test_acc_greedy": float((greedy == 1.0).float().mean())}
+            "test_acc_greedy": float((greedy == 1.0).float().mean()), **accuracy_by_tier(items, sampled)}
+
+
+def accuracy_by_tier(items: list[ErdosItem], rewards: torch.Tensor) -> dict[str, float]:
+    """``test_acc_<tier>``: the share of reward-1 responses among the items of each tier (the paper reports its
+    Erdős accuracy by difficulty tier); tiers without items are left out."""
+    tiers = [TASKS[it.task].tier for it in items]
+    out = {}
+    for tier in TIERS:
+        rows = torch.tensor([t == tier for t in tiers])
+        if rows.any():
+            out[f"test_acc_{tier}"] = float((rewards[rows] == 1.0).float().mean())
+    return out
 
 
 @torch.no_grad()
@@ -346,7 +364,7 @@ class G1Eval(Evaluator):
     ``acc_gain`` = test_acc - sft_test_acc."""
 
     metrics = ("test_acc", "test_reward", "test_acc_greedy", "sft_test_acc", "sft_test_reward", "sft_test_acc_greedy",
-               "acc_gain", "kl_ref")
+               "acc_gain", "kl_ref", *(f"{stage}test_acc_{tier}" for stage in ("", "sft_") for tier in TIERS))
 
     def load_data(self) -> G1Data:
         return load_g1_data(self.config.data)
