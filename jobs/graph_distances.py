@@ -27,8 +27,8 @@ import ray  # noqa: E402
 from shared.atomic import write_bytes  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
 from shared.graphs.attributed import attributed_distance  # noqa: E402
-from shared.graphs.motifs import planted_motif_set  # noqa: E402
 from shared.graphs.tmd import FeatureGraph, all_pairs_tmd  # noqa: E402
+from shared.graphs.tmd_data import load_tmd_graphs  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 
 
@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    d = cfg.data
-    graphs, _ = planted_motif_set(d.graphs, d.min_nodes, d.max_nodes, d.label_types, d.seed)
+    graphs, _ = load_tmd_graphs(cfg.data)  # the planted-motif set, or a local TU set (data.name=tu)
     from cluster.connect import connect
 
     connect()

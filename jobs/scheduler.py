@@ -55,8 +55,9 @@ from shared.results import ResultsStore, storage_root
 
 REPO = Path(__file__).resolve().parents[1]
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
-# Kept out of every job's upload (Ray also skips what .gitignore lists).
-EXCLUDES = [".venv", ".git", "data", "results", "__pycache__", ".pytest_cache", ".ruff_cache"]
+# Kept out of every job's upload (Ray also skips what .gitignore lists). Gitignore patterns: "/data" is the top-level
+# folder only; a bare "data" would also drop shared/data, and jobs would import it from an installed copy or not at all.
+EXCLUDES = [".venv", ".git", "/data", "/results", "__pycache__", ".pytest_cache", ".ruff_cache"]
 UNKNOWN = "UNKNOWN"  # a job status the cluster did not answer this poll (asked again at the next)
 MAX_LOST = 5  # jobs of one node lost by the cluster before the node fails (lost jobs are not retries)
 

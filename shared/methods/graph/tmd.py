@@ -21,18 +21,27 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 from sklearn.svm import SVC
 
 from shared.config import bounded
-from shared.graphs.motifs import planted_motif_set
+from shared.graphs.svm_distances import DISTANCES, pairwise_distances
 from shared.graphs.tmd import FeatureGraph, distance_matrix
+from shared.graphs.tmd_data import check_tu_classes, load_tmd_graphs
 from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
 
 
 @dataclass
 class MotifDataConfig:
+    name: str = bounded("planted_motifs", choices=["planted_motifs", "tu"], help="tu: a local TU data set")
+    root: str | None = None  # tu: the folder holding <tu_name>_A.txt (or <tu_name>/ or <tu_name>/raw/ in it)
+    tu_name: str | None = None  # tu: the file prefix, e.g. MUTAG
+    subset: int = bounded(0, ge=0, help="tu: a random subset of this many graphs (0: all)")
     graphs: int = bounded(80, ge=10, help="graphs in the set, half per class")
     min_nodes: int = bounded(10, ge=3)
     max_nodes: int = bounded(20, ge=3)
     label_types: int = bounded(3, ge=1)
     seed: int = bounded(0, ge=0)
+
+    def check(self) -> None:
+        if self.name == "tu":  # the files exist and carry classes, before Ray starts
+            check_tu_classes(self.root, self.tu_name)
 
 
 @dataclass
@@ -40,6 +49,7 @@ class TMDConfig(MethodConfig):
     epochs: int = bounded(1, ge=1, le=1, help="one pass: all-pairs distances")
     depth: int = bounded(4, ge=1, le=6, help="L: depth of the computation trees")
     w: float = bounded(1.0, gt=0.0, help="depth weight w(l), the same at every level")
+    distance: str = bounded("tmd", choices=list(DISTANCES), help="the SVM's D in exp(-gamma D): tmd or a baseline")
     gammas: list = bounded([0.01, 0.05, 0.1], help="kernel exp(-gamma TMD): gamma candidates")
     svm_c: list = bounded([1.0, 10.0, 100.0], help="SVM C candidates")
     test_share: float = bounded(0.3, gt=0.0, lt=1.0)
@@ -51,15 +61,14 @@ class TMDTrainer(Trainer):
 
     def __init__(self, config: TMDConfig) -> None:
         super().__init__(config)
-        d = config.data
-        self.data = planted_motif_set(d.graphs, d.min_nodes, d.max_nodes, d.label_types, d.seed)
+        self.data = load_tmd_graphs(config.data)
         self.distances: np.ndarray | None = None
 
     def fit_epoch(self) -> dict[str, float]:
         graphs, _ = self.data
-        self.distances = distance_matrix(graphs, self.config.depth, self.config.w)
+        self.distances = pairwise_distances(graphs, self.config.distance, self.config.depth, self.config.w)
         self.epoch += 1
-        return {"loss": 0.0, "mean_tmd": float(self.distances.mean())}
+        return {"loss": 0.0, "mean_distance": float(self.distances.mean())}
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "distances": self.distances}
@@ -101,7 +110,7 @@ def tmd_svm_accuracy(distances: np.ndarray, labels: np.ndarray, train: np.ndarra
 
 
 class TMDSVM(Evaluator):
-    metrics = ("tmd_svm_accuracy", "histogram_svm_accuracy", "mean_tmd")
+    metrics = ("tmd_svm_accuracy", "histogram_svm_accuracy", "mean_tmd", "svm_accuracy")
 
     def evaluate(self, artifact: tuple[np.ndarray, list[FeatureGraph], np.ndarray]) -> dict[str, float]:
         distances, graphs, labels = artifact
@@ -109,12 +118,14 @@ class TMDSVM(Evaluator):
         index = np.arange(len(labels))
         train, test = train_test_split(index, test_size=cfg.test_share, stratify=labels, random_state=cfg.data.seed)
         histograms = np.array([g.x.sum(axis=0) for g in graphs])
+        accuracy = tmd_svm_accuracy(distances, labels, train, test, list(cfg.gammas), list(cfg.svm_c), cfg.seed)
+        is_tmd = cfg.distance == "tmd"  # svm_accuracy: whichever distance; the tmd_ names only for TMD's own
         return {
-            "tmd_svm_accuracy": tmd_svm_accuracy(distances, labels, train, test, list(cfg.gammas), list(cfg.svm_c),
-                                                 cfg.seed),
+            "tmd_svm_accuracy": accuracy if is_tmd else float("nan"),
             "histogram_svm_accuracy": _fit_score(histograms[train], labels[train], histograms[test], labels[test],
                                                  {"C": list(cfg.svm_c)}, SVC(), cfg.seed),
-            "mean_tmd": float(distances.mean()),
+            "mean_tmd": float(distances.mean()) if is_tmd else float("nan"),
+            "svm_accuracy": accuracy,
         }
 
 
