@@ -72,24 +72,30 @@ def cache_key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def text_embeddings(corpus: str, n_docs: int) -> dict[str, torch.Tensor]:
-    """{sentences, sentence_doc, documents}: MiniLM embeddings of the corpus, from the cache or encoded once."""
+def corpus_sentences(corpus: str, n_docs: int) -> tuple[list[str], list[str], list[int], str]:
+    """(documents, their sentences, each sentence's document, a hash of the documents' text) of a corpus: what
+    every embedding cache of the corpus is keyed on and encodes."""
     from shared.lm.corpora import documents
 
     docs = documents(corpus)
     docs = docs if n_docs < 0 else docs[:n_docs]
-    text_hash = hashlib.sha256("\n".join(docs).encode()).hexdigest()
+    sentences, owner = [], []
+    for i, doc in enumerate(docs):
+        for sentence in split_sentences(doc):
+            sentences.append(sentence)
+            owner.append(i)
+    return docs, sentences, owner, hashlib.sha256("\n".join(docs).encode()).hexdigest()
+
+
+def text_embeddings(corpus: str, n_docs: int) -> dict[str, torch.Tensor]:
+    """{sentences, sentence_doc, documents}: MiniLM embeddings of the corpus, from the cache or encoded once."""
+    docs, sentences, owner, text_hash = corpus_sentences(corpus, n_docs)
     key = cache_key({"encoder": ENCODER, "corpus": corpus, "text": text_hash, "min_chars": MIN_SENTENCE_CHARS})
     path = cache_root() / "sparse_embeddings" / f"text-{corpus}-{key}.pt"
     if path.exists():
         return torch.load(path, weights_only=True)
     from shared.text import encode_texts  # the encoder only on a cache miss
 
-    sentences, owner = [], []
-    for i, doc in enumerate(docs):
-        for sentence in split_sentences(doc):
-            sentences.append(sentence)
-            owner.append(i)
     out = {"sentences": encode_texts(sentences), "sentence_doc": torch.tensor(owner),
            "documents": encode_texts(docs)}
     save_whole(out, path)

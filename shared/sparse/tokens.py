@@ -8,7 +8,6 @@ in its own document), and a query's one relevant document is its source. The SAE
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 
 from shared.cache import cache_root, save_whole
 from shared.config import bounded
-from shared.sparse.embeddings import ENCODER, MIN_SENTENCE_CHARS, cache_key, split, split_sentences
+from shared.sparse.embeddings import ENCODER, MIN_SENTENCE_CHARS, cache_key, corpus_sentences, split
 
 
 @dataclass
@@ -51,11 +50,7 @@ class TokenSet:
 
 def sentence_token_embeddings(corpus: str, n_docs: int) -> dict[str, list[torch.Tensor] | torch.Tensor]:
     """{tokens: per sentence (tokens, 384) float16, sentence_doc}: from the cache or encoded once."""
-    from shared.lm.corpora import documents
-
-    docs = documents(corpus)
-    docs = docs if n_docs < 0 else docs[:n_docs]
-    text_hash = hashlib.sha256("\n".join(docs).encode()).hexdigest()
+    _, sentences, owner, text_hash = corpus_sentences(corpus, n_docs)
     key = cache_key({"encoder": ENCODER, "corpus": corpus, "text": text_hash, "min_chars": MIN_SENTENCE_CHARS,
                      "output": "token_embeddings without [CLS]/[SEP]"})
     path = cache_root() / "sparse_embeddings" / f"tokens-{corpus}-{key}.pt"
@@ -63,11 +58,6 @@ def sentence_token_embeddings(corpus: str, n_docs: int) -> dict[str, list[torch.
         return torch.load(path, weights_only=True)
     from shared.text import _model  # the encoder only on a cache miss
 
-    sentences, owner = [], []
-    for i, doc in enumerate(docs):
-        for sentence in split_sentences(doc):
-            sentences.append(sentence)
-            owner.append(i)
     out = _model().encode(sentences, output_value="token_embeddings", show_progress_bar=False)
     tokens = [t[1:-1].float().cpu().half() for t in out]  # drop [CLS] and [SEP]
     result = {"tokens": tokens, "sentence_doc": torch.tensor(owner)}
