@@ -149,6 +149,46 @@ def set_rng_state(generator: torch.Generator, state: Mapping[str, torch.Tensor])
     generator.set_state(state["generator"])
 
 
+class StepTrainer(Trainer):
+    """A hand-written loop over one torch model and one optimizer, its batches drawn from a numpy generator
+    ``self.rng`` (``None`` where a method draws none). What such loops share: one optimizer ``step`` and the
+    resume state (model, optimizer, epoch, both generators), so that a resumed run draws the same batches."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    rng: Any = None  # np.random.Generator of the training batches, or None
+
+    def step(self, loss: torch.Tensor, clip: float = 0.0) -> float:
+        """One optimizer step on ``loss`` (gradient norm clipped to ``clip`` when > 0); returns its value."""
+        import torch
+
+        self.optimizer.zero_grad()
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        return loss.item()
+
+    def state_dict(self) -> dict[str, Any]:
+        import torch
+
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
+                 "torch_rng": torch.get_rng_state()}
+        if self.rng is not None:
+            state["rng"] = self.rng.bit_generator.state
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.rng is not None:
+            self.rng.bit_generator.state = state["rng"]
+
+
 class GradientTrainer(Trainer):
     """The plain training loop. Subclasses write ``build_model``, ``batches`` and ``loss``.
 

@@ -31,7 +31,7 @@ from shared.graphs.graphon import (
     reconstruct,
     sample_graph,
 )
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
 
 
 @dataclass
@@ -62,7 +62,7 @@ def normalised_adjacency(adjacency: np.ndarray) -> torch.Tensor:
     return torch.tensor(scale[:, None] * a * scale[None, :], dtype=torch.float32)
 
 
-class GraphonSamplingTrainer(Trainer):
+class GraphonSamplingTrainer(StepTrainer):
     config: GraphonSamplingConfig
 
     def __init__(self, config: GraphonSamplingConfig) -> None:
@@ -91,20 +91,10 @@ class GraphonSamplingTrainer(Trainer):
     def fit_epoch(self) -> dict[str, float]:
         nodes = torch.from_numpy(self.nodes)
         for _ in range(self.config.steps_per_epoch):
-            loss = torch.nn.functional.cross_entropy(self.forward(self.sub, self.features[nodes]), self.labels[nodes])
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+            loss = self.step(torch.nn.functional.cross_entropy(self.forward(self.sub, self.features[nodes]),
+                                                               self.labels[nodes]))
         self.epoch += 1
-        return {"loss": loss.item(), "sampled_nodes": float(len(self.nodes))}
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch}
-
-    def load_state_dict(self, state) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
+        return {"loss": loss, "sampled_nodes": float(len(self.nodes))}
 
     def artifact(self) -> GraphonSamplingTrainer:
         return self

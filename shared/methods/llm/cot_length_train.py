@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from shared.config import ConfigError, bounded
 from shared.lm.cot_length import END, PAD, VOCAB, encode, final_answer, random_tree, value, worked_example
 from shared.lm.model import GPT, GPTConfig
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
 
 PER_STEP = (1, 2, 4, 8)  # the chains of thought the model learns and is asked for (t, operators per step)
 
@@ -67,7 +67,7 @@ def tree_batch(rng: np.random.Generator, size: int, min_ops: int, max_ops: int) 
     return ids, mask
 
 
-class CoTTrainer(Trainer):
+class CoTTrainer(StepTrainer):
     config: CoTTrainConfig
 
     def __init__(self, config: CoTTrainConfig) -> None:
@@ -95,23 +95,9 @@ class CoTTrainer(Trainer):
             logits = self.model(ids[:, :-1])
             losses = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
             loss = (losses * mask[:, 1:]).sum() / mask[:, 1:].sum()
-            self.optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-            total += loss.item()
+            total += self.step(loss, clip=1.0)
         self.epoch += 1
         return {"loss": total / c.steps_per_epoch}
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
-
-    def load_state_dict(self, state) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.rng.bit_generator.state = int(state["epoch"]), state["rng"]
-        torch.set_rng_state(state["torch_rng"])
 
     def artifact(self) -> GPT:
         return self.model

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from shared.config import bounded
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
 
 
 @dataclass
@@ -67,7 +67,7 @@ class ContextModel(nn.Module):
         return self.read_out(self.body(self.read_in(x) + self.positions[:t], mask=mask, is_causal=True))
 
 
-class ICRMTrainer(Trainer):
+class ICRMTrainer(StepTrainer):
     config: ICRMConfig
 
     def __init__(self, config: ICRMConfig) -> None:
@@ -98,21 +98,9 @@ class ICRMTrainer(Trainer):
             if c.arm == "erm":  # the same examples, each without context
                 x, y = x.reshape(-1, 1, 2), y.reshape(-1, 1)
             loss = nn.functional.cross_entropy(self.model(x).flatten(0, 1), y.flatten())
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item()
+            total += self.step(loss)
         self.epoch += 1
         return {"loss": total / c.steps_per_epoch}
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.rng.bit_generator.state = int(state["epoch"]), state["rng"]
 
     def artifact(self) -> ICRMTrainer:
         return self

@@ -28,7 +28,7 @@ from shared.lm.position_bias import (
     first_token_mass,
     retrieval_batch,
 )
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
 
 
 @dataclass
@@ -69,7 +69,7 @@ class PositionBiasConfig(MethodConfig):
         return {"window": self.model.window, "prefix": self.model.prefix, "gamma": self.model.gamma}
 
 
-class PositionBiasTrainer(Trainer):
+class PositionBiasTrainer(StepTrainer):
     config: PositionBiasConfig
 
     def __init__(self, config: PositionBiasConfig) -> None:
@@ -95,22 +95,9 @@ class PositionBiasTrainer(Trainer):
                                               c.data.burstiness, c.data.eps)
             loss = torch.nn.functional.cross_entropy(self.model(torch.tensor(tokens, dtype=torch.float32)),
                                                      torch.from_numpy(targets))
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item()
+            total += self.step(loss)
         self.epoch += 1
         return {"loss": total / c.steps_per_epoch}
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
-
-    def load_state_dict(self, state) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.rng.bit_generator.state = int(state["epoch"]), state["rng"]
-        torch.set_rng_state(state["torch_rng"])
 
     def artifact(self) -> PositionBiasTrainer:
         return self
