@@ -84,3 +84,27 @@ def head_cluster(num_cpus: int = 2) -> Iterator[dict]:
         import shutil
 
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def trial_processes() -> list:
+    """The Tune trial workers of this test's own Ray (descendants of this process), never another user's."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if cmd.startswith("ray::") and "Trainable" in cmd:
+            found.append(proc)
+    return found
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -16,10 +16,8 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from jobs.damage_notes import CHECKPOINT_FALLBACK
@@ -35,7 +33,7 @@ from shared.checkpoint import (
 )
 from shared.registry import get_method
 from shared.results import DamagedResultsError, ResultsStore, RunInfo
-from tests.helpers import tiny
+from tests.helpers import tiny, trial_processes, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,28 +172,6 @@ def test_tune_restore_of_a_damaged_checkpoint_resumes_from_the_previous_one(loca
     assert rows.loc[rows["metric"] == CHECKPOINT_FALLBACK, "value"].tolist() == [1.0]
 
 
-def my_trial_processes() -> list[psutil.Process]:
-    """The trial workers of this test's own Ray (descendants of this process), never another user's."""
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            cmd = " ".join(proc.cmdline())
-        except psutil.Error:
-            continue
-        if cmd.startswith("ray::") and "Trainable" in cmd:
-            found.append(proc)
-    return found
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.mark.slow
 def test_a_trial_whose_checkpoints_are_all_truncated_restarts_from_scratch(local_ray, tmp_path: Path):
     """The break as found: the worker dies, every checkpoint of the unfinished trial is truncated; before, Tune
@@ -209,7 +185,7 @@ def test_a_trial_whose_checkpoints_are_all_truncated_restarts_from_scratch(local
     runner.start()
     try:
         wait_for(lambda: any("epoch=000002" in f for f in store.files(plan.experiment)), 240, "epoch 2")
-        victims = my_trial_processes()
+        victims = trial_processes()
         assert victims, "no trial process of this test's Ray"
         for proc in victims:
             proc.send_signal(signal.SIGKILL)

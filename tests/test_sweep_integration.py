@@ -19,7 +19,7 @@ import ray
 
 from jobs.sweep import main, plan_sweep, run_sweep
 from shared.results import ResultsStore
-from tests.helpers import tiny
+from tests.helpers import tiny, trial_processes, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 FIXED = ["optim.lr=0.001", "temperature=0.5", "seed=0"]  # fixed keys leave only lam in the search space
@@ -87,24 +87,6 @@ def test_trainer_and_evaluator_actors_share_checkpoints(local_ray, tmp_path: Pat
     assert ray.get(other.load.remote(ckpt)) == 2
     assert [h["epoch"] for h in ray.get(other.fit.remote())] == [3]
     ray.kill(other)
-
-
-def trial_processes() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if cmd.startswith("ray::") and "Trainable" in cmd:
-            found.append(proc)
-    return found
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.mark.slow
