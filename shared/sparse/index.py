@@ -25,8 +25,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-BLOCK_CELLS = 1 << 23  # documents x queries scored at once (32 MiB of float32 scores)
+BLOCK_CELLS = 1 << 26  # documents x queries scored at once (256 MiB of float32 scores)
 GROUP = 64  # documents per group of the top-k selection (its maxima bound which groups can hold the top k)
+# The sparse x sparse path (scipy's sparse output, each query's stored scores ranked) costs ~this many times more
+# per (query, posting) pair than the dense block per stored code value and query: it wins only when queries touch
+# few documents (rare latents, small k). Measured on synthetic Zipf codes (``jobs/bench_retrieval.py``).
+SPARSE_PATH_RATIO = 40
 
 
 def to_csr(codes: torch.Tensor | np.ndarray | sp.spmatrix) -> sp.csr_matrix:
@@ -58,7 +62,7 @@ def top_k_columns(scores: np.ndarray, k: int, group: int = GROUP) -> tuple[np.nd
     if n_groups * group != n:  # pad to whole groups with scores no document can lose to
         scores = np.concatenate([scores, np.full((n_groups * group - n, b), -np.inf, scores.dtype)])
     groups = scores.reshape(n_groups, group, b)
-    maxima = groups.max(axis=1)  # (groups, queries)
+    maxima = torch.from_numpy(groups).amax(dim=1).numpy()  # (groups, queries); numpy's middle-axis max is ~6x slower
     bound = np.partition(maxima, n_groups - k, axis=0)[n_groups - k]  # per query: a lower bound of its k-th score
     cand_group, cand_query = np.nonzero(maxima >= bound)  # >= k groups per query, few beyond k
     vals = groups[cand_group, :, cand_query].ravel()  # (candidates x group) scores
@@ -68,6 +72,26 @@ def top_k_columns(scores: np.ndarray, k: int, group: int = GROUP) -> tuple[np.nd
     starts = np.searchsorted(query[order], np.arange(b))
     take = order[starts[:, None] + np.arange(k)]
     return ids[take], vals[take]
+
+
+def top_k_sparse_rows(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k_rows`` of a sparse score matrix whose missing entries are 0, reading only each row's stored scores:
+    exact whenever a row has at least k positive scores (no unstored 0 can enter its top k); the other rows (few
+    overlapping documents, or negative scores) take the dense path. A loop over queries, not documents."""
+    k = min(k, scores.shape[1])
+    ids = np.empty((scores.shape[0], k), dtype=np.int64)
+    vals = np.empty((scores.shape[0], k), dtype=np.float32)
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    positive = np.bincount(rows[scores.data > 0], minlength=scores.shape[0])
+    for row in range(scores.shape[0]):
+        start, end = scores.indptr[row], scores.indptr[row + 1]
+        if positive[row] >= k:
+            i, v = top_k_rows(scores.data[None, start:end], k)
+            ids[row], vals[row] = scores.indices[start:end][i[0]], v[0]
+        else:
+            i, v = top_k_rows(scores[row].toarray(), k)
+            ids[row], vals[row] = i[0], v[0]
+    return ids, vals
 
 
 def keep_largest_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
@@ -84,18 +108,23 @@ def keep_largest_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 @dataclass
 class InvertedIndex:
     postings: sp.csc_matrix  # documents x latents, column-major: latent -> its documents
-    block: int = 256  # at most this many queries scored at once (and at most BLOCK_CELLS scores)
-    rows: sp.csr_matrix = field(init=False, repr=False)  # the same codes, row-major: document -> its latents
+    block: int = 128  # at most this many queries scored at once (and at most BLOCK_CELLS scores)
+    rows: sp.csr_matrix = field(init=False, repr=False)  # the same codes, row-major (+ empty rows to whole groups)
+    posting_lengths: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.rows = self.postings.tocsr()
+        rows = self.postings.tocsr()
+        n, pad = rows.shape[0], -rows.shape[0] % GROUP  # empty rows up to whole groups: the score block needs no copy
+        indptr = np.concatenate([rows.indptr, np.full(pad, rows.indptr[-1], rows.indptr.dtype)])
+        self.rows = sp.csr_matrix((rows.data, rows.indices, indptr), shape=(n + pad, rows.shape[1]))
+        self.posting_lengths = np.diff(self.postings.indptr)
 
     @classmethod
-    def build(cls, codes: torch.Tensor | np.ndarray | sp.spmatrix, block: int = 256) -> InvertedIndex:
+    def build(cls, codes: torch.Tensor | np.ndarray | sp.spmatrix, block: int = 128) -> InvertedIndex:
         return cls(to_csr(codes).tocsc(), block)
 
     @classmethod
-    def from_shards(cls, shards: list[sp.spmatrix], block: int = 256) -> InvertedIndex:
+    def from_shards(cls, shards: list[sp.spmatrix], block: int = 128) -> InvertedIndex:
         """The index of the row blocks stacked in order (shards coded apart, e.g. as Ray tasks, whose results are
         read-only views of the object store: copied before ``to_csr`` drops explicit zeros in place)."""
         return cls(sp.vstack([to_csr(sp.csr_matrix(s, copy=True)) for s in shards], format="csr").tocsc(), block)
@@ -113,11 +142,18 @@ class InvertedIndex:
         q = to_csr(queries)
         if q.shape[1] != self.rows.shape[1]:
             raise ValueError(f"queries have {q.shape[1]} latents, the index {self.rows.shape[1]}")
-        step = max(1, min(self.block, BLOCK_CELLS // max(1, self.n_docs)))
+        step = max(1, min(self.block, BLOCK_CELLS // max(1, self.rows.shape[0])))
         ids, vals = [], []
         for start in range(0, q.shape[0], step):
-            dense = np.ascontiguousarray(q[start:start + step].toarray().T)  # (latents x block) query codes
-            i, v = top_k_columns(np.asarray(self.rows @ dense, dtype=np.float32), k)
+            block = q[start:start + step]
+            touched = self.posting_lengths[block.indices].sum()  # (query, posting) pairs the sparse product walks
+            if touched * SPARSE_PATH_RATIO < self.rows.nnz * block.shape[0] and self.n_docs > 4 * GROUP:
+                i, v = top_k_sparse_rows((block @ self.postings.T).tocsr().astype(np.float32, copy=False), k)
+            else:
+                dense = np.ascontiguousarray(block.toarray().T)  # (latents x block) query codes
+                scores = np.asarray(self.rows @ dense, dtype=np.float32)  # (documents + padding) x block
+                scores[self.n_docs:] = -np.inf
+                i, v = top_k_columns(scores, min(k, self.n_docs))
             ids.append(i)
             vals.append(v)
         return np.concatenate(ids), np.concatenate(vals)
