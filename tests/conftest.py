@@ -57,7 +57,7 @@ LONGEST_FIRST = (
     "test_reproduction_ssl.py", "test_sweep_integration.py", "test_distributed.py", "test_sfa.py",
     "test_damaged_files.py", "test_reproduction_disentangled.py", "test_reproduction_graph.py",
     "test_reproduction_seqtopk.py", "test_reproduction_theory.py", "test_reproduction_sparse.py", "test_tmd.py",
-    "test_reproduction_ssr.py",
+    "test_reproduction_ssr.py", "test_sparse_features.py",
     "test_position_bias.py", "test_graphon_sampling.py", "test_reproduction_reed.py", "test_reproduction_ram.py",
     "test_optgnn.py", "test_neural_sfe.py",
     "test_kv_margin.py", "test_infoot.py", "test_g1.py",

@@ -1,6 +1,6 @@
 """Corpus coding and index building as Ray tasks over shards (``jobs/sharded_index.py``): the stacked shards give
 the same index and the same search results as coding the whole corpus in one process; the bench uses it. And the
-index's sparse top-k (only the stored scores of each query are ranked) by hand."""
+index's exact top-k selection (group maxima bound which documents can enter the top k) by hand and at scale."""
 from __future__ import annotations
 
 import numpy as np
@@ -46,28 +46,28 @@ def test_bench_builds_its_corpus_in_ray_tasks(local_ray):
     assert rows[0]["same_scores"]
 
 
-def test_sparse_top_k_reads_stored_scores_and_falls_back_to_dense_rows_by_hand():
-    import scipy.sparse as sp
+def test_top_k_columns_by_hand_ties_negatives_and_padding():
+    from shared.sparse.index import top_k_columns
 
-    from shared.sparse.index import top_k_sparse_rows
-
-    dense = np.array([[0.0, 3.0, 0.0, 1.0, 2.0],  # 3 positive scores >= k: read from the stored entries
-                      [0.0, -1.0, 0.0, 0.5, 0.0],  # 1 positive < k: unstored zeros outrank the -1 (dense path)
-                      [0.0, 0.0, 0.0, 0.0, 0.0]], dtype=np.float32)  # nothing stored
-    ids, vals = top_k_sparse_rows(sp.csr_matrix(dense), 2)
+    scores = np.array([[0.0, -1.0, 0.0], [3.0, -2.0, 0.0], [0.0, -0.5, 0.0], [1.0, -3.0, 0.0], [2.0, -4.0, 0.0]],
+                      dtype=np.float32)  # columns: positives, all negative (the best is -0.5), all tied
+    ids, vals = top_k_columns(scores, 2, group=2)  # 5 documents in groups of 2: the last group padded
     assert ids[0].tolist() == [1, 4] and vals[0].tolist() == [3.0, 2.0]
-    assert ids[1, 0] == 3 and vals[1].tolist() == [0.5, 0.0] and ids[1, 1] != 1
-    assert vals[2].tolist() == [0.0, 0.0]
+    assert ids[1].tolist() == [2, 0] and vals[1].tolist() == [-0.5, -1.0]
+    assert vals[2].tolist() == [0.0, 0.0] and len(set(ids[2].tolist())) == 2
 
 
-def test_search_over_a_large_sparse_corpus_equals_dense_scoring():
-    from shared.sparse.index import DENSE_TOP_K_DOCS
+def test_search_over_a_large_corpus_equals_dense_scoring_with_signed_codes_and_ties():
     from shared.sparse.sae import topk_relu
 
     g = torch.Generator().manual_seed(0)
-    docs = topk_relu(torch.randn(DENSE_TOP_K_DOCS + 500, 256, generator=g), 4)  # sparse path: few stored scores
+    docs = topk_relu(torch.randn(5000, 256, generator=g), 4)
+    docs[::3] *= -1  # signed values: untouched documents (score 0) can outrank touched ones
+    docs[4000:4100] = docs[0]  # 100 identical documents: tied scores across groups
     queries = topk_relu(torch.randn(30, 256, generator=g), 4)
+    queries[1] = docs[0]
     ids, vals = InvertedIndex.build(docs, block=16).search(queries, 10)
     dense = (queries @ docs.T).numpy()
     np.testing.assert_allclose(vals, np.sort(dense, axis=1)[:, ::-1][:, :10], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(dense, ids, axis=1), vals, rtol=1e-5, atol=1e-6)
+    assert all(len(set(row)) == 10 for row in ids.tolist())  # distinct documents

@@ -88,3 +88,64 @@ def test_bench_writes_the_accuracy_latency_plot_of_learnt_codes(tmp_path, capsys
     assert any(r[6] == "True" for r in rows)
     assert (tmp_path / "out" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Pareto" in capsys.readouterr().out
+
+
+# The CSR claim on the project's SSL image features: a SimCLR (width-8 convnet, 2 epochs, 512 shapes images) is
+# trained once, its backbone features (64-d) are the frozen embeddings; CSR, MRL and PCA at k = 4 (20 epochs),
+# settings and tolerance from seeds 0, 1, asserted on held-out seeds 2, 3 (the seed varies the heads' init; the
+# checkpoint's split is fixed, data.seed does not apply to checkpoint features).
+SSL_CLAIM_SIMCLR = ["epochs=2", "batch_size=64", "threads=1", "data.n_train=512", "data.n_test=256", "model.width=8",
+                    "model.proj_hidden=32", "model.proj_dim=16", "seed=0"]
+
+
+@pytest.fixture(scope="module")
+def ssl_feature_heads(tmp_path_factory) -> dict[str, list[dict[str, float]]]:
+    import os
+
+    spec = get_method("simclr")
+    cfg = spec.load_config(SSL_CLAIM_SIMCLR)
+    trainer = spec.make_trainer(cfg)
+    for _ in range(cfg.epochs):
+        trainer.fit_epoch()
+    checkpoint = save_checkpoint(tmp_path_factory.mktemp("simclr_claim") / "checkpoint_000002", spec, cfg, trainer)
+    old_cache = os.environ.get("RAYSTUDY_CACHE")
+    os.environ["RAYSTUDY_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        out: dict[str, list[dict[str, float]]] = {"csr": [], "mrl": []}
+        for seed in (2, 3):
+            for method in out:
+                head = get_method(method)
+                head_cfg = head.load_config(["epochs=20", "batch_size=64", "threads=1", "k=4", f"seed={seed}",
+                                             "data.source=checkpoint", f"data.checkpoint={checkpoint}"])
+                head_trainer = head.make_trainer(head_cfg)
+                for _ in range(head_cfg.epochs):
+                    head_trainer.fit_epoch()
+                out[method].append(head.evaluate(head_cfg, head_trainer.artifact(), head_trainer.data))
+    finally:
+        if old_cache is None:
+            os.environ.pop("RAYSTUDY_CACHE")
+        else:
+            os.environ["RAYSTUDY_CACHE"] = old_cache
+    return out
+
+
+def _mean(runs: list[dict[str, float]], key: str) -> float:
+    return sum(r[key] for r in runs) / len(runs)
+
+
+@pytest.mark.slow
+def test_csr_on_ssl_features_is_no_worse_than_mrl_at_k4(ssl_feature_heads):
+    # seeds 0-4: nn_acc CSR 0.273 0.250 0.266 0.270 0.234, MRL 0.242 0.258 0.285 0.250 0.254 (tuning 0, 1: +0.011)
+    h = ssl_feature_heads
+    assert _mean(h["csr"], "nn_acc") >= _mean(h["mrl"], "nn_acc") - 0.03
+    assert all(r["active_dims"] <= 4 for r in h["csr"])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="does not hold at this scale (SimCLR width 8, 2 epochs, 512 shapes images; "
+                                       "k = 4 of 64-d features): nn_acc CSR 0.273 0.250 0.266 0.270 0.234 vs PCA-4 "
+                                       "0.289 on seeds 0-4 (PCA-4 equals the full 64-d features' 0.289); "
+                                       "CSR's dead fraction 0.88-0.91")
+def test_csr_on_ssl_features_beats_pca_at_k4(ssl_feature_heads):
+    h = ssl_feature_heads
+    assert _mean(h["csr"], "nn_acc") >= _mean(h["csr"], "nn_acc_pca") - 0.01
