@@ -29,14 +29,15 @@ from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resource
 
 @dataclass
 class MotifDataConfig:
-    name: str = bounded("planted_motifs", choices=["planted_motifs", "tu"], help="tu: a local TU data set")
+    name: str = bounded("planted_motifs", choices=["planted_motifs", "sbm_homophily", "tu"],
+                        help="sbm_homophily: two-block SBM graphs at homophily 0.5 vs 0.7; tu: a local TU data set")
     root: str | None = None  # tu: the folder holding <tu_name>_A.txt (or <tu_name>/ or <tu_name>/raw/ in it)
     tu_name: str | None = None  # tu: the file prefix, e.g. MUTAG
     subset: int = bounded(0, ge=0, help="tu: a random subset of this many graphs (0: all)")
     graphs: int = bounded(80, ge=10, help="graphs in the set, half per class")
-    min_nodes: int = bounded(10, ge=3)
-    max_nodes: int = bounded(20, ge=3)
-    label_types: int = bounded(3, ge=1)
+    min_nodes: int = bounded(10, ge=3, help="planted_motifs (sbm_homophily: fixed, shared.graphs.tmd_data)")
+    max_nodes: int = bounded(20, ge=3, help="planted_motifs")
+    label_types: int = bounded(3, ge=1, help="planted_motifs")
     seed: int = bounded(0, ge=0)
 
     def check(self) -> None:
