@@ -126,10 +126,8 @@ def test_baseline_distances_and_the_planted_motif_task():
 
 
 def test_the_graph_distances_study_validates_at_smoke_scale():
-    from jobs.studyconfig import load_study
-
     from jobs.scheduler import StudyScheduler
-    from jobs.studyconfig import study_id
+    from jobs.studyconfig import load_study, study_id
 
     for smoke in (False, True):
         study = load_study(ROOT / "configs" / "studies" / "graph_distances.yaml", smoke=smoke)
