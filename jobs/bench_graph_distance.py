@@ -14,11 +14,13 @@ the same shards both times; prints both wall times and their ratio (2.0 is linea
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import numpy as np  # noqa: E402
 
@@ -91,11 +93,12 @@ def worker_scaling(count: int, depth: int, w: float, seed: int) -> None:
 
     import ray
 
+    from cluster import connect
     from jobs.graph_distances import all_pairs, run
 
     graphs, _ = planted_motif_set(count, 10, 20, 3, seed)
     shard_size = -(-len(all_pairs(count)) // 4)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    connect(num_cpus=2, dashboard=False)  # a local Ray of 2 CPUs (token auth, as every entry point)
     try:
         times, matrices = {}, {}
         for workers in (1, 2):

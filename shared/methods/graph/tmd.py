@@ -2,7 +2,8 @@
 and Stability of Graph Neural Networks", Chuang and Jegelka, NeurIPS 2022).
 
 One "epoch" computes the all-pairs TMD of the planted-motif set (``shared.graphs.motifs``: random labelled trees
-vs the same trees with a planted triangle) with the memoised data-set cache (``shared.graphs.tmd.TreeCache``). The
+vs the same trees with a planted triangle; or ``data.name=sbm_homophily``, two-block SBM graphs at edge homophily
+0.5 vs 0.7, or a local TU set) with the memoised data-set cache (``shared.graphs.tmd.TreeCache``). The
 evaluator splits the graphs (``test_share`` held out, stratified, by ``data.seed``), picks gamma and C of an SVM on
 the kernel exp(-gamma TMD) by cross-validation inside the training part (the official ``svc.py`` picks gamma by 10
 random splits inside train; the kernel need not be PSD, sklearn accepts it), and reports the test accuracy beside a
