@@ -9,7 +9,8 @@ same planted-motif graphs; the distances must agree to 1e-6. Prints the two rate
 
 ``--scaling N``: the Ray all-pairs job (``jobs/graph_distances.py``) over N planted-motif graphs on a local Ray of 2
 CPUs, once with 1 worker (each shard task holds both CPUs, so one runs at a time) and once with 2 (one CPU each),
-the same shards both times; prints both wall times and their ratio (2.0 is linear scaling).
+the same shards both times, after an untimed warm-up that starts the workers; prints both wall times and their ratio
+(2.0 is linear scaling).
 """
 from __future__ import annotations
 
@@ -100,6 +101,8 @@ def worker_scaling(count: int, depth: int, w: float, seed: int) -> None:
     shard_size = -(-len(all_pairs(count)) // 4)
     connect(num_cpus=2, dashboard=False)  # a local Ray of 2 CPUs (token auth, as every entry point)
     try:
+        with tempfile.TemporaryDirectory() as out:  # warm-up: both workers started and the code imported, untimed
+            run(Path(out), graphs[:4], "tmd", depth, w, 2)
         times, matrices = {}, {}
         for workers in (1, 2):
             with tempfile.TemporaryDirectory() as out:
