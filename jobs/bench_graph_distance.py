@@ -1,20 +1,27 @@
 """Pairs per second of our TMD against a direct transcription of the paper's recursive algorithm, side by side.
 
-    python jobs/bench_graph_distance.py [--graphs 12] [--depth 4] [--w 0.5] [--seed 0]
+    python jobs/bench_graph_distance.py [--graphs 12] [--depth 4] [--w 0.5] [--seed 0] [--scaling 40]
 
 The direct transcription computes TD(T_a, T_b) recursively from the definition, one ``ot.emd2`` per pair of trees it
 meets, no caching (the published reference's approach, ``recursive_tmd``); ours is the memoised data-set cache
 (``shared.graphs.tmd.TreeCache``: each distinct pair of subtrees once, transports as assignments). Both run on the
 same planted-motif graphs; the distances must agree to 1e-6. Prints the two rates and their ratio.
+
+``--scaling N``: the Ray all-pairs job (``jobs/graph_distances.py``) over N planted-motif graphs on a local Ray of 2
+CPUs, once with 1 worker (each shard task holds both CPUs, so one runs at a time) and once with 2 (one CPU each),
+the same shards both times, after an untimed warm-up that starts the workers; prints both wall times and their ratio
+(2.0 is linear scaling).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import numpy as np  # noqa: E402
 
@@ -56,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--w", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scaling", type=int, default=0, metavar="N",
+                        help="also time the Ray all-pairs job on N graphs with 1 and 2 workers (0: skip)")
     args = parser.parse_args(argv)
-    if args.graphs < 2 or args.depth < 1 or args.w <= 0:
-        print("error: need --graphs >= 2, --depth >= 1, --w > 0", file=sys.stderr)
+    if args.graphs < 2 or args.depth < 1 or args.w <= 0 or args.scaling and args.scaling < 4:
+        print("error: need --graphs >= 2, --depth >= 1, --w > 0, --scaling 0 or >= 4", file=sys.stderr)
         return 2
     graphs, _ = planted_motif_set(args.graphs, 10, 20, 3, args.seed)
     pairs = [(i, j) for i in range(len(graphs)) for j in range(i + 1, len(graphs))]
@@ -74,7 +83,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| direct recursive transcription (ot.emd2, no caching) | {len(pairs) / direct_s:.2f} |")
     print(f"| ours (memoised tree cache, assignments) | {len(pairs) / ours_s:.2f} |")
     print(f"speed-up {direct_s / ours_s:.1f}x; largest distance difference {gap:.2e}")
+    if args.scaling:
+        worker_scaling(args.scaling, args.depth, args.w, args.seed)
     return 0 if gap <= 1e-6 else 1
+
+
+def worker_scaling(count: int, depth: int, w: float, seed: int) -> None:
+    """Wall time of the all-pairs job with 1 worker and with 2 on a local 2-CPU Ray (4 shards, same both times)."""
+    import tempfile
+
+    import ray
+
+    from cluster import connect
+    from jobs.graph_distances import all_pairs, run
+
+    graphs, _ = planted_motif_set(count, 10, 20, 3, seed)
+    shard_size = -(-len(all_pairs(count)) // 4)
+    connect(num_cpus=2, dashboard=False)  # a local Ray of 2 CPUs (token auth, as every entry point)
+    try:
+        with tempfile.TemporaryDirectory() as out:  # warm-up: both workers started and the code imported, untimed
+            run(Path(out), graphs[:4], "tmd", depth, w, 2)
+        times, matrices = {}, {}
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                matrices[workers] = run(Path(out), graphs, "tmd", depth, w, shard_size, task_cpus=2 / workers)["matrix"]
+                times[workers] = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    print(f"Ray all-pairs job, {count} graphs, {len(all_pairs(count))} pairs in 4 shards, depth {depth}")
+    print("| workers | wall s |\n|---|---|")
+    for workers, seconds in times.items():
+        print(f"| {workers} | {seconds:.2f} |")
+    print(f"1 -> 2 workers: {times[1] / times[2]:.2f}x (2.0 linear); matrices equal: "
+          f"{np.allclose(matrices[1], matrices[2], atol=1e-12)}")
 
 
 if __name__ == "__main__":

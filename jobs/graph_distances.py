@@ -54,14 +54,17 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def run(out: Path, graphs: list[FeatureGraph], distance: str, depth: int, w: float, shard_size: int) -> dict:
-    """Compute the missing shards as Ray tasks, then the matrix; returns how many shards were computed."""
+def run(out: Path, graphs: list[FeatureGraph], distance: str, depth: int, w: float, shard_size: int,
+        task_cpus: float = 1.0) -> dict:
+    """Compute the missing shards as Ray tasks (``task_cpus`` each), then the matrix; returns how many shards were
+    computed."""
     pairs = all_pairs(len(graphs))
     shards = [pairs[k:k + shard_size] for k in range(0, len(pairs), shard_size)]
     missing = [k for k in range(len(shards)) if not shard_path(out, k).exists()]
     (out / "shards").mkdir(parents=True, exist_ok=True)
     graphs_ref = ray.put(graphs)
-    refs = {shard_distances.remote(graphs_ref, shards[k], distance, depth, w): k for k in missing}
+    task = shard_distances.options(num_cpus=task_cpus)
+    refs = {task.remote(graphs_ref, shards[k], distance, depth, w): k for k in missing}
     while refs:
         done, _ = ray.wait(list(refs), num_returns=1)
         k = refs.pop(done[0])

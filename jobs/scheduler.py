@@ -540,7 +540,9 @@ class StudyScheduler:
             sweep_node = state.nodes[f"sweep:{node.arm}"]
             items += [f"{k}={_render(v)}" for k, v in self.best_config(sweep_node.experiment).items()]
         seeds = ",".join(str(s) for s in study.seeds)
-        return _q([self._python(), self._script("sweep.py"), arm.method, *items, "--seeds", seeds, *labels, *smoke])
+        data_seed = ["--data-seed"] if study.data_seed else []
+        return _q([self._python(), self._script("sweep.py"), arm.method, *items, "--seeds", seeds, *data_seed,
+                   *labels, *smoke])
 
     def best_config(self, experiment: str) -> dict[str, Any]:
         """The searched keys' values of the best finished trial of a sweep (by the sweep's own metric)."""

@@ -60,6 +60,7 @@ class StudyConfig:
     description: str = ""
     data: dict[str, Any] = field(default_factory=dict)  # data.* overrides applied to every arm
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    data_seed: bool = False  # the seeds vary the data too: each seeds trial sets data.seed = seed (every arm)
     measures: list[str] = field(default_factory=list)
     minimize: list[str] = field(default_factory=list)  # measures where lower is better (the rest: higher)
     metric: str = ""  # the measure that picks each sweep's best configuration (default: the sweep's)
@@ -298,7 +299,10 @@ def topological_arms(study: StudyConfig) -> list[str]:
 
 def study_id(study: StudyConfig, smoke: bool) -> str:
     """Deterministic per study content: the same study resumes under the same id."""
-    content = json.dumps(to_dict(study), sort_keys=True, default=str)
+    fields = to_dict(study)
+    if not fields.get("data_seed"):  # absent when off: the ids of studies without it are what they were
+        fields.pop("data_seed", None)
+    content = json.dumps(fields, sort_keys=True, default=str)
     return f"{study.name}{'-smoke' if smoke else ''}-{hashlib.sha1(content.encode()).hexdigest()[:8]}"
 
 
@@ -370,7 +374,10 @@ def validate_arm_sweeps(study: StudyConfig, smoke: bool, lines: YamlLines | None
             if arm.sweep:
                 validate_sweep(spec, load_sweep(spec, arm_sweep_items(study, arm_name, smoke), smoke=smoke))
             else:  # the seeds node: the arm's fixed configuration, once per seed
-                load_sweep(spec, arm_items(study, arm_name, smoke), smoke=smoke, seeds=list(study.seeds))
+                seeds_sweep = load_sweep(spec, arm_items(study, arm_name, smoke), smoke=smoke,
+                                         seeds=list(study.seeds), data_seed=study.data_seed)
+                if study.data_seed:  # the method has a data.seed to set
+                    validate_sweep(spec, seeds_sweep)
         except ConfigError as err:
             section = "search_space" if arm.search_space else "sweep_options"
             where = lines.where(f"arms.{arm_name}.{section}") if lines else "study"

@@ -79,10 +79,12 @@ class SweepPlan:
 
 def plan_sweep(method: str, overrides: list[str] | None = None, smoke: bool = False,
                name: str | None = None, storage: str | None = None, seeds: list[int] | None = None,
-               study: str = "", job: str = "") -> SweepPlan:
+               study: str = "", job: str = "", data_seed: bool = False) -> SweepPlan:
     """Validate everything that can be validated without Ray (raises ConfigError naming the key)."""
     spec = get_method(method)
-    sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds)
+    if data_seed and seeds is None:
+        raise ConfigError("--data-seed: give --seeds too (each seed then seeds the data as well)")
+    sweep = load_sweep(spec, overrides, smoke=smoke, seeds=seeds, data_seed=data_seed)
     validate_sweep(spec, sweep)
     experiment = check_name(name, "--name") if name else experiment_name(spec, sweep, smoke)
     root = check_storage_root(storage)  # a writable directory (or creatable as one), before Ray
@@ -291,6 +293,8 @@ def parse_args(argv: list[str] | None = None, method: str | None = None, prog: s
                         "seconds before the first trial; a cluster keeps its own)")
     parser.add_argument("--seeds", type=_int_list, metavar="0,1,2",
                         help="no search: train the configuration once per seed")
+    parser.add_argument("--data-seed", action="store_true",
+                        help="with --seeds: each trial sets data.seed to its seed too (the seeds vary the data)")
     parser.add_argument("--profile", help="a configs/cluster/ profile: its distributed section for methods marked "
                         "distributed=deepspeed (distributed.* keys), else its per-trial resources")
     parser.add_argument("--study", default="", help="study label written into the result rows")
@@ -314,7 +318,7 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
     try:
         overrides = profile_items(args.method, args.profile) + list(args.overrides)
         plan = plan_sweep(args.method, overrides, smoke=args.smoke, name=args.name, storage=args.storage,
-                          seeds=args.seeds, study=args.study, job=args.job)
+                          seeds=args.seeds, study=args.study, job=args.job, data_seed=args.data_seed)
         check_resumable(plan, args.fresh)
         trackers = trackers_from_args(args)
         from cluster import connect

@@ -21,7 +21,8 @@ from ray import tune
 from shared.config import CONFIG_ROOT, ConfigError, bounded, load_config, to_dict
 from shared.method import MethodSpec
 
-DOMAINS = ("choice", "grid", "uniform", "loguniform", "randint")
+# same_as: {same_as: seed} takes the value another key of the search space has in the same trial (data.seed = seed)
+DOMAINS = ("choice", "grid", "uniform", "loguniform", "randint", "same_as")
 
 
 @dataclass
@@ -74,10 +75,11 @@ def split_overrides(items: list[str]) -> tuple[list[str], dict[str, Any]]:
 
 
 def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = False,
-               seeds: list[int] | None = None) -> SweepConfig:
+               seeds: list[int] | None = None, data_seed: bool = False) -> SweepConfig:
     """The sweep of ``spec`` from its YAML, with ``--smoke`` and command-line overrides applied.
 
-    ``seeds``: instead of searching, train the fixed configuration once per seed (FIFO, one sample each).
+    ``seeds``: instead of searching, train the fixed configuration once per seed (FIFO, one sample each);
+    ``data_seed`` with it: each trial sets ``data.seed`` to its seed too, so the seeds vary the data.
     """
     path = CONFIG_ROOT / "sweeps" / f"{spec.name}.yaml"
     if not path.exists():
@@ -102,6 +104,9 @@ def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = Fal
             raise ConfigError("--seeds: give at least one seed")
         cfg.search_space = {"seed": {"grid": list(seeds)}}
         cfg.overrides.pop("seed", None)
+        if data_seed:
+            cfg.search_space["data.seed"] = {"same_as": "seed"}
+            cfg.overrides.pop("data.seed", None)
         cfg.num_samples = 1
         cfg.scheduler.name = "fifo"
     return cfg
@@ -139,6 +144,10 @@ def to_tune_domain(key: str, spec: Any) -> Any:
     if len(spec) != 1 or next(iter(spec)) not in DOMAINS:
         raise ConfigError(f"search_space.{key}: expected one of {{{', '.join(DOMAINS)}: ...}}, got {spec}")
     kind, args = next(iter(spec.items()))
+    if kind == "same_as":
+        if not isinstance(args, str) or args == key:
+            raise ConfigError(f"search_space.{key}.same_as: expected the name of another searched key, got {args!r}")
+        return tune.sample_from(lambda config, other=args: config[other])
     if kind in ("choice", "grid"):
         if not isinstance(args, list) or not args:
             raise ConfigError(f"search_space.{key}.{kind}: expected a non-empty list")
@@ -157,11 +166,16 @@ def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def edge_values(spec: Any) -> list[Any]:
-    """Values that together exercise a domain's whole range, for validation before any trial starts."""
+def edge_values(spec: Any, space: dict[str, Any] | None = None) -> list[Any]:
+    """Values that together exercise a domain's whole range, for validation before any trial starts (a
+    ``same_as`` domain: those of the key it copies, which must be in ``space``)."""
     if not isinstance(spec, dict):
         return [spec]
     kind, args = next(iter(spec.items()))
+    if kind == "same_as":
+        if args not in (space or {}) or isinstance(space[args], dict) and "same_as" in space[args]:
+            raise ConfigError(f"search_space: same_as {args!r} names no searched key (searched: {sorted(space or {})})")
+        return edge_values(space[args], space)
     if kind in ("choice", "grid"):
         return list(args)
     if kind == "randint":
@@ -175,7 +189,7 @@ def validate_sweep(spec: MethodSpec, sweep: SweepConfig) -> Any:
     param_space = {}
     for key, domain_spec in sweep.search_space.items():
         param_space[key] = to_tune_domain(key, domain_spec)
-        for value in edge_values(domain_spec):
+        for value in edge_values(domain_spec, sweep.search_space):
             try:
                 spec.load_config({**sweep.overrides, key: value})
             except ConfigError as err:

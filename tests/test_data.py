@@ -63,7 +63,7 @@ def assert_common_contract(ds: data.ImageDataset, size: int, bins: int) -> None:
 def test_registry_names():
     assert set(dataset_names("image")) == {"shapes", "digits", "cifar10", "stl10", "image_folder", "arrays"}
     assert set(dataset_names("graph")) == {"zinc_like", "zinc", "cycles", "grid_filter", "tu", "pyg_file",
-                                         "planted_motifs"}
+                                         "planted_motifs", "sbm_homophily"}
     assert set(DATASETS) == set(dataset_names())
 
 

@@ -126,8 +126,47 @@ def test_baseline_distances_and_the_planted_motif_task():
 
 
 def test_the_graph_distances_study_validates_at_smoke_scale():
-    from jobs.studyconfig import load_study
+    from jobs.scheduler import StudyScheduler
+    from jobs.studyconfig import load_study, study_id
 
     for smoke in (False, True):
         study = load_study(ROOT / "configs" / "studies" / "graph_distances.yaml", smoke=smoke)
-        assert {"tmd_svm", "wl_svm", "attributed_svm", "gin", "digits_infoot"} <= set(study.arms)
+        assert {"tmd_svm", "wl_svm", "attributed_svm", "gin", "digits_infoot", "sbm_tmd_svm", "sbm_wl_svm",
+                "sbm_attributed_svm", "sbm_gin"} <= set(study.arms)
+        assert study.data_seed  # the seeds draw the graphs and digits too
+        assert all(study.arms[a].overrides["data.name"] == "sbm_homophily" for a in study.arms if a.startswith("sbm_"))
+    # the seeds node of every arm passes --data-seed (the scheduler's command line, as it submits it)
+    sched = StudyScheduler.__new__(StudyScheduler)
+    sched.working_dir = None
+    state = type("State", (), {"study_id": study_id(study, True), "trackers": [], "smoke": True})()
+    node = type("Node", (), {"kind": "seeds", "arm": "sbm_gin", "experiment": "x", "name": "seeds:sbm_gin"})()
+    assert "--data-seed" in sched._entrypoint(state, node, study)
+
+
+def test_the_sbm_set_matches_sizes_and_label_histograms_and_differs_in_homophily():
+    from shared.graphs.data import GraphDataConfig, load_graph_task
+    from shared.graphs.homophily import edge_homophily
+    from shared.graphs.tmd_data import SBM_HOMOPHILY, sbm_homophily_set
+
+    graphs, classes = sbm_homophily_set(200, seed=1)
+    assert classes.sum() == 100
+    for label, target in enumerate(SBM_HOMOPHILY["homophily"]):
+        members = [g for g, c in zip(graphs, classes, strict=True) if c == label]
+        edges = [np.stack([np.repeat(np.arange(g.num_nodes), [len(n) for n in g.neighbours]),
+                           np.concatenate(g.neighbours)]) for g in members]
+        homophily = np.mean([edge_homophily(e, g.x.argmax(1)) for e, g in zip(edges, members, strict=True)
+                             if e.shape[1]])
+        degree = np.mean([e.shape[1] / g.num_nodes for e, g in zip(edges, members, strict=True)])
+        share = np.mean([g.x[:, 0].mean() for g in members])  # balanced blocks in both classes
+        assert abs(homophily - target) < 0.05 and abs(degree - SBM_HOMOPHILY["degree"]) < 0.5
+        assert abs(share - 0.5) < 0.03
+    # the TMD reader and the GNN reader see the same graphs for a seed
+    cfg = get_method("tmd").load_config(["data.name=sbm_homophily", "data.graphs=30", "data.seed=4"])
+    trainer = get_method("tmd").make_trainer(cfg)
+    task = load_graph_task(GraphDataConfig(name="sbm_homophily", n_train=20, n_val=4, n_test=6, seed=4, pe_k=4))
+    tmd_graphs, tmd_classes = trainer.data
+    assert [int(g.y) for g in task.train + task.val + task.test] == tmd_classes.tolist()
+    assert [g.num_nodes for g in task.train] == [g.num_nodes for g in tmd_graphs[:20]]
+    assert (task.node_types, task.counts) == (2, True)
+    # a different data seed draws different graphs
+    assert [g.num_nodes for g in sbm_homophily_set(30, seed=5)[0]] != [g.num_nodes for g in tmd_graphs]

@@ -2,7 +2,8 @@
 and Stability of Graph Neural Networks", Chuang and Jegelka, NeurIPS 2022).
 
 One "epoch" computes the all-pairs TMD of the planted-motif set (``shared.graphs.motifs``: random labelled trees
-vs the same trees with a planted triangle) with the memoised data-set cache (``shared.graphs.tmd.TreeCache``). The
+vs the same trees with a planted triangle; or ``data.name=sbm_homophily``, two-block SBM graphs at edge homophily
+0.5 vs 0.7, or a local TU set) with the memoised data-set cache (``shared.graphs.tmd.TreeCache``). The
 evaluator splits the graphs (``test_share`` held out, stratified, by ``data.seed``), picks gamma and C of an SVM on
 the kernel exp(-gamma TMD) by cross-validation inside the training part (the official ``svc.py`` picks gamma by 10
 random splits inside train; the kernel need not be PSD, sklearn accepts it), and reports the test accuracy beside a
@@ -29,14 +30,15 @@ from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resource
 
 @dataclass
 class MotifDataConfig:
-    name: str = bounded("planted_motifs", choices=["planted_motifs", "tu"], help="tu: a local TU data set")
+    name: str = bounded("planted_motifs", choices=["planted_motifs", "sbm_homophily", "tu"],
+                        help="sbm_homophily: two-block SBM graphs at homophily 0.5 vs 0.7; tu: a local TU data set")
     root: str | None = None  # tu: the folder holding <tu_name>_A.txt (or <tu_name>/ or <tu_name>/raw/ in it)
     tu_name: str | None = None  # tu: the file prefix, e.g. MUTAG
     subset: int = bounded(0, ge=0, help="tu: a random subset of this many graphs (0: all)")
     graphs: int = bounded(80, ge=10, help="graphs in the set, half per class")
-    min_nodes: int = bounded(10, ge=3)
-    max_nodes: int = bounded(20, ge=3)
-    label_types: int = bounded(3, ge=1)
+    min_nodes: int = bounded(10, ge=3, help="planted_motifs (sbm_homophily: fixed, shared.graphs.tmd_data)")
+    max_nodes: int = bounded(20, ge=3, help="planted_motifs")
+    label_types: int = bounded(3, ge=1, help="planted_motifs")
     seed: int = bounded(0, ge=0)
 
     def check(self) -> None:
