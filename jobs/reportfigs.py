@@ -236,8 +236,8 @@ def quality_time_figure(table: pd.DataFrame, panels: dict[str, list[list[Any]]],
         used_pairs = sorted({p[0] for p in points})
         handles = [plt.Line2D([], [], ls="", marker="o", color=colours[a], mec="black") for a in used_arms]
         labels = list(used_arms)
-        handles += [plt.Line2D([], [], ls="", marker=markers[k % len(markers)], color="grey", mec="black")
-                    for k in used_pairs]
+        handles += [plt.Line2D([], [], ls="", marker=markers[k % len(markers)], mfc="white", mec="black")
+                    for k in used_pairs]  # hollow: the shape says the pair, the colour the arm
         labels += [f"{pairs[k][0]} vs {pairs[k][1]}" for k in used_pairs]
         ax.legend(handles, labels, fontsize=7)
     fig.suptitle("Quality against time per instance, each arm's mean ± sd over seeds", fontsize=11)
