@@ -411,9 +411,11 @@ def study_headline(rows: pd.DataFrame, measures: list[str], minimize: list[str])
 
 
 def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
-                       title: str = "", quarantine: bool = False) -> dict[str, str]:
+                       title: str = "", quarantine: bool = False,
+                       quality_vs_time: dict[str, list[list[Any]]] | None = None) -> dict[str, str]:
     """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study: the arms'
-    headline measures first, mean ± sd over seeds per arm."""
+    headline measures first, mean ± sd over seeds per arm; with ``quality_vs_time`` (the study's panels of
+    [quality, time] measure pairs) also ``quality_vs_time.png``."""
     import tempfile
 
     experiments = store.experiments(prefix=f"{study_id}--")
@@ -431,6 +433,13 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
         fig = reportfigs.study_figure(table, measures, minimize)
         if fig is not None:
             text += ["", f"![measures per arm]({png.name})"]
+        if quality_vs_time:
+            tradeoff = reportfigs.quality_time_figure(table, quality_vs_time, minimize)
+            if tradeoff is not None:
+                text += ["", "## Quality against time per instance", "",
+                         "Each arm's quality against its seconds per instance (log scale), mean ± sd over seeds.",
+                         "", "![quality against time](quality_vs_time.png)"]
+                reportfigs.save(tradeoff, out_dir / "quality_vs_time.png")
         sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
         if sweeps:
             text += ["", "Sweeps (each with its own comparison, table and figures):"]
@@ -441,6 +450,9 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     if fig is not None:
         reportfigs.save(fig, png)
         paths["plot"] = store.put_file(png, "reports", study_id, png.name)
+    if (out_dir / "quality_vs_time.png").exists():
+        paths["quality_vs_time"] = store.put_file(out_dir / "quality_vs_time.png", "reports", study_id,
+                                                  "quality_vs_time.png")
     shutil.rmtree(out_dir, ignore_errors=True)
     return paths
 
@@ -457,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
     parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
     parser.add_argument("--title", default="")
+    parser.add_argument("--quality-vs-time", default="",
+                        help="with --study: JSON {panel title: [[quality measure, time measure], ...]}")
     parser.add_argument("--storage")
     parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
     parser.add_argument("--mode", default="max", choices=["max", "min"])
@@ -479,8 +493,13 @@ def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(f"error: no study {args.study!r} under {store.root} (no state, no result rows)", file=sys.stderr)
             return 2
         split = [m for m in args.measures.split(",") if m]
+        try:
+            panels = json.loads(args.quality_vs_time) if args.quality_vs_time else None
+        except json.JSONDecodeError as err:
+            print(f"error: --quality-vs-time is not JSON: {err}", file=sys.stderr)
+            return 2
         out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title,
-                                 quarantine=args.quarantine)
+                                 quarantine=args.quarantine, quality_vs_time=panels)
         print(out["report"])
         return 0
     if not args.experiment:

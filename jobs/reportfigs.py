@@ -194,6 +194,57 @@ def study_figure(table: pd.DataFrame, measures: list[str], minimize: list[str]) 
     return fig
 
 
+def quality_time_figure(table: pd.DataFrame, panels: dict[str, list[list[Any]]], minimize: list[str]) -> Any:
+    """Quality against time per instance (log time), one panel per entry of ``panels`` (title -> [quality, time]
+    pairs, each a measure name; a quality may be a number, e.g. 1.0 for an exact solver's ratio to itself): a point
+    per arm and pair, at the arm's means over seeds with their standard deviations as error bars, coloured by arm,
+    shaped by pair. The study YAML names the measures (``quality_vs_time``); no method is named here."""
+    drawn = []
+    for title, pairs in panels.items():
+        points = []
+        for k, (quality, time) in enumerate(pairs):
+            for _, row in table.iterrows():
+                x, dx = row.get(f"{time}_mean"), row.get(f"{time}_std")
+                if isinstance(quality, str):
+                    y, dy = row.get(f"{quality}_mean"), row.get(f"{quality}_std")
+                else:
+                    y, dy = float(quality), 0.0
+                if x is None or y is None or pd.isna(x) or pd.isna(y) or x <= 0:
+                    continue
+                points.append((k, str(row["arm"]), float(x), 0.0 if pd.isna(dx) else float(dx), float(y),
+                               0.0 if pd.isna(dy) else float(dy)))
+        if points:
+            drawn.append((title, pairs, points))
+    if not drawn:
+        return None
+    arms = list(dict.fromkeys(str(a) for a in table["arm"]))
+    colours = group_colours(arms)
+    markers = "osD^vP*X"
+    plt = _plt()
+    fig, axes = _grid(len(drawn))
+    for ax, (title, pairs, points) in zip(axes, drawn, strict=True):
+        for k, arm, x, dx, y, dy in points:
+            ax.errorbar(x, y, xerr=min(dx, 0.9 * x), yerr=dy, fmt=markers[k % len(markers)], ms=7, capsize=3,
+                        color=colours[arm], mec="black", mew=0.6)
+        ax.set_xscale("log")
+        quality = pairs[0][0]
+        ax.set_xlabel("seconds per instance (log scale)")
+        ax.set_ylabel(f"{quality} ({direction('min' if quality in minimize else 'max')})", fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        used_arms = list(dict.fromkeys(p[1] for p in points))
+        used_pairs = sorted({p[0] for p in points})
+        handles = [plt.Line2D([], [], ls="", marker="o", color=colours[a], mec="black") for a in used_arms]
+        labels = list(used_arms)
+        handles += [plt.Line2D([], [], ls="", marker=markers[k % len(markers)], mfc="white", mec="black")
+                    for k in used_pairs]  # hollow: the shape says the pair, the colour the arm
+        labels += [f"{pairs[k][0]} vs {pairs[k][1]}" for k in used_pairs]
+        ax.legend(handles, labels, fontsize=7)
+    fig.suptitle("Quality against time per instance, each arm's mean ± sd over seeds", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def sort_key(label: Any) -> tuple[int, float, str]:
     """Numbers in numeric order, then the rest alphabetically."""
     try:

@@ -530,7 +530,8 @@ class StudyScheduler:
         if node.kind == "report":
             return _q([self._python(), self._script("report.py"), "--study", state.study_id,
                        "--measures", ",".join(all_measures(study)), "--minimize", ",".join(study.minimize),
-                       "--title", study.description, "--quarantine"])  # damaged files: listed as missing
+                       "--title", study.description, "--quarantine",  # damaged files: listed as missing
+                       *(["--quality-vs-time", json.dumps(study.quality_vs_time)] if study.quality_vs_time else [])])
         arm = study.arms[node.arm]
         if node.kind == "sweep":
             items = arm_sweep_items(study, node.arm, state.smoke)

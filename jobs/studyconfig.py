@@ -70,6 +70,8 @@ class StudyConfig:
     max_running: int = bounded(0, ge=0, help="nodes running at once; 0: as many as are ready")
     arms: dict[str, ArmConfig] = field(default_factory=dict)
     smoke: dict[str, Any] = field(default_factory=dict)  # a partial study merged in by --smoke
+    # the report's quality-vs-time figure: {panel title: [[quality measure (or a number), time measure], ...]}
+    quality_vs_time: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -221,9 +223,28 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
             fail("minimize", f"{measure!r} is not one of the measures {all_measures(study)}")
     if study.metric and study.measures and study.metric not in study.measures:
         fail("metric", f"{study.metric!r} must be one of the measures {study.measures}")
+    validate_quality_vs_time(study, fail)
     cycle = find_cycle({a: list(arm.after) for a, arm in study.arms.items()})
     if cycle:
         fail(f"arms.{cycle[0]}.after", "the arms' 'after' lists form a cycle: " + " -> ".join(cycle))
+
+
+def validate_quality_vs_time(study: StudyConfig, fail: Any) -> None:
+    """Each panel a list of [quality, time] pairs of the study's measures (a quality may be a number)."""
+    known = all_measures(study)
+    for title, pairs in study.quality_vs_time.items():
+        key = f"quality_vs_time.{title}"
+        if not isinstance(pairs, list) or not pairs:
+            fail(key, f"must be a non-empty list of [quality measure, time measure] pairs, got {pairs!r:.80}")
+        for pair in pairs:
+            if not isinstance(pair, list) or len(pair) != 2:
+                fail(key, f"each entry must be a [quality measure, time measure] pair, got {pair!r:.80}")
+            quality, time = pair
+            if isinstance(quality, bool) or not isinstance(quality, (str, int, float)) \
+                    or (isinstance(quality, str) and quality not in known):
+                fail(key, f"quality {quality!r} is neither a number nor one of the measures {known}")
+            if time not in known:
+                fail(key, f"time {time!r} is not one of the measures {known}")
 
 
 def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
@@ -297,11 +318,16 @@ def topological_arms(study: StudyConfig) -> list[str]:
     return done
 
 
+# Keys added after studies were first run: left out of the id when unset, so those studies resume under their ids.
+OPTIONAL_KEYS = ("data_seed", "quality_vs_time")
+
+
 def study_id(study: StudyConfig, smoke: bool) -> str:
     """Deterministic per study content: the same study resumes under the same id."""
     fields = to_dict(study)
-    if not fields.get("data_seed"):  # absent when off: the ids of studies without it are what they were
-        fields.pop("data_seed", None)
+    for key in OPTIONAL_KEYS:  # absent when off: the ids of studies without the key are what they were
+        if not fields.get(key):
+            fields.pop(key, None)
     content = json.dumps(fields, sort_keys=True, default=str)
     return f"{study.name}{'-smoke' if smoke else ''}-{hashlib.sha1(content.encode()).hexdigest()[:8]}"
 

@@ -105,6 +105,71 @@ def test_cfm_id_source_without_its_file_is_a_clear_error(tmp_path):
         SPEC.load_config(["data.source=cfm_id", f"data.root={tmp_path}"])
 
 
+PUBLISHED = """Spectrum: CCMSLIB00000000001
+SMILES: CCO
+Precursor_type: [M+H]+
+NCE: 35.0
+Instrument: Thermo Finnigan Elite Orbitrap
+InChIKey: LFQSCWFLJHTTHZ-UHFFFAOYSA-N
+Formula: C2H6O
+PrecursorMZ: 47.049141
+29.0386 120.00
+31.0178 999.00
+47.0491 310.50
+
+Spectrum: CCMSLIB00000000002
+SMILES: CC(=O)O
+Precursor_type: [M+H]+
+NCE: 35.0
+Instrument: Thermo Finnigan Elite Orbitrap
+InChIKey: QTBSBXVTEAMEQO-UHFFFAOYSA-N
+Formula: C2H4O2
+PrecursorMZ: 61.028406
+43.0178 999.00
+61.0284 200.00
+
+Spectrum: Training-001
+SMILES: CN1C2=C(NC=N2)C(=O)N(C)C1=O
+Precursor_type: [M-H]-
+NCE: 35.0
+Instrument: Thermo Finnigan Elite Orbitrap
+InChIKey: ZFXYFBGIUFBOJW-UHFFFAOYSA-N
+Formula: C7H8N4O2
+PrecursorMZ: 179.056900464
+179.0574 999.00
+
+Spectrum: CCMSLIB00000000003
+SMILES: CCN
+Precursor_type: [M+H]+
+NCE: 35.0
+Instrument: Thermo Finnigan Elite Orbitrap
+InChIKey: QUSNBJAOOMFDIB-UHFFFAOYSA-N
+Formula: C2H7N
+PrecursorMZ: 46.065126
+30.0338 999.00
+46.0651 150.00
+"""
+
+
+def test_cfm_id_source_reads_a_tiny_file_in_the_published_format_end_to_end(tmp_path):
+    """data.source=cfm_id on a self-written file in gnps_cfm-id.msp's format (every header key of the published
+    records, peaks on 0-999): the [M+H]+ records become graphs and spectra whose precursor m/z is the record's
+    PrecursorMZ; the [M-H]- record is left out; a training step runs on them."""
+    from shared.methods.graph.graff_ms import SPEC, load_task
+
+    (tmp_path / "gnps_cfm-id.msp").write_text(PUBLISHED)
+    cfg = SPEC.load_config(["data.source=cfm_id", f"data.root={tmp_path}", "epochs=1", "data.test_share=0.34"])
+    task = load_task(cfg)
+    assert [s.smiles for s in task.spectra] == ["CCO", "CC(=O)O", "CCN"]
+    published = {"CCO": 47.049141, "CC(=O)O": 61.028406, "CCN": 46.065126}
+    for spectrum, graph in zip(task.spectra, task.graphs, strict=True):
+        assert ion_mz(spectrum.precursor) == pytest.approx(published[spectrum.smiles], abs=1e-4)
+        assert spectrum.intensity.sum() == pytest.approx(1.0) and graph.num_nodes >= 2
+    assert len(task.test) == 1 and len(task.train) == 2
+    trainer = SPEC.make_trainer(cfg)
+    assert math.isfinite(trainer.fit_epoch()["loss"])
+
+
 @pytest.mark.slow
 def test_cosine_beats_the_mean_spectrum_and_improves_over_epochs():
     from shared.methods.graph.graff_ms import SPEC

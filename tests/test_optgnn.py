@@ -51,6 +51,23 @@ def test_goemans_williamson_sdp_on_small_graphs_by_hand(graph, sdp, best_cut):
     assert cut == best_cut == cut_value(edges, assignment)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_greedy_maxcut_is_a_local_optimum_whose_value_is_its_assignments_cut(seed):
+    from shared.graphs.solvers import greedy_maxcut
+
+    graph = nx.gnp_random_graph(14, 0.3, seed=seed)
+    edges = undirected_edges(graph)
+    value, assignment = greedy_maxcut(14, edges)
+    assert value == cut_value(edges, assignment) and 2 * value >= len(edges)
+    reference, _ = nx.algorithms.approximation.one_exchange(graph, seed=seed)  # the same search, other tie-breaks
+    assert abs(value - reference) <= 0.15 * reference
+    for node in range(14):  # no single move raises the cut
+        moved = assignment.copy()
+        moved[node] *= -1
+        assert cut_value(edges, moved) <= value
+    assert greedy_maxcut(4, np.array([[0, 1], [1, 2], [2, 3], [3, 0]]))[0] == 4  # an even cycle: all edges cut
+
+
 def test_hyperplane_rounding_recovers_a_cut_written_as_antipodal_vectors():
     edges = undirected_edges(nx.petersen_graph())
     signs = np.array([1, -1, 1, 1, -1, -1, 1, -1, 1, -1])

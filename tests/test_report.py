@@ -240,6 +240,39 @@ def test_a_study_of_several_papers_draws_each_measure_over_the_arms_that_report_
     assert [round(bar.get_height(), 3) for bar in fig.axes[1].patches] == [0.02, 0.05]
 
 
+def test_study_report_draws_quality_against_log_time_from_the_rows_and_the_measures_the_study_names(
+        tmp_path: Path):
+    """The quality-vs-time figure (graph_combinatorial): a point per arm and [quality, time] pair at the arm's means
+    over seeds, time on a log axis; a number as quality is a reference solver's ratio to itself."""
+    store = ResultsStore(tmp_path)
+    for arm, ratio, seconds in (("fast", 1.25, 0.01), ("slow", 1.2, 0.1)):
+        for seed in (0, 1):
+            info = RunInfo(experiment=f"q1--seeds-{arm}", method="unifl", paper="", dataset="gmm", seed=seed,
+                           trial=f"{arm}{seed}", config_json="{}", study="q1", job=f"seeds:{arm}")
+            store.write_epoch(info, 1, {"cost_ratio_large": ratio + 0.02 * seed, "solution_seconds_large": seconds,
+                                        "milp_seconds_large": 2.0 + seed}, "final", 1.0)
+    panels = {"facility": [["cost_ratio_large", "solution_seconds_large"], [1.0, "milp_seconds_large"]]}
+    paths = report.write_study_report(store, "q1", ["cost_ratio_large", "solution_seconds_large",
+                                                    "milp_seconds_large"], ["cost_ratio_large"],
+                                      quality_vs_time=panels)
+    assert Path(paths["quality_vs_time"]).stat().st_size > 1000
+    assert "![quality against time](quality_vs_time.png)" in Path(paths["report"]).read_text()
+    table = report.study_table(store.read().to_pandas(), ["cost_ratio_large", "solution_seconds_large",
+                                                           "milp_seconds_large"], [])
+    fig = reportfigs.quality_time_figure(table, panels, ["cost_ratio_large"])
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_title() == "facility"
+    assert ax.get_ylabel() == "cost_ratio_large (lower is better)"
+    points = sorted((round(line.get_xdata()[0], 4), round(line.get_ydata()[0], 4)) for line in ax.lines
+                    if len(line.get_xdata()) == 1 and line.get_marker() not in (None, "None", "", "|", "_"))
+    assert points == [(0.01, 1.26), (0.1, 1.21), (2.5, 1.0), (2.5, 1.0)]  # both arms report the MILP's time
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["fast", "slow", "cost_ratio_large vs solution_seconds_large", "1.0 vs milp_seconds_large"]
+    assert reportfigs.quality_time_figure(table, {"none": [["cost_ratio_large", "gw_seconds"]]}, []) is None
+    # without the key nothing is drawn and the report is the one it was
+    assert "quality_vs_time" not in report.write_study_report(store, "q1", ["cost_ratio_large"], [])
+
+
 def test_a_sweep_over_the_epochs_key_keeps_both_the_swept_and_the_reached_epochs(tmp_path: Path):
     """A sweep over `epochs` once crashed the report: the config key and the report's own column had one name."""
     store = ResultsStore(tmp_path)

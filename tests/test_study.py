@@ -1,4 +1,5 @@
 """Study validation (with line numbers) and graph construction."""
+import re
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,17 @@ def test_arm_measures_are_compared_among_the_arms_that_report_them(tmp_path: Pat
     assert care_line.endswith("| - |") and "**1.2000" in care_line  # colour: care's 0.7 + mean seed 0.5
     essl_line = next(line for line in md.splitlines() if line.startswith("| simclr"))
     assert "**" not in essl_line.split("|")[-2]  # a measure of one arm only has no "best"
+
+
+def test_quality_vs_time_names_the_studys_measures(tmp_path: Path):
+    ok = STUDY + 'quality_vs_time:\n  "probe vs error": [[colour_probe_acc, equiv_error], [1.0, equiv_error]]\n'
+    assert load_study(write(tmp_path, ok)).quality_vs_time == {
+        "probe vs error": [["colour_probe_acc", "equiv_error"], [1.0, "equiv_error"]]}
+    for bad, message in (("[[colour_probe_acc, seconds]]", "time 'seconds' is not one of the measures"),
+                         ("[[bleu, equiv_error]]", "quality 'bleu' is neither a number nor one of the measures"),
+                         ("[[colour_probe_acc]]", "must be a [quality measure, time measure] pair")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_study(write(tmp_path, STUDY + f"quality_vs_time:\n  panel: {bad}\n"))
 
 
 def test_a_study_without_any_measure_is_refused(tmp_path: Path):

@@ -95,12 +95,12 @@ def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_p
 
 @pytest.mark.slow
 def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
-    """ssl_geometry, embedding_alignment, graph_pe, theory, generative and graph_distances, submitted together to the
-    same cluster, end with a report."""
+    """ssl_geometry, embedding_alignment, graph_pe, theory, generative, graph_distances and graph_combinatorial, submitted together to
+    the same cluster, end with a report (with its quality-vs-time figure where the study asks for one)."""
     from jobs.studyconfig import all_measures
 
     sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"))
-    names = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative", "graph_distances")
+    names = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative", "graph_distances", "graph_combinatorial")
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in names]
     ids = [sched.submit(path, smoke=True) for path in paths]
     finals = sched.wait_all(ids, timeout=1800, progress=None)  # all advance together on the 2 CPUs
@@ -112,6 +112,9 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
         header = next(ln for ln in report.splitlines() if ln.startswith("| arm |"))
         assert all(m in header for m in all_measures(study))
         assert all(any(ln.startswith(f"| {arm} |") for ln in report.splitlines()) for arm in study.arms)
+        if study.quality_vs_time:
+            assert "![quality against time](quality_vs_time.png)" in report
+            assert Path(sched.store.path("reports", sid, "quality_vs_time.png")).stat().st_size > 1000
 
 
 def state_of(storage: Path, sid: str) -> dict:

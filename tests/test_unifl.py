@@ -157,3 +157,14 @@ def test_sampled_cost_within_1_3_of_the_milp_optimum_and_below_simple_uniform_fl
 def test_ratio_at_three_times_the_training_size_stays_within_10_percent(outcome):
     for small, large in zip(outcome["cost_ratio"], outcome["cost_ratio_large"], strict=True):
         assert large <= 1.1 * small
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the paper's MPNN 'significantly beats SimpleUniformFL'; here the trained "
+                   "MPNN's sampled cost / MILP is 1.236, 1.233 at n = 200 vs SimpleUniformFL's 1.244, 1.238, and "
+                   "1.274, 1.291 vs 1.286, 1.284 at n = 600 (held-out seeds 2, 3): under 1% better, not 2 points. "
+                   "Training 5x longer (100 epochs, tuning seed 0) gives 1.232 vs 1.247 and 1.299 vs 1.298. The "
+                   "radius features are local; per-instance descent on p itself reaches 1.01 (REPRODUCTION.md)")
+def test_trained_mpnn_beats_simple_uniform_fl_by_two_points_of_the_ratio(outcome):
+    for suffix in ("", "_large"):
+        assert np.mean(outcome[f"cost_ratio{suffix}"]) <= np.mean(outcome[f"simple_ratio{suffix}"]) - 0.02

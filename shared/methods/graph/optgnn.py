@@ -41,6 +41,7 @@ from shared.config import bounded
 from shared.graphs.solvers import (
     cut_value,
     goemans_williamson,
+    greedy_maxcut,
     greedy_vertex_cover,
     hyperplane_round,
     undirected_edges,
@@ -268,10 +269,11 @@ def network_solutions(model: nn.Module, graphs: list[Graph], rank: int, hyperpla
 
 
 class MaxCutEvaluator(Evaluator):
-    """The network, the same network untrained, random assignments and GW-SDP on the same held-out graphs."""
+    """The network, the same network untrained, random assignments, the greedy one-exchange local search and GW-SDP
+    on the same held-out graphs."""
 
     metrics = ("cut", "cut_ratio_gw", "untrained_cut", "random_cut", "gw_cut", "relaxed_value", "sdp_value",
-               "seconds_per_graph", "gw_seconds_per_graph")
+               "seconds_per_graph", "gw_seconds_per_graph", "greedy_cut", "greedy_ratio_gw", "greedy_seconds_per_graph")
 
     def evaluate(self, artifact: nn.Module) -> dict[str, float]:
         cfg = self.config
@@ -282,26 +284,34 @@ class MaxCutEvaluator(Evaluator):
         untrained, _, _ = network_solutions(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
         rng = np.random.default_rng([cfg.seed, 2])
         random_cuts = [cut_value(edges, rng.choice([-1, 1], size=n)) for n, edges in graphs]
+        start = time.perf_counter()
+        greedy = np.array([greedy_maxcut(n, edges)[0] for n, edges in graphs], dtype=float)
         out = {"cut": float(np.mean(cuts)), "untrained_cut": float(np.mean(untrained)),
                "random_cut": float(np.mean(random_cuts)), "relaxed_value": float(np.mean(relaxed)),
-               "seconds_per_graph": seconds}
+               "seconds_per_graph": seconds, "greedy_cut": float(np.mean(greedy)),
+               "greedy_seconds_per_graph": (time.perf_counter() - start) / len(graphs)}
         nan = float("nan")
-        out.update(gw_reference(graphs, cuts, cfg) if cfg.reference else dict.fromkeys(
-            ("cut_ratio_gw", "gw_cut", "sdp_value", "gw_seconds_per_graph"), nan))
+        out.update(gw_reference(graphs, cuts, cfg, greedy) if cfg.reference else dict.fromkeys(
+            ("cut_ratio_gw", "gw_cut", "sdp_value", "gw_seconds_per_graph", "greedy_ratio_gw"), nan))
         return out
 
 
-def gw_reference(graphs: list[Graph], cuts: np.ndarray, cfg: OptGNNConfig) -> dict[str, float]:
-    """GW-SDP with the same rounding on the same graphs, and the network's cut relative to it (mean per graph)."""
+def gw_reference(graphs: list[Graph], cuts: np.ndarray, cfg: OptGNNConfig, greedy: np.ndarray | None = None
+                 ) -> dict[str, float]:
+    """GW-SDP with the same rounding on the same graphs, and the network's (and the greedy's) cut relative to it
+    (mean per graph)."""
     rng = np.random.default_rng([cfg.seed, 3])
     gw_cuts, sdp_values, start = [], [], time.perf_counter()
     for n, edges in graphs:
         sdp, gw_vectors = goemans_williamson(n, edges, cfg.gw_solver)
         gw_cuts.append(hyperplane_round(gw_vectors, edges, cfg.hyperplanes, rng)[1])
         sdp_values.append(sdp)
-    return {"cut_ratio_gw": float(np.mean(cuts / np.maximum(gw_cuts, 1))), "gw_cut": float(np.mean(gw_cuts)),
-            "sdp_value": float(np.mean(sdp_values)),
-            "gw_seconds_per_graph": (time.perf_counter() - start) / len(graphs)}
+    out = {"cut_ratio_gw": float(np.mean(cuts / np.maximum(gw_cuts, 1))), "gw_cut": float(np.mean(gw_cuts)),
+           "sdp_value": float(np.mean(sdp_values)),
+           "gw_seconds_per_graph": (time.perf_counter() - start) / len(graphs)}
+    if greedy is not None:
+        out["greedy_ratio_gw"] = float(np.mean(greedy / np.maximum(gw_cuts, 1)))
+    return out
 
 
 def round_vertex_cover(vectors: np.ndarray, edges: np.ndarray, hyperplanes: int, rng: np.random.Generator
