@@ -112,6 +112,13 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
         header = next(ln for ln in report.splitlines() if ln.startswith("| arm |"))
         assert all(m in header for m in all_measures(study))
         assert all(any(ln.startswith(f"| {arm} |") for ln in report.splitlines()) for arm in study.arms)
+        if study.name == "generative":  # each arm's first seed's pictures and RAM's declared mode-mass figure
+            for arm, name in (("reed", "samples"), ("no_alignment", "samples"), ("ram", "toy_samples"),
+                              ("rwfm", "toy_samples"), ("ram_digits", "digit_samples")):
+                assert f"(files/{arm}/{name}.png)" in report, arm
+                assert Path(sched.store.path("reports", sid, "files", arm, f"{name}.png")).stat().st_size > 100
+            assert "(mode_mass.png)" in report
+            assert Path(sched.store.path("reports", sid, "mode_mass.png")).stat().st_size > 1000
 
 
 def state_of(storage: Path, sid: str) -> dict:

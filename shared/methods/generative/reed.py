@@ -213,6 +213,13 @@ class DenoisingAndFrechet(Evaluator):
         model.train()
         return {"heldout_denoise": denoise, "frechet": fd}
 
+    def write_files(self, model: REEDModel, out_dir: Path) -> list[Path]:
+        """The grid of class-conditional samples (a row per class) as a PNG."""
+        path = out_dir / "samples.png"
+        save_sample_grid(model.eval(), path, steps=self.config.sample_steps)
+        model.train()
+        return [path]
+
 
 def sample_grid(model: REEDModel, per_class: int = 8, steps: int = 20, seed: int = 0) -> Any:
     """A (10 * 8) x (per_class * 8) array in [0, 1] of samples, one row per class (for reports)."""
