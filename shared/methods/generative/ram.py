@@ -349,7 +349,7 @@ def save_scatter(samples: list[torch.Tensor], mixture: Mixture, rewarded: int, p
     axes[0].set_ylabel("x2")
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, buffer.getvalue())
