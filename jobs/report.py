@@ -486,9 +486,9 @@ def arm_files_section(store: ResultsStore, study_id: str, rows: pd.DataFrame, ou
             local = out_dir / "files" / arm / name
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_bytes(store.read_bytes("results", experiment, str(first["trial"]), "files", name))
-            lines.append(f"![{arm}, seed {int(first['seed'])}: {name}](files/{arm}/{name})")
+            lines += [f"![{arm}, seed {int(first['seed'])}: {name}](files/{arm}/{name})", ""]
     if lines:
-        lines = ["", "## Samples", "", "Each arm's pictures of its first seed's final model:", "", *lines]
+        lines = ["", "## Samples", "", "Each arm's pictures of its first seed's final model:", "", *lines[:-1]]
     return lines
 
 

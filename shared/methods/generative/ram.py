@@ -365,7 +365,8 @@ def save_grid(grid: torch.Tensor, path: Path) -> None:
     from matplotlib import pyplot as plt
 
     buffer = io.BytesIO()
-    plt.imsave(buffer, grid.numpy(), cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    pixels = torch.kron(grid, torch.ones(4, 4)).numpy()  # 4 x 4 screen pixels per digit pixel
+    plt.imsave(buffer, pixels, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, buffer.getvalue())
 

@@ -234,12 +234,14 @@ def save_sample_grid(model: REEDModel, path: Path, per_class: int = 8, steps: in
     import io
 
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     buffer = io.BytesIO()
-    plt.imsave(buffer, sample_grid(model, per_class, steps), cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    pixels = np.kron(sample_grid(model, per_class, steps), np.ones((4, 4)))  # 4 x 4 screen pixels per digit pixel
+    plt.imsave(buffer, pixels, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, buffer.getvalue())
 
