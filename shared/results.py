@@ -4,6 +4,7 @@ Layout under the root (``RAYSTUDY_STORAGE``, default ``~/raystudy``; a local pat
 filesystem URI such as ``s3://bucket/prefix``)::
 
     results/<experiment>/<trial>/epoch=000012.parquet   rows of one trial's epoch
+    results/<experiment>/<trial>/files/<name>            its evaluators' pictures of the final model
     reports/<experiment>/                                summary table and plots
     tune/<experiment>/                                   Tune's own state and checkpoints
     quarantine/results/<experiment>/<trial>/...          damaged (unreadable) result files, moved aside
