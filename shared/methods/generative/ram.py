@@ -16,6 +16,9 @@ Toy (the card's check): a small MLP flow pretrained (``pretrain_epochs``) on a 2
 one mode's basin; the analytic answer reweights mode masses to w_i exp(r_i / lambda) / Z (``shared/ram/toy.py``).
 ``arm=rwfm`` is the baseline that differs only in the anchor: v_ref replaced by the current model, i.e.
 reward-weighted flow matching on its own samples, which keeps tilting and overshoots the KL optimum.
+The card's "rises monotonically" is checked on the trainer's reward curve (the rewarded share of its own samples per
+quarter epoch, ``mass_drawdown``), and "better reward per query than rwfm" on the mode-level KL-regularised reward
+(``regularised_reward``; on the raw reward rwfm wins by collapsing onto the basin).
 ``task=digits`` is the small image variant: a 64-d MLP flow on sklearn digits, reward = a frozen classifier's
 probability of ``data.digit`` (``shared/ram/digits.py``), reported by the share of samples of that digit.
 Departures: the baseline defaults to 0 (a mean baseline makes 1 + E[R | x_t] negative for small lambda, where the
@@ -249,7 +252,6 @@ class TiltedTarget(Evaluator):
                 "ref_tilt_mass": float(ref_tilt), "tilt_gap": float(abs(masses[k] - ref_tilt)),
                 "reward_queries": float(trainer.reward_queries), "mass_drawdown": drawdown(trainer.reward_curve),
                 "regularised_reward": regularised_reward(masses, ref_masses, trainer.rewards, c.lam, c.n_eval)}
-
 
     @torch.no_grad()
     def write_files(self, trainer: RAMTrainer, out_dir: Path) -> list[Path]:
