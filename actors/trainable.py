@@ -92,11 +92,22 @@ class MethodTrainable(tune.Trainable):
             artifact = self.trainer.artifact()
             for evaluator in self.evaluators:
                 metrics.update(evaluator.evaluate(artifact))
+            if done:  # before the final row: a finished trial's pictures are there when its rows say so
+                self._keep_files(artifact)
         metrics.update(getattr(self, "fallback_note", {}))  # the rows say the trial resumed from an older state
         self.fallback_note = {}
         self.store.write_epoch(self.info, epoch, metrics, "final" if done else "running",
                                time.time() - self.started)
         return {**metrics, "epoch": epoch, "done": done}
+
+    def _keep_files(self, artifact: Any) -> None:
+        """The evaluators' pictures of the final artifact (``Evaluator.write_files``), kept with the trial's rows."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="raystudy-files-") as tmp:
+            for evaluator in self.evaluators:
+                for path in evaluator.write_files(artifact, Path(tmp)):
+                    self.store.put_file(path, "results", self.info.experiment, self.trial_id, "files", Path(path).name)
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         save_checkpoint(checkpoint_dir, self.spec, self.cfg, self.trainer)

@@ -1,11 +1,13 @@
-"""Benchmark: the generative methods' training step on the platform against the plain PyTorch loop, same cores.
+"""Benchmark: the generative and gradient-free methods' training step on the platform against the plain PyTorch loop.
 
-    python jobs/bench_generative.py [--steps 100] [--repeats 3]
+    python jobs/bench_generative.py [--steps 100] [--repeats 3] [--methods ram reed pjax]
 
-For `ram` (one fine-tuning step: sample the endpoints, query the reward, regress) and `reed` (one DiT step with both
-alignment targets), the same trainer's epochs are timed (i) in this process, a plain loop on one thread, and
-(ii) as a Ray task on one CPU (``jobs/reproduce.py``'s way of running a trial), alternately, ``--repeats`` times.
-Prints the median milliseconds per step on each side and their ratio (nothing asserted: timings move with load).
+For `ram` (one fine-tuning step: sample the endpoints, query the reward, regress), `reed` (one DiT step with both
+alignment targets) and `pjax` (one minibatch update: ``steps_per_update`` Douglas-Rachford iterations; at most 15
+minibatches of 100 digits; and the same network's Adam step, `pjax arm=adam`), the same trainer's epochs are timed
+(i) in this process, a plain loop on one thread, and (ii) as a Ray task on one CPU (``jobs/reproduce.py``'s way of
+running a trial), alternately, ``--repeats`` times. Prints the median milliseconds per step on each side and their
+ratio (nothing asserted: timings move with load). PJAX's parallel sweep on 1 and 2 workers: ``jobs/bench_pjax.py``.
 """
 from __future__ import annotations
 
@@ -28,12 +30,19 @@ def settings(method: str, steps: int) -> list[str]:
     """One timed epoch of ``steps`` steps, after the setup (RAM: after a short pretraining epoch)."""
     if method == "ram":
         return ["threads=1", "epochs=2", "pretrain_epochs=1", "pretrain_steps=50", f"finetune_steps={steps}"]
-    return ["threads=1", "epochs=1", f"steps_per_epoch={steps}", "encoder_steps=50"]
+    if method == "reed":
+        return ["threads=1", "epochs=1", f"steps_per_epoch={steps}", "encoder_steps=50"]
+    arm = method.split(":")[1] if ":" in method else "pjax"  # pjax:adam, the same network trained by Adam
+    return ["threads=1", "epochs=2", f"arm={arm}", "batch_size=100", f"n_train={100 * min(steps, 15)}"]
+
+
+def steps_of(method: str, steps: int) -> int:
+    return min(steps, 15) if method.startswith("pjax") else steps
 
 
 def timed_step_ms(method: str, overrides: list[str], steps: int) -> float:
     """Build the trainer, run its untimed epochs, then time the last epoch: milliseconds per step."""
-    spec = get_method(method)
+    spec = get_method(method.split(":")[0])
     trainer = spec.make_trainer(spec.load_config(overrides))
     while trainer.epoch < trainer.config.epochs - 1:
         trainer.fit_epoch()
@@ -51,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--methods", nargs="+", default=["ram", "reed", "pjax", "pjax:adam"],
+                        choices=["ram", "reed", "pjax", "pjax:adam"])
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
         print("error: --steps and --repeats must be >= 1", file=sys.stderr)
@@ -58,15 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     from cluster import connect
 
     print(f"[raystudy] {connect().describe()}", flush=True)
-    for method in ("ram", "reed"):
-        overrides = settings(method, args.steps)
+    for method in args.methods:
+        overrides, steps = settings(method, args.steps), steps_of(method, args.steps)
         plain, remote = [], []
         for _ in range(args.repeats):
-            plain.append(timed_step_ms(method, overrides, args.steps))
-            remote.append(ray.get(on_ray.remote(method, overrides, args.steps)))
+            plain.append(timed_step_ms(method, overrides, steps))
+            remote.append(ray.get(on_ray.remote(method, overrides, steps)))
         p, r = statistics.median(plain), statistics.median(remote)
         print(f"{method}: plain loop {p:.1f} ms/step, Ray task {r:.1f} ms/step, ratio {r / p:.2f} "
-              f"({args.repeats} repeats of {args.steps} steps)", flush=True)
+              f"({args.repeats} repeats of {steps} steps)", flush=True)
     return 0
 
 

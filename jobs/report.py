@@ -425,7 +425,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     md, png = out_dir / "report.md", out_dir / "measures.png"
     text = [f"# Study {study_id}", "", title, ""] if title else [f"# Study {study_id}", ""]
     table = study_table(rows, measures, minimize) if not rows.empty and measures else pd.DataFrame()
-    fig = None
+    fig, declared = None, {}
     if table.empty:
         text.append("No final result rows were found.")
     else:
@@ -440,6 +440,10 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
                          "Each arm's quality against its seconds per instance (log scale), mean ± sd over seeds.",
                          "", "![quality against time](quality_vs_time.png)"]
                 reportfigs.save(tradeoff, out_dir / "quality_vs_time.png")
+        declared = declared_figures(rows)
+        for spec in declared:
+            text += ["", f"![{spec.title}]({spec.name}.png)"]
+        text += arm_files_section(store, study_id, rows, out_dir)
         sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
         if sweeps:
             text += ["", "Sweeps (each with its own comparison, table and figures):"]
@@ -453,8 +457,51 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     if (out_dir / "quality_vs_time.png").exists():
         paths["quality_vs_time"] = store.put_file(out_dir / "quality_vs_time.png", "reports", study_id,
                                                   "quality_vs_time.png")
+    for name, drawn in declared.values():
+        reportfigs.save(drawn, out_dir / f"{name}.png")
+        paths[name] = store.put_file(out_dir / f"{name}.png", "reports", study_id, f"{name}.png")
+    for local in sorted((out_dir / "files").rglob("*")) if (out_dir / "files").exists() else []:
+        if local.is_file():
+            store.put_file(local, "reports", study_id, *local.relative_to(out_dir).parts)
     shutil.rmtree(out_dir, ignore_errors=True)
     return paths
+
+
+def declared_figures(rows: pd.DataFrame) -> dict[Any, tuple[str, Any]]:
+    """The figures the study's methods declare (``MethodSpec.figures``), drawn over the arms that report their
+    measures: {figure spec: (name, matplotlib figure)}; a figure no arm reports is left out."""
+    out: dict[Any, tuple[str, Any]] = {}
+    for method in dict.fromkeys(rows["method"]):
+        try:
+            spec = get_method(str(method))
+        except ConfigError:
+            continue
+        for fig_spec in getattr(spec, "figures", ()):
+            table = study_table(rows, list(fig_spec.measures), [])
+            drawn = reportfigs.declared_figure(table, fig_spec) if not table.empty else None
+            if drawn is not None and fig_spec not in out:
+                out[fig_spec] = (fig_spec.name, drawn)
+    return out
+
+
+def arm_files_section(store: ResultsStore, study_id: str, rows: pd.DataFrame, out_dir: Path) -> list[str]:
+    """Markdown showing each arm's pictures (``Evaluator.write_files``) of its first seed's trial, copied under
+    ``out_dir/files/<arm>/`` (then to the report's folder); no lines when no arm kept any."""
+    lines: list[str] = []
+    seeds_rows = rows[rows["job"].str.startswith("seeds:")]
+    for job, group in seeds_rows.groupby("job", sort=False):
+        arm = job.split(":", 1)[1]
+        experiment = f"{study_id}--{job.replace(':', '-')}"
+        first = group.sort_values(["seed", "trial"]).iloc[0]
+        names = store.names("results", experiment, str(first["trial"]), "files")
+        for name in names:
+            local = out_dir / "files" / arm / name
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(store.read_bytes("results", experiment, str(first["trial"]), "files", name))
+            lines += [f"![{arm}, seed {int(first['seed'])}: {name}](files/{arm}/{name})", ""]
+    if lines:
+        lines = ["", "## Samples", "", "Each arm's pictures of its first seed's final model:", "", *lines[:-1]]
+    return lines
 
 
 def study_exists(store: ResultsStore, study_id: str) -> bool:

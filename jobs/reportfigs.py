@@ -245,6 +245,30 @@ def quality_time_figure(table: pd.DataFrame, panels: dict[str, list[list[Any]]],
     return fig
 
 
+def declared_figure(table: pd.DataFrame, spec: Any) -> Any:
+    """A method's declared figure (``shared.method.Figure``): its measures side by side (one bar each, mean ± sd
+    over seeds) for every arm of ``table`` (``study_table`` over those measures) that reports them."""
+    cols = [f"{m}_mean" for m in spec.measures]
+    rows = table[table[cols].notna().any(axis=1)] if set(cols) <= set(table.columns) else table.iloc[0:0]
+    if rows.empty:
+        return None
+    arms = list(rows["arm"].astype(str))
+    width = 0.8 / len(spec.measures)
+    fig, ax = _plt().subplots(figsize=(max(PANEL_W, 1.6 * len(arms) + 2), PANEL_H + 0.6))
+    for i, measure in enumerate(spec.measures):
+        xs = [k + (i - (len(spec.measures) - 1) / 2) * width for k in range(len(arms))]
+        ax.bar(xs, rows[f"{measure}_mean"], width, yerr=rows[f"{measure}_std"].fillna(0), capsize=3, label=measure,
+               color=f"C{i % 10}")
+    ax.set_xticks(range(len(arms)), arms, rotation=30 if max(map(len, arms)) > 8 else 0, fontsize=8)
+    ax.set_xlabel("arm")
+    ax.set_ylabel(spec.ylabel or "mean ± sd over seeds", fontsize=9)
+    ax.set_title(spec.title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def sort_key(label: Any) -> tuple[int, float, str]:
     """Numbers in numeric order, then the rest alphabetically."""
     try:

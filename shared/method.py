@@ -127,6 +127,13 @@ class Evaluator(ABC):
     @abstractmethod
     def evaluate(self, artifact: Any) -> dict[str, float]: ...
 
+    def write_files(self, artifact: Any, out_dir: Path) -> list[Path]:
+        """Pictures of the final artifact for reports (e.g. a grid of samples), written under ``out_dir``; returns
+        their paths. The platform calls it once per trial, after the last evaluation, and keeps the files with the
+        trial's rows (``results/<experiment>/<trial>/files/``), where a study's report shows each arm's first seed's.
+        Default: none."""
+        return []
+
 
 def seed_everything(seed: int) -> None:
     """Seed the global torch RNG (model initialisation, dropout). Data order and augmentations use
@@ -326,6 +333,17 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A figure of a study report: ``measures`` (on one scale) side by side for every arm that reports them, each
+    the mean ± sd over the arm's seeds of its final values; ``name`` is the PNG's name."""
+
+    name: str
+    title: str
+    measures: tuple[str, ...]
+    ylabel: str = ""
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """A registered method: what the platform needs to know to train, evaluate and schedule it."""
 
@@ -341,6 +359,9 @@ class MethodSpec:
     headline: tuple[Measure, ...] = ()
     # The hyperparameter(s) the method's comparison is about (CARE: lambda); a sweep report summarises per value.
     compare: tuple[str, ...] = ()
+    # Figures a study report draws from the rows of the arms that run this method (e.g. a measured mass beside its
+    # analytic target).
+    figures: tuple[Figure, ...] = ()
 
     @property
     def config_path(self) -> Path:

@@ -4,6 +4,7 @@ Layout under the root (``RAYSTUDY_STORAGE``, default ``~/raystudy``; a local pat
 filesystem URI such as ``s3://bucket/prefix``)::
 
     results/<experiment>/<trial>/epoch=000012.parquet   rows of one trial's epoch
+    results/<experiment>/<trial>/files/<name>            its evaluators' pictures of the final model
     reports/<experiment>/                                summary table and plots
     tune/<experiment>/                                   Tune's own state and checkpoints
     quarantine/results/<experiment>/<trial>/...          damaged (unreadable) result files, moved aside
@@ -229,6 +230,19 @@ class ResultsStore:
     def put_file(self, local: str | os.PathLike, *relparts: str) -> str:
         """Copy a local file (a report, a plot) to ``<root>/<relparts...>``, written whole then renamed."""
         return self._write_whole(self.path(*relparts), Path(local).read_bytes())
+
+    def names(self, *relparts: str) -> list[str]:
+        """The names of the files directly under ``<root>/<relparts...>`` (none when it does not exist), sorted."""
+        base = self.path(*relparts)
+        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+            return []
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=False))
+        return sorted(i.base_name for i in infos
+                      if i.type == pafs.FileType.File and not i.base_name.startswith(atomic.TMP_PREFIX))
+
+    def read_bytes(self, *relparts: str) -> bytes:
+        with self.fs.open_input_stream(self.path(*relparts)) as stream:
+            return stream.read()
 
     def set_aside(self, experiment: str) -> str | None:
         """Move an experiment's rows out of the way (``<experiment>.orphaned-<time>``), e.g. rows of a run

@@ -61,7 +61,7 @@ LONGEST_FIRST = (
     "test_position_bias.py", "test_graphon_sampling.py", "test_reproduction_reed.py", "test_reproduction_ram.py",
     "test_optgnn.py", "test_neural_sfe.py",
     "test_kv_margin.py", "test_infoot.py", "test_g1.py",
-    "test_unifl.py", "test_graff_ms.py", "test_gslr.py",
+    "test_unifl.py", "test_graff_ms.py", "test_gslr.py", "test_pjax.py",
 )
 
 

@@ -102,6 +102,9 @@ def test_the_sample_grid_has_one_row_of_digits_per_class_and_the_evaluator_saves
     metrics = SPEC.evaluate(cfg, trainer.artifact(), trainer.data)
     assert set(metrics) == {"heldout_denoise", "frechet"}
     assert [p.name for p in tmp_path.iterdir()] == ["reed_both_seed0.png"]
+    kept = SPEC.make_evaluators(cfg, trainer.data)[0].write_files(trainer.artifact(), tmp_path / "kept")
+    assert [p.name for p in kept] == ["samples.png"] and kept[0].read_bytes().startswith(b"\x89PNG")
+    assert trainer.model.training  # the evaluator leaves the model as it found it
 
 
 def test_the_dit_is_a_patch_two_transformer():

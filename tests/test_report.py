@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.method import Measure, headline_measures
-from shared.registry import list_methods
+from shared.registry import get_method, list_methods
 
 
 def test_every_method_declares_headline_measures_it_reports_and_a_swept_comparison():
@@ -271,6 +271,36 @@ def test_study_report_draws_quality_against_log_time_from_the_rows_and_the_measu
     assert reportfigs.quality_time_figure(table, {"none": [["cost_ratio_large", "gw_seconds"]]}, []) is None
     # without the key nothing is drawn and the report is the one it was
     assert "quality_vs_time" not in report.write_study_report(store, "q1", ["cost_ratio_large"], [])
+
+
+def test_a_study_report_shows_each_arms_first_seed_pictures_and_the_methods_declared_figures(tmp_path: Path):
+    """Pictures an evaluator kept with a trial's rows (``Evaluator.write_files``) are embedded per arm (the first
+    seed's), and a figure the method declares (``MethodSpec.figures``; ram: mode masses) is drawn over its arms."""
+    store = ResultsStore(tmp_path)
+    masses = {"ram": (0.30, 0.54, 0.55, 0.538), "rwfm": (0.30, 0.98, 0.55, 0.538)}
+    measures = ("ref_mass_rewarded", "mass_rewarded", "ref_tilt_mass", "tilt_mass")
+    for arm, values in masses.items():
+        for seed in (1, 0):
+            trial = f"{arm}{seed}"
+            info = RunInfo(experiment=f"s1--seeds-{arm}", method="ram", paper="", dataset="", seed=seed, trial=trial,
+                           config_json="{}", study="s1", job=f"seeds:{arm}")
+            store.write_epoch(info, 6, {**dict(zip(measures, values, strict=True)), "tilt_error": 0.1}, "final", 1.0)
+            picture = tmp_path / f"{trial}.png"
+            picture.write_bytes(f"png of seed {seed}".encode())
+            store.put_file(picture, "results", f"s1--seeds-{arm}", trial, "files", "toy_samples.png")
+    paths = report.write_study_report(store, "s1", [], [])
+    text = Path(paths["report"]).read_text()
+    for arm in masses:
+        assert f"![{arm}, seed 0: toy_samples.png](files/{arm}/toy_samples.png)" in text
+        copied = Path(store.path("reports", "s1", "files", arm, "toy_samples.png"))
+        assert copied.read_bytes() == b"png of seed 0"
+    assert "(mode_mass.png)" in text and Path(paths["mode_mass"]).stat().st_size > 1000
+    spec = next(f for f in get_method("ram").figures if f.name == "mode_mass")
+    fig = reportfigs.declared_figure(report.study_table(store.read().to_pandas(), list(spec.measures), []), spec)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ram", "rwfm"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(measures)
+    assert [round(bar.get_height(), 3) for bar in ax.patches[2:4]] == [0.54, 0.98]  # mass_rewarded per arm
 
 
 def test_a_sweep_over_the_epochs_key_keeps_both_the_swept_and_the_reached_epochs(tmp_path: Path):

@@ -93,14 +93,18 @@ def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_p
     assert Path(sched.store.path("reports", sid, "measures.png")).stat().st_size > 1000
 
 
+FAMILY_STUDIES = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative", "graph_distances",
+                  "graph_combinatorial")
+
+
 @pytest.mark.slow
 def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
-    """ssl_geometry, embedding_alignment, graph_pe, theory, generative, graph_distances and graph_combinatorial, submitted together to
-    the same cluster, end with a report (with its quality-vs-time figure where the study asks for one)."""
+    """The family studies (FAMILY_STUDIES), submitted together to the same cluster, end with a report (with the
+    figures and pictures each study asks for)."""
     from jobs.studyconfig import all_measures
 
     sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"))
-    names = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative", "graph_distances", "graph_combinatorial")
+    names = FAMILY_STUDIES
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in names]
     ids = [sched.submit(path, smoke=True) for path in paths]
     finals = sched.wait_all(ids, timeout=1800, progress=None)  # all advance together on the 2 CPUs
@@ -115,6 +119,13 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
         if study.quality_vs_time:
             assert "![quality against time](quality_vs_time.png)" in report
             assert Path(sched.store.path("reports", sid, "quality_vs_time.png")).stat().st_size > 1000
+        if study.name == "generative":  # each arm's first seed's pictures and RAM's declared mode-mass figure
+            for arm, name in (("reed", "samples"), ("no_alignment", "samples"), ("ram", "toy_samples"),
+                              ("rwfm", "toy_samples"), ("ram_digits", "digit_samples")):
+                assert f"(files/{arm}/{name}.png)" in report, arm
+                assert Path(sched.store.path("reports", sid, "files", arm, f"{name}.png")).stat().st_size > 100
+            assert "(mode_mass.png)" in report
+            assert Path(sched.store.path("reports", sid, "mode_mass.png")).stat().st_size > 1000
 
 
 def state_of(storage: Path, sid: str) -> dict:

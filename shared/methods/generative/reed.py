@@ -213,6 +213,13 @@ class DenoisingAndFrechet(Evaluator):
         model.train()
         return {"heldout_denoise": denoise, "frechet": fd}
 
+    def write_files(self, model: REEDModel, out_dir: Path) -> list[Path]:
+        """The grid of class-conditional samples (a row per class) as a PNG."""
+        path = out_dir / "samples.png"
+        save_sample_grid(model.eval(), path, steps=self.config.sample_steps)
+        model.train()
+        return [path]
+
 
 def sample_grid(model: REEDModel, per_class: int = 8, steps: int = 20, seed: int = 0) -> Any:
     """A (10 * 8) x (per_class * 8) array in [0, 1] of samples, one row per class (for reports)."""
@@ -227,12 +234,14 @@ def save_sample_grid(model: REEDModel, path: Path, per_class: int = 8, steps: in
     import io
 
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     buffer = io.BytesIO()
-    plt.imsave(buffer, sample_grid(model, per_class, steps), cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    pixels = np.kron(sample_grid(model, per_class, steps), np.ones((4, 4)))  # 4 x 4 screen pixels per digit pixel
+    plt.imsave(buffer, pixels, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, buffer.getvalue())
 
