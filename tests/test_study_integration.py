@@ -95,12 +95,12 @@ def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_p
 
 @pytest.mark.slow
 def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
-    """ssl_geometry, embedding_alignment, graph_pe, theory and generative, submitted together to the same cluster,
-    end with a report."""
+    """ssl_geometry, embedding_alignment, graph_pe, theory, generative and reasoning, submitted together to the same
+    cluster, end with a report."""
     from jobs.studyconfig import all_measures
 
     sched = StudyScheduler(head["url"], storage=str(tmp_path / "store"))
-    names = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative")
+    names = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative", "reasoning")
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in names]
     ids = [sched.submit(path, smoke=True) for path in paths]
     finals = sched.wait_all(ids, timeout=1800, progress=None)  # all advance together on the 2 CPUs
