@@ -99,7 +99,7 @@ def test_a_tiny_run_trains_and_its_evaluator_reads_the_curve_it_reports():
 
 HELD_OUT = [2, 3]  # the reproduction's seeds (configs/reproduce/cot_length_train.yaml); 0, 1 tune
 # The largest run that fits a few minutes of a loaded 2-core machine per arm and seed (see REPRODUCTION.md).
-MINUTES = ["epochs=1", "steps_per_epoch=400", "data.n_test=100"]
+MINUTES = ["epochs=1", "steps_per_epoch=200", "data.n_test=100"]
 
 
 @pytest.mark.slow
