@@ -19,6 +19,8 @@ A worker that dies restarts the worker group from the last checkpoint (``distrib
 the same command again (same run name and storage) resumes a stopped run. The last checkpoint also holds the
 platform's own format (``trainer.pt`` + ``meta.json``: the model weights, a fresh optimizer), so
 ``EvaluatorActor.evaluate_checkpoint`` and ``shared.checkpoint.load_trainer`` read it.
+A trainer with state outside its model (e.g. a frozen reference policy) may expose it as ``extra_state()`` /
+``load_extra_state(state)``: it travels in the DeepSpeed checkpoints and reaches the evaluators' plain copy.
 
 Tune sweeps of such methods run :func:`distributed_trial`: each trial is a small TorchTrainer run.
 Nothing here knows about a particular method.
