@@ -180,7 +180,7 @@ def test_sft_and_a_grpo_step_under_ray_train_deepspeed_match_the_plain_learner(l
     moved = max(float((plain.model.state_dict()[k] - after_sft[k]).abs().max()) for k in final)
     diff = max(float((plain.model.state_dict()[k] - final[k]).abs().max()) for k in final)
     print(f"GRPO step moved the parameters by up to {moved:.2e}; DeepSpeed vs plain: {diff:.2e}")
-    assert moved > 1e-4 and diff < 1e-6
+    assert diff < 2e-6 and moved > 100 * 2e-6  # measured: 3.4e-07 and 6.0e-04
     for key in ("grpo_kl", "grpo_entropy", "grpo_reward", "grpo_clip_fraction"):
         assert ds[key] == pytest.approx(grpo[key], rel=1e-4, abs=1e-7), key
     assert trained.reference is not None and trained.sft_measures == pytest.approx(plain.sft_measures)
