@@ -19,6 +19,8 @@ A worker that dies restarts the worker group from the last checkpoint (``distrib
 the same command again (same run name and storage) resumes a stopped run. The last checkpoint also holds the
 platform's own format (``trainer.pt`` + ``meta.json``: the model weights, a fresh optimizer), so
 ``EvaluatorActor.evaluate_checkpoint`` and ``shared.checkpoint.load_trainer`` read it.
+A trainer with state outside its model (e.g. a frozen reference policy) may expose it as ``extra_state()`` /
+``load_extra_state(state)``: it travels in the DeepSpeed checkpoints and reaches the evaluators' plain copy.
 
 Tune sweeps of such methods run :func:`distributed_trial`: each trial is a small TorchTrainer run.
 Nothing here knows about a particular method.
@@ -61,7 +63,7 @@ _DETERMINISTIC = (ConfigError, NonFiniteLossError)  # the same on every rank and
 
 def resolve_spec(method: str | MethodSpec) -> MethodSpec:
     spec = method if isinstance(method, MethodSpec) else get_method(method)
-    if spec.resources.distributed != "deepspeed":
+    if spec.resources.distributed not in ("deepspeed", "deepspeed-optional"):
         raise ConfigError(f"method {spec.name!r} is not marked distributed='deepspeed' (its resource hint is "
                           f"{spec.resources.distributed!r}); train it with jobs/sweep.py or TrainerActor")
     return spec
@@ -303,6 +305,8 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
             raise RuntimeError(f"rank {rank}: no DeepSpeed checkpoint in {ckpt.path}")
         trainer.epoch, trainer.global_step = int(client["epoch"]), int(client["global_step"])
         set_rng_state(trainer.generator, client["rng"])
+        if "extra" in client:
+            trainer.load_extra_state(client["extra"])
         if rank == 0:
             print(f"[raystudy] resumed {info.method} from {ckpt.path} at epoch {trainer.epoch}", flush=True)
 
@@ -325,7 +329,8 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
         report = {**metrics, "epoch": epoch}
         if checkpoints and (final or epoch % dist.checkpoint_every == 0):
             tmp = tempfile.mkdtemp(prefix="rs-ds-ckpt-")
-            client = {"epoch": epoch, "global_step": trainer.global_step, "rng": rng_state(trainer.generator)}
+            client = {"epoch": epoch, "global_step": trainer.global_step, "rng": rng_state(trainer.generator),
+                      **_extra_state(trainer)}
             engine.save_checkpoint(tmp, tag=f"epoch_{epoch:06d}", client_state=client)
             if rank == 0:
                 _write_meta(tmp, spec, cfg, dist, world, epoch, final, evaluation.get("trainer"))
@@ -410,9 +415,18 @@ def _run_epoch(trainer: Any, engine: Any, dist: DistributedConfig, rank: int, wo
             "configuration diverged: lower the learning rate or check the inputs")
         err.epoch = trainer.epoch  # type: ignore[attr-defined]
         raise err
-    metrics["lr"] = trainer.learning_rate() if n else float(trainer.config.optim.lr)
+    metrics["lr"] = trainer.learning_rate() if n or not hasattr(trainer.config, "optim") else float(
+        trainer.config.optim.lr)
     metrics["epoch_time_s"] = time.perf_counter() - start
     return metrics
+
+
+def _extra_state(trainer: Any) -> dict[str, Any]:
+    """A trainer's state outside its model, optimizer and RNG (e.g. a frozen reference model its loss and
+    evaluators read), when it has any: ``extra_state()`` / ``load_extra_state(state)``, tensors and numbers only.
+    Kept in the DeepSpeed checkpoints and handed to the plain copy the evaluators read."""
+    get = getattr(trainer, "extra_state", None)
+    return {"extra": get()} if get is not None else {}
 
 
 def _finite(x: float) -> bool:
@@ -452,6 +466,8 @@ def _evaluate(spec: MethodSpec, cfg: Any, trainer: Any, full: dict[str, Any] | N
     keys = set(plain.model.state_dict())
     plain.model.load_state_dict({k: v for k, v in (full or {}).items() if k in keys}, strict=True)
     plain.epoch, plain.global_step = trainer.epoch, trainer.global_step
+    if "extra" in (extra := _extra_state(trainer)):
+        plain.load_extra_state(extra["extra"])
     out: dict[str, float] = {}
     artifact = plain.artifact()
     for evaluator in holder["evaluators"]:

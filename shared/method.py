@@ -66,7 +66,9 @@ class Resources:
 
     cpu: float = 1.0
     gpu: float = 0.0
-    distributed: str | None = None  # None, or "deepspeed" for methods that run under Ray Train
+    # None; "deepspeed": the method runs under Ray Train + DeepSpeed (its sweeps too); "deepspeed-optional": it can
+    # (actors/distributed.py, jobs/train_distributed.py), but its sweeps and studies run the plain loop
+    distributed: str | None = None
 
 
 class Trainer(ABC):

@@ -60,7 +60,7 @@ LONGEST_FIRST = (
     "test_reproduction_ssr.py", "test_sparse_features.py",
     "test_position_bias.py", "test_graphon_sampling.py", "test_reproduction_reed.py", "test_reproduction_ram.py",
     "test_optgnn.py", "test_neural_sfe.py",
-    "test_kv_margin.py", "test_infoot.py", "test_g1.py",
+    "test_kv_margin.py", "test_infoot.py", "test_g1.py", "test_cot_length_train.py",
     "test_unifl.py", "test_graff_ms.py", "test_gslr.py", "test_pjax.py",
 )
 

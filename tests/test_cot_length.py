@@ -70,3 +70,5 @@ def test_the_experiment_reports_its_peak():
     out = SPEC.evaluate(cfg, trainer.artifact())
     assert out["best_steps"] == best_integer_steps(32, 2.0) and out["interior_peak"] == 1.0
     assert out["acc_one_step"] < out["peak_acc"] and out["acc_finest"] < out["peak_acc"]
+    assert out["acc_n1"] == out["acc_one_step"] and out["acc_n32"] == out["acc_finest"]
+    assert out["acc_n16"] == pytest.approx(float(success(16, 32, 2.0))) and "acc_n64" not in out  # N <= T only

@@ -57,15 +57,23 @@ class CoTLengthTrainer(Trainer):
         return self
 
 
+CURVE_STEPS = (1, 2, 4, 8, 16, 32, 64)  # points of the curve reported as acc_n<N> (those with N <= T)
+
+
 class PeakOfTheCurve(Evaluator):
-    metrics = ("best_steps", "optimal_steps", "peak_acc", "acc_one_step", "acc_finest", "interior_peak")
+    """Where the curve peaks and how high, and the curve itself at N = 1, 2, 4, ... 64 steps (``acc_n<N>``, for
+    N <= T: a study's report draws them per arm)."""
+
+    metrics = ("best_steps", "optimal_steps", "peak_acc", "acc_one_step", "acc_finest", "interior_peak",
+               *(f"acc_n{n}" for n in CURVE_STEPS))
 
     def evaluate(self, trainer: CoTLengthTrainer) -> dict[str, float]:
         c, curve = self.config, trainer.curve
         best = best_integer_steps(c.difficulty, c.capability, **c.model())
         return {"best_steps": float(best), "optimal_steps": optimal_steps(c.difficulty, c.capability, **c.model()),
                 "peak_acc": float(curve.max()), "acc_one_step": float(curve[0]), "acc_finest": float(curve[-1]),
-                "interior_peak": float(1 < best < c.difficulty)}
+                "interior_peak": float(1 < best < c.difficulty),
+                **{f"acc_n{n}": float(curve[n - 1]) for n in CURVE_STEPS if n <= c.difficulty}}
 
 
 SPEC = MethodSpec(

@@ -27,10 +27,23 @@ edges as digit pairs, e.g. ``D3:01,05,12=``) with the answer as the bare text th
 (``Yes``, ``2``, ``[0, 4]``), no reasoning trace; the paper's full prompt is what ``ErdosItem.prompt()`` renders.
 The SFT stage is naive SFT, not the paper's rejection-sampled
 SFT (RFT), which needs a teacher LLM.
+
+Two loops drive the same steps. Both phases are written as ``batches()`` (SFT: teacher batches; GRPO: per step one
+rollout from the current policy, cut into its minibatches, each carrying its old and reference log-probabilities and
+advantages; the next rollout is sampled after their optimizer steps), ``loss(batch)`` and ``batch_weight(batch)``
+(the response tokens a minibatch holds: every term of the loss is a token-mean). ``fit_epoch`` steps one torch
+optimizer on them; ``actors/distributed.py`` runs them under Ray Train + DeepSpeed (``jobs/train_distributed.py g1``,
+2 gloo workers on CPU, ZeRO-2; each rank samples the same rollouts from the same generator and trains on its slice
+of every minibatch, so a step is the plain step up to float rounding). SFT -> GRPO clears the optimizer's state and
+the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer, without a second one DeepSpeed would not know).
+ZeRO-3 is refused: the frozen reference is a copy of the whole policy. Sweeps and studies run the plain loop
+(``Resources.distributed="deepspeed-optional"``).
 """
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +51,7 @@ import torch
 from torch import nn
 
 from shared.config import ConfigError, bounded
+from shared.distributed import DistributedConfig
 from shared.lm.erdos import TASKS, TIERS, ErdosItem, generate
 from shared.lm.graph_verify import score_answer
 from shared.lm.grpo import group_advantages, grpo_loss, k3_kl, masked_mean, response_logprobs, sample
@@ -52,6 +66,7 @@ from shared.method import (
     rng_state,
     seed_everything,
     set_rng_state,
+    split_loss,
 )
 
 EOT = 0  # end of answer (and padding): ASCII NUL never appears in a prompt
@@ -107,6 +122,8 @@ class G1Config(MethodConfig):
     model: PolicyShape = field(default_factory=PolicyShape)
     data: ErdosData = field(default_factory=ErdosData)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    # Ray Train + DeepSpeed (actors/distributed.py, jobs/train_distributed.py); the plain loop ignores it.
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def prefix_run(self) -> tuple[str, Any] | None:
         """The SFT phase alone: the same config stopped after ``sft_epochs``, with GRPO's settings at their defaults
@@ -124,6 +141,9 @@ class G1Config(MethodConfig):
         if weighted:
             raise ConfigError(f"data.tasks {weighted}: the compact prompt holds unweighted tasks with int, bool, "
                               "set or list answers only")
+        if self.distributed.zero_stage == 3:
+            raise ConfigError("distributed.zero_stage=3: g1's frozen reference policy and its rollouts need the whole "
+                              "policy on every rank; use zero_stage 0, 1 or 2")
         if self.data.nodes_min > self.data.nodes_max:
             raise ConfigError("data.nodes_min must be <= data.nodes_max")
         longest = 6 + 3 * self.data.nodes_max * (self.data.nodes_max - 1) // 2 + self.max_answer
@@ -215,27 +235,61 @@ class G1Trainer(Trainer):
                                                                   weight_decay=0.0)
         self.reference: nn.Module | None = None
         self.sft_measures: dict[str, float] = {}
+        self.global_step = 0
 
-    # -- phase 1: supervised fine-tuning --------------------------------------------------------------------------
-    def sft_epoch(self) -> dict[str, float]:
-        c, total = self.config, 0.0
-        for _ in range(c.steps_per_epoch):
-            idx = torch.randint(len(self.data.train), (c.batch_size,), generator=self.generator)
-            tokens, mask = teacher_batch([self.data.train[i] for i in idx.tolist()])
+    @property
+    def in_sft(self) -> bool:
+        return self.epoch < self.config.sft_epochs
+
+    def learning_rate(self) -> float:
+        return self.config.sft_lr if self.in_sft else self.config.grpo.lr
+
+    # -- the global batches of an epoch: what the plain loop and the DeepSpeed loop both drive ----------------------
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor] | dict[str, torch.Tensor]]:
+        """SFT: ``steps_per_epoch`` teacher batches. GRPO: per step, a rollout sampled from the current policy and
+        its minibatches (sampled lazily: the next rollout sees the previous minibatches' updates)."""
+        c = self.config
+        if self.in_sft:
+            for _ in range(c.steps_per_epoch):
+                idx = torch.randint(len(self.data.train), (c.batch_size,), generator=self.generator)
+                yield teacher_batch([self.data.train[i] for i in idx.tolist()])
+            return
+        if self.reference is None:
+            self.start_grpo()
+        if c.grpo.reward == "none":  # the SFT-only arm: the policy stays the SFT model
+            return
+        for _ in range(c.grpo.steps_per_epoch):
+            picks = torch.randint(len(self.data.train), (c.grpo.prompts,), generator=self.generator).tolist()
+            yield from self.minibatches(self.rollout(picks, self.generator))
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor] | dict[str, torch.Tensor]
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+        """SFT: the token-mean cross-entropy of the answers. GRPO: the clipped surrogate + k3 KL - entropy."""
+        if isinstance(batch, tuple):
+            tokens, mask = batch
             logp, _ = response_logprobs(self.model, tokens)
             loss = -masked_mean(logp, mask.float())
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item()
-        return {"sft_loss": total / c.steps_per_epoch}
+            return loss, {"sft_loss": float(loss.detach())}
+        g = self.config.grpo
+        logp, entropy = response_logprobs(self.model, batch["tokens"], with_entropy=True)
+        out = grpo_loss(logp, batch["old_logp"], batch["ref_logp"], batch["advantages"], batch["mask"], g.clip,
+                        g.kl_coef, entropy, g.entropy_coef)
+        return out.loss, {"grpo_reward": float(batch["reward"]), "grpo_kl": out.kl,
+                          "grpo_clip_fraction": out.clip_fraction, "grpo_entropy": out.entropy}
+
+    def batch_weight(self, batch: tuple[torch.Tensor, torch.Tensor] | dict[str, torch.Tensor]) -> float:
+        """The response tokens of a batch: what every term of either loss averages over (DeepSpeed's shards)."""
+        mask = batch[1] if isinstance(batch, tuple) else batch["mask"]
+        return float(mask.sum())
 
     # -- phase 2: GRPO --------------------------------------------------------------------------------------------
     def start_grpo(self) -> None:
-        """Freeze the SFT model as the reference, record its held-out measures, and start GRPO's optimizer."""
+        """Freeze the SFT model as the reference, record its held-out measures, and restart the optimizer: its state
+        cleared (the paper's fresh optimizer; the same object, which a DeepSpeed engine already holds), the learning
+        rate ``grpo.lr`` from now on (``learning_rate``)."""
         self.sft_measures = heldout_measures(self, self.data.test)
-        self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.grpo.lr, weight_decay=0.0)
+        self.reference = copy.deepcopy(policy_module(self.model)).eval().requires_grad_(False)
+        self.optimizer.state.clear()
 
     def rollout(self, picks: list[int], generator: torch.Generator) -> Rollout:
         """``grpo.group_size`` responses sampled from the current policy to each training prompt of ``picks``, and
@@ -246,67 +300,89 @@ class G1Trainer(Trainer):
                                        EOT, g.temperature, generator)
         return Rollout(tokens, mask, rollout_rewards(items, tokens, lengths).view(len(picks), g.group_size))
 
-    def learn(self, batch: Rollout) -> dict[str, float]:
-        """GRPO's update on one step's rollouts: ``grpo.minibatches`` optimizer steps."""
+    @torch.no_grad()
+    def minibatches(self, batch: Rollout) -> list[dict[str, torch.Tensor]]:
+        """One step's rollouts as ``grpo.minibatches`` global batches: rows with their advantages and the log-
+        probabilities of the policy that sampled them (pi_old) and of the reference; ``reward`` the step's mean."""
         g, tokens, mask, rewards = self.config.grpo, batch.tokens, batch.mask, batch.rewards
         signal = rewards
         if g.reward == "shuffled":  # the control: same rewards, no longer tied to the responses
             order = torch.argsort(torch.rand(rewards.shape, generator=self.generator), dim=1)
             signal = rewards.gather(1, order)
         advantages = group_advantages(signal).flatten()
-        with torch.no_grad():
-            old_logp, _ = response_logprobs(self.model, tokens)
-            ref_logp, _ = response_logprobs(self.reference, tokens)
-        stats: dict[str, float] = {"reward": float(rewards.mean()), "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
-        for rows in torch.arange(len(tokens)).chunk(g.minibatches):
-            logp, entropy = response_logprobs(self.model, tokens[rows], with_entropy=True)
-            out = grpo_loss(logp, old_logp[rows], ref_logp[rows], advantages[rows], mask[rows], g.clip, g.kl_coef,
-                            entropy, g.entropy_coef)
-            self.optimizer.zero_grad()
-            out.loss.backward()
-            self.optimizer.step()
-            for key, value in (("kl", out.kl), ("clip_fraction", out.clip_fraction), ("entropy", out.entropy)):
-                stats[key] += value / g.minibatches
-        return stats
+        old_logp, _ = response_logprobs(self.model, tokens)
+        ref_logp, _ = response_logprobs(self.reference, tokens)
+        reward = rewards.mean()
+        return [{"tokens": tokens[rows], "mask": mask[rows], "old_logp": old_logp[rows], "ref_logp": ref_logp[rows],
+                 "advantages": advantages[rows], "reward": reward}
+                for rows in torch.arange(len(tokens)).chunk(g.minibatches)]
 
-    def grpo_step(self) -> dict[str, float]:
-        picks = torch.randint(len(self.data.train), (self.config.grpo.prompts,), generator=self.generator).tolist()
-        return self.learn(self.rollout(picks, self.generator))
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor] | dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimizer step of the plain loop on one global batch; returns the loss's parts."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        loss, parts = split_loss(self.loss(batch))
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.global_step += 1
+        return parts
 
-    def grpo_epoch(self) -> dict[str, float]:
-        if self.reference is None:
-            self.start_grpo()
-        if self.config.grpo.reward == "none":  # the SFT-only arm: the policy stays the SFT model
-            return {"grpo_steps": 0.0}
-        steps = [self.grpo_step() for _ in range(self.config.grpo.steps_per_epoch)]
-        return {f"grpo_{k}": sum(s[k] for s in steps) / len(steps) for k in steps[0]}
+    def learn(self, batch: Rollout) -> dict[str, float]:
+        """GRPO's update on one step's rollouts (e.g. from generation actors): ``grpo.minibatches`` optimizer steps."""
+        return _mean([self.step(mb) for mb in self.minibatches(batch)])
 
     def fit_epoch(self) -> dict[str, float]:
         self.model.train()
-        metrics = self.sft_epoch() if self.epoch < self.config.sft_epochs else self.grpo_epoch()
+        grpo = not self.in_sft
+        parts = [self.step(batch) for batch in self.batches()]
         self.epoch += 1
-        return metrics
+        if grpo and not parts:
+            return {"grpo_steps": 0.0}
+        return _mean(parts)
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "rng": rng_state(self.generator), "sft_measures": dict(self.sft_measures)}
+    # -- state ----------------------------------------------------------------------------------------------------
+    def extra_state(self) -> dict[str, Any]:
+        """What the policy's weights and the optimizer do not hold: the SFT measures and the frozen reference (the
+        DeepSpeed loop keeps it in its checkpoints and hands it to the copy its evaluators read)."""
+        state: dict[str, Any] = {"sft_measures": dict(self.sft_measures)}
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
         return state
 
+    def load_extra_state(self, state: Any) -> None:
+        if "reference" in state:
+            self.reference = copy.deepcopy(policy_module(self.model)).eval().requires_grad_(False)
+            self.reference.load_state_dict(state["reference"])
+        self.sft_measures = {k: float(v) for k, v in state["sft_measures"].items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "global_step": self.global_step, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": rng_state(self.generator), **self.extra_state()}
+
     def load_state_dict(self, state: Any) -> None:
         self.epoch = int(state["epoch"])
+        self.global_step = int(state.get("global_step", 0))
         self.model.load_state_dict(state["model"])
-        if "reference" in state:
-            self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
-            self.reference.load_state_dict(state["reference"])
-            self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.grpo.lr, weight_decay=0.0)
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(self.generator, state["rng"])
-        self.sft_measures = {k: float(v) for k, v in state["sft_measures"].items()}
+        self.load_extra_state(state)
 
     def artifact(self) -> G1Trainer:
         return self
+
+
+def policy_module(model: nn.Module) -> nn.Module:
+    """The policy itself, also when a DeepSpeed engine wraps it (the engine's ``module``)."""
+    return getattr(model, "module", model)
+
+
+def _mean(parts: list[dict[str, float]]) -> dict[str, float]:
+    sums: dict[str, float] = defaultdict(float)
+    for p in parts:
+        for k, v in p.items():
+            sums[k] += v
+    return {k: v / len(parts) for k, v in sums.items()}
 
 
 EVAL_TEMPERATURE = 0.6  # the paper's evaluation sampling temperature
@@ -384,7 +460,7 @@ SPEC = MethodSpec(
     config=G1Config,
     trainer=G1Trainer,
     evaluators=(G1Eval,),
-    resources=Resources(cpu=1),
+    resources=Resources(cpu=1, distributed="deepspeed-optional"),
     headline=(Measure("test_acc"), Measure("acc_gain"), Measure("kl_ref", "min")),
     compare=("grpo.reward",),
     description="SFT then GRPO with graph-task verifiers as the reward, on Erdős-style tasks",
