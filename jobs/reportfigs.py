@@ -212,7 +212,9 @@ def paper_figure(points: pd.DataFrame, spec: dict[str, Any], name: str) -> Any:
     for ax, measure in zip(axes, ys, strict=True):
         anchor = None
         for line in order:
-            sub = points[points["line"] == line]
+            sub = points[(points["line"] == line) & points[measure].notna()]
+            if sub.empty:  # this line's arm does not report the panel's measure
+                continue
             stats = sub.groupby("x")[[measure, *([bound] if bound else [])]].agg(["mean", "std", "count"])
             xs = sorted(stats.index, key=sort_key)
             stats = stats.loc[xs]
