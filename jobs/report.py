@@ -349,6 +349,8 @@ def _full_table(table: pd.DataFrame, metric: str) -> list[str]:
 
 def flat_configs(rows: pd.DataFrame) -> pd.DataFrame:
     """Each row's method config, flattened to dotted keys (``optim.lr``), on the rows' index."""
+    if "config" not in rows:
+        return pd.DataFrame(index=rows.index)
     configs = rows["config"].map(lambda text: json.loads(text) if isinstance(text, str) and text else {})
     return pd.json_normalize(list(configs)).set_index(rows.index) if len(rows) else pd.DataFrame(index=rows.index)
 

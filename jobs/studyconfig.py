@@ -58,8 +58,9 @@ class FigureConfig:
     lines: str = ""  # a grid key whose values are the lines (default: the arms)
     log: str = bounded("", choices=["", "x", "y", "xy"])
     bound: str = ""  # a measure drawn dashed (a bound the experiment computes, e.g. 1 / |F|)
-    rate: float = 0.0  # a reference c x^rate (log-log slope), anchored at the first line's first point; 0: none
+    rate: float = 0.0  # a reference c x^rate (log-log slope), anchored at the first point of a line; 0: none
     rate_label: str = ""
+    rate_line: str = ""  # the line the reference starts from (default: the first)
 
 
 @dataclass
@@ -266,6 +267,8 @@ def validate_figure(study: StudyConfig, name: str, fig: FigureConfig, fail: Any)
         fail(f"{key}.y", "name at least one measure to draw")
     if not fig.x:
         fail(f"{key}.x", "name the grid key (or measure) on the x axis")
+    if fig.log not in ("", "x", "y", "xy"):
+        fail(f"{key}.log", f"must be one of '', x, y, xy (the log axes), got {fig.log!r}")
     arms = fig.arms or [a for a in study.arms if set(fig.y) <= set(get_method(study.arms[a].method).metric_names())]
     if not arms:
         fail(f"{key}.arms", f"no arm reports {fig.y}")

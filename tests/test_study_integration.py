@@ -112,6 +112,9 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
         header = next(ln for ln in report.splitlines() if ln.startswith("| arm |"))
         assert all(m in header for m in all_measures(study))
         assert all(any(ln.startswith(f"| {arm} |") for ln in report.splitlines()) for arm in study.arms)
+        for name in study.figures:  # theory: one figure per paper, drawn from the arms' grids
+            assert f"![{name}](figure_{name}.png)" in report
+            assert Path(sched.store.path("reports", sid, f"figure_{name}.png")).stat().st_size > 1000
 
 
 def state_of(storage: Path, sid: str) -> dict:
