@@ -82,6 +82,21 @@ def test_online_gdro_closes_most_of_erms_gap_on_subpopulation_and_cvar_objective
         assert gaps["sagawa"] <= 0.3 * gaps["erm"] and gaps["exp3p"] <= 0.3 * gaps["erm"], (seed, gaps)
 
 
+def test_the_sphere_kernel_averaged_over_coordinate_permutations_is_invariant():
+    """K_G(x, g y) = K_G(x, y) for every permutation g, K_G is symmetric positive semi-definite, and the plain kernel
+    is not invariant (the permutation case of invariant_krr)."""
+    from shared.methods.theory.invariant_krr import sphere_kernels, sphere_points
+
+    cfg = get_method("invariant_krr").load_config(["domain=sphere", "estimator=plain"])
+    plain, invariant = sphere_kernels(cfg)
+    x = sphere_points(5, 3, np.random.default_rng(0))
+    gram = invariant(x, x)
+    for perm in ([1, 0, 2], [2, 0, 1]):
+        assert invariant(x, x[:, perm]) == pytest.approx(gram)
+    assert gram == pytest.approx(gram.T) and np.linalg.eigvalsh(gram).min() > -1e-12
+    assert np.abs(plain(x, x[:, [1, 0, 2]]) - plain(x, x)).max() > 1e-3
+
+
 def test_group_dro_runs_and_resumes_from_its_state():
     spec = get_method("group_dro")
     cfg = spec.load_config(["steps=300", "groups=4"])
