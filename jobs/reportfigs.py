@@ -200,7 +200,7 @@ def paper_figure(points: pd.DataFrame, spec: dict[str, Any], name: str) -> Any:
     """A paper's figure from a study's rows (``points``: x, line, the y measures and the bound, one row per seed and
     grid point): one panel per y measure, one line per ``line`` with its mean over seeds and a band of +- one sd
     (error bars where x is categorical), log axes as ``spec['log']`` says, and the bound overlaid: a measure drawn
-    dashed per line, and/or the reference c x^rate from the first point of ``rate_line`` (default: the first)."""
+    dashed per line in the first y measure's panel, and/or the reference c x^rate from the first point of ``rate_line`` (default: the first)."""
     ys = [m for m in spec.get("y", []) if m in points and points[m].notna().any()]
     if points.empty or not ys:
         return None
@@ -228,7 +228,7 @@ def paper_figure(points: pd.DataFrame, spec: dict[str, Any], name: str) -> Any:
             else:
                 ax.errorbar([str(x) for x in xs], mean, yerr=sd, marker="o", capsize=4, ls="", color=colours[line],
                             label=label)
-            if bound and measure != bound and stats[(bound, "mean")].notna().any():
+            if bound and measure == spec["y"][0] and stats[(bound, "mean")].notna().any():
                 ax.plot(xs if numeric else [str(x) for x in xs], stats[(bound, "mean")], ls="--", lw=1.2,
                         color=colours[line], label=f"bound: {bound} ({line})")
             if numeric and len(xs) and (anchor is None or line == spec.get("rate_line")):

@@ -57,7 +57,7 @@ class FigureConfig:
     y: list[str] = field(default_factory=list)
     lines: str = ""  # a grid key whose values are the lines (default: the arms)
     log: str = bounded("", choices=["", "x", "y", "xy"])
-    bound: str = ""  # a measure drawn dashed (a bound the experiment computes, e.g. 1 / |F|)
+    bound: str = ""  # a measure drawn dashed in the first y panel (a bound the experiment computes, e.g. 1 / |F|)
     rate: float = 0.0  # a reference c x^rate (log-log slope), anchored at the first point of a line; 0: none
     rate_label: str = ""
     rate_line: str = ""  # the line the reference starts from (default: the first)
