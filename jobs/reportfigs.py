@@ -200,7 +200,8 @@ def paper_figure(points: pd.DataFrame, spec: dict[str, Any], name: str) -> Any:
     """A paper's figure from a study's rows (``points``: x, line, the y measures and the bound, one row per seed and
     grid point): one panel per y measure, one line per ``line`` with its mean over seeds and a band of +- one sd
     (error bars where x is categorical), log axes as ``spec['log']`` says, and the bound overlaid: a measure drawn
-    dashed per line in the first y measure's panel, and/or the reference c x^rate from the first point of ``rate_line`` (default: the first)."""
+    dashed per line in the first y measure's panel, and/or the reference c x^rate from the first point of
+    ``rate_line`` (default: the first line)."""
     ys = [m for m in spec.get("y", []) if m in points and points[m].notna().any()]
     if points.empty or not ys:
         return None
