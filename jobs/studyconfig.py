@@ -359,7 +359,13 @@ def topological_arms(study: StudyConfig) -> list[str]:
 
 def study_id(study: StudyConfig, smoke: bool) -> str:
     """Deterministic per study content: the same study resumes under the same id."""
-    content = json.dumps(to_dict(study), sort_keys=True, default=str)
+    data = to_dict(study)
+    if not data.get("figures"):  # fields added later leave the ids of studies without them as they were
+        data.pop("figures", None)
+    for arm in data.get("arms", {}).values():
+        if not arm.get("grid"):
+            arm.pop("grid", None)
+    content = json.dumps(data, sort_keys=True, default=str)
     return f"{study.name}{'-smoke' if smoke else ''}-{hashlib.sha1(content.encode()).hexdigest()[:8]}"
 
 
