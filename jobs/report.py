@@ -347,25 +347,70 @@ def _full_table(table: pd.DataFrame, metric: str) -> list[str]:
     return lines
 
 
+def flat_configs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each row's method config, flattened to dotted keys (``optim.lr``), on the rows' index."""
+    if "config" not in rows:
+        return pd.DataFrame(index=rows.index)
+    configs = rows["config"].map(lambda text: json.loads(text) if isinstance(text, str) and text else {})
+    return pd.json_normalize(list(configs)).set_index(rows.index) if len(rows) else pd.DataFrame(index=rows.index)
+
+
+def setting_keys(configs: pd.DataFrame) -> list[str]:
+    """The config keys that vary between the rows of one seeds node besides the seed: its grid (a curve's x)."""
+    return [k for k in configs.columns if k != "seed" and configs[k].astype(str).nunique() > 1]
+
+
 def study_table(rows: pd.DataFrame, measures: list[str], minimize: list[str]) -> pd.DataFrame:
-    """Per arm (the study's ``seeds:<arm>`` nodes) and measure: mean, standard deviation and seeds,
-    from each seed's final row."""
+    """Per arm (the study's ``seeds:<arm>`` nodes), per point of the arm's grid, and per measure: mean, standard
+    deviation and seeds, from each seed's final row. ``setting``: the grid point ('' for an arm without a grid)."""
     final = rows[(rows["status"] == "final") & rows["job"].str.startswith("seeds:")]
     out = []
     for job, group in final.groupby("job"):
-        row: dict[str, Any] = {"arm": job.split(":", 1)[1], "method": group["method"].iloc[0],
-                               "seeds": group["seed"].nunique()}
-        for m in measures:  # a measure this arm does not report stays NaN ("-" in the table)
-            values = group.loc[group["metric"] == m, "value"]
-            row[f"{m}_mean"] = values.mean() if len(values) else float("nan")
-            row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else (0.0 if len(values) else float("nan"))
-        out.append(row)
+        configs = flat_configs(group)
+        keys = setting_keys(configs)
+        labels = (configs[keys].astype(str).apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+                  if keys else pd.Series("", index=group.index))
+        points = sorted(labels.unique(), key=lambda lab: [reportfigs.sort_key(p.split("=", 1)[-1])
+                                                           for p in lab.split(", ")])
+        for label in points:
+            part = group[labels == label]
+            row: dict[str, Any] = {"arm": job.split(":", 1)[1], "setting": label, "method": part["method"].iloc[0],
+                                   "seeds": part["seed"].nunique()}
+            for m in measures:  # a measure this arm does not report stays NaN ("-" in the table)
+                values = part.loc[part["metric"] == m, "value"]
+                row[f"{m}_mean"] = values.mean() if len(values) else float("nan")
+                row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else (0.0 if len(values) else float("nan"))
+            out.append(row)
     return pd.DataFrame(out)
 
 
+def figure_points(rows: pd.DataFrame, fig: dict[str, Any]) -> pd.DataFrame:
+    """The points of one paper figure: per seed and grid point of its arms, the x value (a config key or a measure),
+    the line (the arm, or the value of the grid key ``lines``), each y measure and the bound."""
+    final = rows[(rows["status"] == "final") & rows["job"].str.startswith("seeds:")]
+    arms = fig.get("arms") or sorted({j.split(":", 1)[1] for j in final["job"]})
+    final = final[final["job"].isin([f"seeds:{a}" for a in arms])]
+    if final.empty:
+        return pd.DataFrame()
+    wide = final.pivot_table(index=["job", "trial"], columns="metric", values="value", aggfunc="last")
+    firsts = final.groupby(["job", "trial"]).first()
+    configs = flat_configs(firsts.reset_index()).set_index(firsts.index)
+    x, lines = fig["x"], fig.get("lines") or ""
+    out = pd.DataFrame(index=wide.index)
+    out["x"] = wide[x] if x in wide else configs.get(x)
+    out["line"] = (configs[lines].astype(str) if lines and lines in configs
+                   else pd.Series([j.split(":", 1)[1] for j, _ in wide.index], index=wide.index))
+    if lines and len(arms) > 1:  # several arms, each split by a grid key: the arm names the line too
+        out["line"] = [f"{j.split(':', 1)[1]}: {v}" for (j, _), v in zip(wide.index, out["line"], strict=True)]
+    for m in [*fig.get("y", []), *([fig["bound"]] if fig.get("bound") else [])]:
+        out[m] = wide[m] if m in wide else float("nan")
+    return out.reset_index(drop=True).dropna(subset=["x"])
+
+
 def study_markdown(table: pd.DataFrame, measures: list[str], minimize: list[str]) -> str:
-    header = "| arm | method | seeds | " + " | ".join(measures) + " |"
-    lines = [header, "|" + "---|" * (3 + len(measures))]
+    gridded = "setting" in table and bool((table["setting"] != "").any())  # some arm trains a grid of points
+    header = "| arm | " + ("setting | " if gridded else "") + "method | seeds | " + " | ".join(measures) + " |"
+    lines = [header, "|" + "---|" * (3 + gridded + len(measures))]
     best = {}
     for m in measures:
         col = table[f"{m}_mean"].dropna()
@@ -379,7 +424,8 @@ def study_markdown(table: pd.DataFrame, measures: list[str], minimize: list[str]
                 continue
             text = f"{row[f'{m}_mean']:.4f} ± {row[f'{m}_std']:.4f}"
             cells.append(f"**{text}**" if best[m] == i else text)
-        lines.append(f"| {row['arm']} | {row['method']} | {row['seeds']} | " + " | ".join(cells) + " |")
+        setting = f"{row['setting']} | " if gridded else ""
+        lines.append(f"| {row['arm']} | {setting}{row['method']} | {row['seeds']} | " + " | ".join(cells) + " |")
     arrows = ", ".join(f"{m} ({'lower' if m in minimize else 'higher'} is better)" for m in measures)
     return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds; best in bold: {arrows}; "
             "- : the arm does not report the measure.")
@@ -412,10 +458,14 @@ def study_headline(rows: pd.DataFrame, measures: list[str], minimize: list[str])
 
 def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
                        title: str = "", quarantine: bool = False,
-                       quality_vs_time: dict[str, list[list[Any]]] | None = None) -> dict[str, str]:
+                       quality_vs_time: dict[str, list[list[Any]]] | None = None,
+                       figures: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
     """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study: the arms'
-    headline measures first, mean ± sd over seeds per arm; with ``quality_vs_time`` (the study's panels of
-    [quality, time] measure pairs) also ``quality_vs_time.png``."""
+    headline measures first, mean ± sd over seeds per arm (and per point of an arm's grid); with
+    ``quality_vs_time`` (the study's panels of [quality, time] measure pairs) also ``quality_vs_time.png``;
+    ``figures``: the study's declared figures (``FigureConfig`` as dicts), each drawn from the rows as
+    ``figure_<name>.png``; the methods' own declared figures (``MethodSpec.figures``) and each arm's first seed's
+    pictures are embedded too."""
     import tempfile
 
     experiments = store.experiments(prefix=f"{study_id}--")
@@ -425,7 +475,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     md, png = out_dir / "report.md", out_dir / "measures.png"
     text = [f"# Study {study_id}", "", title, ""] if title else [f"# Study {study_id}", ""]
     table = study_table(rows, measures, minimize) if not rows.empty and measures else pd.DataFrame()
-    fig, declared = None, {}
+    fig, declared, drawn = None, {}, {}
     if table.empty:
         text.append("No final result rows were found.")
     else:
@@ -444,6 +494,13 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
         for spec in declared:
             text += ["", f"![{spec.title}]({spec.name}.png)"]
         text += arm_files_section(store, study_id, rows, out_dir)
+        drawn = {name: reportfigs.paper_figure(figure_points(rows, spec), spec, name)
+                 for name, spec in (figures or {}).items()}
+        drawn = {name: f for name, f in drawn.items() if f is not None}
+        if figures:
+            text += ["", "## Figures", ""]
+            text += [f"![{name}](figure_{name}.png)" for name in drawn]
+            text += [f"- `{name}`: no final rows to draw" for name in figures if name not in drawn]
         sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
         if sweeps:
             text += ["", "Sweeps (each with its own comparison, table and figures):"]
@@ -463,6 +520,10 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     for local in sorted((out_dir / "files").rglob("*")) if (out_dir / "files").exists() else []:
         if local.is_file():
             store.put_file(local, "reports", study_id, *local.relative_to(out_dir).parts)
+    for name, figure in drawn.items():
+        path = out_dir / f"figure_{name}.png"
+        reportfigs.save(figure, path)
+        paths[f"figure_{name}"] = store.put_file(path, "reports", study_id, path.name)
     shutil.rmtree(out_dir, ignore_errors=True)
     return paths
 
@@ -518,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="")
     parser.add_argument("--quality-vs-time", default="",
                         help="with --study: JSON {panel title: [[quality measure, time measure], ...]}")
+    parser.add_argument("--figures", default="", help="with --study: the study's figures as JSON (name -> spec)")
     parser.add_argument("--storage")
     parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
     parser.add_argument("--mode", default="max", choices=["max", "min"])
@@ -542,11 +604,12 @@ def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         split = [m for m in args.measures.split(",") if m]
         try:
             panels = json.loads(args.quality_vs_time) if args.quality_vs_time else None
+            figures = json.loads(args.figures) if args.figures else None
         except json.JSONDecodeError as err:
-            print(f"error: --quality-vs-time is not JSON: {err}", file=sys.stderr)
+            print(f"error: --quality-vs-time / --figures: not JSON ({err})", file=sys.stderr)
             return 2
         out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title,
-                                 quarantine=args.quarantine, quality_vs_time=panels)
+                                 quarantine=args.quarantine, quality_vs_time=panels, figures=figures)
         print(out["report"])
         return 0
     if not args.experiment:

@@ -179,6 +179,8 @@ def study_figure(table: pd.DataFrame, measures: list[str], minimize: list[str]) 
         # only the arms that report the measure: a study of several papers (`theory`) gives each its own panel
         rows = table[table[f"{measure}_mean"].notna()]
         arms = rows["arm"].astype(str)
+        if "setting" in rows and (rows["setting"] != "").any():  # an arm's grid points: one bar each
+            arms = arms + rows["setting"].map(lambda v: f"\n{v}" if v else "")
         ax.bar(range(len(arms)), rows[f"{measure}_mean"], yerr=rows[f"{measure}_std"].fillna(0), capsize=4,
                color=[colours[m] for m in rows["method"]])
         ax.set_xticks(range(len(arms)), arms, rotation=30 if max(map(len, arms)) > 8 else 0, fontsize=8)
@@ -265,6 +267,62 @@ def declared_figure(table: pd.DataFrame, spec: Any) -> Any:
     ax.set_title(spec.title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def paper_figure(points: pd.DataFrame, spec: dict[str, Any], name: str) -> Any:
+    """A paper's figure from a study's rows (``points``: x, line, the y measures and the bound, one row per seed and
+    grid point): one panel per y measure, one line per ``line`` with its mean over seeds and a band of +- one sd
+    (error bars where x is categorical), log axes as ``spec['log']`` says, and the bound overlaid: a measure drawn
+    dashed per line in the first y measure's panel, and/or the reference c x^rate from the first point of
+    ``rate_line`` (default: the first line)."""
+    ys = [m for m in spec.get("y", []) if m in points and points[m].notna().any()]
+    if points.empty or not ys:
+        return None
+    numeric = pd.api.types.is_numeric_dtype(points["x"])
+    log, bound, rate = spec.get("log", ""), spec.get("bound", ""), float(spec.get("rate", 0.0) or 0.0)
+    order = sorted(points["line"].unique(), key=sort_key)
+    colours = group_colours(order)
+    fig, axes = _grid(len(ys))
+    for ax, measure in zip(axes, ys, strict=True):
+        anchor = None
+        for line in order:
+            sub = points[(points["line"] == line) & points[measure].notna()]
+            if sub.empty:  # this line's arm does not report the panel's measure
+                continue
+            stats = sub.groupby("x")[[measure, *([bound] if bound else [])]].agg(["mean", "std", "count"])
+            xs = sorted(stats.index, key=sort_key)
+            stats = stats.loc[xs]
+            mean, sd = stats[(measure, "mean")], stats[(measure, "std")].fillna(0.0)
+            seeds = int(stats[(measure, "count")].max())
+            label = f"{line} (n={seeds} seed{'s' if seeds != 1 else ''})"
+            if numeric:
+                ax.plot(xs, mean, marker="o", ms=4, color=colours[line], label=label)
+                low = (mean - sd).clip(lower=mean * 1e-3) if "y" in log else mean - sd
+                ax.fill_between(xs, low, mean + sd, color=colours[line], alpha=0.2)
+            else:
+                ax.errorbar([str(x) for x in xs], mean, yerr=sd, marker="o", capsize=4, ls="", color=colours[line],
+                            label=label)
+            if bound and measure == spec["y"][0] and stats[(bound, "mean")].notna().any():
+                ax.plot(xs if numeric else [str(x) for x in xs], stats[(bound, "mean")], ls="--", lw=1.2,
+                        color=colours[line], label=f"bound: {bound} ({line})")
+            if numeric and len(xs) and (anchor is None or line == spec.get("rate_line")):
+                anchor = (float(xs[0]), float(mean.iloc[0]))
+        if rate and anchor is not None and anchor[0] > 0:
+            xs = sorted(float(x) for x in points["x"].unique())
+            ref = [anchor[1] * (x / anchor[0]) ** rate for x in xs]
+            ax.plot(xs, ref, ls=":", lw=1.5, color="black", label=spec.get("rate_label") or f"x^{rate:g} (reference)")
+        if numeric and "x" in log:
+            ax.set_xscale("log")
+        if "y" in log:
+            ax.set_yscale("log")
+        ax.set_xlabel(spec.get("x", "x") + (" (log)" if numeric and "x" in log else ""))
+        ax.set_ylabel(measure + (" (log)" if "y" in log else ""))
+        ax.set_title(measure, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.suptitle(spec.get("title") or name, fontsize=11)
     fig.tight_layout()
     return fig
 

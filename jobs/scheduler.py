@@ -43,14 +43,14 @@ import pyarrow as pa
 from jobs.studyconfig import (
     StudyConfig,
     all_measures,
-    arm_items,
     arm_measures,
+    arm_seeds_items,
     arm_sweep_items,
     build_graph,
     load_study,
     study_id,
 )
-from shared.config import ConfigError
+from shared.config import ConfigError, to_dict
 from shared.results import ResultsStore, storage_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -531,12 +531,13 @@ class StudyScheduler:
             return _q([self._python(), self._script("report.py"), "--study", state.study_id,
                        "--measures", ",".join(all_measures(study)), "--minimize", ",".join(study.minimize),
                        "--title", study.description, "--quarantine",  # damaged files: listed as missing
-                       *(["--quality-vs-time", json.dumps(study.quality_vs_time)] if study.quality_vs_time else [])])
+                       *(["--quality-vs-time", json.dumps(study.quality_vs_time)] if study.quality_vs_time else []),
+                       *(["--figures", json.dumps(to_dict(study)["figures"])] if study.figures else [])])
         arm = study.arms[node.arm]
         if node.kind == "sweep":
             items = arm_sweep_items(study, node.arm, state.smoke)
             return _q([self._python(), self._script("sweep.py"), arm.method, *items, *labels, *smoke])
-        items = arm_items(study, node.arm, state.smoke)
+        items = arm_seeds_items(study, node.arm, state.smoke)
         if arm.sweep:
             sweep_node = state.nodes[f"sweep:{node.arm}"]
             items += [f"{k}={_render(v)}" for k, v in self.best_config(sweep_node.experiment).items()]

@@ -7,7 +7,11 @@ overrides, and whether to sweep it first. The graph, per arm::
     (Tune sweep of the arm's search space; the best configuration is retrained over the study's
     seeds, each seed a trial that ends with the method's evaluators; the report compares the arms)
 
-An arm without a sweep starts at ``seeds:<arm>``. ``after: [other arm]`` orders arms (e.g. an attack
+An arm without a sweep starts at ``seeds:<arm>``. An arm's ``grid`` (method key -> values) makes its seeds node train
+every point of the grid once per seed: the points of a curve (sample size, depth, group count) come from one node.
+``figures`` declare the paper figures of the report: a measure against a grid key (or another measure), mean and
+band over seeds per line, log axes where the theory is a rate, and a bound (a measure, or a reference rate) overlaid.
+``after: [other arm]`` orders arms (e.g. an attack
 that needs another arm's encoder); cycles are refused. Everything is checked before anything runs, and
 errors name the file and line.
 """
@@ -39,6 +43,24 @@ class ArmConfig:
     after: list[str] = field(default_factory=list)
     measures: list[str] = field(default_factory=list)  # this arm's own measures, besides the study's shared ones
     metric: str = ""  # picks this arm's best sweep configuration (default: the study's metric)
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # method key -> values: each trained once per seed
+
+
+@dataclass
+class FigureConfig:
+    """One figure of the study's report (a paper's figure): ``y`` (one panel per measure) against ``x`` (a grid key
+    or a measure), one line per arm (or per value of the grid key ``lines``), mean +- sd over seeds as a band."""
+
+    title: str = ""
+    arms: list[str] = field(default_factory=list)  # default: every arm that reports the y measures
+    x: str = ""
+    y: list[str] = field(default_factory=list)
+    lines: str = ""  # a grid key whose values are the lines (default: the arms)
+    log: str = bounded("", choices=["", "x", "y", "xy"])
+    bound: str = ""  # a measure drawn dashed in the first y panel (a bound the experiment computes, e.g. 1 / |F|)
+    rate: float = 0.0  # a reference c x^rate (log-log slope), anchored at the first point of a line; 0: none
+    rate_label: str = ""
+    rate_line: str = ""  # the line the reference starts from (default: the first)
 
 
 @dataclass
@@ -69,6 +91,7 @@ class StudyConfig:
     retries: int = bounded(2, ge=0, help="resubmissions of a failed node")
     max_running: int = bounded(0, ge=0, help="nodes running at once; 0: as many as are ready")
     arms: dict[str, ArmConfig] = field(default_factory=dict)
+    figures: dict[str, FigureConfig] = field(default_factory=dict)  # the report's figures, one per paper
     smoke: dict[str, Any] = field(default_factory=dict)  # a partial study merged in by --smoke
     # the report's quality-vs-time figure: {panel title: [[quality measure (or a number), time measure], ...]}
     quality_vs_time: dict[str, Any] = field(default_factory=dict)
@@ -163,7 +186,7 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ConfigError(f"{path}: a study must be a mapping of keys (name, seeds, measures, arms, ...); "
                           f"this file is {kind}")
-    for key, expected in (("arms", dict), ("smoke", dict), ("resources", dict), ("budget", dict),
+    for key, expected in (("arms", dict), ("smoke", dict), ("resources", dict), ("budget", dict), ("figures", dict),
                           ("data", dict), ("seeds", list), ("measures", list), ("minimize", list)):
         if key in data and data[key] is not None and not isinstance(data[key], expected):
             shape = "a mapping" if expected is dict else "a list"
@@ -218,6 +241,18 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
         for other in arm.after:
             if other not in study.arms:
                 fail(f"{key}.after", f"unknown arm {other!r}")
+        for gkey, values in arm.grid.items():
+            if not isinstance(values, list) or not values:
+                fail(f"{key}.grid.{gkey}", f"expected a non-empty list of values, got {values!r}")
+            if gkey in arm_overrides(study, arm_name) or gkey == "seed":
+                fail(f"{key}.grid.{gkey}", "is also fixed by the arm's overrides (or is the seed); give it once")
+            for value in values:
+                try:
+                    spec.load_config({**arm_overrides(study, arm_name), gkey: value})
+                except ConfigError as err:
+                    fail(f"{key}.grid.{gkey}", f"{value!r}: {err}")
+    for fig_name, fig in study.figures.items():
+        validate_figure(study, fig_name, fig, fail)
     for measure in study.minimize:
         if measure not in all_measures(study):
             fail("minimize", f"{measure!r} is not one of the measures {all_measures(study)}")
@@ -245,6 +280,32 @@ def validate_quality_vs_time(study: StudyConfig, fail: Any) -> None:
                 fail(key, f"quality {quality!r} is neither a number nor one of the measures {known}")
             if time not in known:
                 fail(key, f"time {time!r} is not one of the measures {known}")
+
+
+def validate_figure(study: StudyConfig, name: str, fig: FigureConfig, fail: Any) -> None:
+    """A figure's arms exist and report its measures; x: a measure or a grid key of each arm; ``lines``: a grid key."""
+    key = f"figures.{name}"
+    if not fig.y:
+        fail(f"{key}.y", "name at least one measure to draw")
+    if not fig.x:
+        fail(f"{key}.x", "name the grid key (or measure) on the x axis")
+    if fig.log not in ("", "x", "y", "xy"):
+        fail(f"{key}.log", f"must be one of '', x, y, xy (the log axes), got {fig.log!r}")
+    arms = fig.arms or [a for a in study.arms if set(fig.y) <= set(get_method(study.arms[a].method).metric_names())]
+    if not arms:
+        fail(f"{key}.arms", f"no arm reports {fig.y}")
+    for arm_name in arms:
+        if arm_name not in study.arms:
+            fail(f"{key}.arms", f"unknown arm {arm_name!r}; the arms are {sorted(study.arms)}")
+        arm = study.arms[arm_name]
+        produced = get_method(arm.method).metric_names()
+        for measure in [*fig.y, *([fig.bound] if fig.bound else [])]:
+            if measure not in produced:
+                fail(f"{key}", f"{measure!r} is not reported by arm {arm_name!r} ({arm.method})")
+        if fig.x not in produced and fig.x not in arm.grid and fig.x not in arm.overrides:
+            fail(f"{key}.x", f"{fig.x!r} is neither a measure of arm {arm_name!r} nor a key of its grid/overrides")
+        if fig.lines and fig.lines not in arm.grid and fig.lines not in arm.overrides:
+            fail(f"{key}.lines", f"{fig.lines!r} is not a key of arm {arm_name!r}'s grid or overrides")
 
 
 def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
@@ -319,7 +380,7 @@ def topological_arms(study: StudyConfig) -> list[str]:
 
 
 # Keys added after studies were first run: left out of the id when unset, so those studies resume under their ids.
-OPTIONAL_KEYS = ("data_seed", "quality_vs_time")
+OPTIONAL_KEYS = ("data_seed", "quality_vs_time", "figures")
 
 
 def study_id(study: StudyConfig, smoke: bool) -> str:
@@ -328,6 +389,9 @@ def study_id(study: StudyConfig, smoke: bool) -> str:
     for key in OPTIONAL_KEYS:  # absent when off: the ids of studies without the key are what they were
         if not fields.get(key):
             fields.pop(key, None)
+    for arm in fields.get("arms", {}).values():
+        if not arm.get("grid"):
+            arm.pop("grid", None)
     content = json.dumps(fields, sort_keys=True, default=str)
     return f"{study.name}{'-smoke' if smoke else ''}-{hashlib.sha1(content.encode()).hexdigest()[:8]}"
 
@@ -345,6 +409,14 @@ def arm_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
     cpu, gpu = study_trial_resources(study)
     return [*(f"{k}={_dotlist_value(v)}" for k, v in overrides.items()),
             f"sweep.resources.cpu={cpu}", f"sweep.resources.gpu={gpu}"]
+
+
+def arm_seeds_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
+    """The command-line items of arm ``arm_name``'s seeds node: what every job of the arm carries, and its grid as a
+    search space (``sweep.py --seeds`` trains each grid point once per seed)."""
+    grid = study.arms[arm_name].grid
+    return [*arm_items(study, arm_name, smoke),
+            *(f"sweep.search_space.{k}={_dotlist_value({'grid': v})}" for k, v in grid.items())]
 
 
 def arm_sweep_items(study: StudyConfig, arm_name: str, smoke: bool) -> list[str]:
@@ -399,11 +471,16 @@ def validate_arm_sweeps(study: StudyConfig, smoke: bool, lines: YamlLines | None
         try:
             if arm.sweep:
                 validate_sweep(spec, load_sweep(spec, arm_sweep_items(study, arm_name, smoke), smoke=smoke))
-            else:  # the seeds node: the arm's fixed configuration, once per seed
-                seeds_sweep = load_sweep(spec, arm_items(study, arm_name, smoke), smoke=smoke,
+            else:  # the seeds node: the arm's fixed configuration (each point of its grid), once per seed
+                seeds_sweep = load_sweep(spec, arm_seeds_items(study, arm_name, smoke), smoke=smoke,
                                          seeds=list(study.seeds), data_seed=study.data_seed)
                 if study.data_seed:  # the method has a data.seed to set
                     validate_sweep(spec, seeds_sweep)
+            if arm.sweep and arm.grid:
+                searched = set(load_sweep(spec, arm_sweep_items(study, arm_name, smoke), smoke=smoke).search_space)
+                if searched & set(arm.grid):
+                    raise ConfigError(f"grid keys {sorted(searched & set(arm.grid))} are also searched by the "
+                                      "arm's sweep; a key is either searched or drawn as a curve")
         except ConfigError as err:
             section = "search_space" if arm.search_space else "sweep_options"
             where = lines.where(f"arms.{arm_name}.{section}") if lines else "study"

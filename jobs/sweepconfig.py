@@ -78,13 +78,15 @@ def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = Fal
                seeds: list[int] | None = None, data_seed: bool = False) -> SweepConfig:
     """The sweep of ``spec`` from its YAML, with ``--smoke`` and command-line overrides applied.
 
-    ``seeds``: instead of searching, train the fixed configuration once per seed (FIFO, one sample each);
+    ``seeds``: instead of searching, train the fixed configuration once per seed (FIFO, one sample each); a grid
+    given on the command line (``sweep.search_space.n={grid: [16, 32]}``) is kept: each point once per seed;
     ``data_seed`` with it: each trial sets ``data.seed`` to its seed too, so the seeds vary the data.
     """
     path = CONFIG_ROOT / "sweeps" / f"{spec.name}.yaml"
     if not path.exists():
         raise ConfigError(f"method {spec.name!r} has no sweep: {path} is missing")
     sweep_items, method_overrides = split_overrides(cli or [])
+    given = {item.split("=", 1)[0][len("search_space."):] for item in sweep_items if item.startswith("search_space.")}
     base = OmegaConf.load(path)
     if smoke:
         smoke_part = base.get("smoke")
@@ -102,7 +104,12 @@ def load_sweep(spec: MethodSpec, cli: list[str] | None = None, smoke: bool = Fal
     if seeds is not None:
         if not seeds:
             raise ConfigError("--seeds: give at least one seed")
-        cfg.search_space = {"seed": {"grid": list(seeds)}}
+        grid = {k: v for k, v in cfg.search_space.items() if k in given and k != "seed"}
+        for key, domain in grid.items():
+            if not (isinstance(domain, dict) and list(domain) == ["grid"]):
+                raise ConfigError(f"--seeds with search_space.{key}: only a grid can be trained once per seed, "
+                                  f"got {domain}")
+        cfg.search_space = {**grid, "seed": {"grid": list(seeds)}}
         cfg.overrides.pop("seed", None)
         if data_seed:
             cfg.search_space["data.seed"] = {"same_as": "seed"}

@@ -362,3 +362,40 @@ def test_trials_stopped_by_asha_end_with_a_stopped_row(local_ray, tmp_path: Path
     assert set(rows.loc[rows["status"].isin(["final", "stopped"]), "trial"]) == set(rows["trial"])
     text = Path(out["report"]).read_text()
     assert f"{len(stopped)} stopped" in text and "## Headline measures per hold_s" in text
+
+
+def test_a_study_arm_with_a_grid_gets_a_row_per_point_and_its_paper_figure(tmp_path: Path):
+    """The `theory` study's figures: per point of an arm's grid and per seed a final row; the table gets a row per
+    point, the figure a line per grid value with its mean over seeds, log axes, the band, the bound and the rate."""
+    store = ResultsStore(tmp_path)
+    for estimator, scale in (("invariant", 0.5), ("plain", 1.0)):
+        for n in (16, 64):
+            for seed in (0, 1):
+                config = RunInfo.config_to_json({"estimator": estimator, "n": n, "seed": seed})
+                info = RunInfo(experiment="s2--seeds-krr", method="invariant_krr", paper="", dataset="", seed=seed,
+                               trial=f"{estimator}{n}{seed}", config_json=config, study="s2", job="seeds:krr")
+                store.write_epoch(info, 1, {"l2_error": scale * n**-0.5 * (1 + 0.1 * seed), "ridge": 0.1}, "final",
+                                  1.0)
+    rows = store.read().to_pandas()
+    table = report.study_table(rows, ["l2_error"], ["l2_error"])
+    assert list(table["setting"]) == ["estimator=invariant, n=16", "estimator=invariant, n=64",
+                                      "estimator=plain, n=16", "estimator=plain, n=64"]
+    assert table["l2_error_mean"].iloc[0] == pytest.approx(0.5 * 16**-0.5 * 1.05)
+    spec = {"x": "n", "y": ["l2_error"], "lines": "estimator", "log": "xy", "bound": "ridge", "rate": -0.5,
+            "rate_label": "n^-1/2", "title": "KRR"}
+    points = report.figure_points(rows, spec)
+    assert len(points) == 8 and set(points["line"]) == {"invariant", "plain"}
+    fig = reportfigs.paper_figure(points, spec, "krr")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and fig._suptitle.get_text() == "KRR"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["invariant (n=2 seeds)", "bound: ridge (invariant)", "plain (n=2 seeds)", "bound: ridge (plain)",
+                      "n^-1/2"]
+    line = ax.get_lines()[0]
+    assert list(line.get_xdata()) == [16, 64]
+    assert list(line.get_ydata()) == pytest.approx([0.5 * 16**-0.5 * 1.05, 0.5 * 64**-0.5 * 1.05])
+    assert len(ax.collections) == 2  # one band per line
+    text = Path(report.write_study_report(store, "s2", ["l2_error"], ["l2_error"],
+                                          figures={"krr": spec})["report"]).read_text()
+    assert "| krr | estimator=plain, n=64 | invariant_krr | 2 |" in text and "![krr](figure_krr.png)" in text
+    assert (tmp_path / "reports" / "s2" / "figure_krr.png").stat().st_size > 1000

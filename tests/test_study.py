@@ -150,3 +150,63 @@ def test_sweep_items_pick_on_seed_0_unless_the_arm_sets_or_searches_seed(tmp_pat
     seed_grid = "    method: simclr\n    search_space: {seed: {grid: [0, 1]}}\n"
     searched = load_study(write(tmp_path, STUDY.replace("    method: simclr\n", seed_grid)))
     assert "seed=0" not in arm_sweep_items(searched, "simclr", smoke=False)
+
+
+CURVE = """\
+name: curves
+seeds: [0, 1]
+arms:
+  krr:
+    method: invariant_krr
+    grid: {estimator: [invariant, plain], n: [16, 32]}
+    measures: [l2_error]
+    sweep: false
+figures:
+  krr: {x: n, y: [l2_error], lines: estimator, log: xy, rate: -0.5}
+"""
+
+
+def test_an_arm_grid_is_trained_once_per_seed_by_its_seeds_node(tmp_path: Path):
+    """The seeds node's items carry the grid; ``sweep.py --seeds`` keeps it beside the seeds (a plain seeds node does
+    not search the sweep's own space)."""
+    from jobs.studyconfig import arm_seeds_items
+    from jobs.sweepconfig import load_sweep
+    from shared.registry import get_method
+
+    study = load_study(write(tmp_path, CURVE))
+    items = arm_seeds_items(study, "krr", smoke=False)
+    space = load_sweep(get_method("invariant_krr"), items, seeds=[0, 1]).search_space
+    assert space == {"estimator": {"grid": ["invariant", "plain"]}, "n": {"grid": [16, 32]}, "seed": {"grid": [0, 1]}}
+    assert load_sweep(get_method("invariant_krr"), [], seeds=[3]).search_space == {"seed": {"grid": [3]}}
+    with pytest.raises(ConfigError, match="only a grid"):
+        load_sweep(get_method("invariant_krr"), ["sweep.search_space.n={choice: [16, 32]}"], seeds=[0])
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("n: [16, 32]}", "n: [16, -4]}", "grid.n"),  # a value the method's config refuses
+        ("    sweep: false", "    overrides: {n: 16}\n    sweep: false", "also fixed by the arm's overrides"),
+        ("x: n,", "x: depth,", "neither a measure of arm 'krr' nor a key of its grid"),
+        ("y: [l2_error]", "y: [bleu]", "no arm reports \\['bleu'\\]"),
+        ("{x: n,", "{arms: [krr], x: n, bound: bleu,", "'bleu' is not reported by arm 'krr'"),
+        ("lines: estimator", "lines: ridge", "'ridge' is not a key of arm 'krr'"),
+        ("log: xy", "log: z", "log"),
+        ("{x: n,", "{arms: [svm], x: n,", "unknown arm 'svm'"),
+    ],
+)
+def test_a_bad_grid_or_figure_is_refused_naming_the_key(tmp_path: Path, old, new, message):
+    path = write(tmp_path, CURVE.replace(old, new))
+    with pytest.raises(ConfigError, match=message) as err:
+        load_study(path)
+    assert str(err.value).startswith(f"{path}:")
+
+
+def test_the_theory_study_declares_one_figure_per_paper():
+    from jobs.studyconfig import all_measures
+
+    study = load_study(Path(__file__).resolve().parents[1] / "configs" / "studies" / "theory.yaml", smoke=True)
+    methods = {arm.method for arm in study.arms.values()}
+    drawn = {study.arms[a].method for fig in study.figures.values() for a in fig.arms}
+    assert len(methods) == 9 and drawn == methods and len(study.figures) == 9
+    assert all(set(fig.y) <= set(all_measures(study)) for fig in study.figures.values())

@@ -126,6 +126,9 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
                 assert Path(sched.store.path("reports", sid, "files", arm, f"{name}.png")).stat().st_size > 100
             assert "(mode_mass.png)" in report
             assert Path(sched.store.path("reports", sid, "mode_mass.png")).stat().st_size > 1000
+        for name in study.figures:  # theory: one figure per paper, drawn from the arms' grids
+            assert f"![{name}](figure_{name}.png)" in report
+            assert Path(sched.store.path("reports", sid, f"figure_{name}.png")).stat().st_size > 1000
 
 
 def state_of(storage: Path, sid: str) -> dict:

@@ -28,6 +28,75 @@ def test_group_dro_exact_risks_match_monte_carlo():
         assert np.mean((x @ theta - y) ** 2) == pytest.approx(prob.risks(theta)[i], rel=0.02)
 
 
+def test_capped_simplex_projection_maximum_and_minimax_by_hand():
+    """Subpopulation fairness / CVaR: Q = {q in simplex, q <= caps}. KL projection of (0.7, 0.2, 0.1) onto caps 0.5:
+    (0.5, 1/3, 1/6); max over Q of q . (3, 2, 1) with caps 0.5 = CVaR_{2/3} = (3 + 2) / 2; and OPT_Q of two groups
+    w = +-1 in d = 1 (noise 0.5, 0.1) with p = (0.2, 0.8), alpha = 0.5 (q_1 <= 0.4): min_theta 0.4 R_1 + 0.6 R_2 at
+    theta = -0.2, = 0.96 + 0.4 / 12 + 0.6 x 0.01 / 3."""
+    from shared.theory.regression import capped_max, kl_project_capped
+
+    half = np.full(3, 0.5)
+    assert kl_project_capped(np.array([0.7, 0.2, 0.1]), half) == pytest.approx([0.5, 1 / 3, 1 / 6])
+    assert kl_project_capped(np.array([0.2, 0.3, 0.5]), np.ones(3)) == pytest.approx([0.2, 0.3, 0.5])
+    assert capped_max(np.array([3.0, 2.0, 1.0]), half) == pytest.approx(2.5)
+    assert capped_max(np.array([3.0, 2.0, 1.0]), np.ones(3)) == pytest.approx(3.0)  # the simplex: the worst group
+    prob = GroupRegression(np.array([[1.0], [-1.0]]), np.array([0.5, 0.1]))
+    opt, theta = prob.capped_minimax(np.array([0.4, 1.0]))
+    assert opt == pytest.approx(0.96 + 0.4 / 12 + 0.6 * 0.01 / 3, abs=1e-6)
+    assert theta == pytest.approx([-0.2], abs=1e-4)
+
+
+def test_group_dro_players_stay_in_the_capped_set():
+    """Both q-players end in Q, EXP3P's exploration included; with alpha = 1 a subpopulation Q is {p}: ERM's risk."""
+    from shared.methods.theory.group_dro import caps, population
+
+    spec = get_method("group_dro")
+    for algorithm in ("exp3p", "sagawa"):
+        cfg = spec.load_config([f"algorithm={algorithm}", "ambiguity=subpopulation", "alpha=0.3", "steps=400"])
+        trainer = spec.make_trainer(cfg)
+        trainer.fit_epoch()
+        q = np.asarray(trainer.artifact()["q"])
+        assert q.sum() == pytest.approx(1.0) and (q <= caps(cfg) + 1e-12).all(), (algorithm, q)
+    cfg = spec.load_config(["algorithm=erm", "ambiguity=subpopulation", "alpha=1.0", "steps=400"])
+    trainer = spec.make_trainer(cfg)
+    trainer.fit_epoch()
+    out = spec.evaluate(cfg, trainer.artifact(), trainer.data)
+    risks = trainer.data.risks(np.asarray(trainer.artifact()["theta"]))
+    assert out["robust_risk"] == pytest.approx(float(population(cfg) @ risks))
+
+
+@pytest.mark.parametrize("ambiguity", ["subpopulation", "cvar"])
+def test_online_gdro_closes_most_of_erms_gap_on_subpopulation_and_cvar_objectives(ambiguity):
+    """The generalised group DRO (Q capped, alpha = 0.2), held-out seeds 2, 3 with data.seed = seed: both online
+    algorithms' gap to OPT_Q <= 0.3 x ERM's on every seed (the card's assertion 1 carried over to Q; tuning seeds 0, 1:
+    the largest ratio was 0.19, REPRODUCTION.md)."""
+    spec = get_method("group_dro")
+    for seed in (2, 3):
+        gaps = {}
+        for algorithm in ("erm", "sagawa", "exp3p"):
+            cfg = spec.load_config([f"algorithm={algorithm}", f"ambiguity={ambiguity}", "alpha=0.2", f"seed={seed}",
+                                    f"data.seed={seed}"])
+            trainer = spec.make_trainer(cfg)
+            trainer.fit_epoch()
+            gaps[algorithm] = spec.evaluate(cfg, trainer.artifact(), trainer.data)["robust_gap"]
+        assert gaps["sagawa"] <= 0.3 * gaps["erm"] and gaps["exp3p"] <= 0.3 * gaps["erm"], (seed, gaps)
+
+
+def test_the_sphere_kernel_averaged_over_coordinate_permutations_is_invariant():
+    """K_G(x, g y) = K_G(x, y) for every permutation g, K_G is symmetric positive semi-definite, and the plain kernel
+    is not invariant (the permutation case of invariant_krr)."""
+    from shared.methods.theory.invariant_krr import sphere_kernels, sphere_points
+
+    cfg = get_method("invariant_krr").load_config(["domain=sphere", "estimator=plain"])
+    plain, invariant = sphere_kernels(cfg)
+    x = sphere_points(5, 3, np.random.default_rng(0))
+    gram = invariant(x, x)
+    for perm in ([1, 0, 2], [2, 0, 1]):
+        assert invariant(x, x[:, perm]) == pytest.approx(gram)
+    assert gram == pytest.approx(gram.T) and np.linalg.eigvalsh(gram).min() > -1e-12
+    assert np.abs(plain(x, x[:, [1, 0, 2]]) - plain(x, x)).max() > 1e-3
+
+
 def test_group_dro_runs_and_resumes_from_its_state():
     spec = get_method("group_dro")
     cfg = spec.load_config(["steps=300", "groups=4"])

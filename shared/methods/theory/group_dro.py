@@ -11,6 +11,17 @@ The theta-player runs projected SGD on the sampled group's loss; the q-player di
   grad sum_i q_i R_i (without it theta hardly moves at m = 32 in T = 32k rounds).
 - ``erm``: groups from an imbalanced mixture (group 0, the noisy one, at ``minority`` mass), plain SGD.
 Output: the averaged iterate. Textbook constants times ``*_mult`` (the card: beta 0 and eta x 10 tune EXP3P).
+
+``ambiguity`` picks Q (the card's generalised group DRO, min_theta max_{q in Q} sum_i q_i R_i):
+- ``group``: Q = the simplex (worst group);
+- ``subpopulation``: Q = {q in simplex: q_i <= p_i / alpha} with p the population mixture (``minority`` on group 0):
+  the worst sub-population of mass >= alpha (alpha = 1 is ERM's risk, alpha -> 0 group DRO);
+- ``cvar``: Q = {q in simplex: q_i <= 1 / (alpha m)}, CVaR_alpha over m groups of equal weight: the mean risk of the
+  worst alpha-fraction. Departure: the paper's empirical CVaR makes each of n training points a group; here the groups
+  keep their exact risks (m = n with point masses is the same capped simplex).
+On a capped Q the q-players keep their updates and then take the KL projection onto Q (sort and threshold); EXP3P
+mixes its exploration towards p (a point of Q, so the mixture stays in Q) instead of the uniform distribution. The
+evaluator's ``robust_risk`` / ``robust_gap`` are max_{q in Q} q . R(theta) and its gap to OPT_Q (cvxpy, exact).
 """
 from __future__ import annotations
 
@@ -22,7 +33,7 @@ import numpy as np
 from shared.config import bounded
 from shared.method import Evaluator, Measure, MethodSpec, Resources
 from shared.theory.experiment import ExperimentConfig, ExperimentTrainer
-from shared.theory.regression import GroupRegression
+from shared.theory.regression import GroupRegression, capped_max, kl_project_capped
 
 
 @dataclass
@@ -39,7 +50,25 @@ class GroupDROConfig(ExperimentConfig):
     gamma_mult: float = bounded(1.0, ge=0.0, help="EXP3P gamma = mult x 1.05 sqrt(m ln m / T), capped at 1")
     beta_mult: float = bounded(0.0, ge=0.0, help="EXP3P beta = mult x sqrt(ln(m / delta) / (T m))")
     q_step_mult: float = bounded(3.0, ge=0.0, help="Sagawa eta_q = mult x m sqrt(ln m / T)")
-    minority: float = bounded(0.05, gt=0.0, lt=1.0, help="ERM: mass of group 0 in the training mixture")
+    minority: float = bounded(0.05, gt=0.0, lt=1.0, help="p: mass of group 0 in the population (ERM's mixture)")
+    ambiguity: str = bounded("group", choices=["group", "subpopulation", "cvar"], help="Q: see the module")
+    alpha: float = bounded(0.2, gt=0.0, le=1.0, help="subpopulation / CVaR level: caps p_i / alpha or 1 / (alpha m)")
+
+
+def population(cfg: GroupDROConfig) -> np.ndarray:
+    """p: group 0 (the noisy one) at ``minority``, the rest equal."""
+    mixture = np.full(cfg.groups, (1 - cfg.minority) / (cfg.groups - 1))
+    mixture[0] = cfg.minority
+    return mixture
+
+
+def caps(cfg: GroupDROConfig) -> np.ndarray | None:
+    """The caps of Q (None: the plain simplex)."""
+    if cfg.ambiguity == "subpopulation":
+        return np.minimum(population(cfg) / cfg.alpha, 1.0)
+    if cfg.ambiguity == "cvar":
+        return np.full(cfg.groups, min(1.0 / (cfg.alpha * cfg.groups), 1.0))
+    return None
 
 
 def problem(cfg: GroupDROConfig) -> GroupRegression:
@@ -67,9 +96,9 @@ class GroupDROTrainer(ExperimentTrainer):
         gamma = min(1.0, cfg.gamma_mult * 1.05 * np.sqrt(m * np.log(m) / steps))
         beta = cfg.beta_mult * np.sqrt(np.log(m / cfg.delta) / (steps * m))
         eta_q = cfg.q_step_mult * m * np.sqrt(np.log(m) / steps)
-        mixture = np.full(m, (1 - cfg.minority) / (m - 1))
-        mixture[0] = cfg.minority
-        gains, q = np.zeros(m), np.full(m, 1.0 / m)
+        mixture, cap = population(cfg), caps(cfg)
+        explore = np.full(m, 1.0 / m) if cap is None else mixture  # a point of Q
+        gains, q = np.zeros(m), np.full(m, 1.0 / m) if cap is None else mixture.copy()
         theta, total = np.zeros(prob.dim), np.zeros(prob.dim)
         uniforms = rng.random(steps)
         xs = rng.choice([-1.0, 1.0], size=(steps, prob.dim)) / np.sqrt(prob.dim)  # drawn at once: the loop is
@@ -77,7 +106,8 @@ class GroupDROTrainer(ExperimentTrainer):
         for t in range(steps):
             if cfg.algorithm == "exp3p":
                 soft = np.exp(eta * (gains - gains.max()))
-                q = (1 - gamma) * soft / soft.sum() + gamma / m
+                soft = soft / soft.sum() if cap is None else kl_project_capped(soft, cap)
+                q = (1 - gamma) * soft + gamma * explore
             p = mixture if cfg.algorithm == "erm" else q if cfg.algorithm == "exp3p" else None
             i = int(uniforms[t] * m) if p is None else min(int(np.searchsorted(np.cumsum(p), uniforms[t])), m - 1)
             x = xs[t]
@@ -89,7 +119,7 @@ class GroupDROTrainer(ExperimentTrainer):
                 gains[i] += gain / q[i]
             elif cfg.algorithm == "sagawa":
                 q[i] *= np.exp(eta_q * gain)
-                q /= q.sum()
+                q = q / q.sum() if cap is None else kl_project_capped(q, cap)
                 grad = grad * m * q[i]
             total += theta
             theta = project_ball(theta - lr * grad, cfg.radius)
@@ -98,10 +128,11 @@ class GroupDROTrainer(ExperimentTrainer):
 
 
 class WorstGroupRisk(Evaluator):
-    """Exact risks of the averaged iterate: the worst-group risk, its gap to OPT (the minimax value), and the
-    q-player's final mass on the groups active at the optimum (R_i(theta*) = OPT)."""
+    """Exact risks of the averaged iterate: the worst-group risk, its gap to OPT (the minimax value), the
+    q-player's final mass on the groups active at the optimum (R_i(theta*) = OPT), and the objective of the chosen Q
+    (``robust_risk`` = max_{q in Q} q . R, ``robust_gap`` to OPT_Q; the worst group's for the plain simplex)."""
 
-    metrics = ("worst_group_risk", "worst_group_gap", "q_active_mass")
+    metrics = ("worst_group_risk", "worst_group_gap", "q_active_mass", "robust_risk", "robust_gap")
 
     def load_data(self) -> GroupRegression:
         return problem(self.config)
@@ -110,8 +141,15 @@ class WorstGroupRisk(Evaluator):
         risks = self.data.risks(np.asarray(artifact["theta"]))
         opt, theta_star = self.data.minimax()
         active = self.data.risks(theta_star) >= opt - 1e-4
-        return {"worst_group_risk": float(risks.max()), "worst_group_gap": float(risks.max() - opt),
-                "q_active_mass": float(np.asarray(artifact["q"])[active].sum())}
+        out = {"worst_group_risk": float(risks.max()), "worst_group_gap": float(risks.max() - opt),
+               "q_active_mass": float(np.asarray(artifact["q"])[active].sum()),
+               "robust_risk": float(risks.max()), "robust_gap": float(risks.max() - opt)}
+        cap = caps(self.config)
+        if cap is not None:
+            opt_q, _ = self.data.capped_minimax(cap)
+            robust = capped_max(risks, cap)
+            out.update(robust_risk=robust, robust_gap=robust - opt_q)
+        return out
 
 
 SPEC = MethodSpec(

@@ -8,8 +8,13 @@ z ~ N(0, I_2) embedded in R^20: k "active copies" (coordinates (2j, 2j+1), j < k
 Coherence = 1/k. With one copy (k = 1) the masks decide which neuron can compute what: neurons are identifiable and
 two independently trained models interpolate linearly without alignment; as k grows the data spreads over more
 coordinates, neurons become interchangeable and the unaligned midpoint barrier rises.
-Barrier = test MSE at lambda = 0.5 - max(endpoint test MSEs), raw parameters interpolated (no permutation matching;
-weight matching is not implemented here). ``data.seed`` draws the data and the mask, ``seed`` the pair's inits.
+Barrier = test MSE at lambda = 0.5 - max(endpoint test MSEs), raw parameters interpolated (no alignment).
+``aligned_barrier``: the same after weight matching (the official code's aligned comparison; here weight matching in
+the style of Ainsworth et al.'s git re-basin): the second model's hidden neurons permuted by the Hungarian assignment
+(``scipy.optimize.linear_sum_assignment``) that maximises sum_i <(w_i * m_i, b_i)_A, (w_pi(i) * m_pi(i), b_pi(i))_B>,
+then the *effective* weights w * m interpolated (a permutation moves a neuron's mask with it, so the permuted model is
+the same function, and the path is one of functions of this architecture without the shared-mask constraint).
+``data.seed`` draws the data and the mask, ``seed`` the pair's inits.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from shared.config import ConfigError, bounded
 from shared.method import Measure, MethodSpec, Resources
@@ -69,6 +75,24 @@ def train_one(cfg: LMCConfig, mask: torch.Tensor, x: torch.Tensor, y: torch.Tens
     return weight.detach(), bias.detach()
 
 
+def weight_matching(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """The permutation of ``second``'s rows (neurons: effective incoming weights and bias) that best matches
+    ``first``'s by inner product (Hungarian): ``second[perm]`` aligns with ``first``."""
+    _, perm = linear_sum_assignment((first @ second.T).numpy(), maximize=True)
+    return torch.as_tensor(perm)
+
+
+def midpoint_barrier(first: tuple[torch.Tensor, torch.Tensor], second: tuple[torch.Tensor, torch.Tensor],
+                     mask: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(test MSE at lambda = 0.5 - the worse endpoint's, the worse endpoint's test MSE) of the linear path."""
+    def mse(t: float) -> float:
+        params = tuple((1 - t) * a + t * b for a, b in zip(first, second, strict=True))
+        return float(torch.mean((forward(params, mask, x) - y) ** 2))
+
+    ends = max(mse(0.0), mse(1.0))
+    return mse(0.5) - ends, ends
+
+
 class LMCTrainer(ExperimentTrainer):
     config: LMCConfig
 
@@ -81,18 +105,20 @@ class LMCTrainer(ExperimentTrainer):
         first = train_one(cfg, mask, x, y, 2 * cfg.seed)
         second = train_one(cfg, mask, x, y, 2 * cfg.seed + 1)
 
-        def test_mse(t: float) -> float:
-            params = tuple((1 - t) * a + t * b for a, b in zip(first, second, strict=True))
-            return float(torch.mean((forward(params, mask, x_test) - y_test) ** 2))
-
-        ends = max(test_mse(0.0), test_mse(1.0))
-        return {"barrier": test_mse(0.5) - ends, "endpoint_mse": ends, "coherence": 1.0 / cfg.copies}
+        barrier, ends = midpoint_barrier(first, second, mask, x_test, y_test)
+        effective = [(w * mask, b) for w, b in (first, second)]
+        perm = weight_matching(*(torch.cat([w, b[:, None]], 1) for w, b in effective))
+        aligned = (effective[1][0][perm], effective[1][1][perm])
+        aligned_barrier, _ = midpoint_barrier(effective[0], aligned, torch.ones_like(mask), x_test, y_test)
+        return {"barrier": barrier, "aligned_barrier": aligned_barrier, "endpoint_mse": ends,
+                "coherence": 1.0 / cfg.copies}
 
 
 class Barrier(ReportedNumbers):
-    """Unaligned midpoint barrier of the pair, the worse endpoint's test MSE, and the coherence 1/k."""
+    """Midpoint barrier of the pair unaligned and after weight matching, the worse endpoint's test MSE, and the
+    coherence 1/k."""
 
-    metrics = ("barrier", "endpoint_mse", "coherence")
+    metrics = ("barrier", "aligned_barrier", "endpoint_mse", "coherence")
 
 
 SPEC = MethodSpec(
