@@ -475,7 +475,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     md, png = out_dir / "report.md", out_dir / "measures.png"
     text = [f"# Study {study_id}", "", title, ""] if title else [f"# Study {study_id}", ""]
     table = study_table(rows, measures, minimize) if not rows.empty and measures else pd.DataFrame()
-    fig, declared, drawn = None, {}, {}
+    fig, declared, paper_figs = None, {}, {}
     if table.empty:
         text.append("No final result rows were found.")
     else:
@@ -494,13 +494,13 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
         for spec in declared:
             text += ["", f"![{spec.title}]({spec.name}.png)"]
         text += arm_files_section(store, study_id, rows, out_dir)
-        drawn = {name: reportfigs.paper_figure(figure_points(rows, spec), spec, name)
-                 for name, spec in (figures or {}).items()}
-        drawn = {name: f for name, f in drawn.items() if f is not None}
+        paper_figs = {name: reportfigs.paper_figure(figure_points(rows, spec), spec, name)
+                      for name, spec in (figures or {}).items()}
+        paper_figs = {name: f for name, f in paper_figs.items() if f is not None}
         if figures:
             text += ["", "## Figures", ""]
-            text += [f"![{name}](figure_{name}.png)" for name in drawn]
-            text += [f"- `{name}`: no final rows to draw" for name in figures if name not in drawn]
+            text += [f"![{name}](figure_{name}.png)" for name in paper_figs]
+            text += [f"- `{name}`: no final rows to draw" for name in figures if name not in paper_figs]
         sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
         if sweeps:
             text += ["", "Sweeps (each with its own comparison, table and figures):"]
@@ -520,7 +520,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     for local in sorted((out_dir / "files").rglob("*")) if (out_dir / "files").exists() else []:
         if local.is_file():
             store.put_file(local, "reports", study_id, *local.relative_to(out_dir).parts)
-    for name, figure in drawn.items():
+    for name, figure in paper_figs.items():
         path = out_dir / f"figure_{name}.png"
         reportfigs.save(figure, path)
         paths[f"figure_{name}"] = store.put_file(path, "reports", study_id, path.name)
