@@ -76,18 +76,25 @@ def time_study(url: str, path: Path, storage: str) -> tuple[float, float]:
     return seeds_done or float("nan"), time.perf_counter() - start
 
 
-def trial_fixed_cost(storage: str) -> tuple[float, int]:
-    """(median CPU-seconds a new trial process spent before its trial's first step, processes started), from the
-    `hold` rows of a study's storage root: Tune reuses a process for the next trial, so only the first trial in
-    each process pays the Ray worker's start and the imports."""
+BREAKDOWN = ("worker_cpu_s", "imports_cpu_s", "actor_cpu_s", "build_cpu_s")
+
+
+def trial_fixed_cost(storage: str) -> tuple[float, int, dict[str, float]]:
+    """(median CPU-seconds a new trial process spent before its trial's first step, processes started, the
+    medians of its parts), from the `hold` rows of a study's storage root: Tune reuses a process for the next
+    trial, so only the first trial in each process pays the Ray worker's start and the imports. The parts
+    (shared/methods/bench/hold.py): the Ray worker's start, the trainable's imports (Ray Tune's package), Tune's
+    trial actor until the trial's setup, the method's build."""
     from shared.results import ResultsStore
 
     rows = [r for r in ResultsStore(storage).read().to_pylist() if r["method"] == "hold" and r["epoch"] == 1]
     by_trial: dict[str, dict[str, float]] = {}
     for r in rows:  # long format: one row per (trial, epoch, metric)
         by_trial.setdefault(r["trial"], {})[r["metric"]] = r["value"]
-    costs = [m["process_cpu_s"] for m in by_trial.values() if m.get("new_process") == 1.0]
-    return (statistics.median(costs) if costs else float("nan")), len(costs)
+    new = [m for m in by_trial.values() if m.get("new_process") == 1.0]
+    costs = [m["process_cpu_s"] for m in new]
+    parts = {key: statistics.median(m[key] for m in new) for key in BREAKDOWN if new and all(key in m for m in new)}
+    return (statistics.median(costs) if costs else float("nan")), len(costs), parts
 
 
 def latency(url: str, folder: Path, storage: str, repeats: int) -> list[float]:
@@ -130,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
             path = hold_study(folder, f"scale{n}", args.trials, args.hold)
             walls[n] = time_study(url, path, str(folder / f"store{n}"))
             ideal = args.trials * args.hold / (args.cpus_per_node * n)
-            cost, processes = trial_fixed_cost(str(folder / f"store{n}"))
+            cost, processes, parts = trial_fixed_cost(str(folder / f"store{n}"))
             print(f"{n} node(s) x {args.cpus_per_node} CPUs: {args.trials} trials of {args.hold:g} s: trials node "
                   f"{walls[n][0]:.1f} s (ideal {ideal:.1f} s, excess {walls[n][0] - ideal:.1f} s), whole study "
                   f"{walls[n][1]:.1f} s; {processes} trial processes, each {cost:.2f} CPU-s (median) from its start "
                   "to its first step", flush=True)
+            if parts:
+                print("  of it (medians): " + ", ".join(f"{key.removesuffix('_cpu_s').replace('_', ' ')} {value:.2f}"
+                                                        for key, value in parts.items()) + " CPU-s", flush=True)
             if n == args.nodes[0] and args.latency_repeats:
                 lat = latency(url, folder, str(folder / "latency"), args.latency_repeats)
         finally:
