@@ -7,8 +7,9 @@
 
 The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-config key for every trial;
 ``sweep.key=value`` changes the sweep (``sweep.num_samples=16``, ``sweep.resources.gpu=1``). Everything is
-validated before Ray starts. Results land as Parquet under the storage root (``RAYSTUDY_STORAGE``,
-default ``~/raystudy``); at the end a Markdown summary and a PNG plot are written beside them.
+validated before any trial starts (the command starts its embedded local Ray meanwhile; a bad input stops it).
+Results land as Parquet under the storage root (``RAYSTUDY_STORAGE``, default ``~/raystudy``); at the end a
+Markdown summary and a PNG plot are written beside them.
 
 Running the same command again resumes the same experiment (finished trials are not rerun; trials that
 ended in error are retried from their last checkpoints); ``--fresh`` starts a new one. A name already used
@@ -345,9 +346,9 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         conn = early.wait() if early else connect(args.address, num_cpus=args.num_cpus, dashboard=args.dashboard)
         check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:
-        if early:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        if early:  # after the message: the user reads it while the Ray started meanwhile stops
             early.abandon()
-        print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"[raystudy] {conn.describe()}", flush=True)
     print(f"[raystudy] sweep {plan.experiment}: {describe_trials(plan.sweep)}; results under {plan.storage}",
