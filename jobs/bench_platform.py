@@ -1,6 +1,7 @@
 """Benchmark: what the platform costs, measured side by side in one run (ratios printed, nothing asserted).
 
     python jobs/bench_platform.py [--trials 4] [--cpus 2] [--epochs 8] [--repeats 3]
+    python jobs/bench_platform.py --first-result-only --fresh-starts 3
     ray job submit --working-dir . -- python jobs/bench_platform.py
 
 1. Platform overhead: the same N CARE trials (i) as a Tune sweep through MethodTrainable (checkpoints
@@ -13,8 +14,11 @@
    on the Ray already up (the later ones).
    Then the cold first result again in ``--fresh-starts`` new processes of each kind, as a median: (i) this
    benchmark's sweep, timed from the sweep's start (Ray's start included, no dashboard), and (ii) the
-   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, validation, Ray with
-   its dashboard). This machine's spread between single runs is a few seconds.
+   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, validation and the
+   embedded Ray's start beside it, no dashboard), with the command's own CPU-seconds until its sweep starts;
+   the same command with Ray's start after the validation (as before they overlapped), side by side; and a
+   cold plain script's first epoch. ``--first-result-only`` runs only these. This machine's spread between
+   single runs is a few seconds.
 2. Training efficiency: CARE's achieved FLOP/s per training step (FLOPs counted by
    torch.utils.flop_counter) against this machine's measured matmul peak, on one thread.
 """

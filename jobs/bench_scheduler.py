@@ -9,10 +9,13 @@
    speedups and the fraction of linear speedup at 4 nodes (target >= 0.9).
 
    The simulated nodes share this machine's cores, so what cannot run in parallel here is the start of
-   the trial processes: each costs about 2 CPU-seconds (a Ray worker, then Ray Tune's import), and the
-   8 that start together at 4 nodes take about 7 s more on 2 cores than the 2 of one node (on a real
+   the trial processes: each costs about 1.5 CPU-seconds, printed with its parts (the Ray worker's start
+   about 0.6-0.75, the trainable's imports about 0.5-0.7, nearly all of it Ray Tune's package, which imports
+   pandas, ray.data and rich; Tune's trial actor about 0.1; the `hold` method's build about 0.01), and the
+   8 that start together at 4 nodes take seconds more on 2 cores than the 2 of one node (on a real
    cluster each node starts its own). Minute-long holds (the default) keep that constant small beside
-   the trials; ``--hold 15`` shows it.
+   the trials; ``--hold 15`` shows it. A method with tensors adds torch's import (about 1 CPU-s) and
+   torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built).
 2. Latency: on the warm 1-node cluster, from ``submit`` to the study's first node RUNNING in Ray
    (median over several studies; target < 3 s).
 """
