@@ -54,7 +54,6 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 from cluster.connect import BackgroundConnect  # noqa: E402
 from jobs.listing import print_listing  # noqa: E402
-from jobs.progress import describe_trials  # noqa: E402
 from jobs.runrecord import check_same_run, stored_record, write_record  # noqa: E402
 from jobs.sweepconfig import SweepConfig, experiment_name, load_sweep, to_tune_domain, validate_sweep  # noqa: E402
 from jobs.trackers import Trackers, add_tracker_arguments, tracker_callbacks, trackers_from_args  # noqa: E402
@@ -350,6 +349,8 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         if early:  # after the message: the user reads it while the Ray started meanwhile stops
             early.abandon()
         return 2
+    from jobs.progress import describe_trials  # Ray Tune's import: after the early Ray's start began
+
     print(f"[raystudy] {conn.describe()}", flush=True)
     print(f"[raystudy] sweep {plan.experiment}: {describe_trials(plan.sweep)}; results under {plan.storage}",
           flush=True)
