@@ -338,8 +338,8 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         from cluster import connect
         from cluster.preflight import check_local_fit
 
-        if early is None and get_method(plan.method).resources.distributed != "deepspeed":  # Train workers: checked
-            # once connected
+        # Train workers (deepspeed), and the trials of an early Ray: checked once connected (check_resources)
+        if early is None and get_method(plan.method).resources.distributed != "deepspeed":
             check_local_fit({"CPU": plan.sweep.resources.cpu, "GPU": plan.sweep.resources.gpu}, args.address,
                             "sweep.resources", num_cpus=args.num_cpus)
         conn = early.wait() if early else connect(args.address, num_cpus=args.num_cpus, dashboard=args.dashboard)
