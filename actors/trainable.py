@@ -9,15 +9,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ray
-from ray import tune
+# CPU-seconds of this process when it imported this module (a trial process: the Ray worker's start), and once its
+# imports were done (Ray Tune's); with TRIAL_CPU_AT_SETUP below, the per-trial fixed cost that
+# jobs/bench_scheduler.py breaks down.
+PROCESS_CPU_AT_IMPORT = time.process_time()
 
-from shared.atomic import TRIAL_RESERVE
-from shared.checkpoint import ensure_room_for_copy, oldest_surviving_checkpoint, restore_with_fallback, save_checkpoint
-from shared.config import flatten, to_dict
-from shared.method import NonFiniteLossError
-from shared.registry import get_method
-from shared.results import ResultsStore, RunInfo
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+
+from shared.atomic import TRIAL_RESERVE  # noqa: E402
+from shared.checkpoint import ensure_room_for_copy, oldest_surviving_checkpoint, restore_with_fallback, save_checkpoint  # noqa: E402
+from shared.config import flatten, to_dict  # noqa: E402
+from shared.method import NonFiniteLossError  # noqa: E402
+from shared.registry import get_method  # noqa: E402
+from shared.results import ResultsStore, RunInfo  # noqa: E402
+
+PROCESS_CPU_AFTER_IMPORTS = time.process_time()
+TRIAL_CPU_AT_SETUP: list[float] = []  # the process's CPU-seconds when each of its trials' setup began
 
 # A diagnostic row: the epoch a trial resumed from after skipping damaged checkpoints (0: from scratch).
 CHECKPOINT_FALLBACK = "checkpoint_fallback"
@@ -33,6 +41,7 @@ class MethodTrainable(tune.Trainable):
     as dotted keys (``{"optim.lr": 0.001, "lam": 0.01}``)."""
 
     def setup(self, config: dict[str, Any], run: dict[str, Any]) -> None:
+        TRIAL_CPU_AT_SETUP.append(time.process_time())
         # One "Checkpoint successfully created" line per trial and epoch drowns the progress table.
         logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
         # Tune's "setup took N s ... consider setting reuse_actors=True" is moot: the sweep reuses actors already.

@@ -291,3 +291,61 @@ def _dashboard_url() -> str | None:
 
 def cluster_resources() -> dict[str, float]:
     return dict(ray.cluster_resources())
+
+
+class BackgroundConnect:
+    """``connect()`` started on a thread of its own, so that a command validates its input (imports torch and the
+    method) while a local Ray starts: the user's first result comes seconds sooner. ``wait()`` returns the
+    connection (or raises what ``connect`` raised); ``abandon()`` is for input found bad meanwhile: it waits for
+    the start to end and stops that Ray, so the command still exits 2 before any trial starts.
+
+    The thread stays alive until the process ends (or ``abandon``): Ray's processes are started with
+    PR_SET_PDEATHSIG, which fires when the *thread* that started them ends, and would stop the new Ray with it.
+    Ray sets its SIGTERM handler (exit, so its ``atexit`` shutdown runs) only from the main thread; the same
+    handler is set here."""
+
+    def __init__(self, address: str | None = None, **kwargs: object) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        self._ready, self._release = threading.Event(), threading.Event()
+        self._result: Connection | BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(address, kwargs), name="raystudy-connect",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, address: str | None, kwargs: dict) -> None:
+        import logging
+
+        quiet = _DropLine("SIGTERM handler is not set")  # set above, on the main thread
+        logging.getLogger("ray._private.worker").addFilter(quiet)
+        try:
+            self._result = connect(address, **kwargs)  # type: ignore[arg-type]
+        except BaseException as err:  # noqa: BLE001 - re-raised by wait() on the caller's thread
+            self._result = err
+        finally:
+            logging.getLogger("ray._private.worker").removeFilter(quiet)
+            self._ready.set()
+        self._release.wait()
+
+    def wait(self) -> Connection:
+        self._ready.wait()
+        if isinstance(self._result, BaseException):
+            raise self._result
+        return self._result  # type: ignore[return-value]
+
+    def abandon(self) -> None:
+        self._ready.wait()
+        if ray.is_initialized():
+            ray.shutdown()
+        self._release.set()
+
+
+class _DropLine:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def filter(self, record: object) -> bool:
+        return self.text not in getattr(record, "msg", "")

@@ -1,6 +1,7 @@
 """Benchmark: what the platform costs, measured side by side in one run (ratios printed, nothing asserted).
 
     python jobs/bench_platform.py [--trials 4] [--cpus 2] [--epochs 8] [--repeats 3]
+    python jobs/bench_platform.py --first-result-only --fresh-starts 3
     ray job submit --working-dir . -- python jobs/bench_platform.py
 
 1. Platform overhead: the same N CARE trials (i) as a Tune sweep through MethodTrainable (checkpoints
@@ -13,8 +14,11 @@
    on the Ray already up (the later ones).
    Then the cold first result again in ``--fresh-starts`` new processes of each kind, as a median: (i) this
    benchmark's sweep, timed from the sweep's start (Ray's start included, no dashboard), and (ii) the
-   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, validation, Ray with
-   its dashboard). This machine's spread between single runs is a few seconds.
+   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, validation and the
+   embedded Ray's start beside it, no dashboard), with the command's own CPU-seconds until its sweep starts;
+   the same command with Ray's start after the validation (as before they overlapped), side by side; and a
+   cold plain script's first epoch. ``--first-result-only`` runs only these. This machine's spread between
+   single runs is a few seconds.
 2. Training efficiency: CARE's achieved FLOP/s per training step (FLOPs counted by
    torch.utils.flop_counter) against this machine's measured matmul peak, on one thread.
 """
@@ -126,21 +130,40 @@ def first_row_after(storage: str, t0: float) -> float:
     return min(os.path.getmtime(f) for f in ResultsStore(storage).files()) - t0
 
 
+# The user's command with validation and Ray's start one after the other (jobs.sweep.main without early_ray), as
+# before the command overlapped them: the before/after of that change, side by side.
+SERIAL_COMMAND = ("import sys; sys.path.insert(0, sys.argv[1]); from jobs.sweep import main; "
+                  "sys.exit(main(sys.argv[2:]))")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU-seconds a running process has spent so far (Linux /proc; nan elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
     """One cold first result in a new process. ``probe``: this benchmark's sweep (``--cold-probe``), timed
     from the sweep's start as in the first repeat. ``command``: ``python jobs/sweep.py care ...`` as a user
-    runs it, timed from its launch; ``ready_s`` is when it prints that the sweep starts (Ray is up)."""
+    runs it, timed from its launch; ``ready_s`` is when it prints that the sweep starts (Ray is up) and
+    ``ready_cpu_s`` the command's own CPU-seconds by then (its imports, the validation, its share of Ray's
+    start). ``serial``: the same command with Ray's start after the validation instead of beside it."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     if kind == "probe":
         cmd = [sys.executable, __file__, "--cold-probe", "--trials", str(len(lams)), "--cpus", str(cpus)]
     else:
         storage = tempfile.mkdtemp(prefix="raystudy-bench-")
-        cmd = [sys.executable, str(REPO / "jobs" / "sweep.py"), "care", *sweep_overrides(FRESH_TRIAL, lams),
+        entry = [str(REPO / "jobs" / "sweep.py")] if kind == "command" else ["-c", SERIAL_COMMAND, str(REPO)]
+        cmd = [sys.executable, *entry, "care", *sweep_overrides(FRESH_TRIAL, lams),
                "--storage", storage, "--num-cpus", str(cpus)]
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     row: dict[str, float] = {}
     ready: float | None = None
+    ready_cpu = float("nan")
     tail: list[str] = []
     for line in proc.stdout:  # type: ignore[union-attr]
         tail = [*tail[-20:], line]
@@ -148,13 +171,14 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
             row = json.loads(line[5:])
         elif line.startswith("[raystudy] sweep ") and ready is None:
             ready = time.time() - t0
+            ready_cpu = cpu_seconds(proc.pid)
     if proc.wait() != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{''.join(tail)}")
     if kind == "probe":
         return {"first_result_s": row["first_result_s"], "ray_start_s": row["ray_start_s"]}
     first = first_row_after(storage, t0)
     shutil.rmtree(storage, ignore_errors=True)
-    return {"first_result_s": first, "ready_s": float("nan") if ready is None else ready}
+    return {"first_result_s": first, "ready_s": float("nan") if ready is None else ready, "ready_cpu_s": ready_cpu}
 
 
 # A user's plain script for the same first trial: a fresh interpreter that imports torch and the method, builds the
@@ -189,18 +213,45 @@ def cold_plain_script() -> dict[str, float]:
             "build_s": row["build_s"], "epoch_s": row["epoch_s"]}
 
 
-def bench_fresh_starts(starts: int, cpus: int) -> dict[str, list[dict[str, float]]]:
+def bench_fresh_starts(starts: int, cpus: int, probe: bool = True) -> dict[str, list[dict[str, float]]]:
     import ray
 
     ray.shutdown()  # a Ray left up holds the ports a new one wants first: its start then takes seconds longer
     lams = LAMBDAS[:cpus]  # the first result comes from the first wave of trials: one per core
-    out: dict[str, list[dict[str, float]]] = {"probe": [], "command": [], "plain": []}
-    for i in range(starts):  # the three kinds alternate, so that a slow minute of the machine hits them alike
+    kinds = ["probe", "command", "serial", "plain"] if probe else ["command", "serial", "plain"]
+    out: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    for i in range(starts):  # the kinds alternate, so that a slow minute of the machine hits them alike
         for kind in out:
             out[kind].append(cold_plain_script() if kind == "plain" else fresh_start(kind, lams, cpus))
             first = out[kind][-1]["first_epoch_s" if kind == "plain" else "first_result_s"]
             print(f"fresh start {i + 1}/{starts} ({kind}): first result after {first:.1f} s", flush=True)
     return out
+
+
+def print_first_results(fresh: dict[str, list[dict[str, float]]], cpus: int) -> None:
+    median = statistics.median
+    command, serial, plain = fresh["command"], fresh["serial"], fresh["plain"]
+
+    def spread(rows: list[dict[str, float]], key: str, unit: str = "s") -> str:
+        values = sorted(r[key] for r in rows)
+        return f"median {median(values):.1f} {unit} ({', '.join(f'{v:.1f}' for v in values)})"
+
+    print(f"first reported result over {len(plain)} fresh processes, {cpus} trials at once:")
+    if fresh.get("probe"):
+        print(f"  this benchmark's sweep, from the sweep's start incl. the embedded Ray's start: "
+              f"{spread(fresh['probe'], 'first_result_s')}; Ray's start {spread(fresh['probe'], 'ray_start_s')} "
+              "(target < 10 s)")
+    for name, rows in (("Ray's start beside the validation", command), ("Ray's start after it (before)", serial)):
+        print(f"  `python jobs/sweep.py care ...` from its launch, {name}: {spread(rows, 'first_result_s')}; "
+              f"sweep starting after {spread(rows, 'ready_s')}, the command's CPU by then "
+              f"{spread(rows, 'ready_cpu_s', 'CPU-s')}")
+    print(f"  a cold plain script (`python` that imports torch and the method, builds the model and data, trains "
+          f"the first epoch): {spread(plain, 'first_epoch_s')}; of it imports {spread(plain, 'imports_s')}, "
+          f"build {spread(plain, 'build_s')}, epoch {spread(plain, 'epoch_s')}")
+    for name, rows in (("", command), (" (Ray's start after the validation, before)", serial)):
+        ratios = [c["first_result_s"] / p["first_epoch_s"] for c, p in zip(rows, plain, strict=True)]
+        print(f"FIRST RESULT{name}, user's command / cold plain script (side by side): median {median(ratios):.2f} "
+              f"(each: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 1.5)")
 
 
 def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
@@ -254,11 +305,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="how the plain loop's pool starts its workers (spawn: fresh interpreters, like Tune's)")
     parser.add_argument("--fresh-starts", type=int, default=3,
                         help="cold first results measured in N new processes of each kind (0: none)")
+    parser.add_argument("--first-result-only", action="store_true",
+                        help="only the fresh starts' first results: the user's command (Ray's start beside the "
+                        "validation, and after it) against a cold plain script")
     parser.add_argument("--cold-probe", action="store_true", help=argparse.SUPPRESS)  # one fresh start's sweep
     args = parser.parse_args(argv)
     if args.cold_probe:
         row = tune_run(FRESH_TRIAL, LAMBDAS[:args.trials], args.cpus)
         print("COLD " + json.dumps(row), flush=True)
+        return 0
+    if args.first_result_only:
+        print_first_results(bench_fresh_starts(max(args.fresh_starts, 1), args.cpus, probe=False), args.cpus)
         return 0
 
     eff = bench_step_efficiency()
@@ -285,24 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh_starts > 0 and os.environ.get("RAY_ADDRESS"):
         print("fresh starts skipped: this run joined a Ray cluster (RAY_ADDRESS), so nothing here starts cold")
     elif args.fresh_starts > 0:
-        fresh = bench_fresh_starts(args.fresh_starts, args.cpus)
-        probe, command, plain = fresh["probe"], fresh["command"], fresh["plain"]
-
-        def spread(rows: list[dict[str, float]], key: str) -> str:
-            values = sorted(r[key] for r in rows)
-            return f"median {median(values):.1f} s ({', '.join(f'{v:.1f}' for v in values)})"
-
-        print(f"first reported result over {args.fresh_starts} fresh processes, {args.cpus} trials at once:")
-        print(f"  this benchmark's sweep, from the sweep's start incl. the embedded Ray's start: "
-              f"{spread(probe, 'first_result_s')}; Ray's start {spread(probe, 'ray_start_s')} (target < 10 s)")
-        print(f"  `python jobs/sweep.py care ...` from its launch (imports, validation, Ray): "
-              f"{spread(command, 'first_result_s')}; sweep starting after {spread(command, 'ready_s')}")
-        print(f"  a cold plain script (`python` that imports torch and the method, builds the model and data, trains "
-              f"the first epoch): {spread(plain, 'first_epoch_s')}; of it imports {spread(plain, 'imports_s')}, "
-              f"build {spread(plain, 'build_s')}, epoch {spread(plain, 'epoch_s')}")
-        ratios = [c["first_result_s"] / p["first_epoch_s"] for c, p in zip(command, plain, strict=True)]
-        print(f"FIRST RESULT, user's command / cold plain script (side by side): median {median(ratios):.2f} "
-              f"(each: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 1.5)")
+        print_first_results(bench_fresh_starts(args.fresh_starts, args.cpus), args.cpus)
     return 0
 
 

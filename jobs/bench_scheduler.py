@@ -9,10 +9,13 @@
    speedups and the fraction of linear speedup at 4 nodes (target >= 0.9).
 
    The simulated nodes share this machine's cores, so what cannot run in parallel here is the start of
-   the trial processes: each costs about 2 CPU-seconds (a Ray worker, then Ray Tune's import), and the
-   8 that start together at 4 nodes take about 7 s more on 2 cores than the 2 of one node (on a real
+   the trial processes: each costs about 1.5 CPU-seconds, printed with its parts (the Ray worker's start
+   about 0.6-0.75, the trainable's imports about 0.5-0.7, nearly all of it Ray Tune's package, which imports
+   pandas, ray.data and rich; Tune's trial actor about 0.1; the `hold` method's build about 0.01), and the
+   8 that start together at 4 nodes take seconds more on 2 cores than the 2 of one node (on a real
    cluster each node starts its own). Minute-long holds (the default) keep that constant small beside
-   the trials; ``--hold 15`` shows it.
+   the trials; ``--hold 15`` shows it. A method with tensors adds torch's import (about 1 CPU-s) and
+   torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built).
 2. Latency: on the warm 1-node cluster, from ``submit`` to the study's first node RUNNING in Ray
    (median over several studies; target < 3 s).
 """
@@ -76,18 +79,25 @@ def time_study(url: str, path: Path, storage: str) -> tuple[float, float]:
     return seeds_done or float("nan"), time.perf_counter() - start
 
 
-def trial_fixed_cost(storage: str) -> tuple[float, int]:
-    """(median CPU-seconds a new trial process spent before its trial's first step, processes started), from the
-    `hold` rows of a study's storage root: Tune reuses a process for the next trial, so only the first trial in
-    each process pays the Ray worker's start and the imports."""
+BREAKDOWN = ("worker_cpu_s", "imports_cpu_s", "actor_cpu_s", "build_cpu_s")
+
+
+def trial_fixed_cost(storage: str) -> tuple[float, int, dict[str, float]]:
+    """(median CPU-seconds a new trial process spent before its trial's first step, processes started, the
+    medians of its parts), from the `hold` rows of a study's storage root: Tune reuses a process for the next
+    trial, so only the first trial in each process pays the Ray worker's start and the imports. The parts
+    (shared/methods/bench/hold.py): the Ray worker's start, the trainable's imports (Ray Tune's package), Tune's
+    trial actor until the trial's setup, the method's build."""
     from shared.results import ResultsStore
 
     rows = [r for r in ResultsStore(storage).read().to_pylist() if r["method"] == "hold" and r["epoch"] == 1]
     by_trial: dict[str, dict[str, float]] = {}
     for r in rows:  # long format: one row per (trial, epoch, metric)
         by_trial.setdefault(r["trial"], {})[r["metric"]] = r["value"]
-    costs = [m["process_cpu_s"] for m in by_trial.values() if m.get("new_process") == 1.0]
-    return (statistics.median(costs) if costs else float("nan")), len(costs)
+    new = [m for m in by_trial.values() if m.get("new_process") == 1.0]
+    costs = [m["process_cpu_s"] for m in new]
+    parts = {key: statistics.median(m[key] for m in new) for key in BREAKDOWN if new and all(key in m for m in new)}
+    return (statistics.median(costs) if costs else float("nan")), len(costs), parts
 
 
 def latency(url: str, folder: Path, storage: str, repeats: int) -> list[float]:
@@ -130,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             path = hold_study(folder, f"scale{n}", args.trials, args.hold)
             walls[n] = time_study(url, path, str(folder / f"store{n}"))
             ideal = args.trials * args.hold / (args.cpus_per_node * n)
-            cost, processes = trial_fixed_cost(str(folder / f"store{n}"))
+            cost, processes, parts = trial_fixed_cost(str(folder / f"store{n}"))
             print(f"{n} node(s) x {args.cpus_per_node} CPUs: {args.trials} trials of {args.hold:g} s: trials node "
                   f"{walls[n][0]:.1f} s (ideal {ideal:.1f} s, excess {walls[n][0] - ideal:.1f} s), whole study "
                   f"{walls[n][1]:.1f} s; {processes} trial processes, each {cost:.2f} CPU-s (median) from its start "
                   "to its first step", flush=True)
+            if parts:
+                print("  of it (medians): " + ", ".join(f"{key.removesuffix('_cpu_s').replace('_', ' ')} {value:.2f}"
+                                                        for key, value in parts.items()) + " CPU-s", flush=True)
             if n == args.nodes[0] and args.latency_repeats:
                 lat = latency(url, folder, str(folder / "latency"), args.latency_repeats)
         finally:

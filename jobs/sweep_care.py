@@ -21,4 +21,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from jobs.sweep import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(method="care", prog="sweep_care.py", description=__doc__))
+    sys.exit(main(method="care", prog="sweep_care.py", description=__doc__, early_ray=True))

@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
-from ray import tune
 
 from shared.config import CONFIG_ROOT, ConfigError, bounded, load_config, to_dict
 from shared.method import MethodSpec
@@ -146,6 +145,8 @@ def _set_free_keys(base: Any, items: list[str], path: Any) -> list[str]:
 
 def to_tune_domain(key: str, spec: Any) -> Any:
     """``{"loguniform": [1e-4, 1e-2]}`` -> ``tune.loguniform(1e-4, 1e-2)``; plain values stay constants."""
+    from ray import tune  # here: importing this module (a command's start, before its Ray starts) skips Ray Tune
+
     if not isinstance(spec, dict):
         return spec
     if len(spec) != 1 or next(iter(spec)) not in DOMAINS:

@@ -9,6 +9,7 @@ of the trial, a rerun, a study node's retry) goes on. The recovery tests use it 
 retry can cure."""
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,11 +36,25 @@ class HoldFailure(RuntimeError):
 _trials_in_this_process = 0  # trials whose trainer this process built (Tune reuses a trial's process: reuse_actors)
 
 
+def _fixed_cost_breakdown(now: float) -> dict[str, float]:
+    trial = sys.modules.get("actors.trainable")
+    setups = getattr(trial, "TRIAL_CPU_AT_SETUP", None)
+    if not setups:  # not a Tune trial (a test building the trainer directly)
+        return {}
+    at_import, after_imports = trial.PROCESS_CPU_AT_IMPORT, trial.PROCESS_CPU_AFTER_IMPORTS
+    return {"worker_cpu_s": at_import, "imports_cpu_s": after_imports - at_import,
+            "actor_cpu_s": setups[0] - after_imports, "build_cpu_s": now - setups[0]}
+
+
 class HoldTrainer(Trainer):
     """Also reports the trial's fixed cost for ``jobs/bench_scheduler.py``: ``process_cpu_s``, the CPU-seconds
     this process had spent when the trial's trainer was built (in a new process: the Ray worker's start, the
     imports of Tune and the method, the trial actor's set-up), and ``new_process`` (1 for a process's first
-    trial, 0 for a reused one, whose figure includes the trials before it)."""
+    trial, 0 for a reused one, whose figure includes the trials before it). In a Tune trial process a new process's
+    figure is also broken down (``actors/trainable.py`` records the moments; read here without importing Ray):
+    ``worker_cpu_s`` until the trainable's module was imported (the Ray worker's start), ``imports_cpu_s`` of its
+    imports (Ray Tune's package, the results store), ``actor_cpu_s`` until the trial's setup began (Tune's trial
+    actor), ``build_cpu_s`` until this trainer was built (the method's import and construction)."""
 
     config: HoldConfig
 
@@ -49,12 +64,13 @@ class HoldTrainer(Trainer):
         self.process_cpu_s = time.process_time()
         self.new_process = float(_trials_in_this_process == 0)
         _trials_in_this_process += 1
+        self.breakdown = _fixed_cost_breakdown(self.process_cpu_s) if self.new_process else {}
 
     def fit_epoch(self) -> dict[str, float]:
         time.sleep(self.config.hold_s)
         self._fail_once()
         self.epoch += 1
-        return {"loss": 0.0, "process_cpu_s": self.process_cpu_s, "new_process": self.new_process}
+        return {"loss": 0.0, "process_cpu_s": self.process_cpu_s, "new_process": self.new_process, **self.breakdown}
 
     def _fail_once(self) -> None:
         marker = self.config.fail_marker
