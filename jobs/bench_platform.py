@@ -152,6 +152,7 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
     ``ready_cpu_s`` the command's own CPU-seconds by then (its imports, the validation, its share of Ray's
     start). ``serial``: the same command with Ray's start after the validation instead of beside it."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["RAYSTUDY_EARLY_RAY"] = "1" if kind == "command" else "0"  # the overlap is opt-in (jobs/sweep.py)
     if kind == "probe":
         cmd = [sys.executable, __file__, "--cold-probe", "--trials", str(len(lams)), "--cpus", str(cpus)]
     else:

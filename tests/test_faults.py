@@ -272,9 +272,7 @@ def test_overrides_may_follow_every_kind_of_option():
     assert parse_args(["--smoke", "epochs=8"], method="care").overrides == ["epochs=8"]  # sweep_care.py's form
 
 
-# Real processes: the exit status and output a user sees, and no Ray session created (RAY_TMPDIR stays empty), except
-# by sweep.py, which starts its embedded local Ray while it validates (jobs/sweep.py start_ray_early): that Ray must
-# be stopped again, no process of it left, and no trial started (nothing under the storage root).
+# Real processes: the exit status and output a user sees, and no Ray session created (RAY_TMPDIR stays empty).
 PROCESS_CASES = [
     ("sweep", ["care", "optim.lr=inf"], None, "optim.lr: must be a finite number"),
     ("sweep", ["care", "--smoke", "epochs=0"], None, "epochs: must be >= 1"),
@@ -282,16 +280,6 @@ PROCESS_CASES = [
     ("study", ["{study}", "--timeout", "-5"], STUDY, "must be a finite number of seconds > 0"),
     ("report", ["nothing-here"], None, "no results for nothing-here"),
 ]
-
-
-def ray_processes_under(ray_tmp: Path, grace_s: float = 10.0) -> list[int]:
-    """Processes whose command line names ``ray_tmp`` (a Ray's GCS, raylet, workers), given ``grace_s`` to exit."""
-    deadline = time.monotonic() + grace_s
-    while True:
-        left = [p.pid for p in psutil.process_iter(["cmdline"]) if str(ray_tmp) in " ".join(p.info["cmdline"] or [])]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("entry, args, content, message", PROCESS_CASES,
@@ -310,10 +298,7 @@ def test_bad_input_from_the_command_line(tmp_path, entry, args, content, message
         assert out.returncode == 2, out.stderr[-2000:]
         assert message in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert not storage.exists()
-        if entry == "sweep":
-            assert not ray_processes_under(ray_tmp), "processes of the Ray started by the command outlived it"
-        else:
-            assert not any(ray_tmp.iterdir()), "a Ray session was created"
+        assert not any(ray_tmp.iterdir()), "a Ray session was created"
     finally:
         import shutil
 
