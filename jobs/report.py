@@ -397,7 +397,10 @@ def figure_points(rows: pd.DataFrame, fig: dict[str, Any]) -> pd.DataFrame:
     configs = flat_configs(firsts.reset_index()).set_index(firsts.index)
     x, lines = fig["x"], fig.get("lines") or ""
     out = pd.DataFrame(index=wide.index)
-    out["x"] = wide[x] if x in wide else configs.get(x)
+    # the config's value first (a grid key is what the arm set), else the measure of that name (e.g. class_size);
+    # a method may also report a measure named like a key (csr_v2's current k while it anneals)
+    from_config = configs[x] if x in configs else pd.Series(float("nan"), index=wide.index)
+    out["x"] = from_config.where(from_config.notna(), wide[x]) if x in wide else from_config
     out["line"] = (configs[lines].astype(str) if lines and lines in configs
                    else pd.Series([j.split(":", 1)[1] for j, _ in wide.index], index=wide.index))
     if lines and len(arms) > 1:  # several arms, each split by a grid key: the arm names the line too
@@ -487,7 +490,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
             tradeoff = reportfigs.quality_time_figure(table, quality_vs_time, minimize)
             if tradeoff is not None:
                 text += ["", "## Quality against time per instance", "",
-                         "Each arm's quality against its seconds per instance (log scale), mean ± sd over seeds.",
+                         "Each arm's quality against its time per instance (log scale), mean ± sd over seeds.",
                          "", "![quality against time](quality_vs_time.png)"]
                 reportfigs.save(tradeoff, out_dir / "quality_vs_time.png")
         declared = declared_figures(rows)

@@ -94,7 +94,7 @@ def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_p
 
 
 FAMILY_STUDIES = ("ssl_geometry", "embedding_alignment", "graph_pe", "theory", "generative", "graph_distances",
-                  "graph_combinatorial", "reasoning")
+                  "graph_combinatorial", "reasoning", "sparse_embeddings")
 
 
 @pytest.mark.slow
