@@ -127,6 +127,9 @@ def test_grpo_raises_verified_accuracy_over_sft_and_shuffled_rewards_do_not(loca
     for gain, control, kl in zip(out["grpo"]["acc_gain"], out["shuffled"]["acc_gain"], out["grpo"]["kl_ref"],
                                  strict=True):
         assert gain > 0.0 and gain > control + 0.05 and kl < 0.5
+    # and the mean verifier reward rises over the SFT model's (0/1 rewards on these tasks: the accuracy's twin)
+    for reward, sft_reward in zip(out["grpo"]["test_reward"], out["grpo"]["sft_test_reward"], strict=True):
+        assert reward > sft_reward
     assert out["grpo"]["sft_test_acc"] == out["shuffled"]["sft_test_acc"]  # one shared SFT start
 
 
