@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 
 from jobs import reportfigs  # noqa: E402
 from jobs.damage_notes import damage_notes, read_rows  # noqa: E402
+from jobs.studyconfig import figures_fingerprint  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
 from shared.method import headline_measures  # noqa: E402
 from shared.names import name_arg  # noqa: E402
@@ -461,14 +462,13 @@ def study_headline(rows: pd.DataFrame, measures: list[str], minimize: list[str])
 
 def write_study_report(store: ResultsStore, study_id: str, measures: list[str], minimize: list[str],
                        title: str = "", quarantine: bool = False,
-                       quality_vs_time: dict[str, list[list[Any]]] | None = None,
                        figures: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
     """``reports/<study>/report.md`` and ``measures.png`` from the rows of every node of the study: the arms'
-    headline measures first, mean ± sd over seeds per arm (and per point of an arm's grid); with
-    ``quality_vs_time`` (the study's panels of [quality, time] measure pairs) also ``quality_vs_time.png``;
-    ``figures``: the study's declared figures (``FigureConfig`` as dicts), each drawn from the rows as
-    ``figure_<name>.png``; the methods' own declared figures (``MethodSpec.figures``) and each arm's first seed's
-    pictures are embedded too."""
+    headline measures first, mean ± sd over seeds per arm (and per point of an arm's grid); then the figures, each
+    drawn from the rows as ``figure_<name>.png``: the study's (``figures``, ``FigureConfig`` as dicts: curve,
+    tradeoff or bars) and those the arms' methods declare (``MethodSpec.figures``, bars); then each arm's first
+    seed's pictures. ``figures.json`` beside the report records the figures drawn (the scheduler redraws a report
+    whose study's figures changed)."""
     import tempfile
 
     experiments = store.experiments(prefix=f"{study_id}--")
@@ -478,7 +478,7 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     md, png = out_dir / "report.md", out_dir / "measures.png"
     text = [f"# Study {study_id}", "", title, ""] if title else [f"# Study {study_id}", ""]
     table = study_table(rows, measures, minimize) if not rows.empty and measures else pd.DataFrame()
-    fig, declared, paper_figs = None, {}, {}
+    fig, drawn = None, {}
     if table.empty:
         text.append("No final result rows were found.")
     else:
@@ -486,24 +486,14 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
         fig = reportfigs.study_figure(table, measures, minimize)
         if fig is not None:
             text += ["", f"![measures per arm]({png.name})"]
-        if quality_vs_time:
-            tradeoff = reportfigs.quality_time_figure(table, quality_vs_time, minimize)
-            if tradeoff is not None:
-                text += ["", "## Quality against time per instance", "",
-                         "Each arm's quality against its time per instance (log scale), mean ± sd over seeds.",
-                         "", "![quality against time](quality_vs_time.png)"]
-                reportfigs.save(tradeoff, out_dir / "quality_vs_time.png")
-        declared = declared_figures(rows)
-        for spec in declared:
-            text += ["", f"![{spec.title}]({spec.name}.png)"]
-        text += arm_files_section(store, study_id, rows, out_dir)
-        paper_figs = {name: reportfigs.paper_figure(figure_points(rows, spec), spec, name)
-                      for name, spec in (figures or {}).items()}
-        paper_figs = {name: f for name, f in paper_figs.items() if f is not None}
-        if figures:
+        wanted = {**method_figures(rows), **(figures or {})}  # the study's own win a name clash
+        drawn = {name: draw_figure(rows, table, spec, name, minimize) for name, spec in wanted.items()}
+        drawn = {name: f for name, f in drawn.items() if f is not None}
+        if wanted:
             text += ["", "## Figures", ""]
-            text += [f"![{name}](figure_{name}.png)" for name in paper_figs]
-            text += [f"- `{name}`: no final rows to draw" for name in figures if name not in paper_figs]
+            text += [f"![{wanted[name].get('title') or name}](figure_{name}.png)" for name in drawn]
+            text += [f"- `{name}`: no final rows to draw" for name in wanted if name not in drawn]
+        text += arm_files_section(store, study_id, rows, out_dir)
         sweeps = [e for e in store.experiments(prefix=f"{study_id}--sweep-")]
         if sweeps:
             text += ["", "Sweeps (each with its own comparison, table and figures):"]
@@ -514,38 +504,50 @@ def write_study_report(store: ResultsStore, study_id: str, measures: list[str], 
     if fig is not None:
         reportfigs.save(fig, png)
         paths["plot"] = store.put_file(png, "reports", study_id, png.name)
-    if (out_dir / "quality_vs_time.png").exists():
-        paths["quality_vs_time"] = store.put_file(out_dir / "quality_vs_time.png", "reports", study_id,
-                                                  "quality_vs_time.png")
-    for name, drawn in declared.values():
-        reportfigs.save(drawn, out_dir / f"{name}.png")
-        paths[name] = store.put_file(out_dir / f"{name}.png", "reports", study_id, f"{name}.png")
     for local in sorted((out_dir / "files").rglob("*")) if (out_dir / "files").exists() else []:
         if local.is_file():
             store.put_file(local, "reports", study_id, *local.relative_to(out_dir).parts)
-    for name, figure in paper_figs.items():
+    for name, figure in drawn.items():
         path = out_dir / f"figure_{name}.png"
         reportfigs.save(figure, path)
         paths[f"figure_{name}"] = store.put_file(path, "reports", study_id, path.name)
+    (out_dir / "figures.json").write_text(figures_fingerprint(figures))
+    store.put_file(out_dir / "figures.json", "reports", study_id, "figures.json")
     shutil.rmtree(out_dir, ignore_errors=True)
     return paths
 
 
-def declared_figures(rows: pd.DataFrame) -> dict[Any, tuple[str, Any]]:
-    """The figures the study's methods declare (``MethodSpec.figures``), drawn over the arms that report their
-    measures: {figure spec: (name, matplotlib figure)}; a figure no arm reports is left out."""
-    out: dict[Any, tuple[str, Any]] = {}
+def method_figures(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The figures the methods of the study's rows declare (``MethodSpec.figures``), as bars figure specs."""
+    out: dict[str, dict[str, Any]] = {}
     for method in dict.fromkeys(rows["method"]):
         try:
             spec = get_method(str(method))
         except ConfigError:
             continue
-        for fig_spec in getattr(spec, "figures", ()):
-            table = study_table(rows, list(fig_spec.measures), [])
-            drawn = reportfigs.declared_figure(table, fig_spec) if not table.empty else None
-            if drawn is not None and fig_spec not in out:
-                out[fig_spec] = (fig_spec.name, drawn)
+        for fig in getattr(spec, "figures", ()):
+            out.setdefault(fig.name, {"kind": "bars", "title": fig.title, "y": list(fig.measures),
+                                      "ylabel": fig.ylabel})
     return out
+
+
+def draw_figure(rows: pd.DataFrame, table: pd.DataFrame, spec: dict[str, Any], name: str, minimize: list[str]
+                ) -> Any:
+    """One figure of a study report from its rows, by ``spec['kind']`` (``jobs.studyconfig.FigureConfig``); None
+    when none of its arms has final rows of its measures."""
+    kind, arms = spec.get("kind", "curve"), spec.get("arms") or []
+    if kind == "curve":
+        return reportfigs.paper_figure(figure_points(rows, spec), spec, name)
+    measures = ([m for pair in spec["pairs"] for m in pair if isinstance(m, str)] if kind == "tradeoff"
+                else list(spec["y"]))
+    sub = study_table(rows, list(dict.fromkeys(measures)), minimize)
+    if arms and not sub.empty:
+        sub = sub[sub["arm"].isin(arms)]
+    if sub.empty:
+        return None
+    if kind == "tradeoff":
+        return reportfigs.tradeoff_points_figure(sub, spec, name, minimize)
+    return reportfigs.bars_figure(sub, spec, name)
 
 
 def arm_files_section(store: ResultsStore, study_id: str, rows: pd.DataFrame, out_dir: Path) -> list[str]:
@@ -580,8 +582,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measures", default="", help="with --study: comma-separated measures")
     parser.add_argument("--minimize", default="", help="with --study: measures where lower is better")
     parser.add_argument("--title", default="")
-    parser.add_argument("--quality-vs-time", default="",
-                        help="with --study: JSON {panel title: [[quality measure, time measure], ...]}")
     parser.add_argument("--figures", default="", help="with --study: the study's figures as JSON (name -> spec)")
     parser.add_argument("--storage")
     parser.add_argument("--metric", default="linear_probe_acc", help="when the sweep's own record is missing")
@@ -606,13 +606,12 @@ def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return 2
         split = [m for m in args.measures.split(",") if m]
         try:
-            panels = json.loads(args.quality_vs_time) if args.quality_vs_time else None
             figures = json.loads(args.figures) if args.figures else None
         except json.JSONDecodeError as err:
-            print(f"error: --quality-vs-time / --figures: not JSON ({err})", file=sys.stderr)
+            print(f"error: --figures: not JSON ({err})", file=sys.stderr)
             return 2
         out = write_study_report(store, args.study, split, [m for m in args.minimize.split(",") if m], args.title,
-                                 quarantine=args.quarantine, quality_vs_time=panels, figures=figures)
+                                 quarantine=args.quarantine, figures=figures)
         print(out["report"])
         return 0
     if not args.experiment:

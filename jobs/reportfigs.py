@@ -196,75 +196,74 @@ def study_figure(table: pd.DataFrame, measures: list[str], minimize: list[str]) 
     return fig
 
 
-def quality_time_figure(table: pd.DataFrame, panels: dict[str, list[list[Any]]], minimize: list[str]) -> Any:
-    """Quality against time per instance (log time), one panel per entry of ``panels`` (title -> [quality, time]
-    pairs, each a measure name; a quality may be a number, e.g. 1.0 for an exact solver's ratio to itself): a point
-    per arm and pair, at the arm's means over seeds with their standard deviations as error bars, coloured by arm,
-    shaped by pair. The study YAML names the measures (``quality_vs_time``); no method is named here."""
-    drawn = []
-    for title, pairs in panels.items():
-        points = []
-        for k, (quality, time) in enumerate(pairs):
-            for _, row in table.iterrows():
-                x, dx = row.get(f"{time}_mean"), row.get(f"{time}_std")
-                if isinstance(quality, str):
-                    y, dy = row.get(f"{quality}_mean"), row.get(f"{quality}_std")
-                else:
-                    y, dy = float(quality), 0.0
-                if x is None or y is None or pd.isna(x) or pd.isna(y) or x <= 0:
-                    continue
-                points.append((k, str(row["arm"]), float(x), 0.0 if pd.isna(dx) else float(dx), float(y),
-                               0.0 if pd.isna(dy) else float(dy)))
-        if points:
-            drawn.append((title, pairs, points))
-    if not drawn:
+def tradeoff_points_figure(table: pd.DataFrame, spec: dict[str, Any], name: str, minimize: list[str]) -> Any:
+    """Quality against time per instance (log time), one panel (a study figure of kind ``tradeoff``): for each
+    [quality, time] pair of ``spec['pairs']`` (measure names; a quality may be a number, e.g. 1.0 for an exact
+    solver's ratio to itself) a point per arm and grid point of ``table`` (``study_table``), at its means over seeds
+    with their standard deviations as error bars, coloured by arm (and grid point), shaped by pair."""
+    pairs = spec["pairs"]
+    points = []
+    for k, (quality, time) in enumerate(pairs):
+        for _, row in table.iterrows():
+            x, dx = row.get(f"{time}_mean"), row.get(f"{time}_std")
+            if isinstance(quality, str):
+                y, dy = row.get(f"{quality}_mean"), row.get(f"{quality}_std")
+            else:
+                y, dy = float(quality), 0.0
+            if x is None or y is None or pd.isna(x) or pd.isna(y) or x <= 0:
+                continue
+            label = str(row["arm"]) + (f" ({row['setting']})" if row.get("setting") else "")
+            points.append((k, label, float(x), 0.0 if pd.isna(dx) else float(dx), float(y),
+                           0.0 if pd.isna(dy) else float(dy)))
+    if not points:
         return None
-    arms = list(dict.fromkeys(str(a) for a in table["arm"]))
-    colours = group_colours(arms)
-    markers = "osD^vP*X"
     plt = _plt()
-    fig, axes = _grid(len(drawn))
-    for ax, (title, pairs, points) in zip(axes, drawn, strict=True):
-        for k, arm, x, dx, y, dy in points:
-            ax.errorbar(x, y, xerr=min(dx, 0.9 * x), yerr=dy, fmt=markers[k % len(markers)], ms=7, capsize=3,
-                        color=colours[arm], mec="black", mew=0.6)
-        ax.set_xscale("log")
-        quality = pairs[0][0]
-        ax.set_xlabel(", ".join(dict.fromkeys(str(t) for _, t in pairs)) + " (log scale)")  # the time measures
-        ax.set_ylabel(f"{quality} ({direction('min' if quality in minimize else 'max')})", fontsize=9)
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3, which="both")
-        used_arms = list(dict.fromkeys(p[1] for p in points))
-        used_pairs = sorted({p[0] for p in points})
-        handles = [plt.Line2D([], [], ls="", marker="o", color=colours[a], mec="black") for a in used_arms]
-        labels = list(used_arms)
-        handles += [plt.Line2D([], [], ls="", marker=markers[k % len(markers)], mfc="white", mec="black")
-                    for k in used_pairs]  # hollow: the shape says the pair, the colour the arm
-        labels += [f"{pairs[k][0]} vs {pairs[k][1]}" for k in used_pairs]
-        ax.legend(handles, labels, fontsize=7)
-    fig.suptitle("Quality against time per instance, each arm's mean ± sd over seeds", fontsize=11)
+    colours = group_colours(list(dict.fromkeys(p[1] for p in points)))
+    markers = "osD^vP*X"
+    fig, axes = _grid(1)
+    ax = axes[0]
+    for k, label, x, dx, y, dy in points:
+        ax.errorbar(x, y, xerr=min(dx, 0.9 * x), yerr=dy, fmt=markers[k % len(markers)], ms=7, capsize=3,
+                    color=colours[label], mec="black", mew=0.6)
+    ax.set_xscale("log")
+    quality = pairs[0][0]
+    ax.set_xlabel(", ".join(dict.fromkeys(str(t) for _, t in pairs)) + " (log scale)")  # the time measures
+    ax.set_ylabel(spec.get("ylabel") or f"{quality} ({direction('min' if quality in minimize else 'max')})",
+                  fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    used_pairs = sorted({p[0] for p in points})
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colours[c], mec="black") for c in colours]
+    labels = list(colours)
+    handles += [plt.Line2D([], [], ls="", marker=markers[k % len(markers)], mfc="white", mec="black")
+                for k in used_pairs]  # hollow: the shape says the pair, the colour the arm
+    labels += [f"{pairs[k][0]} vs {pairs[k][1]}" for k in used_pairs]
+    ax.legend(handles, labels, fontsize=7)
+    fig.suptitle((spec.get("title") or name) + "\n(each arm's mean ± sd over seeds)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def declared_figure(table: pd.DataFrame, spec: Any) -> Any:
-    """A method's declared figure (``shared.method.Figure``): its measures side by side (one bar each, mean ± sd
-    over seeds) for every arm of ``table`` (``study_table`` over those measures) that reports them."""
-    cols = [f"{m}_mean" for m in spec.measures]
+def bars_figure(table: pd.DataFrame, spec: dict[str, Any], name: str) -> Any:
+    """The ``spec['y']`` measures (on one scale) side by side, one bar each (mean ± sd over seeds), for every arm
+    and grid point of ``table`` (``study_table`` over those measures) that reports them: a study figure of kind
+    ``bars``, and the figures methods declare (``MethodSpec.figures``)."""
+    measures = list(spec["y"])
+    cols = [f"{m}_mean" for m in measures]
     rows = table[table[cols].notna().any(axis=1)] if set(cols) <= set(table.columns) else table.iloc[0:0]
     if rows.empty:
         return None
-    arms = list(rows["arm"].astype(str))
-    width = 0.8 / len(spec.measures)
+    arms = [str(a) + (f" ({s})" if s else "") for a, s in zip(rows["arm"], rows.get("setting", [""] * len(rows)),
+                                                             strict=True)]
+    width = 0.8 / len(measures)
     fig, ax = _plt().subplots(figsize=(max(PANEL_W, 1.6 * len(arms) + 2), PANEL_H + 0.6))
-    for i, measure in enumerate(spec.measures):
-        xs = [k + (i - (len(spec.measures) - 1) / 2) * width for k in range(len(arms))]
+    for i, measure in enumerate(measures):
+        xs = [k + (i - (len(measures) - 1) / 2) * width for k in range(len(arms))]
         ax.bar(xs, rows[f"{measure}_mean"], width, yerr=rows[f"{measure}_std"].fillna(0), capsize=3, label=measure,
                color=f"C{i % 10}")
     ax.set_xticks(range(len(arms)), arms, rotation=30 if max(map(len, arms)) > 8 else 0, fontsize=8)
     ax.set_xlabel("arm")
-    ax.set_ylabel(spec.ylabel or "mean ± sd over seeds", fontsize=9)
-    ax.set_title(spec.title, fontsize=10)
+    ax.set_ylabel(spec.get("ylabel") or "mean ± sd over seeds", fontsize=9)
+    ax.set_title(spec.get("title") or name, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

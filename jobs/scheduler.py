@@ -47,6 +47,7 @@ from jobs.studyconfig import (
     arm_seeds_items,
     arm_sweep_items,
     build_graph,
+    figures_fingerprint,
     load_study,
     study_id,
 )
@@ -227,6 +228,7 @@ class StudyScheduler:
                 state.status = "PENDING"
             if trackers:
                 state.trackers = list(trackers)
+            self._redraw_if_figures_changed(state, study)
             self._adopt(state)
         else:
             state = StudyState(sid, str(Path(study_file).resolve()), smoke, trackers=list(trackers or []))
@@ -234,6 +236,16 @@ class StudyScheduler:
                 state.nodes[node.name] = NodeState(node.name, node.kind, node.arm, list(node.deps))
         self._advance(state)
         return sid
+
+    def _redraw_if_figures_changed(self, state: StudyState, study: StudyConfig) -> None:
+        """Figures are not part of a study's id: a finished study whose figures were edited gets its report node
+        run again (nothing else), so that the report draws what the study now declares."""
+        report = state.nodes.get("report")
+        drawn = self.store.read_text("reports", state.study_id, "figures.json")
+        if report is None or report.status != "SUCCEEDED" or drawn == figures_fingerprint(study):
+            return
+        report.status, report.counted, report.message = "PENDING", 0, "the study's figures changed: redrawn"
+        state.status = "PENDING"
 
     def check_resources(self, study: StudyConfig) -> None:
         """Refuse a study whose trials cannot fit on any node of the cluster (they would wait forever)."""
@@ -481,7 +493,10 @@ class StudyScheduler:
     def _missing_rows(self, state: StudyState, node: NodeState, study: StudyConfig) -> str:
         """What expected result is absent ('' when complete)."""
         if node.kind == "report":
-            return "" if self.store.exists("reports", state.study_id, "report.md") else "no report"
+            if not self.store.exists("reports", state.study_id, "report.md"):
+                return "no report"
+            drawn = self.store.read_text("reports", state.study_id, "figures.json")
+            return "" if drawn == figures_fingerprint(study) else "the report's figures are not the study's"
         rows = self.store.read_checked(node.experiment)[0].to_pandas()  # damaged files: their rows count as absent
         final = rows[rows["status"] == "final"]
         if node.kind == "sweep":
@@ -531,7 +546,6 @@ class StudyScheduler:
             return _q([self._python(), self._script("report.py"), "--study", state.study_id,
                        "--measures", ",".join(all_measures(study)), "--minimize", ",".join(study.minimize),
                        "--title", study.description, "--quarantine",  # damaged files: listed as missing
-                       *(["--quality-vs-time", json.dumps(study.quality_vs_time)] if study.quality_vs_time else []),
                        *(["--figures", json.dumps(to_dict(study)["figures"])] if study.figures else [])])
         arm = study.arms[node.arm]
         if node.kind == "sweep":

@@ -9,8 +9,11 @@ overrides, and whether to sweep it first. The graph, per arm::
 
 An arm without a sweep starts at ``seeds:<arm>``. An arm's ``grid`` (method key -> values) makes its seeds node train
 every point of the grid once per seed: the points of a curve (sample size, depth, group count) come from one node.
-``figures`` declare the paper figures of the report: a measure against a grid key (or another measure), mean and
-band over seeds per line, log axes where the theory is a rate, and a bound (a measure, or a reference rate) overlaid.
+``figures`` declare the report's figures, each of a ``kind``: ``curve`` (a paper's figure: measures against a grid key
+or another measure, mean and band over seeds per line, log axes where the theory is a rate, a bound overlaid),
+``tradeoff`` (quality against time, a point per arm and grid point: the Pareto view) or ``bars`` (measures side by
+side per arm). Figures are presentation: they are not part of the study's id, so changing one redraws the report
+without retraining anything.
 ``after: [other arm]`` orders arms (e.g. an attack
 that needs another arm's encoder); cycles are refused. Everything is checked before anything runs, and
 errors name the file and line.
@@ -48,13 +51,21 @@ class ArmConfig:
 
 @dataclass
 class FigureConfig:
-    """One figure of the study's report (a paper's figure): ``y`` (one panel per measure) against ``x`` (a grid key
-    or a measure), one line per arm (or per value of the grid key ``lines``), mean +- sd over seeds as a band."""
+    """One figure of the study's report, drawn from the rows as ``figure_<name>.png``. ``kind``:
 
+    - ``curve`` (a paper's figure): ``y`` (one panel per measure) against ``x`` (a grid key or a measure), one line per
+      arm (or per value of the grid key ``lines``), mean +- sd over seeds as a band; ``log``, ``bound``, ``rate``.
+    - ``tradeoff``: quality against time (log), a point per arm and grid point at its means +- sd over seeds; ``pairs``
+      lists [quality, time] measure pairs (a quality may be a number: 1.0 for a reference solver's ratio to itself).
+    - ``bars``: the ``y`` measures side by side for every arm that reports them (mean +- sd over seeds)."""
+
+    kind: str = bounded("curve", choices=["curve", "tradeoff", "bars"])
     title: str = ""
-    arms: list[str] = field(default_factory=list)  # default: every arm that reports the y measures
+    arms: list[str] = field(default_factory=list)  # default: every arm that reports the figure's measures
     x: str = ""
     y: list[str] = field(default_factory=list)
+    pairs: list[list[Any]] = field(default_factory=list)  # tradeoff: [[quality, time], ...]
+    ylabel: str = ""
     lines: str = ""  # a grid key whose values are the lines (default: the arms)
     log: str = bounded("", choices=["", "x", "y", "xy"])
     bound: str = ""  # a measure drawn dashed in the first y panel (a bound the experiment computes, e.g. 1 / |F|)
@@ -91,10 +102,8 @@ class StudyConfig:
     retries: int = bounded(2, ge=0, help="resubmissions of a failed node")
     max_running: int = bounded(0, ge=0, help="nodes running at once; 0: as many as are ready")
     arms: dict[str, ArmConfig] = field(default_factory=dict)
-    figures: dict[str, FigureConfig] = field(default_factory=dict)  # the report's figures, one per paper
+    figures: dict[str, FigureConfig] = field(default_factory=dict)  # the report's figures (not part of the id)
     smoke: dict[str, Any] = field(default_factory=dict)  # a partial study merged in by --smoke
-    # the report's quality-vs-time figure: {panel title: [[quality measure (or a number), time measure], ...]}
-    quality_vs_time: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -258,54 +267,62 @@ def validate_study(study: StudyConfig, lines: YamlLines | None = None) -> None:
             fail("minimize", f"{measure!r} is not one of the measures {all_measures(study)}")
     if study.metric and study.measures and study.metric not in study.measures:
         fail("metric", f"{study.metric!r} must be one of the measures {study.measures}")
-    validate_quality_vs_time(study, fail)
     cycle = find_cycle({a: list(arm.after) for a, arm in study.arms.items()})
     if cycle:
         fail(f"arms.{cycle[0]}.after", "the arms' 'after' lists form a cycle: " + " -> ".join(cycle))
 
 
-def validate_quality_vs_time(study: StudyConfig, fail: Any) -> None:
-    """Each panel a list of [quality, time] pairs of the study's measures (a quality may be a number)."""
-    known = all_measures(study)
-    for title, pairs in study.quality_vs_time.items():
-        key = f"quality_vs_time.{title}"
-        if not isinstance(pairs, list) or not pairs:
-            fail(key, f"must be a non-empty list of [quality measure, time measure] pairs, got {pairs!r:.80}")
-        for pair in pairs:
-            if not isinstance(pair, list) or len(pair) != 2:
-                fail(key, f"each entry must be a [quality measure, time measure] pair, got {pair!r:.80}")
-            quality, time = pair
-            if isinstance(quality, bool) or not isinstance(quality, (str, int, float)) \
-                    or (isinstance(quality, str) and quality not in known):
-                fail(key, f"quality {quality!r} is neither a number nor one of the measures {known}")
-            if time not in known:
-                fail(key, f"time {time!r} is not one of the measures {known}")
-
-
 def validate_figure(study: StudyConfig, name: str, fig: FigureConfig, fail: Any) -> None:
-    """A figure's arms exist and report its measures; x: a measure or a grid key of each arm; ``lines``: a grid key."""
+    """A figure's arms exist and report its measures; per kind: a curve's x is a measure or a grid key of each arm
+    (``lines`` a grid key); a tradeoff's pairs are [quality (a measure or a number), time measure]."""
     key = f"figures.{name}"
-    if not fig.y:
-        fail(f"{key}.y", "name at least one measure to draw")
-    if not fig.x:
-        fail(f"{key}.x", "name the grid key (or measure) on the x axis")
+    if fig.kind not in ("curve", "tradeoff", "bars"):
+        fail(f"{key}.kind", f"must be curve, tradeoff or bars, got {fig.kind!r}")
     if fig.log not in ("", "x", "y", "xy"):
         fail(f"{key}.log", f"must be one of '', x, y, xy (the log axes), got {fig.log!r}")
-    arms = fig.arms or [a for a in study.arms if set(fig.y) <= set(get_method(study.arms[a].method).metric_names())]
+    if fig.kind == "tradeoff":
+        validate_pairs(study, key, fig.pairs, fail)
+        measures = [m for pair in fig.pairs for m in pair if isinstance(m, str)]
+    else:
+        if not fig.y:
+            fail(f"{key}.y", "name at least one measure to draw")
+        if fig.kind == "curve" and not fig.x:
+            fail(f"{key}.x", "name the grid key (or measure) on the x axis")
+        measures = [*fig.y, *([fig.bound] if fig.bound else [])]
+    produced = {a: get_method(arm.method).metric_names() for a, arm in study.arms.items()}
+    reports = (lambda a: set(measures) & set(produced[a])) if fig.kind == "tradeoff" else \
+        (lambda a: set(measures) <= set(produced[a]))  # a tradeoff draws what each arm reports of its pairs
+    arms = fig.arms or [a for a in study.arms if reports(a)]
     if not arms:
-        fail(f"{key}.arms", f"no arm reports {fig.y}")
+        fail(f"{key}.arms", f"no arm reports {measures}")
     for arm_name in arms:
         if arm_name not in study.arms:
             fail(f"{key}.arms", f"unknown arm {arm_name!r}; the arms are {sorted(study.arms)}")
         arm = study.arms[arm_name]
-        produced = get_method(arm.method).metric_names()
-        for measure in [*fig.y, *([fig.bound] if fig.bound else [])]:
-            if measure not in produced:
-                fail(f"{key}", f"{measure!r} is not reported by arm {arm_name!r} ({arm.method})")
-        if fig.x not in produced and fig.x not in arm.grid and fig.x not in arm.overrides:
-            fail(f"{key}.x", f"{fig.x!r} is neither a measure of arm {arm_name!r} nor a key of its grid/overrides")
-        if fig.lines and fig.lines not in arm.grid and fig.lines not in arm.overrides:
-            fail(f"{key}.lines", f"{fig.lines!r} is not a key of arm {arm_name!r}'s grid or overrides")
+        if fig.kind == "curve":
+            for measure in measures:
+                if measure not in produced[arm_name]:
+                    fail(f"{key}", f"{measure!r} is not reported by arm {arm_name!r} ({arm.method})")
+            if fig.x not in produced[arm_name] and fig.x not in arm.grid and fig.x not in arm.overrides:
+                fail(f"{key}.x", f"{fig.x!r} is neither a measure of arm {arm_name!r} nor a key of its grid/overrides")
+            if fig.lines and fig.lines not in arm.grid and fig.lines not in arm.overrides:
+                fail(f"{key}.lines", f"{fig.lines!r} is not a key of arm {arm_name!r}'s grid or overrides")
+
+
+def validate_pairs(study: StudyConfig, key: str, pairs: list[Any], fail: Any) -> None:
+    """A tradeoff's [quality, time] pairs: the time a measure of the study, the quality a measure or a number."""
+    known = all_measures(study)
+    if not pairs:
+        fail(f"{key}.pairs", "a tradeoff figure lists [quality measure, time measure] pairs")
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2:
+            fail(f"{key}.pairs", f"each entry must be a [quality measure, time measure] pair, got {pair!r:.80}")
+        quality, time = pair
+        if isinstance(quality, bool) or not isinstance(quality, (str, int, float)) \
+                or (isinstance(quality, str) and quality not in known):
+            fail(f"{key}.pairs", f"quality {quality!r} is neither a number nor one of the measures {known}")
+        if time not in known:
+            fail(f"{key}.pairs", f"time {time!r} is not one of the measures {known}")
 
 
 def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
@@ -380,12 +397,22 @@ def topological_arms(study: StudyConfig) -> list[str]:
 
 
 # Keys added after studies were first run: left out of the id when unset, so those studies resume under their ids.
-OPTIONAL_KEYS = ("data_seed", "quality_vs_time", "figures")
+OPTIONAL_KEYS = ("data_seed",)
+PRESENTATION_KEYS = ("figures",)  # what the report draws, not what runs: never part of the id
+
+
+def figures_fingerprint(figures: StudyConfig | dict[str, Any] | None) -> str:
+    """The figures a study declares, as the canonical JSON its report records (``reports/<study>/figures.json``)."""
+    if isinstance(figures, StudyConfig):
+        figures = to_dict(figures)["figures"]
+    return json.dumps(figures or {}, sort_keys=True, default=str)
 
 
 def study_id(study: StudyConfig, smoke: bool) -> str:
     """Deterministic per study content: the same study resumes under the same id."""
     fields = to_dict(study)
+    for key in PRESENTATION_KEYS:
+        fields.pop(key, None)
     for key in OPTIONAL_KEYS:  # absent when off: the ids of studies without the key are what they were
         if not fields.get(key):
             fields.pop(key, None)

@@ -49,10 +49,10 @@ def test_a_study_without_data_seed_keeps_its_id(tmp_path):
     import hashlib
     import json
 
-    from jobs.studyconfig import OPTIONAL_KEYS
+    from jobs.studyconfig import OPTIONAL_KEYS, PRESENTATION_KEYS
     from shared.config import to_dict
 
-    fields = {k: v for k, v in to_dict(off).items() if k not in OPTIONAL_KEYS}  # keys added after ids existed
+    fields = {k: v for k, v in to_dict(off).items() if k not in (*OPTIONAL_KEYS, *PRESENTATION_KEYS)}
     for arm in fields["arms"].values():
         arm.pop("grid")
     digest = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.method import Measure, headline_measures
-from shared.registry import get_method, list_methods
+from shared.registry import list_methods
 
 
 def test_every_method_declares_headline_measures_it_reports_and_a_swept_comparison():
@@ -240,9 +240,9 @@ def test_a_study_of_several_papers_draws_each_measure_over_the_arms_that_report_
     assert [round(bar.get_height(), 3) for bar in fig.axes[1].patches] == [0.02, 0.05]
 
 
-def test_study_report_draws_quality_against_log_time_from_the_rows_and_the_measures_the_study_names(
+def test_a_tradeoff_figure_draws_quality_against_log_time_from_the_rows_and_the_measures_it_names(
         tmp_path: Path):
-    """The quality-vs-time figure (graph_combinatorial): a point per arm and [quality, time] pair at the arm's means
+    """A tradeoff figure (graph_combinatorial): a point per arm and [quality, time] pair at the arm's means
     over seeds, time on a log axis; a number as quality is a reference solver's ratio to itself."""
     store = ResultsStore(tmp_path)
     for arm, ratio, seconds in (("fast", 1.25, 0.01), ("slow", 1.2, 0.1)):
@@ -251,26 +251,30 @@ def test_study_report_draws_quality_against_log_time_from_the_rows_and_the_measu
                            trial=f"{arm}{seed}", config_json="{}", study="q1", job=f"seeds:{arm}")
             store.write_epoch(info, 1, {"cost_ratio_large": ratio + 0.02 * seed, "solution_seconds_large": seconds,
                                         "milp_seconds_large": 2.0 + seed}, "final", 1.0)
-    panels = {"facility": [["cost_ratio_large", "solution_seconds_large"], [1.0, "milp_seconds_large"]]}
+    spec = {"kind": "tradeoff", "title": "facility",
+            "pairs": [["cost_ratio_large", "solution_seconds_large"], [1.0, "milp_seconds_large"]]}
     paths = report.write_study_report(store, "q1", ["cost_ratio_large", "solution_seconds_large",
                                                     "milp_seconds_large"], ["cost_ratio_large"],
-                                      quality_vs_time=panels)
-    assert Path(paths["quality_vs_time"]).stat().st_size > 1000
-    assert "![quality against time](quality_vs_time.png)" in Path(paths["report"]).read_text()
+                                      figures={"facility": spec})
+    assert Path(paths["figure_facility"]).stat().st_size > 1000
+    assert "![facility](figure_facility.png)" in Path(paths["report"]).read_text()
     table = report.study_table(store.read().to_pandas(), ["cost_ratio_large", "solution_seconds_large",
                                                            "milp_seconds_large"], [])
-    fig = reportfigs.quality_time_figure(table, panels, ["cost_ratio_large"])
+    fig = reportfigs.tradeoff_points_figure(table, spec, "facility", ["cost_ratio_large"])
     ax = fig.axes[0]
-    assert ax.get_xscale() == "log" and ax.get_title() == "facility"
+    assert ax.get_xscale() == "log" and fig._suptitle.get_text().startswith("facility")
     assert ax.get_ylabel() == "cost_ratio_large (lower is better)"
     points = sorted((round(line.get_xdata()[0], 4), round(line.get_ydata()[0], 4)) for line in ax.lines
                     if len(line.get_xdata()) == 1 and line.get_marker() not in (None, "None", "", "|", "_"))
     assert points == [(0.01, 1.26), (0.1, 1.21), (2.5, 1.0), (2.5, 1.0)]  # both arms report the MILP's time
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["fast", "slow", "cost_ratio_large vs solution_seconds_large", "1.0 vs milp_seconds_large"]
-    assert reportfigs.quality_time_figure(table, {"none": [["cost_ratio_large", "gw_seconds"]]}, []) is None
-    # without the key nothing is drawn and the report is the one it was
-    assert "quality_vs_time" not in report.write_study_report(store, "q1", ["cost_ratio_large"], [])
+    assert reportfigs.tradeoff_points_figure(table, {"pairs": [["cost_ratio_large", "gw_seconds"]]}, "none",
+                                             []) is None
+    # the report records the figures it drew (the scheduler redraws when the study's figures change)
+    assert json.loads(Path(store.path("reports", "q1", "figures.json")).read_text()) == {"facility": spec}
+    # without figures nothing is drawn
+    assert not any(k.startswith("figure_") for k in report.write_study_report(store, "q1", ["cost_ratio_large"], []))
 
 
 def test_a_study_report_shows_each_arms_first_seed_pictures_and_the_methods_declared_figures(tmp_path: Path):
@@ -294,9 +298,10 @@ def test_a_study_report_shows_each_arms_first_seed_pictures_and_the_methods_decl
         assert f"![{arm}, seed 0: toy_samples.png](files/{arm}/toy_samples.png)" in text
         copied = Path(store.path("reports", "s1", "files", arm, "toy_samples.png"))
         assert copied.read_bytes() == b"png of seed 0"
-    assert "(mode_mass.png)" in text and Path(paths["mode_mass"]).stat().st_size > 1000
-    spec = next(f for f in get_method("ram").figures if f.name == "mode_mass")
-    fig = reportfigs.declared_figure(report.study_table(store.read().to_pandas(), list(spec.measures), []), spec)
+    assert "(figure_mode_mass.png)" in text and Path(paths["figure_mode_mass"]).stat().st_size > 1000
+    spec = report.method_figures(store.read().to_pandas())["mode_mass"]
+    assert spec["kind"] == "bars" and spec["y"] == list(measures)
+    fig = reportfigs.bars_figure(report.study_table(store.read().to_pandas(), spec["y"], []), spec, "mode_mass")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["ram", "rwfm"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(measures)
@@ -397,5 +402,5 @@ def test_a_study_arm_with_a_grid_gets_a_row_per_point_and_its_paper_figure(tmp_p
     assert len(ax.collections) == 2  # one band per line
     text = Path(report.write_study_report(store, "s2", ["l2_error"], ["l2_error"],
                                           figures={"krr": spec})["report"]).read_text()
-    assert "| krr | estimator=plain, n=64 | invariant_krr | 2 |" in text and "![krr](figure_krr.png)" in text
+    assert "| krr | estimator=plain, n=64 | invariant_krr | 2 |" in text and "![KRR](figure_krr.png)" in text
     assert (tmp_path / "reports" / "s2" / "figure_krr.png").stat().st_size > 1000

@@ -120,15 +120,26 @@ def test_arm_measures_are_compared_among_the_arms_that_report_them(tmp_path: Pat
     assert "**" not in essl_line.split("|")[-2]  # a measure of one arm only has no "best"
 
 
-def test_quality_vs_time_names_the_studys_measures(tmp_path: Path):
-    ok = STUDY + 'quality_vs_time:\n  "probe vs error": [[colour_probe_acc, equiv_error], [1.0, equiv_error]]\n'
-    assert load_study(write(tmp_path, ok)).quality_vs_time == {
-        "probe vs error": [["colour_probe_acc", "equiv_error"], [1.0, "equiv_error"]]}
+def test_a_tradeoff_figure_names_the_studys_measures(tmp_path: Path):
+    fig = '  pv:\n    kind: tradeoff\n    pairs: {}\n'
+    ok = STUDY + "figures:\n" + fig.format("[[colour_probe_acc, equiv_error], [1.0, equiv_error]]")
+    assert load_study(write(tmp_path, ok)).figures["pv"].pairs == [["colour_probe_acc", "equiv_error"],
+                                                                   [1.0, "equiv_error"]]
     for bad, message in (("[[colour_probe_acc, seconds]]", "time 'seconds' is not one of the measures"),
                          ("[[bleu, equiv_error]]", "quality 'bleu' is neither a number nor one of the measures"),
-                         ("[[colour_probe_acc]]", "must be a [quality measure, time measure] pair")):
+                         ("[[colour_probe_acc]]", "must be a [quality measure, time measure] pair"),
+                         ("[]", "lists [quality measure, time measure] pairs")):
         with pytest.raises(ConfigError, match=re.escape(message)):
-            load_study(write(tmp_path, STUDY + f"quality_vs_time:\n  panel: {bad}\n"))
+            load_study(write(tmp_path, STUDY + "figures:\n" + fig.format(bad)))
+    with pytest.raises(ConfigError, match="kind"):
+        load_study(write(tmp_path, STUDY + "figures:\n  pv: {kind: pie, y: [equiv_error]}\n"))
+
+
+def test_figures_are_not_part_of_the_study_id(tmp_path: Path):
+    """Editing a figure must not make a finished study run again under a new id (the report is redrawn instead)."""
+    plain = load_study(write(tmp_path, STUDY))
+    drawn = load_study(write(tmp_path, STUDY + "figures:\n  bars: {kind: bars, y: [equiv_error]}\n"))
+    assert study_id(plain, smoke=False) == study_id(drawn, smoke=False)
 
 
 def test_a_study_without_any_measure_is_refused(tmp_path: Path):
