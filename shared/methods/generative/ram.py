@@ -39,6 +39,7 @@ import torch
 from shared.atomic import write_bytes
 from shared.config import bounded
 from shared.method import Evaluator, Figure, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.methods.generative import save_greyscale_png
 from shared.ram.digits import ClassReward, digit_grid, load_digit_vectors
 from shared.ram.flow import VelocityNet, flow_matching_loss, noised, ram_target, sample, unanchored_target
 from shared.ram.toy import Mixture, basin_reward, mode_masses, tilted_masses
@@ -359,18 +360,7 @@ def save_scatter(samples: list[torch.Tensor], mixture: Mixture, rewarded: int, p
 
 def save_grid(grid: torch.Tensor, path: Path) -> None:
     """A greyscale PNG, written atomically."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    buffer = io.BytesIO()
-    pixels = torch.kron(grid, torch.ones(4, 4)).numpy()  # 4 x 4 screen pixels per digit pixel
-    plt.imsave(buffer, pixels, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, buffer.getvalue())
+    save_greyscale_png(grid.numpy(), path)
 
 
 SPEC = MethodSpec(

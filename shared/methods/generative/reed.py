@@ -26,7 +26,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from shared.atomic import write_bytes
 from shared.config import ConfigError, bounded
 from shared.method import (
     Evaluator,
@@ -38,6 +37,7 @@ from shared.method import (
     Resources,
     seed_everything,
 )
+from shared.methods.generative import save_greyscale_png
 from shared.reed.model import (
     Captions,
     TinyDiT,
@@ -231,19 +231,7 @@ def sample_grid(model: REEDModel, per_class: int = 8, steps: int = 20, seed: int
 
 def save_sample_grid(model: REEDModel, path: Path, per_class: int = 8, steps: int = 20) -> None:
     """The grid as a greyscale PNG, written atomically."""
-    import io
-
-    import matplotlib
-    import numpy as np
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    buffer = io.BytesIO()
-    pixels = np.kron(sample_grid(model, per_class, steps), np.ones((4, 4)))  # 4 x 4 screen pixels per digit pixel
-    plt.imsave(buffer, pixels, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, buffer.getvalue())
+    save_greyscale_png(sample_grid(model, per_class, steps), path)
 
 
 SPEC = MethodSpec(
