@@ -4,7 +4,7 @@ facility-location rows, one run).
     python jobs/bench_combinatorial.py [--problems maxcut facility] [--sizes 50 100 200 400] [--graphs 8] [--p 0.15]
                                        [--steps 300] [--time-limit 120] [--cache DIR] [--seed 0]
                                        [--fl-sizes 200 600 1200] [--fl-instances 2] [--fl-samples 1000]
-                                       [--fl-time-limit 120] [--fl-epochs 20] [--fl-train-instances 50]
+                                       [--fl-time-limit 120] [--fl-epochs 40] [--fl-train-instances 50]
 
 Max-Cut: one OptGNN (LiftMP, rank 16, 8 layers) is trained for ``--steps`` Adam steps on fresh ER(n in [50, 100],
 p) graphs, then solves ``--graphs`` held-out ER(n, p) graphs per size by batched inference and the best of 1000
@@ -48,7 +48,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fl-instances", type=int, default=2, help="facility-location test instances per size")
     parser.add_argument("--fl-samples", type=int, default=1000, help="sample-and-repair draws averaged")
     parser.add_argument("--fl-time-limit", type=float, default=120.0, help="seconds per MILP instance")
-    parser.add_argument("--fl-epochs", type=int, default=20, help="UniFL training epochs")
+    parser.add_argument("--fl-epochs", type=int, default=40, help="UniFL training epochs")
     parser.add_argument("--fl-train-instances", type=int, default=50, help="UniFL training instances")
     return parser.parse_args(argv)
 

@@ -2,7 +2,7 @@
 SimpleUniformFL on the same facility-location instances, side by side per size (nothing asserted).
 
     python jobs/bench_facility.py [--sizes 200 600 1200] [--instances 2] [--samples 1000] [--time-limit 120]
-                                  [--epochs 20] [--train-instances 50] [--threads 1] [--seed 0] [--cache DIR]
+                                  [--epochs 40] [--train-instances 50] [--threads 1] [--seed 0] [--cache DIR]
                                   [--best-of 10]
     python jobs/bench_combinatorial.py          # these rows after the Max-Cut ones, in one run
 
@@ -44,7 +44,7 @@ class FacilityBench:
     instances: int = 2
     samples: int = 1000
     time_limit: float = 120.0
-    epochs: int = 20
+    epochs: int = 40
     train_instances: int = 50
     threads: int = 1
     seed: int = 0
@@ -65,7 +65,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--instances", type=int, default=2, help="test instances per size")
     parser.add_argument("--samples", type=int, default=1000, help="sample-and-repair draws averaged")
     parser.add_argument("--time-limit", type=float, default=120.0, help="MILP seconds per instance")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--train-instances", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)

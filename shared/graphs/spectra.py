@@ -204,8 +204,10 @@ def predicted_spectrum(logits: torch.Tensor, c: Candidates, top: int = 100) -> t
 
 def cosine_greedy(mz_a: np.ndarray, int_a: np.ndarray, mz_b: np.ndarray, int_b: np.ndarray,
                   tolerance: float = 0.01) -> float:
-    """matchms's CosineGreedy (m/z power 0, intensity power 1): peak pairs within ``tolerance`` Da, taken greedily by
-    the product of their intensities, each peak at most once; sum of the products over the two norms."""
+    """matchms's CosineGreedy (m/z power 0, intensity power 1): peak pairs within ``tolerance`` Da (inclusive), taken
+    greedily by the product of their intensities (ties: the later pair first, as matchms's reversed stable sort), each
+    peak at most once; sum of the products over the two norms. Re-implemented because no matchms release installs
+    beside the pinned scipy and networkx (shared/methods/graph/graff_ms.py)."""
     pairs = [(int_a[i] * int_b[j], i, j) for i in range(len(mz_a))
              for j in np.flatnonzero(np.abs(mz_b - mz_a[i]) <= tolerance)]
     used_a, used_b, score = set(), set(), 0.0

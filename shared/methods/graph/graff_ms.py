@@ -14,8 +14,12 @@ per-molecule 3-way isotope log-term.
 Data: ``source=synthetic`` (default, offline): MOSES SMILES shipped in ``molsets``, spectra by the deterministic
 single-bond-cleavage rule of :func:`shared.graphs.spectra.cleavage_spectrum`. ``source=cfm_id``: the public
 CFM-ID-predicted spectra of murphy17/graff-ms (``data/cfm-id/gnps/gnps_cfm-id.msp``) read from ``data.root``.
-Measure: the cosine (matchms's CosineGreedy, re-implemented: matchms is not installed) of the predicted spectrum
-to the observed one on held-out molecules, against the mean training spectrum predicted for every molecule.
+Measure: the cosine (matchms's CosineGreedy, re-implemented in :func:`shared.graphs.spectra.cosine_greedy`) of the
+predicted spectrum to the observed one on held-out molecules, against the mean training spectrum predicted for every
+molecule. matchms itself is not a dependency: no release fits the pinned stack (0.33.x declares scipy < 1.17 and
+networkx < 3.5; 0.32.0 scipy < 1.16; 0.26-0.31 downgrade numpy to 2.2.6 or older and with it pandas, rdkit or
+scipy; pip: "Cannot install matchms==0.33.1 and scipy==1.17.1 because these package versions have conflicting
+dependencies").
 
 Departures (named): no SignNet eigenvector PE, no virtual node and no covariates (precursor type, instrument, NCE:
 the synthetic spectra have none); encoder 64 x 3 and vocabulary 300 (the card's small GrAFF), not 512 x 6 and 10,000.
