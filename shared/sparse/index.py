@@ -53,9 +53,11 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def top_k_columns(scores: np.ndarray, k: int, group: int = GROUP) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of a (documents x queries) score block, the ids and values of the k largest scores, best first,
-    as (queries, k) arrays. Exact: the k-th largest of the per-group maxima is reached by k distinct documents, so
-    every document outside a group whose maximum reaches it scores below the k-th best (or ties it)."""
+    """Per column of a (documents x queries) score block, the ids and values of the k largest scores, best first
+    (equal scores: the lower id first), as (queries, k) arrays. Exact: the k-th largest of the per-group maxima is
+    reached by k distinct documents, so every document outside a group whose maximum reaches it scores below the
+    k-th best (or ties it). Each query's candidate groups are laid side by side in one (queries x candidates) array
+    (padded with -inf) and selected with one argpartition: no sort over all candidates."""
     n, b = scores.shape
     k = min(k, n)
     group = max(1, min(group, n // (4 * k)))  # at least 4k groups, so k group maxima exist
@@ -65,14 +67,20 @@ def top_k_columns(scores: np.ndarray, k: int, group: int = GROUP) -> tuple[np.nd
     groups = scores.reshape(n_groups, group, b)
     maxima = torch.from_numpy(groups).amax(dim=1).numpy()  # (groups, queries); numpy's middle-axis max is ~6x slower
     bound = np.partition(maxima, n_groups - k, axis=0)[n_groups - k]  # per query: a lower bound of its k-th score
-    cand_group, cand_query = np.nonzero(maxima >= bound)  # >= k groups per query, few beyond k
-    vals = groups[cand_group, :, cand_query].ravel()  # (candidates x group) scores
-    ids = (cand_group[:, None] * group + np.arange(group)).ravel()
-    query = np.repeat(cand_query, group)
-    order = np.lexsort((-vals, query))  # by query, best first (stable between equal scores)
-    starts = np.searchsorted(query[order], np.arange(b))
-    take = order[starts[:, None] + np.arange(k)]
-    return ids[take], vals[take]
+    cand_query, cand_group = np.nonzero((maxima >= bound).T)  # by query: >= k groups each, few beyond k
+    counts = np.bincount(cand_query, minlength=b)
+    slot = np.arange(cand_query.size) - np.repeat(np.cumsum(counts) - counts, counts)  # rank among its query's
+    width = int(counts.max())
+    vals = np.full((b, width, group), -np.inf, scores.dtype)
+    vals[cand_query, slot] = groups[cand_group, :, cand_query]
+    first = np.zeros((b, width), dtype=np.int64)  # each candidate group's first document id
+    first[cand_query, slot] = cand_group * group
+    vals = vals.reshape(b, width * group)
+    part = np.argpartition(-vals, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(vals, part, axis=1)
+    ids = np.take_along_axis(first, part // group, axis=1) + part % group
+    order = np.lexsort((ids, -top), axis=1)  # best first, equal scores by id
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(top, order, axis=1)
 
 
 def top_k_sparse_rows(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
