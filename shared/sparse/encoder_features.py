@@ -73,9 +73,7 @@ def checkpoint_features(path: str) -> dict[str, torch.Tensor]:
 
 def check_image_encoder(method: str, overrides: dict) -> None:
     """Bad input before any compute: ``method`` is a registered image SSL method and the overrides fit its config."""
-    from shared.registry import get_method
-
-    from shared.registry import UnknownMethodError
+    from shared.registry import UnknownMethodError, get_method
 
     try:
         spec = get_method(method)

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 import torch
 
 BLOCK_CELLS = 1 << 26  # documents x queries scored at once (256 MiB of float32 scores)
+BLOCK = 64  # queries scored at once: a smaller score block stays nearer the cache (128: ~10% slower at 10^5 codes)
 GROUP = 64  # documents per group of the top-k selection (its maxima bound which groups can hold the top k)
 # The sparse x sparse path (scipy's sparse output, each query's stored scores ranked) costs ~this many times more
 # per (query, posting) pair than the dense block per stored code value and query: it wins only when queries touch
@@ -117,7 +118,7 @@ def keep_largest_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 @dataclass
 class InvertedIndex:
     postings: sp.csc_matrix  # documents x latents, column-major: latent -> its documents
-    block: int = 128  # at most this many queries scored at once (and at most BLOCK_CELLS scores)
+    block: int = BLOCK  # at most this many queries scored at once (and at most BLOCK_CELLS scores)
     rows: sp.csr_matrix = field(init=False, repr=False)  # the same codes, row-major (+ empty rows to whole groups)
     posting_lengths: np.ndarray = field(init=False, repr=False)
 
@@ -129,11 +130,11 @@ class InvertedIndex:
         self.posting_lengths = np.diff(self.postings.indptr)
 
     @classmethod
-    def build(cls, codes: torch.Tensor | np.ndarray | sp.spmatrix, block: int = 128) -> InvertedIndex:
+    def build(cls, codes: torch.Tensor | np.ndarray | sp.spmatrix, block: int = BLOCK) -> InvertedIndex:
         return cls(to_csr(codes).tocsc(), block)
 
     @classmethod
-    def from_shards(cls, shards: list[sp.spmatrix], block: int = 128) -> InvertedIndex:
+    def from_shards(cls, shards: list[sp.spmatrix], block: int = BLOCK) -> InvertedIndex:
         """The index of the row blocks stacked in order (shards coded apart, e.g. as Ray tasks, whose results are
         read-only views of the object store: copied before ``to_csr`` drops explicit zeros in place)."""
         return cls(sp.vstack([to_csr(sp.csr_matrix(s, copy=True)) for s in shards], format="csr").tocsc(), block)
