@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
 from shared.cache import cache_root, save_whole
 from shared.config import ConfigError, flatten, to_dict
+
+if TYPE_CHECKING:
+    from shared.method import MethodSpec, Trainer
 
 FEATURE_SPACE = "backbone"
 
@@ -86,7 +90,7 @@ def check_image_encoder(method: str, overrides: dict) -> None:
                           "no data.name / data.seed / model.backbone")
 
 
-def _encoder_config(spec, overrides: dict, seed: int):  # noqa: ANN001, ANN202
+def _encoder_config(spec: MethodSpec, overrides: dict, seed: int) -> Any:
     """The encoder's config: its defaults, the overrides, and the data seed as its ``seed`` and ``data.seed``."""
     flat = {**flatten(dict(overrides)), "seed": seed}
     try:
@@ -96,7 +100,7 @@ def _encoder_config(spec, overrides: dict, seed: int):  # noqa: ANN001, ANN202
         raise ConfigError(f"data.encoder_overrides: {err}") from None
 
 
-def encode(trainer) -> dict[str, torch.Tensor]:  # noqa: ANN001
+def encode(trainer: Trainer) -> dict[str, torch.Tensor]:
     """{train_x, train_y, test_x, test_y}: a trained SSL trainer's unit-norm backbone features of its own data."""
     encoder = trainer.artifact()
     features = {}
