@@ -125,11 +125,12 @@ def test_bench_writes_the_accuracy_latency_plot_of_learnt_codes(tmp_path, capsys
 # The CSR claim on the project's SSL image features: per seed, a SimCLR (width-8 convnet, 2 epochs, 512 shapes
 # images drawn from the seed) is trained through data.source=ssl (seed = data.seed = the encoder's seed and its image
 # set's: each seed has its own images, split and encoder), its backbone features (64-d) are the frozen embeddings;
-# CSR, MRL and the SAE without CL at k = 4 (20 epochs); tolerances from seeds 0, 1, asserted on held-out seeds 2-4.
+# CSR and MRL at k = 4 (20 epochs); tolerances from seeds 0, 1, asserted on held-out seeds 2, 3 (seed 4 and the SAE
+# without CL measured, in REPRODUCTION.md; not run here, to keep the test's time: ~5 CPU s, loaded machine).
 SSL_CLAIM_ENCODER = {"epochs": 2, "batch_size": 64, "threads": 1, "data.n_train": 512, "data.n_test": 256,
                      "model.width": 8, "model.proj_hidden": 32, "model.proj_dim": 16}
-SSL_CLAIM_HEADS = {"csr": ("csr", {}), "mrl": ("mrl", {}), "sae_no_cl": ("csr", {"cl_coef": 0.0})}
-SSL_CLAIM_SEEDS = (2, 3, 4)
+SSL_CLAIM_HEADS = {"csr": ("csr", {}), "mrl": ("mrl", {})}  # the SAE row of REPRODUCTION.md: ("csr", {"cl_coef": 0})
+SSL_CLAIM_SEEDS = (2, 3)
 
 
 def ssl_feature_runs(seeds: tuple[int, ...]) -> dict[str, list[dict[str, float]]]:
@@ -169,18 +170,17 @@ def test_the_data_seed_draws_the_encoders_images_and_split(ssl_feature_heads):
 
 
 @pytest.mark.slow
-def test_csr_on_ssl_features_is_no_worse_than_mrl_and_the_sae_without_cl_at_k4(ssl_feature_heads):
-    # nn_acc, seeds 0-4 (data seed = seed): CSR 0.266 0.258 | 0.250 0.270 0.254, MRL 0.242 0.281 | 0.250 0.238
-    # 0.223, SAE without CL 0.254 0.270 | 0.203 0.234 0.195 (tuning 0, 1: CSR - MRL +0.000, CSR - SAE -0.000)
+def test_csr_on_ssl_features_is_no_worse_than_mrl_at_k4(ssl_feature_heads):
+    # nn_acc, seeds 0, 1 | 2, 3 (data seed = seed): CSR 0.266 0.258 | 0.250 0.270, MRL 0.242 0.281 | 0.250 0.238
+    # (tuning 0, 1: CSR - MRL +0.000; held-out +0.016)
     h = ssl_feature_heads
     assert _mean(h["csr"], "nn_acc") >= _mean(h["mrl"], "nn_acc") - 0.03
-    assert _mean(h["csr"], "nn_acc") >= _mean(h["sae_no_cl"], "nn_acc") - 0.02
     assert all(r["active_dims"] <= 4 for r in h["csr"])
 
 
 @pytest.mark.slow
 def test_csr_on_ssl_features_beats_pca_at_k4(ssl_feature_heads):
-    # nn_acc, seeds 0-4 (data seed = seed): CSR 0.266 0.258 | 0.250 0.270 0.254 vs PCA-4 0.289 0.258 | 0.223 0.223
-    # 0.172 (tuning 0, 1: -0.012 on the mean, within noise of 256 test images; held-out 2-4: +0.052)
+    # nn_acc, seeds 0, 1 | 2, 3 (data seed = seed): CSR 0.266 0.258 | 0.250 0.270 vs PCA-4 0.289 0.258 | 0.223 0.223
+    # (tuning 0, 1: -0.012 on the mean, within the noise of 256 test images; held-out 2, 3: +0.037; seed 4: +0.082)
     h = ssl_feature_heads
     assert _mean(h["csr"], "nn_acc") >= _mean(h["csr"], "nn_acc_pca") - 0.01
