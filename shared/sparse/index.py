@@ -6,8 +6,8 @@ block of queries at once with one sparse x dense product (corpus rows x the bloc
 each stored code value times the block's query values, no Python loop over documents), then selects the top-k
 without sorting the corpus: the block's scores are cut into groups of ``GROUP`` documents, the k-th largest group
 maximum t is a lower bound of the k-th best score (k distinct documents reach it), so only groups whose maximum is
->= t can hold the top k; those few candidates (laid out per query) are selected by one argpartition. The score block is (documents x block), bounded
-by ``BLOCK_CELLS``, never documents x all queries. Results equal dense scoring (ids may differ only between equal
+>= t can hold the top k; those few candidates (laid out per query) are selected by one argpartition. The score
+block is (documents x block), bounded by ``BLOCK_CELLS``, never documents x all queries. Results equal dense scoring (ids may differ only between equal
 scores); any sign of code values is allowed (documents sharing no latent score 0 and are ranked like the rest).
 Pruned search keeps each query's ``prune`` largest latents for a coarse pass, takes the best ``candidates``
 documents and reranks them exactly (SSR's multi-stage mode). Scores are dot products; normalise first for cosine.
