@@ -7,10 +7,11 @@ each stored code value times the block's query values, no Python loop over docum
 without sorting the corpus: the block's scores are cut into groups of ``GROUP`` documents, the k-th largest group
 maximum t is a lower bound of the k-th best score (k distinct documents reach it), so only groups whose maximum is
 >= t can hold the top k; those few candidates (laid out per query) are selected by one argpartition. The score
-block is (documents x block), bounded by ``BLOCK_CELLS``, never documents x all queries. Results equal dense scoring (ids may differ only between equal
-scores); any sign of code values is allowed (documents sharing no latent score 0 and are ranked like the rest).
-Pruned search keeps each query's ``prune`` largest latents for a coarse pass, takes the best ``candidates``
-documents and reranks them exactly (SSR's multi-stage mode). Scores are dot products; normalise first for cosine.
+block is (documents x block), bounded by ``BLOCK_CELLS``, never documents x all queries. Results equal dense
+scoring (ids may differ only between equal scores); any sign of code values is allowed (documents sharing no
+latent score 0 and are ranked like the rest). Pruned search keeps each query's ``prune`` largest latents for a
+coarse pass, takes the best ``candidates`` documents and reranks them exactly (SSR's multi-stage mode). Scores are
+dot products; normalise first for cosine.
 
 Why not a sparse x sparse product for exact search: learnt latents fire with Zipf-like popularity, so a query at
 k = 8 touches ~35% of the corpus and scipy's sparse output path (per-row accumulators, then sorting ~N stored
