@@ -9,6 +9,10 @@
 - ``checkpoint``: the backbone features of one of the project's own SSL encoders (SimCLR, CARE, ...) over its
   image data set, read from the run's checkpoint ``checkpoint`` (``encoder_features.py``); its train/test split
   is kept (``seed`` does not apply); retrieval as for digits.
+- ``ssl``: the backbone features of an SSL encoder named by its registered method ``encoder`` (simclr, care, ...)
+  and ``encoder_overrides``, trained once per (encoder config, data seed) inside the first trial that needs it and
+  cached (``encoder_features.ssl_features``): ``seed`` is the encoder's seed and its image set's, so each data seed
+  draws its own images, split and encoder. Its train/test split is the encoder's; retrieval as for digits.
 
 Only the text source imports the encoder (sentence-transformers / transformers), and only on a cache miss.
 The split into train and test is drawn from ``seed`` (the data seed), after the cache: one encoding serves all.
@@ -18,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,14 +37,20 @@ MIN_SENTENCE_CHARS = 30  # shorter pieces are headlines, datelines and abbreviat
 
 @dataclass
 class EmbeddingDataConfig:
-    source: str = bounded("digits", choices=["digits", "text", "checkpoint"])
+    source: str = bounded("digits", choices=["digits", "text", "checkpoint", "ssl"])
     corpus: str = bounded("lee", choices=["lee", "wiki"], help="text only: the gensim corpus")
     n_docs: int = bounded(-1, ge=-1, help="text only: the first N documents; -1 = all")
     test_fraction: float = bounded(0.25, gt=0.0, lt=1.0)
     seed: int = bounded(0, ge=0, help="draws the train/test split")
     checkpoint: str = bounded("", help="checkpoint only: a run's checkpoint directory (or a folder of them)")
+    encoder: str = bounded("simclr", help="ssl only: the registered image SSL method trained for the features")
+    encoder_overrides: dict[str, Any] = field(default_factory=dict)  # ssl only: the encoder's config overrides
 
     def check(self) -> None:
+        if self.source == "ssl":
+            from shared.sparse.encoder_features import check_image_encoder
+
+            check_image_encoder(self.encoder, self.encoder_overrides)
         if self.source == "checkpoint":
             if not self.checkpoint:
                 raise ConfigError("checkpoint: give the SSL run's checkpoint directory (data.checkpoint=PATH)")
@@ -117,10 +128,11 @@ def split(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.
 
 
 def load_embeddings(cfg: EmbeddingDataConfig) -> EmbeddingSet:
-    if cfg.source == "checkpoint":
-        from shared.sparse.encoder_features import checkpoint_features
+    if cfg.source in ("checkpoint", "ssl"):
+        from shared.sparse.encoder_features import checkpoint_features, ssl_features
 
-        f = checkpoint_features(cfg.checkpoint)
+        f = (checkpoint_features(cfg.checkpoint) if cfg.source == "checkpoint"
+             else ssl_features(cfg.encoder, cfg.encoder_overrides, cfg.seed))
         return EmbeddingSet(f["train_x"], f["train_y"], f["test_x"], f["test_y"], f["train_x"], f["train_y"],
                             f["test_x"], f["test_y"])
     if cfg.source == "digits":
