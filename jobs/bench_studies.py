@@ -7,7 +7,8 @@ Starts a local `ray start --head` cluster (as the CI family-studies test does), 
 Prints the wall time, the number of jobs, and the CPU-seconds of each kind of process: the study nodes' job drivers
 (``jobs/sweep.py``), Ray's job supervisors (one actor process per job), the trial processes, Ray's own daemons
 (GCS, raylet, dashboard and agents) and the scheduler (this process), with the cluster's whole CPU time beside
-the wall time x cores. A process that ends between two samples loses at most its last half second.
+the wall time (the scheduler's figure leaves out the sampling thread's). A process that ends between two samples
+loses at most its last half second; a machine that others load stretches the wall time, not the CPU-seconds.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class Sampler(threading.Thread):
     def __init__(self, temp_dir: str) -> None:
         super().__init__(daemon=True)
         self.temp_dir, self.stop, self.cpu = temp_dir, threading.Event(), {}
+        self.own_cpu = 0.0  # this sampling thread's CPU-seconds (left out of the scheduler's)
 
     def roots(self) -> list:
         import psutil
@@ -66,9 +68,12 @@ class Sampler(threading.Thread):
                 try:
                     times = proc.cpu_times()
                     key = (pid, proc.create_time())
-                    self.cpu[key] = (kind_of(proc.cmdline(), proc.name()), times.user + times.system)
+                    cmdline = proc.cmdline()
+                    self.cpu[key] = (kind_of(cmdline, proc.name()), times.user + times.system,
+                                     (cmdline[:1] or [proc.name()])[0][:60])
                 except psutil.Error:
                     continue
+            self.own_cpu = time.thread_time()
             self.stop.wait(0.5)
 
     @staticmethod
@@ -82,10 +87,20 @@ class Sampler(threading.Thread):
 
     def totals(self) -> dict[str, tuple[float, int]]:
         out = {k: [0.0, 0] for k in KINDS}
-        for kind, cpu in self.cpu.values():
+        for kind, cpu, _ in self.cpu.values():
             out[kind][0] += cpu
             out[kind][1] += 1
         return {k: (v[0], v[1]) for k, v in out.items()}
+
+    def daemons(self, top: int = 6) -> list[tuple[str, float, int]]:
+        """Ray's own processes by their command: (command, CPU-s, processes), most CPU first."""
+        out: dict[str, list[float]] = {}
+        for kind, cpu, command in self.cpu.values():
+            if kind == "ray daemons":
+                entry = out.setdefault(command, [0.0, 0])
+                entry[0] += cpu
+                entry[1] += 1
+        return sorted(((c, v[0], int(v[1])) for c, v in out.items()), key=lambda x: -x[1])[:top]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler.join()
         jobs = sum(len(f["nodes"]) for f in finals.values())
         totals = sampler.totals()
-        totals["scheduler"] = (time.process_time() - cpu0, 1)
+        totals["scheduler"] = (time.process_time() - cpu0 - sampler.own_cpu, 1)
     ends = ", ".join(f"{s}: {f['status']}" for s, f in finals.items())
     print(f"{len(ids)} studies, {jobs} jobs, {wall:.1f} s wall on {args.cpus} logical CPUs "
           f"({os.cpu_count()} cores): {ends}")
@@ -125,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, (cpu, count) in totals.items():
         print(f"  {kind:12s} {cpu:7.1f} CPU-s in {count:3d} processes ({cpu / max(count, 1):.2f} each)")
     print(f"  {'all':12s} {whole:7.1f} CPU-s ({whole / wall:.2f} cores busy on average)")
+    print("  Ray's daemons: " + "; ".join(f"{cmd} {cpu:.1f} CPU-s in {n}" for cmd, cpu, n in sampler.daemons()))
     return 0 if all(f["status"] == "SUCCEEDED" for f in finals.values()) else 1
 
 
