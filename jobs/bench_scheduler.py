@@ -15,7 +15,9 @@
    8 that start together at 4 nodes take seconds more on 2 cores than the 2 of one node (on a real
    cluster each node starts its own). Minute-long holds (the default) keep that constant small beside
    the trials; ``--hold 15`` shows it. A method with tensors adds torch's import (about 1 CPU-s) and
-   torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built).
+   torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built). Tune reuses a
+   trial's process for the sweep's next trial (``reuse_actors``), so each trial pays that start once per process:
+   the per-trial figure printed beside it is the processes' CPU-s shared by the trials they train.
 2. Latency: on the warm 1-node cluster, from ``submit`` to the study's first node RUNNING in Ray
    (median over several studies; target < 3 s).
 """
