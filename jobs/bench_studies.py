@@ -27,9 +27,9 @@ KINDS = ("driver", "supervisor", "trial", "idle worker", "ray daemons", "schedul
 
 
 def kind_of(cmdline: list[str], name: str) -> str:
-    text = " ".join(cmdline)
+    text = " ".join(cmdline) or name  # an exiting process has no command line left: its name (15 characters)
     if "jobs/sweep.py" in text or "jobs/report.py" in text or "jobs/study.py" in text:
-        return "driver"
+        return "driver" if not text.startswith("/bin/sh") else "ray daemons"  # the job's shell: no CPU
     if "JobSupervisor" in text:
         return "supervisor"
     if text.startswith("ray::IDLE") or "default_worker.py" in text:
