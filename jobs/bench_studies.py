@@ -1,6 +1,8 @@
 """Benchmark: where a set of studies' time goes on one cluster (CPU-seconds per kind of process; nothing asserted).
 
-    python jobs/bench_studies.py ssl_geometry graph_pe [--cpus 2] [--smoke]
+    python jobs/bench_studies.py ssl_geometry graph_pe [--cpus 2] [--full]
+    python jobs/bench_studies.py ssl_geometry embedding_alignment graph_pe theory generative graph_distances \
+        graph_combinatorial reasoning sparse_embeddings        # what the CI family-studies test runs
 
 Starts a local `ray start --head` cluster (as the CI family-studies test does), submits the named studies of
 ``configs/studies/`` together and follows them, while sampling every process of that cluster every half second.
