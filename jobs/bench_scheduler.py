@@ -15,7 +15,9 @@
    8 that start together at 4 nodes take seconds more on 2 cores than the 2 of one node (on a real
    cluster each node starts its own). Minute-long holds (the default) keep that constant small beside
    the trials; ``--hold 15`` shows it. A method with tensors adds torch's import (about 1 CPU-s) and
-   torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built).
+   torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built). Tune reuses a
+   trial's process for the sweep's next trial (``reuse_actors``), so each trial pays that start once per process:
+   the per-trial figure printed beside it is the processes' CPU-s shared by the trials they train.
 2. Latency: on the warm 1-node cluster, from ``submit`` to the study's first node RUNNING in Ray
    (median over several studies; target < 3 s).
 """
@@ -97,6 +99,8 @@ def trial_fixed_cost(storage: str) -> tuple[float, int, dict[str, float]]:
     new = [m for m in by_trial.values() if m.get("new_process") == 1.0]
     costs = [m["process_cpu_s"] for m in new]
     parts = {key: statistics.median(m[key] for m in new) for key in BREAKDOWN if new and all(key in m for m in new)}
+    # what each trial pays on average, the processes' start shared by the trials each trains (reuse_actors)
+    parts["per_trial_cpu_s"] = sum(costs) / len(by_trial) if by_trial else float("nan")
     return (statistics.median(costs) if costs else float("nan")), len(costs), parts
 
 
@@ -145,9 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{walls[n][0]:.1f} s (ideal {ideal:.1f} s, excess {walls[n][0] - ideal:.1f} s), whole study "
                   f"{walls[n][1]:.1f} s; {processes} trial processes, each {cost:.2f} CPU-s (median) from its start "
                   "to its first step", flush=True)
+            per_trial = parts.pop("per_trial_cpu_s", float("nan"))
             if parts:
                 print("  of it (medians): " + ", ".join(f"{key.removesuffix('_cpu_s').replace('_', ' ')} {value:.2f}"
                                                         for key, value in parts.items()) + " CPU-s", flush=True)
+            print(f"  per trial, the {processes} processes' start shared by the {args.trials} trials they train "
+                  f"(Tune reuses a trial's process): {per_trial:.2f} CPU-s", flush=True)
             if n == args.nodes[0] and args.latency_repeats:
                 lat = latency(url, folder, str(folder / "latency"), args.latency_repeats)
         finally:

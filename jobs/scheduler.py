@@ -188,6 +188,7 @@ class StudyScheduler:
         self.working_dir = str(working_dir) if working_dir else None
         self._studies: dict[str, StudyConfig] = {}
         self._saved: dict[str, str] = {}  # the state text last written per study
+        self._polled: dict[str, Any] | None = None  # wait_all's one answer for all its studies' jobs, this poll
 
     # -- state on disk ------------------------------------------------------------------------
     def _save(self, state: StudyState) -> None:
@@ -290,23 +291,29 @@ class StudyScheduler:
         seen: dict[tuple[str, str], str] = {}
         finals: dict[str, dict[str, Any]] = {}
         while True:
-            for sid in sids:
-                if sid in finals:
-                    continue
-                state = self._load(sid)
-                if state.status not in TERMINAL:
-                    self._advance(state)
-                for node in state.nodes.values():
-                    label = f"{node.status}{f' (attempt {node.attempts})' if node.attempts > 1 else ''}"
-                    if progress and seen.get((sid, node.name)) != label:
-                        extra = f"  {node.submission_id}" if node.submission_id else ""
-                        msg = f"  {node.message}" if node.message else ""
-                        progress(f"[study {sid}] {node.name:24s} {label}{extra}{msg}")
-                    seen[(sid, node.name)] = label
-                if state.status in TERMINAL:
-                    if progress:
-                        progress(f"[study {sid}] {state.status}")
-                    finals[sid] = self.status(sid)
+            # Several studies: one `list_jobs` request per poll answers them all (the dashboard serves each request
+            # with every job of the cluster, and nine studies polled one by one keep its process busy).
+            self._polled = self._poll_jobs() if len(set(sids)) > 1 else None
+            try:
+                for sid in sids:
+                    if sid in finals:
+                        continue
+                    state = self._load(sid)
+                    if state.status not in TERMINAL:
+                        self._advance(state)
+                    for node in state.nodes.values():
+                        label = f"{node.status}{f' (attempt {node.attempts})' if node.attempts > 1 else ''}"
+                        if progress and seen.get((sid, node.name)) != label:
+                            extra = f"  {node.submission_id}" if node.submission_id else ""
+                            msg = f"  {node.message}" if node.message else ""
+                            progress(f"[study {sid}] {node.name:24s} {label}{extra}{msg}")
+                        seen[(sid, node.name)] = label
+                    if state.status in TERMINAL:
+                        if progress:
+                            progress(f"[study {sid}] {state.status}")
+                        finals[sid] = self.status(sid)
+            finally:
+                self._polled = None
             if len(finals) == len(set(sids)):
                 return finals
             if deadline is not None and time.time() > deadline:
@@ -438,7 +445,11 @@ class StudyScheduler:
 
     def _job_statuses(self, submission_ids: list[str]) -> dict[str, Any]:
         """The Ray job status of each id the cluster knows: one ``list_jobs`` request when several jobs run
-        instead of one ``get_job_status`` request per job (each is served by the dashboard process)."""
+        instead of one ``get_job_status`` request per job (each is served by the dashboard process); ``wait_all``'s
+        poll of several studies answers from the one request it made for them all."""
+        polled = getattr(self, "_polled", None)
+        if polled is not None:  # jobs submitted since that request are followed from the next poll on
+            return {sid: polled[sid] for sid in submission_ids if sid in polled}
         if len(submission_ids) < 2:
             out: dict[str, Any] = {}
             for sid in submission_ids:
@@ -449,7 +460,17 @@ class StudyScheduler:
                         out[sid] = UNKNOWN  # a failed request says nothing about the job: ask again
             return out
         wanted = set(submission_ids)
-        return {j.submission_id: j.status for j in self.client.list_jobs() if j.submission_id in wanted}
+        return {k: v for k, v in self._all_job_statuses().items() if k in wanted}
+
+    def _all_job_statuses(self) -> dict[str, Any]:
+        return {j.submission_id: j.status for j in self.client.list_jobs() if j.submission_id}
+
+    def _poll_jobs(self) -> dict[str, Any] | None:
+        """Every job's status in one request, or None when the request failed (each study then asks for its own)."""
+        try:
+            return self._all_job_statuses()
+        except RuntimeError:
+            return None
 
     def _follow(self, state: StudyState, node: NodeState, study: StudyConfig, status: Any) -> None:
         """Act on a running node's job status (None: the cluster no longer knows the job: run it again)."""

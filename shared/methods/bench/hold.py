@@ -9,6 +9,7 @@ of the trial, a rerun, a study node's retry) goes on. The recovery tests use it 
 retry can cure."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -50,7 +51,8 @@ class HoldTrainer(Trainer):
     """Also reports the trial's fixed cost for ``jobs/bench_scheduler.py``: ``process_cpu_s``, the CPU-seconds
     this process had spent when the trial's trainer was built (in a new process: the Ray worker's start, the
     imports of Tune and the method, the trial actor's set-up), and ``new_process`` (1 for a process's first
-    trial, 0 for a reused one, whose figure includes the trials before it). In a Tune trial process a new process's
+    trial, 0 for a reused one, whose figure includes the trials before it), and ``process_id`` (the trial process's
+    pid: the trials of a sweep that share a process). In a Tune trial process a new process's
     figure is also broken down (``actors/trainable.py`` records the moments; read here without importing Ray):
     ``worker_cpu_s`` until the trainable's module was imported (the Ray worker's start), ``imports_cpu_s`` of its
     imports (Ray Tune's package, the results store), ``actor_cpu_s`` until the trial's setup began (Tune's trial
@@ -70,7 +72,8 @@ class HoldTrainer(Trainer):
         time.sleep(self.config.hold_s)
         self._fail_once()
         self.epoch += 1
-        return {"loss": 0.0, "process_cpu_s": self.process_cpu_s, "new_process": self.new_process, **self.breakdown}
+        return {"loss": 0.0, "process_cpu_s": self.process_cpu_s, "new_process": self.new_process,
+                "process_id": float(os.getpid()), **self.breakdown}
 
     def _fail_once(self) -> None:
         marker = self.config.fail_marker

@@ -1,0 +1,62 @@
+"""Trials of one sweep share their processes (Tune's ``reuse_actors``: a process's start and imports are paid once
+per process, not once per trial), and a trial that inherits a process starts from its own state (issue 24 item 1).
+On a real local Ray with the `hold` tool method (no computation)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jobs.sweep import main
+from shared.results import ResultsStore
+
+
+def test_six_trials_two_at_a_time_run_in_two_processes_each_from_its_own_state(local_ray, tmp_path, capsys):
+    storage = tmp_path / "store"
+    args = ["hold", "hold_s=0.05", "epochs=2", "--seeds", "0,1,2,3,4,5", "--storage", str(storage), "--name", "reuse"]
+    assert main(args) == 0, capsys.readouterr().err
+    rows = ResultsStore(storage).read("reuse").to_pandas()
+    wide = rows.pivot_table(index=["trial", "epoch"], columns="metric", values="value").reset_index()
+    assert wide["trial"].nunique() == 6
+    pids = wide.groupby("trial")["process_id"].agg(set)
+    assert all(len(p) == 1 for p in pids), pids  # a trial stays in its process
+    processes = {p for (p,) in pids}
+    assert len(processes) <= 2, pids  # the local Ray's 2 CPUs: two processes train all six trials
+    first = wide[wide["epoch"] == 1].set_index("trial")
+    assert first["new_process"].sum() == len(processes)  # the other trials were built in a reused process
+    # A reused process's trial starts from scratch: its own epochs 1 and 2, its own seed, its own held time.
+    assert all(sorted(wide.loc[wide["trial"] == t, "epoch"]) == [1, 2] for t in pids.index)
+    final = wide[wide["epoch"] == 2]
+    assert ((final["held_s"] - 0.1).abs() < 1e-6).all(), final[["trial", "held_s"]]
+    seeds = rows.drop_duplicates("trial").set_index("trial")["seed"]
+    assert sorted(seeds) == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_sweeps_callback_telemetry_counts_what_rays_does_without_importing_mlflow():
+    """run_sweep replaces Tune's callback telemetry (which imports MLflow, W&B, Comet and Aim to read four class
+    names: about 0.6 CPU-s per sweep driver) by a count by name; the counts are Ray's."""
+    import subprocess
+    import sys
+
+    from ray import tune
+    from ray.air._internal.usage import _count_callbacks
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
+
+    from jobs.progress import sweep_progress
+    from jobs.sweep import count_callbacks_by_name, plan_sweep
+    from shared.registry import get_method
+
+    class OwnLogger(LoggerCallback):
+        pass
+
+    plan = plan_sweep("hold", ["hold_s=0"], seeds=[0])
+    callbacks = [CSVLoggerCallback(), JsonLoggerCallback(), sweep_progress(get_method("hold"), plan.sweep),
+                 OwnLogger(), tune.Callback(), "not a callback"]
+    assert count_callbacks_by_name(callbacks) == dict(_count_callbacks(callbacks))
+    probe = ("import sys, jobs.sweep as s; from ray.tune.logger import CSVLoggerCallback; "
+             "s._cheap_callback_telemetry(); "
+             "from ray.air._internal import usage; usage.tag_callbacks([CSVLoggerCallback()]); "
+             "print('mlflow' in sys.modules)")
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
