@@ -243,16 +243,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
-    """``ray start --head`` on loopback with every port free, in its own temp dir; stopped at exit."""
-    global _PRIVATE_HEAD
-    from cluster.stop import record_owner
-
-    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
-    record_owner(temp_dir)  # a driver killed before its exit hook leaves a head the next connect() stops
-    port = _free_port()
+def head_command(temp_dir: str, num_cpus: int | None = None, num_gpus: int | None = None) -> tuple[list[str], int, int]:
+    """``ray start --head`` on loopback with every port free (the job agent's fixed 52365 too: a second Ray on this
+    machine would otherwise leave the cluster without a job agent), in ``temp_dir``: (argv, GCS port, dashboard
+    port)."""
+    port, dashboard = _free_port(), _free_port()
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--port", str(port),
-           "--node-ip-address", LOOPBACK, "--dashboard-host", LOOPBACK, "--dashboard-port", str(_free_port()),
+           "--node-ip-address", LOOPBACK, "--dashboard-host", LOOPBACK, "--dashboard-port", str(dashboard),
            "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
            "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
            "--temp-dir", temp_dir, "--disable-usage-stats"]
@@ -260,14 +257,56 @@ def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
         cmd += ["--num-cpus", str(num_cpus)]
     if num_gpus is not None:
         cmd += ["--num-gpus", str(num_gpus)]
+    return cmd, port, dashboard
+
+
+def _head_env() -> dict[str, str]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("RAY_ADDRESS", None)
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, check=False)
+    return env
+
+
+def _start_private_head(num_cpus: int | None, num_gpus: int | None) -> str:
+    """``ray start --head`` on loopback with every port free, in its own temp dir; stopped at exit."""
+    global _PRIVATE_HEAD
+    from cluster.stop import record_owner
+
+    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
+    record_owner(temp_dir)  # a driver killed before its exit hook leaves a head the next connect() stops
+    cmd, port, _ = head_command(temp_dir, num_cpus, num_gpus)
+    done = subprocess.run(cmd, env=_head_env(), capture_output=True, text=True, timeout=180, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"could not start a private Ray head: {done.stderr.strip()[-500:]}")
     _PRIVATE_HEAD = temp_dir
     atexit.register(_stop_private_head, temp_dir)
     return f"127.0.0.1:{port}"
+
+
+@contextmanager
+def loopback_head(num_cpus: int = 2) -> Iterator[dict]:
+    """A throwaway ``ray start --head`` on loopback with the dashboard (the jobs API) and token auth, in its own
+    temp dir, for the tests and benchmarks that submit Ray jobs: yields {url, env, temp_dir}; on exit only its own
+    processes are stopped and its temp dir removed."""
+    import shutil
+
+    from cluster.stop import stop_head
+
+    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
+    env = {**_head_env(), "RAY_AUTH_MODE": "token"}
+    cmd, _, dashboard = head_command(temp_dir, num_cpus)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
+    url = f"http://{LOOPBACK}:{dashboard}"
+    ray_cli = [str(Path(sys.executable).parent / "ray"), "job", "list", "--address", url]
+    try:
+        deadline = time.time() + 90
+        while subprocess.run(ray_cli, env=env, capture_output=True, timeout=30, check=False).returncode != 0:
+            if time.time() > deadline:
+                raise RuntimeError(f"the Ray cluster at {url} did not answer")
+            time.sleep(1)
+        yield {"url": url, "env": env, "temp_dir": temp_dir}
+    finally:
+        stop_head(temp_dir, grace_s=0)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _stop_private_head(temp_dir: str) -> None:

@@ -118,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no such study: {', '.join(missing)}", file=sys.stderr)
         return 2
 
+    from cluster.connect import loopback_head
     from jobs.scheduler import StudyScheduler
-    from tests.helpers import head_cluster
 
-    with head_cluster(num_cpus=args.cpus) as head:
+    with loopback_head(num_cpus=args.cpus) as head:
         sampler = Sampler(head["temp_dir"])
         sampler.start()
         storage = tempfile.mkdtemp(prefix="raystudy-bench-studies-")

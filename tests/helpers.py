@@ -2,15 +2,13 @@
 `ray start --head` cluster on loopback."""
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from cluster.connect import loopback_head
 
 REPO = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).parent / "ray")
@@ -54,36 +52,7 @@ def ray_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.Comp
                           check=False)
 
 
-@contextmanager
-def head_cluster(num_cpus: int = 2) -> Iterator[dict]:
-    """`ray start --head` on loopback with the dashboard (jobs API), token auth on, in its own temp dir."""
-    temp_dir = tempfile.mkdtemp(prefix="rs-head-")  # short: Ray's socket paths live under it
-    port, dash = free_port(), free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("RAY_ADDRESS", None)
-    subprocess.run(
-        [RAY, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
-         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--num-cpus", str(num_cpus),
-         "--temp-dir", temp_dir, "--disable-usage-stats",
-         # the agent's HTTP port is fixed (52365) by default: a second Ray on this machine would leave the
-         # cluster without a job agent ("No available agent to submit job")
-         "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-         "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())],
-        env=env, check=True, capture_output=True, timeout=120,
-    )
-    url = f"http://127.0.0.1:{dash}"
-    try:
-        deadline = time.time() + 90
-        while ray_cli(["job", "list", "--address", url], env, timeout=30).returncode != 0:
-            if time.time() > deadline:
-                raise RuntimeError(f"the Ray cluster at {url} did not answer")
-            time.sleep(1)
-        yield {"url": url, "env": env, "temp_dir": temp_dir}
-    finally:
-        kill_processes_under(temp_dir)
-        import shutil
-
-        shutil.rmtree(temp_dir, ignore_errors=True)
+head_cluster = loopback_head  # `ray start --head` on loopback with the jobs API, token auth on, in its own temp dir
 
 
 def trial_processes() -> list:
