@@ -130,3 +130,11 @@ def test_an_mpnn_obeys_its_lipschitz_bound_on_500_random_pairs(seed):
     apart = delta > 1e-9
     tightest = float((change[apart] / delta[apart]).max() / constant)
     assert tightest > 0.01, f"largest ||dh|| / delta = {tightest:.4f} C (C = {constant:.3f})"
+
+
+def test_the_benchmarks_attributed_comparison_runs_and_agrees(capsys):
+    from jobs.bench_graph_distance import main
+
+    assert main(["--graphs", "2", "--depth", "2", "--attributed", "6"]) == 0  # 0: every difference <= 1e-6
+    assert "attributed distance, SBM set, 6 graphs, 15 pairs, 1 rounds" in capsys.readouterr().out
+    assert main(["--attributed", "1"]) == 2
