@@ -6,8 +6,8 @@ The graphs are the planted-motif set of ``configs/methods/tmd.yaml`` (overrides 
 ``data.graphs=150 depth=4 w=0.5``). The pairs i < j are cut into shards of ``--shard-size``; each shard is one Ray
 task (TMD through the memoised tree cache; ``attributed``: the RJL-style distance at ``depth - 1`` rounds through
 its memoised cache) and is written as ``DIR/shards/shard-NNNNN.parquet`` (columns i, j, distance) the moment it
-finishes, under a temporary name then renamed. A rerun computes only the shards that are missing, then writes ``DIR/matrix.parquet`` (n x n,
-columns g0..g{n-1}).
+finishes, under a temporary name then renamed. A rerun computes only the shards that are missing, then writes
+``DIR/matrix.parquet`` (n x n, columns g0..g{n-1}).
 """
 from __future__ import annotations
 
