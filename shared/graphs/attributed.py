@@ -16,10 +16,11 @@ Unlike TMD (unit masses, sums), a graph and its k-fold blow-up are at distance 0
 :func:`attributed_distance_direct` is the definition transcribed: per graph pair and round, one ``ot.emd2`` per node
 pair. :class:`AttributedCache` (behind :func:`attributed_distance` and :func:`all_pairs_attributed`) computes the same
 values faster: a node's level-t object depends only on its attribute, its graph's size and its neighbours' level-(t-1)
-objects, so nodes are interned by that canonical key (a joint 1-WL colouring that also keys on n) and d_t is
-memoised per unordered pair of canonical objects over the whole data set (d_t is symmetric); every small transport
-calls POT's network simplex (``emd_c``, the solver ``ot.emd2`` wraps) without ``emd2``'s per-call checks, and a
-neighbourhood that is empty on one side is the closed form ``penalty * mass``. The tests check the two agree to 1e-9.
+objects, so nodes are interned by that canonical key over the whole data set (a joint 1-WL colouring that also keys on
+n) and d_t is one dense matrix per level over those objects, filled where a request needs it, each unordered pair once
+(d_t is symmetric). The pairs a request needs are computed level by level, grouped by neighbourhood sizes: an empty
+side and a single-atom side in closed form, every other small transport POT's network simplex (``emd_c``, the solver
+``ot.emd2`` wraps) without ``emd2``'s per-call checks. The tests check the two agree to 1e-9 on sampled pairs.
 """
 from __future__ import annotations
 
