@@ -4,10 +4,10 @@
 
 The graphs are the planted-motif set of ``configs/methods/tmd.yaml`` (overrides as for the ``tmd`` method, e.g.
 ``data.graphs=150 depth=4 w=0.5``). The pairs i < j are cut into shards of ``--shard-size``; each shard is one Ray
-task (TMD through the memoised tree cache; ``attributed``: the RJL-style distance at ``depth - 1`` rounds) and is
-written as ``DIR/shards/shard-NNNNN.parquet`` (columns i, j, distance) the moment it finishes, under a temporary
-name then renamed. A rerun computes only the shards that are missing, then writes ``DIR/matrix.parquet`` (n x n,
-columns g0..g{n-1}).
+task (TMD through the memoised tree cache; ``attributed``: the RJL-style distance at ``depth - 1`` rounds through
+its memoised cache) and is written as ``DIR/shards/shard-NNNNN.parquet`` (columns i, j, distance) the moment it
+finishes, under a temporary name then renamed. A rerun computes only the shards that are missing, then writes
+``DIR/matrix.parquet`` (n x n, columns g0..g{n-1}).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import ray  # noqa: E402
 
 from shared.atomic import write_bytes  # noqa: E402
 from shared.config import ConfigError  # noqa: E402
-from shared.graphs.attributed import attributed_distance  # noqa: E402
+from shared.graphs.attributed import all_pairs_attributed  # noqa: E402
 from shared.graphs.tmd import FeatureGraph, all_pairs_tmd  # noqa: E402
 from shared.graphs.tmd_data import load_tmd_graphs  # noqa: E402
 from shared.registry import get_method  # noqa: E402
@@ -37,7 +37,7 @@ def shard_distances(graphs: list[FeatureGraph], pairs: list[tuple[int, int]], di
                     w: float) -> np.ndarray:
     if distance == "tmd":
         return all_pairs_tmd(graphs, depth, w, pairs)
-    return np.array([attributed_distance(graphs[i], graphs[j], depth - 1) for i, j in pairs])
+    return all_pairs_attributed(graphs, depth - 1, pairs)
 
 
 def all_pairs(n: int) -> list[tuple[int, int]]:

@@ -6,8 +6,8 @@ node labels (rows of x, equal rows = one colour), and for each round r = 0..dept
 feature vector of a graph is the concatenation (Shervashidze et al.'s WL subtree features, whose linear kernel is the
 WL subtree kernel k). D = ||phi(G) - phi(H)|| = sqrt(k(G,G) + k(H,H) - 2 k(G,H)), so exp(-gamma D) is a Laplacian
 kernel on the WL features rather than the linear WL kernel itself: one SVM code path for every distance.
-``attributed``: ``shared.graphs.attributed.attributed_distance`` at depth - 1 rounds (a depth-L tree has L - 1
-rounds of neighbours), mass penalty 1, as ``jobs/graph_distances.py`` computes it.
+``attributed``: ``shared.graphs.attributed.all_pairs_attributed`` (memoised over the set) at depth - 1 rounds (a
+depth-L tree has L - 1 rounds of neighbours), mass penalty 1, as ``jobs/graph_distances.py`` computes it.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from shared.graphs.attributed import attributed_distance
+from shared.graphs.attributed import all_pairs_attributed
 from shared.graphs.tmd import FeatureGraph, distance_matrix
 from shared.graphs.wl import wl_colours
 
@@ -50,11 +50,11 @@ def wl_distance_matrix(graphs: Sequence[FeatureGraph], rounds: int) -> np.ndarra
 
 
 def attributed_distance_matrix(graphs: Sequence[FeatureGraph], rounds: int) -> np.ndarray:
-    out = np.zeros((len(graphs), len(graphs)))
-    for i in range(len(graphs)):
-        for j in range(i + 1, len(graphs)):
-            out[i, j] = out[j, i] = attributed_distance(graphs[i], graphs[j], rounds)
-    return out
+    n = len(graphs)
+    iu = np.triu_indices(n, k=1)
+    out = np.zeros((n, n))
+    out[iu] = all_pairs_attributed(graphs, rounds, list(zip(iu[0].tolist(), iu[1].tolist(), strict=True)))
+    return out + out.T
 
 
 def pairwise_distances(graphs: Sequence[FeatureGraph], distance: str, depth: int, w: float) -> np.ndarray:
