@@ -357,8 +357,15 @@ def flat_configs(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def setting_keys(configs: pd.DataFrame) -> list[str]:
-    """The config keys that vary between the rows of one seeds node besides the seed: its grid (a curve's x)."""
-    return [k for k in configs.columns if k != "seed" and configs[k].astype(str).nunique() > 1]
+    """The config keys that vary between the rows of one seeds node besides the seed: its grid (a curve's x). A key
+    equal to the seed in every row (``data.seed`` in a study with ``data_seed``) is the seed, not a setting."""
+    seeds = configs["seed"].astype(str) if "seed" in configs else None
+
+    def follows_seed(key: str) -> bool:
+        return seeds is not None and bool((configs[key].astype(str) == seeds).all())
+
+    return [k for k in configs.columns
+            if k != "seed" and configs[k].astype(str).nunique() > 1 and not follows_seed(k)]
 
 
 def study_table(rows: pd.DataFrame, measures: list[str], minimize: list[str]) -> pd.DataFrame:

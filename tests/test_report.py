@@ -376,7 +376,8 @@ def test_a_study_arm_with_a_grid_gets_a_row_per_point_and_its_paper_figure(tmp_p
     for estimator, scale in (("invariant", 0.5), ("plain", 1.0)):
         for n in (16, 64):
             for seed in (0, 1):
-                config = RunInfo.config_to_json({"estimator": estimator, "n": n, "seed": seed})
+                # data_seed: data.seed follows the seed; it is the seed, not a grid point of its own
+                config = RunInfo.config_to_json({"estimator": estimator, "n": n, "seed": seed, "data": {"seed": seed}})
                 info = RunInfo(experiment="s2--seeds-krr", method="invariant_krr", paper="", dataset="", seed=seed,
                                trial=f"{estimator}{n}{seed}", config_json=config, study="s2", job="seeds:krr")
                 store.write_epoch(info, 1, {"l2_error": scale * n**-0.5 * (1 + 0.1 * seed), "ridge": 0.1}, "final",
