@@ -33,8 +33,8 @@ evaluator = module.SPEC.evaluators[0](cfg)
 network = module.build_network(cfg)
 cpu, wall = time.process_time(), time.perf_counter()
 figures = evaluator.evaluate(network)
-print(json.dumps({"graphs": cfg.data.test_graphs, "cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall, "solves": sum(SOLVES.values()),
-                  "figures": figures}))
+print(json.dumps({"graphs": cfg.data.test_graphs, "cpu": time.process_time() - cpu,
+                  "wall": time.perf_counter() - wall, "solves": sum(SOLVES.values()), "figures": figures}))
 """
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import warnings
 from collections import Counter
@@ -81,7 +82,7 @@ def read_entry(path: Path, columns: tuple[str, ...]) -> dict[str, Any] | None:
             raise ValueError(f"expected one row with columns {', '.join(columns)}")
         return rows[0]
     except (OSError, pa.ArrowException, ValueError) as err:
-        reason = " ".join(str(err).split())[:200]
+        reason = re.sub(r"^Could not open Parquet input source '[^']*': ", "", " ".join(str(err).split()))[:200]
         warnings.warn(f"solver cache entry {path} is damaged ({reason}); solving the instance again and replacing it",
                       SolverCacheWarning, stacklevel=3)
         return None
