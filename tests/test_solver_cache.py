@@ -1,7 +1,10 @@
 """shared/graphs/solver_cache.py: the classical solvers' answers cached as Parquet, keyed by the instance's content."""
 from __future__ import annotations
 
-import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -59,27 +62,29 @@ def test_a_damaged_entry_warns_and_is_solved_again(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [entry.name]  # no temporary file left behind
 
 
-def _write_many(path: str, worker: int) -> None:
-    for i in range(40):
-        solver_cache.write_entry(solver_cache.Path(path), {"value": worker * 1000 + i, "seconds": 0.0,
-                                                           "pad": list(range(2000))})
+WRITER = """
+import sys
+from pathlib import Path
+from shared.graphs.solver_cache import write_entry
+for i in range(100):
+    write_entry(Path(sys.argv[1]), {"value": int(sys.argv[2]) * 1000 + i, "seconds": 0.0, "pad": list(range(2000))})
+"""
 
 
 def test_concurrent_writers_leave_a_readable_file(tmp_path):
+    """Three processes (as trials would) rewrite one entry while this one reads it: never half a file (writing in
+    place instead of temporary name + rename fails here at once). The reader takes the file's bytes in one read:
+    pq.read_table(path) opens the file twice, and forked writers once caught it between a footer and the pages."""
     path = tmp_path / "entry.parquet"
     solver_cache.write_entry(path, {"value": -1, "seconds": 0.0, "pad": []})
-    context = multiprocessing.get_context("fork")
-    writers = [context.Process(target=_write_many, args=(str(path), w)) for w in range(3)]
-    for writer in writers:
-        writer.start()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w)], env=env) for w in range(3)]
     reads = 0
-    while any(w.is_alive() for w in writers) or reads == 0:
+    while any(w.poll() is None for w in writers) or reads == 0:
         assert solver_cache.read_entry(path, ("value", "seconds")) is not None  # never half a file
         reads += 1
-    for writer in writers:
-        writer.join()
-        assert writer.exitcode == 0
-    assert solver_cache.read_entry(path, ("value", "seconds"))["value"] % 1000 == 39  # a writer's last row, whole
+    assert [w.wait() for w in writers] == [0, 0, 0]
+    assert solver_cache.read_entry(path, ("value", "seconds"))["value"] % 1000 == 99  # a writer's last row, whole
     assert [p.name for p in tmp_path.iterdir()] == ["entry.parquet"]
 
 

@@ -25,10 +25,12 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 SOLVES: Counter[str] = Counter()  # solves run in this process, per solver name (cache misses)
 
