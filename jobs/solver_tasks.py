@@ -137,9 +137,11 @@ def solve_instance(solver: str, n: int, edges: np.ndarray, params: dict[str, Any
 def read_cache(path: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return {row["key"]: row for row in pq.read_table(path).to_pylist()}
+    # the bytes in one read: read_table(path) opens the file twice, and another run's rename may come in between
+    return {row["key"]: row for row in pq.read_table(pa.BufferReader(path.read_bytes())).to_pylist()}
 
 
 def write_cache(path: Path, rows: dict[str, dict[str, Any]]) -> None:
