@@ -8,7 +8,10 @@ clock starts when it is submitted. A task still running ``time_limit_s`` after i
 killed) and its row says ``status="timeout"``, ``value`` NaN. Results are cached in ``<cache_dir>/<solver>.parquet``
 keyed by a hash of the solver, its parameters and the instance: a repeated evaluation reads them instead of solving
 again. A cached timeout counts only for a limit no larger than the one it ran under. The file is rewritten whole
-(temporary name, then rename) after each call.
+(temporary name, then rename) after each call. Underneath, the tasks solve through the solver cache the methods'
+evaluators read (``shared.graphs.solver_cache``, under the driver's ``cache_root()`` unless ``solver_cache_root`` says
+otherwise): a GW-SDP, exact clique or facility MILP solved once, by a benchmark, an evaluation or
+``jobs/solve_instances.py``, is not solved again by any of them (a row's ``seconds`` are then the original solve's).
 
 Solvers (``SOLVERS``): ``gw_maxcut`` (Goemans-Williamson SDP via cvxpy, best of ``hyperplanes`` roundings: value =
 rounded cut, bound = SDP value), ``greedy_vertex_cover`` (networkx 2-approximation: value = cover size),
@@ -40,13 +43,15 @@ Instance = tuple[int, np.ndarray]
 COLUMNS = ("key", "solver", "nodes", "edges", "value", "bound", "seconds", "status", "time_limit_s")
 
 
-def _gw_maxcut(n: int, edges: np.ndarray, params: dict[str, Any]) -> tuple[float, float]:
-    from shared.graphs.solvers import goemans_williamson, hyperplane_round
+def _gw_maxcut(n: int, edges: np.ndarray, params: dict[str, Any], root: str) -> tuple[float, float, float]:
+    from shared.graphs.solver_cache import gw_sdp
+    from shared.graphs.solvers import hyperplane_round
 
-    sdp, vectors = goemans_williamson(n, edges, params.get("solver", "SCS"))
+    sdp, vectors, seconds = gw_sdp(n, edges, params.get("solver", "SCS"), Path(root) / "gw_sdp")
+    start = time.perf_counter()
     _, cut = hyperplane_round(vectors, edges, int(params.get("hyperplanes", 1000)),
                               np.random.default_rng(int(params.get("seed", 0))))
-    return float(cut), sdp
+    return float(cut), sdp, seconds + time.perf_counter() - start
 
 
 def _as_networkx(n: int, edges: np.ndarray):
@@ -57,23 +62,26 @@ def _as_networkx(n: int, edges: np.ndarray):
     return graph
 
 
-def _greedy_vertex_cover(n: int, edges: np.ndarray, params: dict[str, Any]) -> tuple[float, float]:
+def _greedy_vertex_cover(n: int, edges: np.ndarray, params: dict[str, Any], root: str) -> tuple[float, float, float]:
     from shared.graphs.solvers import greedy_vertex_cover
 
-    return float(len(greedy_vertex_cover(_as_networkx(n, edges)))), float("nan")
+    start = time.perf_counter()
+    size = float(len(greedy_vertex_cover(_as_networkx(n, edges))))
+    return size, float("nan"), time.perf_counter() - start
 
 
-def _max_clique(n: int, edges: np.ndarray, params: dict[str, Any]) -> tuple[float, float]:
-    from shared.graphs.solvers import max_clique_size
+def _max_clique(n: int, edges: np.ndarray, params: dict[str, Any], root: str) -> tuple[float, float, float]:
+    from shared.graphs.solver_cache import max_clique
 
-    return float(max_clique_size(_as_networkx(n, edges))), float("nan")
+    size, seconds = max_clique(_as_networkx(n, edges), Path(root) / "max_clique")
+    return float(size), float("nan"), seconds
 
 
-def _facility_milp(n: int, instance: Any, params: dict[str, Any]) -> tuple[float, float]:
-    from shared.graphs.facility import milp_optimum
+def _facility_milp(n: int, instance: Any, params: dict[str, Any], root: str) -> tuple[float, float, float]:
+    from shared.graphs.facility import cached_milp_optimum
 
-    solution = milp_optimum(instance, float(params.get("highs_time_limit", 3600.0)))
-    return solution.cost, solution.cost if solution.optimal else float("nan")
+    solution = cached_milp_optimum(instance, float(params.get("highs_time_limit", 3600.0)), Path(root) / "facility")
+    return solution.cost, solution.cost if solution.optimal else float("nan"), solution.seconds
 
 
 def _facility_instance(n: int, points: np.ndarray, params: dict[str, Any]) -> Any:
@@ -82,7 +90,11 @@ def _facility_instance(n: int, points: np.ndarray, params: dict[str, Any]) -> An
     return make_instance(points)
 
 
-SOLVERS: dict[str, Callable[[int, Any, dict[str, Any]], tuple[float, float]]] = {
+# Each returns (value, bound, seconds of the solve). The exact and SDP solves go through the solver cache of
+# ``shared.graphs.solver_cache`` under the driver's cache root, the entries the methods' evaluators read: a solve
+# cached there (by an evaluation, a benchmark, ``jobs/solve_instances.py``) is not run again, its seconds are the
+# original solve's.
+SOLVERS: dict[str, Callable[[int, Any, dict[str, Any], str], tuple[float, float, float]]] = {
     "gw_maxcut": _gw_maxcut,
     "greedy_vertex_cover": _greedy_vertex_cover,
     "max_clique": _max_clique,
@@ -104,28 +116,32 @@ def instance_key(solver: str, n: int, edges: np.ndarray, params: dict[str, Any])
 
 
 # What a solver imports on first use, imported before its clock starts (cvxpy's import takes seconds).
-_IMPORTS = {"gw_maxcut": ("cvxpy", "shared.graphs.solvers"), "greedy_vertex_cover": ("shared.graphs.solvers",),
-            "max_clique": ("shared.graphs.solvers",), "facility_milp": ("scipy.optimize", "shared.graphs.facility")}
+_IMPORTS = {"gw_maxcut": ("cvxpy", "shared.graphs.solvers", "shared.graphs.solver_cache"),
+            "greedy_vertex_cover": ("shared.graphs.solvers",),
+            "max_clique": ("shared.graphs.solvers", "shared.graphs.solver_cache"),
+            "facility_milp": ("scipy.optimize", "shared.graphs.facility", "shared.graphs.solver_cache")}
 
 
 @ray.remote(num_cpus=1)
-def solve_instance(solver: str, n: int, edges: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+def solve_instance(solver: str, n: int, edges: np.ndarray, params: dict[str, Any], root: str) -> dict[str, Any]:
+    """One instance; ``seconds``: the solve only (the time limit, driver side, counts the task's start-up too)."""
     import importlib
 
     for module in _IMPORTS[solver]:
         importlib.import_module(module)
     prepared = _PREPARE[solver](n, edges, params) if solver in _PREPARE else edges
-    start = time.perf_counter()  # the solve only; the time limit (driver side) counts the task's start-up too
-    value, bound = SOLVERS[solver](n, prepared, params)
-    return {"value": value, "bound": bound, "seconds": time.perf_counter() - start, "status": "solved"}
+    value, bound, seconds = SOLVERS[solver](n, prepared, params, root)
+    return {"value": value, "bound": bound, "seconds": seconds, "status": "solved"}
 
 
 def read_cache(path: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return {row["key"]: row for row in pq.read_table(path).to_pylist()}
+    # the bytes in one read: read_table(path) opens the file twice, and another run's rename may come in between
+    return {row["key"]: row for row in pq.read_table(pa.BufferReader(path.read_bytes())).to_pylist()}
 
 
 def write_cache(path: Path, rows: dict[str, dict[str, Any]]) -> None:
@@ -145,17 +161,22 @@ def _usable(row: dict[str, Any] | None, time_limit_s: float) -> bool:
 
 
 def solve_all(solver: str, instances: list[Instance], time_limit_s: float, cache_dir: str | os.PathLike,
-              params: dict[str, Any] | None = None, parallel: int | None = None) -> list[dict[str, Any]]:
-    """One row per instance, in order: value, bound, seconds, status ("solved", "timeout" or "cached"), key."""
+              params: dict[str, Any] | None = None, parallel: int | None = None,
+              solver_cache_root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """One row per instance, in order: value, bound, seconds, status ("solved", "timeout" or "cached"), key.
+    ``solver_cache_root``: where the tasks keep the shared solver cache (default: this driver's ``cache_root()``)."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; known: {', '.join(sorted(SOLVERS))}")
     params = dict(params or {})
+    from shared.cache import cache_root
+
+    root = str(solver_cache_root or cache_root())
     path = Path(cache_dir) / f"{solver}.parquet"
     cache = read_cache(path)
     keys = [instance_key(solver, n, edges, params) for n, edges in instances]
     todo = [i for i, key in enumerate(keys) if not _usable(cache.get(key), time_limit_s)]
     fresh = _run_windowed(solver, [instances[i] for i in todo], params, time_limit_s,
-                          parallel or max(1, int(ray.cluster_resources().get("CPU", 1))))
+                          parallel or max(1, int(ray.cluster_resources().get("CPU", 1))), root)
     for i, result in zip(todo, fresh, strict=True):
         n, edges = instances[i]
         cache[keys[i]] = {"key": keys[i], "solver": solver, "nodes": n, "edges": len(edges),
@@ -167,7 +188,7 @@ def solve_all(solver: str, instances: list[Instance], time_limit_s: float, cache
 
 
 def _run_windowed(solver: str, instances: list[Instance], params: dict[str, Any], time_limit_s: float,
-                  parallel: int) -> list[dict[str, Any]]:
+                  parallel: int, root: str) -> list[dict[str, Any]]:
     """At most ``parallel`` tasks in flight, so each one's clock starts at its submission; overdue ones are killed."""
     results: list[dict[str, Any] | None] = [None] * len(instances)
     running: dict[Any, tuple[int, float]] = {}
@@ -176,7 +197,7 @@ def _run_windowed(solver: str, instances: list[Instance], params: dict[str, Any]
         while queue and len(running) < parallel:
             i = queue.pop(0)
             n, edges = instances[i]
-            running[solve_instance.remote(solver, n, edges, params)] = (i, time.monotonic())
+            running[solve_instance.remote(solver, n, edges, params, root)] = (i, time.monotonic())
         next_deadline = min(start for _, start in running.values()) + time_limit_s
         done, _ = ray.wait(list(running), num_returns=1, timeout=max(0.0, next_deadline - time.monotonic()))
         for ref in done:

@@ -8,6 +8,12 @@ import pytest
 from shared.graphs.solvers import undirected_edges
 
 
+@pytest.fixture(autouse=True)
+def own_cache_root(tmp_path, monkeypatch):
+    """The shared solver cache (the tasks get the driver's root) in the test's directory, not the user's."""
+    monkeypatch.setenv("RAYSTUDY_CACHE", str(tmp_path / "cache"))
+
+
 def graphs(seed: int, count: int, n: int, p: float) -> list[tuple[int, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [(n, undirected_edges(nx.gnp_random_graph(n, p, seed=int(rng.integers(2**31))))) for _ in range(count)]
@@ -29,6 +35,25 @@ def test_solved_instances_are_cached_and_an_overdue_one_is_killed(local_ray, tmp
     assert late[0]["status"] == "timeout" and np.isnan(late[0]["value"])
     assert solve_all("gw_maxcut", big, time_limit_s=0.2, cache_dir=tmp_path)[0]["status"] == "cached"
     assert not list(tmp_path.glob(".tmp-*"))  # written whole
+    assert len(list((tmp_path / "cache" / "max_clique").glob("*.parquet"))) == 3  # the evaluators' cache, filled
+
+
+def test_solve_instances_fills_the_cache_the_evaluator_reads(local_ray, tmp_path, capsys):
+    from jobs.solve_instances import main
+    from shared.graphs.solver_cache import SOLVES
+    from shared.methods.graph import neural_sfe
+
+    overrides = ["data.test_graphs=4", "hidden=8", "layers=1"]
+    assert main(["neural_sfe", *overrides, "--data-seeds", "5", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "data.seed=5: 4 instances (max_clique): 4 solved, 0 cached" in out and "data.seed=6: 4 instances" in out
+    before = SOLVES["max_clique"]  # the tasks solved in their workers; this process has solved nothing yet
+    cfg = neural_sfe.SPEC.load_config([*overrides, "data.seed=6"])
+    figures = neural_sfe.CliqueEvaluator(cfg).evaluate(neural_sfe.build_network(cfg))
+    assert SOLVES["max_clique"] == before and figures["max_clique"] >= 6  # read, not solved: planted 6-8
+    assert main(["neural_sfe", *overrides, "--data-seeds", "5"]) == 0
+    assert "4 cached" in capsys.readouterr().out
+    assert main(["neural_sfe", "data.test_graphs=0"]) == 2 and "data.test_graphs" in capsys.readouterr().err
 
 
 def test_facility_milp_as_ray_tasks_gives_the_direct_optimum_and_is_cached(local_ray, tmp_path):

@@ -78,6 +78,7 @@ def test_milp_optimum_equals_brute_force(seed):
 
 def test_milp_optimum_is_cached_per_instance_and_a_damaged_entry_is_solved_again(tmp_path, monkeypatch):
     import shared.graphs.facility as facility
+    from shared.graphs.solver_cache import SolverCacheWarning
 
     inst = small_instance(3, n=8)
     first = facility.cached_milp_optimum(inst, 10.0, root=tmp_path)
@@ -91,7 +92,8 @@ def test_milp_optimum_is_cached_per_instance_and_a_damaged_entry_is_solved_again
     assert again.cost == first.cost and np.array_equal(again.opened, first.opened) and again.optimal
     monkeypatch.undo()
     entry.write_bytes(b"PAR1 truncated")
-    assert facility.cached_milp_optimum(inst, 10.0, root=tmp_path).cost == pytest.approx(first.cost)
+    with pytest.warns(SolverCacheWarning, match="is damaged"):
+        assert facility.cached_milp_optimum(inst, 10.0, root=tmp_path).cost == pytest.approx(first.cost)
     assert facility.cached_milp_optimum(inst, 10.0, root=tmp_path).opened.shape == (inst.n,)
     assert len(list(tmp_path.glob("*.parquet"))) == 1  # replaced whole, no temporary left behind
     assert len(list(tmp_path.iterdir())) == 1

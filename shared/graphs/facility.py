@@ -14,7 +14,6 @@ facility of all) is at most the repair cost: a point may lie nearer to an F_2 fa
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -165,37 +164,22 @@ def milp_optimum(instance: FacilityInstance, time_limit: float = 60.0) -> MilpSo
     return MilpSolution(float(result.fun), result.x[:n] > 0.5, seconds, result.status == 0)
 
 
-def instance_key(instance: FacilityInstance, time_limit: float) -> str:
-    """A digest of the points (and the time limit, which can change a stopped solve's answer)."""
-    digest = hashlib.sha256(np.ascontiguousarray(instance.points, dtype=np.float64).tobytes())
-    digest.update(f"{instance.points.shape}-{time_limit}".encode())
-    return digest.hexdigest()[:32]
-
-
 def cached_milp_optimum(instance: FacilityInstance, time_limit: float = 60.0,
                         root: Path | None = None) -> MilpSolution:
-    """:func:`milp_optimum`, kept as one Parquet row per instance under ``cache_root()/facility`` so that evaluating
-    the same instances again (every trial of a sweep, a rerun) does not solve them again. Files are written whole;
-    one that cannot be read is solved again and replaced. ``seconds`` is the original solve's time."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """:func:`milp_optimum` through the solver cache (``shared.graphs.solver_cache``, solver ``facility``: one Parquet
+    row per instance under ``cache_root()/facility``, keyed by the points' bytes and the time limit, which can change
+    a stopped solve's answer), so that evaluating the same instances again (every trial of a sweep, a rerun) does not
+    solve them again. ``seconds`` is the original solve's time."""
+    from shared.graphs.solver_cache import cached_solve, instance_key
 
-    from shared import atomic
-    from shared.cache import cache_root
+    def solve() -> dict:
+        solution = milp_optimum(instance, time_limit)
+        return {"cost": solution.cost, "seconds": solution.seconds, "optimal": solution.optimal, "n": instance.n,
+                "opened": solution.opened.tolist()}
 
-    path = (root or cache_root() / "facility") / f"{instance_key(instance, time_limit)}.parquet"
-    if path.exists():
-        try:
-            row = pq.read_table(path).to_pylist()[0]
-            opened = np.array(row["opened"], dtype=bool)
-            if len(opened) == instance.n:
-                return MilpSolution(float(row["cost"]), opened, float(row["seconds"]), bool(row["optimal"]))
-        except (OSError, pa.ArrowException, IndexError, KeyError):
-            pass  # damaged or foreign: solve again below
-    solution = milp_optimum(instance, time_limit)
-    table = pa.table({"cost": [solution.cost], "seconds": [solution.seconds], "optimal": [solution.optimal],
-                      "n": [instance.n], "opened": [solution.opened.tolist()]})
-    buffer = pa.BufferOutputStream()
-    pq.write_table(table, buffer)
-    atomic.write_bytes(path, buffer.getvalue().to_pybytes())
-    return solution
+    key = instance_key("facility", (instance.points,), {"time_limit": float(time_limit)})
+    row = cached_solve("facility", key, solve, ("cost", "seconds", "optimal", "n", "opened"), root)
+    opened = np.array(row["opened"], dtype=bool)
+    if len(opened) != instance.n:
+        raise ValueError(f"solver cache entry {key} of facility holds {len(opened)} points, not {instance.n}")
+    return MilpSolution(float(row["cost"]), opened, float(row["seconds"]), bool(row["optimal"]))
