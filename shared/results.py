@@ -286,7 +286,11 @@ class ResultsStore:
         tables, damaged = [], []
         for path in self.files(experiment):
             try:
-                tables.append(pq.read_table(path, filesystem=self.fs, schema=SCHEMA))
+                # the bytes in one read: read_table(path) opens the file twice, and a retried trial rewriting
+                # the same epoch file (a rename) in between would make a sound file look damaged
+                with self.fs.open_input_file(path) as src:
+                    data = src.read()
+                tables.append(pq.read_table(pa.BufferReader(data), schema=SCHEMA))
             except (pa.ArrowException, OSError) as err:  # truncated, empty, not Parquet, wrong columns
                 damaged.append(DamagedFile(path, _read_error(err)))
         return (pa.concat_tables(tables) if tables else SCHEMA.empty_table()), damaged
