@@ -39,7 +39,13 @@ class Oracle(nn.Module):
         self.cfg = type("Cfg", (), {"block_size": 512})()
         self.answer_key, self.wrong = answer_key, wrong
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+    def new_cache(self) -> list:
+        return []  # what the oracle has read: it answers from the whole text, as the decoder's cache lets a GPT
+
+    def forward(self, idx: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        if cache is not None:
+            cache.append(idx)
+            idx = torch.cat(cache, dim=1)
         logits = torch.zeros(idx.shape[0], idx.shape[1], len(VOCAB))
         for b, row in enumerate(idx.tolist()):
             chars = "".join(VOCAB[i] for i in row)

@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ from shared.lm.model import GPT, GPTConfig
 from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
 
 PER_STEP = (1, 2, 4, 8)  # the chains of thought the model learns and is asked for (t, operators per step)
+# The code that trains, as this process imported it (a process keeps its key while the files change under it).
+TRAINING_CODE = hashlib.sha1("".join(Path(m.__file__).read_text() for m in (
+    sys.modules[__name__], sys.modules["shared.lm.cot_length"], sys.modules["shared.lm.model"],
+    sys.modules["shared.method"])).encode()).hexdigest()
 
 
 @dataclass
@@ -69,10 +74,8 @@ class CoTTrainConfig(MethodConfig):
         """What the trained model depends on: the config less what only the evaluation reads, the code that
         trains, and torch's version. Cells that share it share one model."""
         train_only = replace(self, per_step=0, eval_every=0, data=replace(self.data, test_ops=1, n_test=1))
-        code = [Path(__file__), Path(__file__).parents[2] / "lm" / "cot_length.py",
-                Path(__file__).parents[2] / "lm" / "model.py", Path(__file__).parents[2] / "method.py"]
-        text = json.dumps(flatten(to_dict(train_only)), sort_keys=True, default=str) + torch.__version__
-        return hashlib.sha1((text + "".join(f.read_text() for f in code)).encode()).hexdigest()[:16]
+        text = json.dumps(flatten(to_dict(train_only)), sort_keys=True, default=str) + torch.__version__ + TRAINING_CODE
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def tree_batch(rng: np.random.Generator, size: int, min_ops: int, max_ops: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,15 +160,19 @@ class CoTTrainer(StepTrainer):
 
 @torch.no_grad()
 def answer_accuracy(model: GPT, trees: list, per_step: int) -> float:
-    """Greedy decoding of each tree's chain of thought at ``per_step``; the share whose final answer is right."""
+    """Greedy decoding (KV-cached) of each tree's chain of thought at ``per_step``; the share whose final answer is
+    right."""
     asks = torch.tensor([encode(worked_example(tree, per_step)[0]) for tree in trees])  # one length at fixed T
     budget = len(worked_example(trees[0], 1)[1]) + 8  # the longest chain (t = 1) and some slack
     out, done = asks, torch.zeros(len(trees), dtype=torch.bool)
+    cache = model.new_cache()  # each step reads the new token only (shared.lm.model.KVCache)
+    logits = model(asks, cache)[:, -1]
     for _ in range(min(budget, model.cfg.block_size - asks.shape[1])):
-        nxt = model(out)[:, -1].argmax(-1).masked_fill(done, END)
+        nxt = logits.argmax(-1).masked_fill(done, END)
         out, done = torch.cat([out, nxt[:, None]], 1), done | (nxt == END)
-        if done.all():
+        if done.all() or out.shape[1] == model.cfg.block_size:
             break
+        logits = model(nxt[:, None], cache)[:, -1]
     texts = ["".join(VOCAB[i] for i in row) for row in out[:, asks.shape[1]:].tolist()]
     return float(np.mean([final_answer(t) == value(tree) for t, tree in zip(texts, trees, strict=True)]))
 
