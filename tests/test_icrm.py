@@ -70,7 +70,7 @@ def test_the_experiment_resumes_exactly():
     assert straight.fit_epoch() == resumed.fit_epoch()
 
 
-HELD_OUT = [2, 3, 4]  # margins chosen on seeds 0, 1: ICRM@50 0.957, 0.961; @0 0.570, 0.548; ERM 0.611, 0.585
+HELD_OUT = [2, 3, 4]  # margins chosen on seeds 0, 1: ICRM@50 0.964, 0.966; @0 0.532, 0.578; ERM 0.571, 0.588
 
 
 @pytest.mark.slow
