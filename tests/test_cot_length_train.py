@@ -140,7 +140,7 @@ def cell_accuracies(storage, experiment: str) -> dict[tuple[int, int, int, int],
     rows = ResultsStore(storage).read(experiment).to_pandas()
     rows = rows[(rows["metric"] == "acc") & (rows["status"] == "final")]
     cells = {}
-    for config, value in zip(rows["config_json"], rows["value"], strict=True):
+    for config, value in zip(rows["config"], rows["value"], strict=True):
         c = json.loads(config)
         cells[(c["data.test_ops"], c["capability"], c["per_step"], c["seed"])] = float(value)
     return cells
