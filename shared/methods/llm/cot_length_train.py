@@ -6,7 +6,7 @@ loss reads the chain of thought only. The evaluator asks for each t on fresh tre
 greedily decodes: final-answer accuracy against t, i.e. against the number of steps ceil(T / t). The paper's claim:
 an inverted U in the number of steps, whose peak moves to fewer steps (larger t) as M grows.
 
-One cell of the paper's grid, (T, M, t) = (``data.test_ops``, ``capability``, ``per_step``), is one trial of a sweep
+One cell of the paper's grid, (T, M, t) = (``data.test_ops``, ``capability``, ``t``), is one trial of a sweep
 (``configs/sweeps/cot_length_train.yaml``): it evaluates its t only. The cells of one (M, seed) read one model, as in
 the paper (one model per M, asked for every T and t): the first cell to need it trains it and stores its final state
 in the cache (``shared.cache``, keyed by everything that shapes training and by the code that trains); the others
@@ -61,8 +61,10 @@ class CoTTrainConfig(MethodConfig):
     batch_size: int = bounded(64, ge=1, le=65536)
     lr: float = bounded(1e-3, gt=0.0, le=1.0)
     capability: int = bounded(1, ge=1, le=16, help="M: n_layer = n_head = M, n_embd = 64 M")
-    per_step: int = bounded(0, choices=[0, *PER_STEP], help="t of this cell: evaluate it only, and share the "
-                            "trained model with the other cells of the same (M, seed); 0 = every t, own model")
+    # The cell's t (operators per chain-of-thought step; named t, the paper's letter, which also sorts after `seed`,
+    # so that Tune's grid varies the seed faster and a sweep's first cells train different models).
+    t: int = bounded(0, choices=[0, *PER_STEP], help="t of this cell: evaluate it only, and share the trained "
+                     "model with the other cells of the same (M, seed); 0 = every t, own model")
     threads: int = 1
     data: TreeData = field(default_factory=TreeData)
 
@@ -73,7 +75,7 @@ class CoTTrainConfig(MethodConfig):
     def training_key(self) -> str:
         """What the trained model depends on: the config less what only the evaluation reads, the code that
         trains, and torch's version. Cells that share it share one model."""
-        train_only = replace(self, per_step=0, eval_every=0, data=replace(self.data, test_ops=1, n_test=1))
+        train_only = replace(self, t=0, eval_every=0, data=replace(self.data, test_ops=1, n_test=1))
         text = json.dumps(flatten(to_dict(train_only)), sort_keys=True, default=str) + torch.__version__ + TRAINING_CODE
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -108,7 +110,7 @@ class CoTTrainer(StepTrainer):
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=0.05, betas=(0.9, 0.98))
         self.rng = np.random.default_rng([config.data.seed, config.seed, 1])  # training trees
         self.lock: Any = None  # held while this cell trains the model its sibling cells wait for
-        self.shared = cache_root() / "cot_length_train" / f"{config.training_key()}.pt" if config.per_step else None
+        self.shared = cache_root() / "cot_length_train" / f"{config.training_key()}.pt" if config.t else None
 
     def load_shared(self) -> dict[str, float] | None:
         """A cell before its first epoch: the final state a sibling cell trained (its last epoch's metrics), or
@@ -179,13 +181,13 @@ def answer_accuracy(model: GPT, trees: list, per_step: int) -> float:
 
 class AccuracyByLength(Evaluator):
     """Final-answer accuracy at each t on the same fresh trees, the t of the peak and the matching step count; a
-    cell (``per_step`` t) reports its t's accuracy as ``acc`` and its number of steps ceil(T / t) as ``steps``."""
+    cell (its ``t``) reports its t's accuracy as ``acc`` and its number of steps ceil(T / t) as ``steps``."""
 
     metrics = tuple(f"acc_t{t}" for t in PER_STEP) + ("best_per_step", "best_steps", "peak_acc", "interior_peak",
                                                       "acc", "steps")
 
     def evaluate(self, model: GPT) -> dict[str, float]:
-        d, t = self.config.data, self.config.per_step
+        d, t = self.config.data, self.config.t
         rng = np.random.default_rng([d.seed, 2])  # the same evaluation trees for every run of a data seed
         trees = [random_tree(rng, d.test_ops) for _ in range(d.n_test)]
         model.eval()
