@@ -3,7 +3,12 @@ teacher batches, exact resume, and the claim on held-out seeds (shared/methods/l
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -15,12 +20,15 @@ from shared.lm.grpo import clipped_surrogate, group_advantages, grpo_loss, k3_kl
 from shared.methods.llm.g1 import (
     EOT,
     SPEC,
+    G1Config,
+    G1Trainer,
     accuracy_by_tier,
     compact_prompt,
     decode_response,
     encode,
     teacher_batch,
 )
+from shared.results import ResultsStore
 
 SMALL = ["steps_per_epoch=2", "batch_size=4", "epochs=2", "sft_epochs=1", "data.n_train=5", "data.n_test=4",
          "grpo.steps_per_epoch=2", "grpo.prompts=2", "model.n_embd=16"]
@@ -156,34 +164,76 @@ def test_a_generation_actor_samples_what_the_learner_would_after_a_weight_sync(l
 
 
 # One SFT step, then one GRPO step of 2 minibatches (10 responses: ranks take 3 + 2 rows of each minibatch).
-ONE_STEP = [*SMALL, "steps_per_epoch=1", "grpo.steps_per_epoch=1", "grpo.prompts=2", "grpo.minibatches=2"]
+# One SFT step, then two GRPO epochs of one step of 2 minibatches each (10 responses: ranks take 3 + 2 rows of each).
+GRPO_STEPS = [*SMALL, "epochs=3", "steps_per_epoch=1", "grpo.steps_per_epoch=1", "grpo.prompts=2",
+              "grpo.minibatches=2"]
 
 
-def test_sft_and_a_grpo_step_under_ray_train_deepspeed_match_the_plain_learner(local_ray, tmp_path):
+@dataclass
+class StoppableConfig(G1Config):
+    stop_flag: str = ""  # test hook: rank 1 dies at the start of epoch 3 (mid-GRPO) while this file does not exist
+
+
+class StoppableTrainer(G1Trainer):
+    """G1's trainer, whose run stops (rank 1's process dies) once, after the epoch-2 checkpoint: SFT and one GRPO
+    epoch are done, the second GRPO epoch is not."""
+
+    config: StoppableConfig
+
+    def batches(self):
+        flag = self.config.stop_flag
+        if flag and self.epoch == 2 and os.environ.get("RANK") == "1" and not Path(flag).exists():
+            Path(flag).touch()
+            time.sleep(2.0)  # Ray Train commits the reported checkpoint at its next poll of the workers
+            os._exit(1)
+        yield from super().batches()
+
+
+STOPPABLE = dataclasses.replace(SPEC, config=StoppableConfig, trainer=StoppableTrainer)
+
+
+def test_sft_and_grpo_under_ray_train_deepspeed_stopped_and_resumed_mid_grpo_match_the_plain_learner(
+        local_ray, tmp_path):
     """2 gloo workers, ZeRO-2 (DS_ACCELERATOR=cpu), end to end: SFT, the switch (reference frozen, optimizer state
-    cleared), one GRPO step, the evaluators on the gathered weights, a checkpoint in the platform's format. The
-    losses and the parameters after the GRPO step equal the plain learner's on the same batches (each rank samples
-    the same rollout from the same generator and trains on its slice of every minibatch)."""
-    from actors.distributed import run_distributed
-    from shared.checkpoint import load_trainer
+    cleared), one GRPO step, a checkpoint; the run then stops (a worker dies, no retries) and the same run started
+    again resumes from that checkpoint mid-GRPO (weights, optimizer state, reference policy, generator) for the
+    second GRPO step; the evaluators on the gathered weights, a checkpoint in the platform's format. The losses and
+    the parameters after both GRPO steps equal the uninterrupted plain learner's on the same batches (each rank
+    samples the same rollout from the same generator and trains on its slice of every minibatch)."""
+    from ray.train import TrainingFailedError
 
-    cfg = SPEC.load_config(ONE_STEP)
+    from actors.distributed import run_distributed
+    from shared.checkpoint import verified_state
+
+    cfg = SPEC.load_config(GRPO_STEPS)
     assert (cfg.distributed.workers, cfg.distributed.zero_stage) == (2, 2)
     plain = SPEC.make_trainer(cfg)
     sft = plain.fit_epoch()
     after_sft = {k: v.clone() for k, v in plain.model.state_dict().items()}
-    grpo = plain.fit_epoch()
+    plain.fit_epoch()
+    grpo = plain.fit_epoch()  # the second GRPO epoch: the one the resumed run trains
     (evaluator,) = SPEC.make_evaluators(cfg)
     measures = evaluator.evaluate(plain)
 
-    out = run_distributed(SPEC, ONE_STEP, storage=str(tmp_path))
+    flag = tmp_path / "stopped"
+    items = [*GRPO_STEPS, "distributed.max_failures=0", f"stop_flag={flag}"]
+    with pytest.raises(TrainingFailedError):
+        run_distributed(STOPPABLE, items, storage=str(tmp_path), name="g1-stop")
+    assert flag.exists()
+    out = run_distributed(STOPPABLE, items, storage=str(tmp_path), name="g1-stop")  # the same run again
     ds = out["metrics"]  # the last epoch's (GRPO) training metrics and the evaluators', rank 0
-    _, _, trained = load_trainer(out["checkpoint"])
+    rows = ResultsStore(tmp_path).read().to_pandas()
+    assert sorted(rows.loc[rows["metric"] == "loss", "epoch"]) == [1, 2, 3]  # epoch 3 once, epochs 1-2 not again
+    meta, state = verified_state(out["checkpoint"])
+    assert meta["epoch"] == 3
+    trained = SPEC.make_trainer(cfg)
+    trained.load_state_dict(state)
     final = trained.model.state_dict()
     moved = max(float((plain.model.state_dict()[k] - after_sft[k]).abs().max()) for k in final)
     diff = max(float((plain.model.state_dict()[k] - final[k]).abs().max()) for k in final)
-    print(f"GRPO step moved the parameters by up to {moved:.2e}; DeepSpeed vs plain: {diff:.2e}")
-    assert diff < 2e-6 and moved > 100 * 2e-6  # measured: 3.4e-07 and 6.0e-04
+    print(f"GRPO steps moved the parameters by up to {moved:.2e}; DeepSpeed, stopped and resumed, vs plain: "
+          f"{diff:.2e}")
+    assert diff < 2e-6 and moved > 100 * 2e-6
     for key in ("grpo_kl", "grpo_entropy", "grpo_reward", "grpo_clip_fraction"):
         assert ds[key] == pytest.approx(grpo[key], rel=1e-4, abs=1e-7), key
     assert trained.reference is not None and trained.sft_measures == pytest.approx(plain.sft_measures)

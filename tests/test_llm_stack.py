@@ -156,3 +156,23 @@ def test_gpt_with_token_shift_learns_key_value_recall():
         trainer.fit_epoch()
     # chance is 1/32; the model without token shift stays near 0.4 for thousands of steps (configs/methods/gpt.yaml)
     assert spec.evaluate(cfg, trainer.artifact(), trainer.data)["recall_acc"] > 0.9
+
+
+@pytest.mark.parametrize("pos, shift", [("learned", False), ("learned", True), ("rope", False), ("none", True)])
+def test_incremental_decoding_with_a_kv_cache_equals_the_full_forward(pos, shift):
+    """Reading a sequence in pieces (a prompt, then one token at a time) through a KVCache gives the full forward's
+    logits at every position, with learned, rotary or no positions and the token shift."""
+    from shared.lm.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=24, vocab_size=11, pos=pos,
+                          token_shift=shift)).eval()
+    idx = torch.randint(0, 11, (3, 20))
+    with torch.no_grad():
+        full = model(idx)
+        cache = model.new_cache()
+        pieces = [model(idx[:, :7], cache)] + [model(idx[:, t:t + 1], cache) for t in range(7, 20)]
+    assert cache.length == 20 and cache.keys[1].shape[2] == 20
+    assert (torch.cat(pieces, dim=1) - full).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="longer than model.block_size"):
+        model(idx[:, :5], cache)

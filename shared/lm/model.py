@@ -14,6 +14,11 @@ the token embedding. Methods change one part and nothing else:
 Options a method needs and GPT-2 lacks: ``qk_dim`` (a query/key head dimension different from the value one,
 the "short embedding" baseline of SFA), ``window`` (sliding-window attention, the short-context model of
 LongPPL) and ``pos = rope | learned | none``.
+
+Incremental decoding: ``forward(idx, cache=KVCache(...))`` reads only the new positions and attends over the keys and
+values the cache holds of the earlier ones (appending the new ones), so a prefix read once is never recomputed. The
+logits equal the full forward's at every position (``tests/test_llm_stack.py``). Supported by the base attention's
+hooks and by subclasses whose ``project`` takes the position ``offset`` (rotary positions); not with ``window``.
 """
 from __future__ import annotations
 
@@ -82,6 +87,24 @@ def attention_mask(t: int, prefix: int = 0, window: int = 0, device: torch.devic
     return torch.cat([torch.ones(t, prefix, dtype=torch.bool, device=device), allowed], dim=1)
 
 
+class KVCache:
+    """Keys and values (B, H, m, d) of the m positions read so far, per layer; and, for the token shift, the last
+    position's embedding. One per sequence batch: ``GPT.forward(idx, cache)`` appends to it."""
+
+    def __init__(self, n_layer: int) -> None:
+        self.keys: list[torch.Tensor | None] = [None] * n_layer
+        self.values: list[torch.Tensor | None] = [None] * n_layer
+        self.length = 0  # positions read
+        self.last_embedding: torch.Tensor | None = None  # (B, 1, C), for the token shift
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new positions' keys and values of ``layer``; returns all of them, earliest first."""
+        if self.keys[layer] is not None:
+            k, v = torch.cat([self.keys[layer], k], dim=2), torch.cat([self.values[layer], v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention, split into hooks that methods override."""
 
@@ -96,15 +119,15 @@ class CausalSelfAttention(nn.Module):
         self.dropout = cfg.dropout
 
     # -- hooks ----------------------------------------------------------------------------------
-    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, T, C) -> q, k (B, H, T, dqk) and v (B, H, T, dv)."""
+    def project(self, x: torch.Tensor, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, T, C) -> q, k (B, H, T, dqk) and v (B, H, T, dv); ``offset``: the position of x's first token."""
         b, t, _ = x.shape
         h = self.cfg.n_head
         q = self.q(x).view(b, t, h, -1).transpose(1, 2)
         k = self.k(x).view(b, t, h, -1).transpose(1, 2)
         v = self.v(x).view(b, t, h, -1).transpose(1, 2)
         if self.cfg.pos == "rope":
-            q, k = rope(q), rope(k)
+            q, k = rope(q, offset), rope(k, offset)
         return q, k, v
 
     def transform_qk(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,15 +146,21 @@ class CausalSelfAttention(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
 
     # -- forward --------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """``cache``: x holds the positions after those the cache holds, which it attends over too (and keeps)."""
         b, t, _ = x.shape
-        q, k, v = self.project(x)
+        read = 0 if cache is None else cache.length
+        if read and self.cfg.window:
+            raise ValueError("incremental decoding (KVCache) does not support model.window")
+        q, k, v = self.project(x, read) if read else self.project(x)
         q, k = self.transform_qk(q, k)
+        if cache is not None:
+            k, v = cache.extend(self.layer, k, v)
         prefix = self.prefix_kv(b)
-        m = 0
+        m = read
         if prefix is not None:
             pk, pv = prefix
-            m = pk.shape[2]
+            m += pk.shape[2]
             k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
         mask = None
         if m or self.cfg.window:
@@ -164,8 +193,8 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = mlp(cfg, layer)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        x = x + (self.attn(self.ln1(x)) if cache is None else self.attn(self.ln1(x), cache=cache))
         return x + self.mlp(self.ln2(x))
 
 
@@ -203,19 +232,34 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Logits (B, T, vocab) of ``idx`` (B, T); with ``cache``, idx continues the sequences the cache has read
+        (see :class:`KVCache`) and the cache then holds them too."""
         b, t = idx.shape
-        if t > self.cfg.block_size:
-            raise ValueError(f"sequence of {t} tokens is longer than model.block_size={self.cfg.block_size}")
+        read = 0 if cache is None else cache.length
+        if read + t > self.cfg.block_size:
+            raise ValueError(f"sequence of {read + t} tokens is longer than model.block_size={self.cfg.block_size}")
         x = self.wte(idx)
         if self.wpe is not None:
-            x = x + self.wpe(torch.arange(t, device=idx.device))
+            x = x + self.wpe(torch.arange(read, read + t, device=idx.device))
         if self.shift is not None:
-            x = x + F.pad(self.shift(x[:, :-1]), (0, 0, 1, 0))
+            before = x[:, :-1] if not read else torch.cat([cache.last_embedding, x[:, :-1]], dim=1)
+            shifted = self.shift(before)
+            x_last = x[:, -1:]
+            x = x + (F.pad(shifted, (0, 0, 1, 0)) if not read else shifted)
+            if cache is not None:
+                cache.last_embedding = x_last
+        elif cache is not None:
+            cache.last_embedding = None
         x = self.drop(x)
         for block in self.blocks:
-            x = block(x)
+            x = block(x) if cache is None else block(x, cache=cache)
+        if cache is not None:
+            cache.length = read + t
         return self.head(self.ln_f(x))
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.cfg.n_layer)
 
     def aux_loss(self) -> torch.Tensor | float:
         """Sum of the ``aux_loss`` values that submodules set in the last forward (0.0 if none)."""

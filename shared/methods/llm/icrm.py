@@ -9,8 +9,12 @@ Environments here (the spec card's synthetic check): ``data.classes`` Gaussian c
 environment-specific offset s_e ~ N(0, ``data.shift``^2 I); x = mu_y + s_e + noise. A model that sees x alone cannot
 tell the shift from the class; the context's mean reveals it. ``arm=erm`` is the baseline that differs only in the
 context: the same network and the same examples per step, each example a sequence of its own (no context).
-Deliberate departures: a linear read-in of the 2-D inputs instead of an image featurizer; PyTorch's transformer
-encoder under a causal mask instead of GPT-2 (the same computation: pre-LN blocks, learned positions).
+The network is GPT-2's (the project's ``shared.lm.model`` blocks: pre-LN attention and GELU MLP, learned positions,
+a final LayerNorm) over a linear read-in of the inputs instead of token embeddings. The evaluation streams each
+held-out environment's examples one at a time through the stack's KV cache (``shared.lm.model.KVCache``), as a
+deployed model would meet them: the prediction at context c reads the keys and values of the c examples before it
+instead of recomputing them; it equals the full forward's at every position (``tests/test_icrm.py``).
+Deliberate departure: a linear read-in of the 2-D inputs instead of an image featurizer.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import torch
 from torch import nn
 
 from shared.config import bounded
+from shared.lm.model import MLP, Block, CausalSelfAttention, GPTConfig, KVCache
 from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
 
 
@@ -51,20 +56,36 @@ class ICRMConfig(MethodConfig):
 
 
 class ContextModel(nn.Module):
-    """Linear read-in, learned positions, causal pre-LN transformer, linear read-out at every position."""
+    """Linear read-in, learned positions, GPT-2's causal pre-LN blocks, final LayerNorm, linear read-out at every
+    position."""
 
     def __init__(self, dim: int, classes: int, width: int, layers: int, heads: int, positions: int) -> None:
         super().__init__()
+        cfg = GPTConfig(n_layer=layers, n_head=heads, n_embd=width, block_size=positions, vocab_size=classes,
+                        pos="none")
         self.read_in, self.read_out = nn.Linear(dim, width), nn.Linear(width, classes)
         self.positions = nn.Parameter(torch.zeros(positions, width))
-        block = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True)
-        self.body = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+        self.blocks = nn.ModuleList(Block(cfg, i, CausalSelfAttention, MLP) for i in range(layers))
+        self.ln_f = nn.LayerNorm(width)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, dim) inputs only; returns (B, T, classes) logits, position t seeing x_1..x_t."""
-        t = x.shape[1]
-        mask = nn.Transformer.generate_square_subsequent_mask(t)
-        return self.read_out(self.body(self.read_in(x) + self.positions[:t], mask=mask, is_causal=True))
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """x: (B, T, dim) inputs only; returns (B, T, classes) logits, position t seeing x_1..x_t. ``cache``: x
+        continues the sequences the cache has read, whose keys and values it holds (and then holds x's too)."""
+        read = 0 if cache is None else cache.length
+        h = self.read_in(x) + self.positions[read:read + x.shape[1]]
+        for block in self.blocks:
+            h = block(h) if cache is None else block(h, cache=cache)
+        if cache is not None:
+            cache.length = read + x.shape[1]
+        return self.read_out(self.ln_f(h))
+
+
+@torch.no_grad()
+def stream(model: ContextModel, x: torch.Tensor) -> torch.Tensor:
+    """The logits (B, T, classes) of x read one example at a time through a KV cache: each step computes the new
+    position only, attending over the cached keys and values of the examples before it."""
+    cache = KVCache(len(model.blocks))
+    return torch.cat([model(x[:, i:i + 1], cache) for i in range(x.shape[1])], dim=1)
 
 
 class ICRMTrainer(StepTrainer):
@@ -110,7 +131,8 @@ CONTEXTS = (0, 5, 25, 50)
 
 
 class HeldOutEnvironment(Evaluator):
-    """Accuracy on new environments (new offsets) at the last position after c unlabelled context examples."""
+    """Accuracy on new environments (new offsets): each streams its examples through the model (a KV cache), and
+    the prediction of the example after c unlabelled ones is scored at context c."""
 
     metrics = tuple(f"acc_context_{c}" for c in CONTEXTS)
 
@@ -119,16 +141,14 @@ class HeldOutEnvironment(Evaluator):
         c = self.config
         rng = np.random.default_rng([c.data.seed, 2])  # the same test environments and examples for every arm
         shifts = rng.normal(0.0, c.data.shift, size=(c.n_test, 2))
-        out = {}
-        for context in CONTEXTS:
-            if context + 1 > c.context_length:
-                continue
-            x, y = trainer.sample(rng, shifts, c.n_test, context + 1)
-            if c.arm == "erm":  # trained without context: it sees the query alone, whatever came before
-                x = x[:, -1:]
-            logits = trainer.model(x)[:, -1]
-            out[f"acc_context_{context}"] = float((logits.argmax(1) == y[:, -1]).float().mean())
-        return out
+        length = min(max(CONTEXTS) + 1, c.context_length)
+        x, y = trainer.sample(rng, shifts, c.n_test, length)
+        if c.arm == "erm":  # trained without context: it sees each example alone, whatever came before
+            logits = trainer.model(x.reshape(-1, 1, 2)).reshape(c.n_test, length, -1)
+        else:
+            logits = stream(trainer.model, x)
+        correct = (logits.argmax(-1) == y).float().mean(0)  # accuracy at every context size 0 .. length - 1
+        return {f"acc_context_{k}": float(correct[k]) for k in CONTEXTS if k < length}
 
 
 SPEC = MethodSpec(
