@@ -13,8 +13,8 @@ about, and its "current best trial" can name a worse one. Here instead:
 On a terminal (a TTY) the progress line is redrawn in place at most once a second; anywhere else (``ray job
 submit`` logs, files) every line is plain text without control codes, the progress line every
 ``line_every`` seconds. The headline measure is the method's first declared headline measure
-(``spec.headline[0]``), else the sweep's ``metric``/``mode``. The best trial is the one whose latest
-reported value of that measure is best in its direction.
+(``spec.headline[0]``), else (or when the trials do not report it) the sweep's ``metric``/``mode``. The best
+trial is the one whose latest reported value of that measure is best in its direction.
 
 ``ProgressBoard`` holds the state and renders text (no Ray); ``SweepProgress`` feeds it from Tune's callbacks.
 """
@@ -108,6 +108,10 @@ class ProgressBoard:
     trials: dict[str, TrialRow] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     epochs_this_run: int = 0  # results received since this driver started (a resumed sweep's rate)
+    # the sweep's own metric: led with instead when the trials report it but not the method's headline measure
+    # (e.g. one cell of a grid reports its accuracy, not the whole curve's summary)
+    fallback: str = ""
+    fallback_mode: str = "max"
 
     def add(self, trial_id: str, config: dict[str, Any]) -> TrialRow:
         if trial_id not in self.trials:
@@ -119,6 +123,9 @@ class ProgressBoard:
         row = self.add(trial_id, config)
         row.status = "running"
         row.epoch = int(result.get("epoch") or result.get("training_iteration") or row.epoch + 1)
+        if (self.fallback and self.metric not in result and self.fallback in result
+                and all(r.value is None for r in self.trials.values())):
+            self.metric, self.mode = self.fallback, self.fallback_mode
         value = result.get(self.metric)
         if isinstance(value, int | float) and not isinstance(value, bool):
             row.value = float(value)
@@ -358,7 +365,7 @@ def sweep_progress(spec: Any, sweep: Any) -> SweepProgress:
     metric, mode = headline_measure(spec, sweep.metric, sweep.mode)
     epochs = int(getattr(spec.load_config(sweep.overrides), "epochs", 1) or 1)
     board = ProgressBoard(trial_count(sweep.search_space, sweep.num_samples), epochs, metric, mode,
-                          key_parameters(spec, sweep.search_space))
+                          key_parameters(spec, sweep.search_space), fallback=sweep.metric, fallback_mode=sweep.mode)
     return SweepProgress(board)
 
 

@@ -216,3 +216,14 @@ def test_sweep_shows_compact_progress_names_its_actors_and_logs_to_trackers(loca
         history = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "held_s"))
         hold_s = float(run.data.params["hold_s"])
         assert [v for _, v in history] == pytest.approx([e * hold_s for e in range(1, len(history) + 1)])
+
+
+def test_progress_leads_with_the_sweeps_metric_when_trials_do_not_report_the_headline():
+    """A grid cell (cot_length_train with t set) reports `acc`, not the curve's `best_per_step`: the line shows acc."""
+    board = ProgressBoard(2, 1, "best_per_step", "max", fallback="acc", fallback_mode="max")
+    board.result("a", {}, {"epoch": 1, "acc": 0.25})
+    assert board.metric == "acc" and board.trials["a"].value == 0.25
+    kept = ProgressBoard(2, 1, "best_per_step", "max", fallback="acc")
+    kept.result("a", {}, {"epoch": 1, "acc": 0.25, "best_per_step": 4})
+    kept.result("b", {}, {"epoch": 1, "acc": 0.5})  # the headline was seen: no switch midway
+    assert kept.metric == "best_per_step" and kept.trials["a"].value == 4
