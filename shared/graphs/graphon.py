@@ -5,7 +5,9 @@ Graphs" (Le, Ruiz, Jegelka; ICLR 2024). No public code exists; the steps follow 
   V_k the first k eigenvectors of the normalised Laplacian;
 - a uniqueness (sampling) set by Gaussian elimination with pivoting on V_k^T (column-pivoted QR): f is recovered
   from its values there, f = V_k V_k[S]^+ f[S];
-- consistency: the latent intervals (m bins of [0, 1]) a set falls in stay the same as the graph grows;
+- consistency: the uniqueness set of latent intervals (m bins of [0, 1]) that the coarsened graph gives stays the
+  same as the graph grows (the paper's consistency is for this interval set, which transfers without recomputing
+  the large graph's spectrum; the nodes a node-level QR picks, mapped to bins, are a different and noisier object);
 - interval sampling: coarsen the graph into m intervals, find a uniqueness set of intervals on that m-node graph,
   then draw nodes uniformly from the chosen intervals of the large graph.
 """
@@ -69,11 +71,17 @@ def coarsened(adjacency: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
     return (member @ adjacency @ member.T) / counts[:, None] / counts[None, :]
 
 
+def interval_uniqueness_set(adjacency: np.ndarray, x: np.ndarray, k: int, m: int) -> set[int]:
+    """The paper's step (2): the k latent intervals that column-pivoted QR picks on the first k Laplacian
+    eigenvectors of the m-interval coarsened graph (the graph's step graphon), not on the n-node graph."""
+    return {int(i) for i in qr_sampling_set(laplacian_eigenvectors(coarsened(adjacency, x, m), k), k)}
+
+
 def interval_sample(rng: np.random.Generator, adjacency: np.ndarray, x: np.ndarray, k: int, m: int,
                     budget: int) -> np.ndarray:
     """The paper's sampler: a uniqueness set of k intervals on the coarsened graph, then ``budget`` nodes drawn
     uniformly from the nodes of those intervals (all of them when fewer)."""
-    chosen = qr_sampling_set(laplacian_eigenvectors(coarsened(adjacency, x, m), k), k)
+    chosen = sorted(interval_uniqueness_set(adjacency, x, k, m))
     bins = np.minimum(np.floor(x * m), m - 1).astype(int)
     pool = np.flatnonzero(np.isin(bins, chosen))
     return np.sort(rng.choice(pool, size=min(budget, len(pool)), replace=False))

@@ -9,9 +9,18 @@ them) or "random" (uniform nodes, the baseline: same budget, same graph, same mo
 (D^-1/2 (A + I) D^-1/2) is trained on the induced subgraph and tested on the full graph (``full_graph_acc``).
 
 Measures of the sampling theory, on bandlimited signals of the smooth graphon W = 0.8 exp(-3|x - y|):
-``recon_error`` (relative error of f = V_k V_k[S]^+ f[S] with S from column-pivoted QR), ``cond_ratio``
-(cond(V_k[S]) / the median over random sets of k nodes) and ``interval_overlap`` (share of the QR set's latent
-intervals, of ``intervals`` bins, that a graph of 2n nodes picks again; ``interval_overlap_random`` for random sets).
+``recon_error`` (relative error of f = V_k V_k[S]^+ f[S] with S from column-pivoted QR on the n-node graph),
+``cond_ratio`` (cond(V_k[S]) / the median over random sets of k nodes) and ``interval_overlap``: the share of the k
+latent intervals (of ``intervals`` bins) that the paper's algorithm picks on the coarsened graph of n nodes and
+picks again on that of 2n nodes (an independent graph from the same graphon), the mean over 5 such pairs;
+``interval_overlap_random`` is the same share for k intervals drawn at random, the mean of 200 pairs (expected
+k / intervals = 0.3, the card's "~30%").
+
+Departures, named: the paper's own algorithm and experiments are recalled (no public code, the card's
+reconstruction). Until 2026-12 the overlap was measured on the intervals that a node-level QR set of the n-node
+graph falls in (0.444 vs 0.233 random on seeds 2-4); the paper's consistency result is for the interval set of the
+coarsened graph (the set that transfers as the graph grows without the large graph's spectrum), which is what is
+measured now. The learning experiment's SBM task and noisy one-hot features are the card's, not the paper's data.
 """
 from __future__ import annotations
 
@@ -25,7 +34,7 @@ from shared.graphs.graphon import (
     block_graphon,
     exponential_graphon,
     interval_sample,
-    intervals_of,
+    interval_uniqueness_set,
     laplacian_eigenvectors,
     qr_sampling_set,
     reconstruct,
@@ -109,27 +118,41 @@ class FullGraphAccuracy(Evaluator):
         return {"full_graph_acc": float((predicted == trainer.labels).float().mean())}
 
 
+RANDOM_SETS = 200  # random interval sets per size: the baseline's overlap is their mean (expected k / intervals)
+PAIRS = 5  # independent (n, 2n) graph pairs per data seed: one pair's overlap moves in steps of 1 / k
+
+
+def interval_overlaps(seed: int, n: int, k: int, m: int) -> tuple[float, float]:
+    """Mean share of the k intervals the coarsened graph of n nodes picks that that of 2n nodes picks again, over
+    PAIRS pairs of graphs of W = 0.8 exp(-3|x - y|); and the same for random sets of k intervals."""
+    rng = np.random.default_rng([seed, 3])
+
+    def picked(size: int) -> set[int]:
+        x, adjacency = sample_graph(rng, exponential_graphon, size)
+        return interval_uniqueness_set(adjacency, x, k, m)
+
+    qr = [len(picked(n) & picked(2 * n)) / k for _ in range(PAIRS)]
+    draw = np.random.default_rng([seed, 4])
+    rnd = [len(set(draw.choice(m, size=k, replace=False)) & set(draw.choice(m, size=k, replace=False))) / k
+           for _ in range(RANDOM_SETS)]
+    return float(np.mean(qr)), float(np.mean(rnd))
+
+
 class SamplingTheory(Evaluator):
     metrics = ("recon_error", "cond_ratio", "interval_overlap", "interval_overlap_random")
 
     def evaluate(self, trainer: GraphonSamplingTrainer) -> dict[str, float]:
         c = self.config
         rng = np.random.default_rng([c.data.seed, 2])
-        picked, random_picked = [], []
-        for n in (c.data.n, 2 * c.data.n):
-            x, adjacency = sample_graph(rng, exponential_graphon, n)
-            basis = laplacian_eigenvectors(adjacency, c.k)
-            nodes = qr_sampling_set(basis, c.k)
-            picked.append(intervals_of(x, nodes, c.intervals))
-            random_picked.append(intervals_of(x, rng.choice(n, size=c.k, replace=False), c.intervals))
-            if n == c.data.n:
-                signal = basis @ rng.normal(size=c.k)
-                error = np.linalg.norm(reconstruct(basis, nodes, signal[nodes]) - signal) / np.linalg.norm(signal)
-                randoms = [np.linalg.cond(basis[rng.choice(n, size=c.k, replace=False)]) for _ in range(50)]
-                ratio = np.linalg.cond(basis[nodes]) / np.median(randoms)
-        return {"recon_error": float(error), "cond_ratio": float(ratio),
-                "interval_overlap": len(picked[0] & picked[1]) / len(picked[0]),
-                "interval_overlap_random": len(random_picked[0] & random_picked[1]) / len(random_picked[0])}
+        x, adjacency = sample_graph(rng, exponential_graphon, c.data.n)
+        basis = laplacian_eigenvectors(adjacency, c.k)
+        nodes = qr_sampling_set(basis, c.k)
+        signal = basis @ rng.normal(size=c.k)
+        error = np.linalg.norm(reconstruct(basis, nodes, signal[nodes]) - signal) / np.linalg.norm(signal)
+        randoms = [np.linalg.cond(basis[rng.choice(c.data.n, size=c.k, replace=False)]) for _ in range(50)]
+        overlap, overlap_random = interval_overlaps(c.data.seed, c.data.n, c.k, c.intervals)
+        return {"recon_error": float(error), "cond_ratio": float(np.linalg.cond(basis[nodes]) / np.median(randoms)),
+                "interval_overlap": overlap, "interval_overlap_random": overlap_random}
 
 
 SPEC = MethodSpec(
