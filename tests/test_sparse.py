@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from shared.sparse.index import InvertedIndex, keep_largest_per_row, to_csr
-from shared.sparse.losses import annealed_k, clipped_k_init, inbatch_infonce, supcon_sum_inside_log
+from shared.sparse.losses import (
+    annealed_k,
+    clipped_k_init,
+    inbatch_infonce,
+    supcon_sum_inside_log,
+    supcon_two_views,
+)
 from shared.sparse.sae import TiedTopKSAE, batch_nmse, topk_relu
 
 
@@ -91,11 +97,48 @@ def test_supcon_is_a_sum_inside_the_log_by_hand():
     assert supcon_sum_inside_log(z, labels, tau).item() != pytest.approx(mean_of_logs, rel=1e-3)
 
 
+def test_supcon_over_two_identical_views_by_hand():
+    # the official loop stacks the codes with an identical second view: anchor i's positives are its copy (cosine
+    # 1) and both copies of each same-label sample; every anchor has a positive (sample 3 too)
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])
+    labels = torch.tensor([0, 0, 1, 2])
+    tau = 0.5
+    zn = F.normalize(z, dim=1)
+    s = (zn @ zn.T / tau).tolist()
+    terms = []
+    for i in range(4):
+        same = [p for p in range(4) if labels[p] == labels[i] and p != i]
+        pos = math.exp(1 / tau) + 2 * sum(math.exp(s[i][p]) for p in same)
+        every = math.exp(1 / tau) + 2 * sum(math.exp(s[i][a]) for a in range(4) if a != i)
+        terms.append(-math.log(pos / every))
+    assert supcon_two_views(z, labels, tau).item() == pytest.approx(sum(terms) / 4, rel=1e-5)
+
+
+def test_csr_v2_idle_counters_advance_per_top_k_pass_as_the_official_loop():
+    from shared.registry import get_method
+
+    spec = get_method("csr_v2")
+    trainer = spec.make_trainer(spec.load_config(["data.source=digits", "k=2", "k_init=0", "hidden=64", "threads=1"]))
+    sae = trainer.model
+    x = trainer.data.train_x[:8]
+    out = sae(x, 2)
+    trainer.record_firing(out, 2)
+    in_k = (out.code > 0).any(0)
+    in_4k = (topk_relu(out.pre, 8) > 0).any(0)
+    idle = sae.steps_idle
+    assert in_k.any() and (in_4k & ~in_k).any() and (~in_4k).any()
+    assert (idle[in_k] == 0).all()  # fired in the last pass (the second k view)
+    assert (idle[in_4k & ~in_k] == 1).all()  # fired in the 4k pass: alive, one pass since
+    assert (idle[~in_4k] == 3).all()  # k, 4k and the CL view: three passes per step
+
+
 def test_k_schedule_anneals_over_global_steps_then_stays():
     ks = [annealed_k(t, 100, 32, 2, 0.7) for t in range(101)]
     assert ks[0] == 32 and ks[70] == 2 and set(ks[70:]) == {2}
     assert all(a >= b for a, b in zip(ks, ks[1:], strict=False))
     assert ks[35] == round(0.5 * 32 + 0.5 * 2)
+    ks = [annealed_k(t, 15, 32, 2, 0.7) for t in range(16)]  # floor(0.7 * 15) = 10 decay steps, as the official
+    assert ks[5] == round(0.5 * 32 + 0.5 * 2) and ks[9] > 2 and set(ks[10:]) == {2}
     assert clipped_k_init(64, 2, hidden=128) == 32 and clipped_k_init(1, 4, hidden=128) == 4
 
 

@@ -2,7 +2,8 @@
 
 CSR's "contrastive" term passes the same input through the deterministic encoder twice (official vision and text
 code), so the positive similarity is 1 and the loss acts as in-batch repulsion of different samples' codes.
-CSRv2's supervised variant is a sum inside the log: -log sum_pos exp(s/tau) / sum_{a != i} exp(s/tau).
+CSRv2's supervised variant is a sum inside the log: -log sum_pos exp(s/tau) / sum_{a != i} exp(s/tau), over the
+two identical views as well (``supcon_two_views``).
 """
 from __future__ import annotations
 
@@ -32,12 +33,24 @@ def supcon_sum_inside_log(z: torch.Tensor, labels: torch.Tensor, temperature: fl
     return -(log_pos - log_all)[has_positive].mean()
 
 
+def supcon_two_views(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """CSRv2's ``label_based_cl`` as called by the official training loop: the sum-inside-log SupCon over the
+    batch's codes stacked with a second, identical view (the deterministic encoder run twice), so each anchor's
+    positives are its own copy (cosine 1) and both copies of every same-label sample; its negatives both copies
+    of every other-label sample."""
+    return supcon_sum_inside_log(torch.cat([z, z]), torch.cat([labels, labels]), temperature)
+
+
 def clipped_k_init(k_init: int, k_final: int, hidden: int) -> int:
     """CSRv2 clips k_init to at most hidden / 4 and at least k_final."""
     return max(min(k_init, hidden // 4), k_final)
 
 
 def annealed_k(step: int, total_steps: int, k_init: int, k_final: int, decay_ratio: float = 0.7) -> int:
-    """k_t = round((1 - p) k_init + p k_final), p = min(1, t / (decay_ratio * T)): over global steps."""
-    p = min(1.0, step / max(decay_ratio * total_steps, 1e-12))
+    """k_t = round((1 - p) k_init + p k_final), p = t / floor(decay_ratio * T), linear over global steps; k_final
+    from step floor(decay_ratio * T) on (the official ``get_current_k``)."""
+    decay_steps = int(total_steps * decay_ratio)
+    if step >= decay_steps:
+        return k_final
+    p = step / decay_steps
     return int(round((1 - p) * k_init + p * k_final))

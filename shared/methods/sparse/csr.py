@@ -6,7 +6,8 @@ ICML 2025, arXiv 2503.01776). A tied top-k sparse autoencoder on frozen embeddin
 L_CL is in-batch InfoNCE (tau 0.2) on the sparse codes of two "views" that, as in the official code, are the same
 input passed through the deterministic encoder twice: the positive similarity is 1 and the term repels the codes
 of different samples. Departures: reconstruction is the per-sample normalised MSE of the top-k SAE code CSR
-builds on; hidden = 4 x input dimension and auxk = hidden / 2 by default (official: auxk 512 of 8192).
+builds on (``recon: mse``: the official plain MSE, which CSRv2's config uses); hidden = 4 x input dimension and
+auxk = hidden / 2 by default (official: auxk 512 of 8192).
 ``cl_coef: 0`` is the SAE without the contrastive term, ``auxk_coef: 0`` the SAE without dead-latent revival.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from shared.config import bounded
@@ -21,7 +23,7 @@ from shared.method import Measure, MethodSpec, Resources
 from shared.methods.sparse.common import SPARSE_EVALUATORS, Coder, EmbeddingHeadTrainer, SparseHeadConfig
 from shared.models.sae import normalized_mse
 from shared.sparse.losses import inbatch_infonce
-from shared.sparse.sae import TiedTopKSAE
+from shared.sparse.sae import SAEOutput, TiedTopKSAE
 
 
 @dataclass
@@ -33,6 +35,9 @@ class CSRConfig(SparseHeadConfig):
     multi_topk_coef: float = bounded(1 / 8, ge=0.0, help="weight of the top-4k reconstruction")
     cl_coef: float = bounded(0.1, ge=0.0, help="weight of the contrastive term; 0 = the plain SAE")
     temperature: float = bounded(0.2, gt=0.0)
+    recon: str = bounded("nmse", choices=("nmse", "mse"),
+                         help="reconstruction loss: per-sample normalised MSE, or the official plain MSE (mean over "
+                              "elements)")
 
 
 class SAECoder(Coder):
@@ -62,7 +67,8 @@ class CSRTrainer(EmbeddingHeadTrainer):
         x, labels = batch
         k = self.current_k()
         out = sae(x, k)
-        recon, multi = normalized_mse(out.recon, x), normalized_mse(out.recon_multi, x)
+        error = normalized_mse if cfg.recon == "nmse" else F.mse_loss
+        recon, multi = error(out.recon, x), error(out.recon_multi, x)
         total = recon + cfg.multi_topk_coef * multi
         parts = {"recon": recon.item(), "k": float(k)}
         if cfg.auxk_coef:
@@ -71,9 +77,13 @@ class CSRTrainer(EmbeddingHeadTrainer):
         if cfg.cl_coef:
             cl = self.contrastive(out.code, labels)
             total, parts["cl"] = total + cfg.cl_coef * cl, cl.item()
-        sae.update_idle(out.code)
+        self.record_firing(out, k)
         parts["dead_now"] = sae.dead_mask().float().mean().item()
         return total, parts
+
+    def record_firing(self, out: SAEOutput, k: int) -> None:
+        """Advance the idle counters of AuxK's dead mask by one training step."""
+        self.model.update_idle(out.code)
 
     def artifact(self) -> SAECoder:
         return SAECoder(self.model, self.config.k)

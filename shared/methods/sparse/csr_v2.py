@@ -1,12 +1,17 @@
 """CSRv2: "CSRv2: Unlocking Ultra-Sparse Embeddings" (Guo, Wang, Wen, ..., Jegelka, You; ICLR 2026, arXiv
 2602.05735). CSR (``csr.py``) with two changes (official ``Y-Research-SBU/CSRv2: text/CSR_training.py``):
 
-1. k annealed over global steps: k_t = round((1 - p) k_init + p k), p = min(1, t / (0.7 T)); k_init clipped to
-   [k, hidden / 4]; the multi-top-k term uses 4 k_t. ``k_init: 0`` trains at k directly (the ablation).
+1. k annealed linearly over global steps: k_t = round((1 - p) k_init + p k), p = t / floor(0.7 T), k from step
+   floor(0.7 T) on; k_init clipped to [k, hidden / 4]; the multi-top-k term uses 4 k_t. ``k_init: 0`` trains at k
+   directly (the ablation).
 2. ``supervised_cl``: the supervised contrastive loss with the sum inside the log,
-   -log sum_{same label} e^{s/tau} / sum_{a != i} e^{s/tau}, in place of in-batch InfoNCE.
+   -log sum_{same label} e^{s/tau} / sum_{a != i} e^{s/tau}, in place of in-batch InfoNCE, over the codes of
+   two identical views as the official loop calls it (each anchor's own copy is a positive).
 
-Not ported: LoRA fine-tuning of the multi-billion-parameter backbone (out of CPU scope).
+As the official loop, AuxK's idle counters (``stats_last_nonzero``) advance once per top-k pass, not once per
+step: the k pass, the 4k pass and, with the contrastive term, the second k view (``idle_per_pass``); a latent in
+the top 4k is alive, and dead_threshold 30 is 10 steps. Not ported: LoRA fine-tuning of the multi-billion-parameter
+backbone (out of CPU scope).
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from shared.config import bounded
 from shared.method import Measure, MethodSpec, Resources
 from shared.methods.sparse.common import SPARSE_EVALUATORS
 from shared.methods.sparse.csr import CSRConfig, CSRTrainer
-from shared.sparse.losses import annealed_k, clipped_k_init, supcon_sum_inside_log
+from shared.sparse.losses import annealed_k, clipped_k_init, supcon_two_views
+from shared.sparse.sae import SAEOutput, topk_relu
 
 
 @dataclass
@@ -26,6 +32,8 @@ class CSRv2Config(CSRConfig):
     k_init: int = bounded(64, ge=0, help="k at step 0, annealed to k; 0 = no annealing")
     k_decay_ratio: float = bounded(0.7, gt=0.0, le=1.0, help="share of the steps over which k anneals")
     supervised_cl: bool = bounded(True, help="SupCon (sum inside the log) on labels instead of in-batch InfoNCE")
+    idle_per_pass: bool = bounded(True, help="AuxK idle counters advance per top-k pass (k, 4k, CL view), "
+                                             "as the official loop; false: once per step on the k code")
 
 
 class CSRv2Trainer(CSRTrainer):
@@ -41,8 +49,17 @@ class CSRv2Trainer(CSRTrainer):
 
     def contrastive(self, code: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.config.supervised_cl:
-            return supcon_sum_inside_log(code, labels, self.config.temperature)
+            return supcon_two_views(code, labels, self.config.temperature)
         return super().contrastive(code, labels)
+
+    def record_firing(self, out: SAEOutput, k: int) -> None:
+        if not self.config.idle_per_pass:
+            return super().record_firing(out, k)
+        sae = self.model
+        sae.update_idle(out.code)
+        sae.update_idle(topk_relu(out.pre.detach(), 4 * k))
+        if self.config.cl_coef:
+            sae.update_idle(out.code)
 
 
 SPEC = MethodSpec(
