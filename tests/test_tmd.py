@@ -94,10 +94,11 @@ def test_assignment_emd2_and_the_memoised_cache_agree():
         assert cache.graph_distance(i, j) == pytest.approx(direct, abs=1e-9)
 
 
-# -- TMD-SVM on the planted-motif set (configs/reproduce/tmd_svm.yaml): depth 4 chosen over depth 3 on tuning seeds
-# 0, 1 (TMD-SVM 0.875 / 0.875 at depth 4; 0.792 / 0.875 at depth 3); asserted on held-out seeds 2, 3 with data.seed
-# = seed. Figures in REPRODUCTION.md.
-HELD_OUT_SEEDS = [2, 3]
+# -- TMD-SVM on the planted-motif set (configs/reproduce/tmd_svm.yaml): 150 graphs, class 1 with a triangle labelled
+# 0, 1, 2 (the card's "labelled motif"); depth 3 chosen on tuning seeds 0, 1 (TMD-SVM 0.956 / 1.000; depth 4 1.000 /
+# 1.000 at 3x the CPU); asserted on held-out seeds 2, 3, 4 with data.seed = seed (measured 0.956, 0.956, 0.933 vs the
+# histogram SVM's 0.644, 0.467, 0.600). Figures in REPRODUCTION.md.
+HELD_OUT_SEEDS = [2, 3, 4]
 _svm: dict[str, dict] = {}
 
 
@@ -115,12 +116,12 @@ def svm_outcome() -> dict:
 @pytest.mark.slow
 def test_tmd_svm_beats_the_label_histogram_svm_on_planted_motifs(local_ray):
     out = svm_outcome()
-    # the histogram SVM is at chance by construction (same node-count and label distributions in both classes)
+    # the histogram SVM is at chance by construction (same node-count law and mean label histogram in both classes)
     assert np.mean(out["tmd_svm_accuracy"]) >= np.mean(out["histogram_svm_accuracy"]) + 0.1
+    assert all(t > h for t, h in zip(out["tmd_svm_accuracy"], out["histogram_svm_accuracy"], strict=True))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="TMD-SVM stays below the card's 0.85 on held-out seeds (REPRODUCTION.md)")
 def test_tmd_svm_reaches_the_cards_accuracy_on_planted_motifs(local_ray):
     assert min(svm_outcome()["tmd_svm_accuracy"]) >= 0.85
 

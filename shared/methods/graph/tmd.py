@@ -21,7 +21,8 @@ import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.svm import SVC
 
-from shared.config import bounded
+from shared.config import ConfigError, bounded
+from shared.graphs.motifs import MOTIF_SIZES
 from shared.graphs.svm_distances import DISTANCES, pairwise_distances
 from shared.graphs.tmd import FeatureGraph, distance_matrix
 from shared.graphs.tmd_data import check_tu_classes, load_tmd_graphs
@@ -35,21 +36,25 @@ class MotifDataConfig:
     root: str | None = None  # tu: the folder holding <tu_name>_A.txt (or <tu_name>/ or <tu_name>/raw/ in it)
     tu_name: str | None = None  # tu: the file prefix, e.g. MUTAG
     subset: int = bounded(0, ge=0, help="tu: a random subset of this many graphs (0: all)")
-    graphs: int = bounded(80, ge=10, help="graphs in the set, half per class")
+    graphs: int = bounded(150, ge=10, help="graphs in the set, half per class (the card: about 150)")
     min_nodes: int = bounded(10, ge=3, help="planted_motifs (sbm_homophily: fixed, shared.graphs.tmd_data)")
     max_nodes: int = bounded(20, ge=3, help="planted_motifs")
     label_types: int = bounded(3, ge=1, help="planted_motifs")
+    motif: str = bounded("triangle", choices=list(MOTIF_SIZES), help="planted_motifs: the labelled cycle of class 1")
     seed: int = bounded(0, ge=0)
 
     def check(self) -> None:
         if self.name == "tu":  # the files exist and carry classes, before Ray starts
             check_tu_classes(self.root, self.tu_name)
+        if self.name == "planted_motifs" and not MOTIF_SIZES[self.motif] < self.min_nodes <= self.max_nodes:
+            raise ConfigError(f"data.min_nodes: need {MOTIF_SIZES[self.motif]} < min_nodes <= max_nodes for the "
+                              f"{self.motif} motif, got {self.min_nodes}, {self.max_nodes}")
 
 
 @dataclass
 class TMDConfig(MethodConfig):
     epochs: int = bounded(1, ge=1, le=1, help="one pass: all-pairs distances")
-    depth: int = bounded(4, ge=1, le=6, help="L: depth of the computation trees")
+    depth: int = bounded(3, ge=1, le=6, help="L: depth of the computation trees")
     w: float = bounded(1.0, gt=0.0, help="depth weight w(l), the same at every level")
     distance: str = bounded("tmd", choices=list(DISTANCES), help="the SVM's D in exp(-gamma D): tmd or a baseline")
     gammas: list = bounded([0.01, 0.05, 0.1], help="kernel exp(-gamma TMD): gamma candidates")
