@@ -79,7 +79,7 @@ _ENTRIES = (
                  source="generated", description="spectral filters of digit images on a grid graph (node level)"),
     DatasetEntry("planted_motifs", "graph", "shared.graphs.tmd_data:planted_motif_task", "",
                  (("networkx", "pip install networkx==3.6.1"),), source="generated",
-                 description="TMD's random labelled trees vs trees with a planted triangle; target = class"),
+                 description="TMD's random labelled trees vs trees plus a labelled triangle; target = class"),
     DatasetEntry("sbm_homophily", "graph", "shared.graphs.tmd_data:sbm_homophily_task", "", source="generated",
                  description="two-block contextual SBM graphs at edge homophily 0.5 vs 0.7; target = class"),
     DatasetEntry("tu", "graph", "shared.graphs.local:load_tu", "shared.graphs.local:check_tu", source="your files",

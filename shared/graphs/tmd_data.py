@@ -97,7 +97,7 @@ def load_tmd_graphs(data) -> tuple[list[FeatureGraph], np.ndarray]:
         return tu_feature_graphs(data.root, data.tu_name, data.subset, data.seed)
     if data.name == "sbm_homophily":
         return sbm_homophily_set(data.graphs, data.seed)
-    return planted_motif_set(data.graphs, data.min_nodes, data.max_nodes, data.label_types, data.seed)
+    return planted_motif_set(data.graphs, data.min_nodes, data.max_nodes, data.label_types, data.seed, data.motif)
 
 
 def planted_motif_task(cfg: GraphDataConfig) -> GraphTask:
