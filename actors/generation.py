@@ -88,7 +88,7 @@ def trial_placement(cpu: float, gpu: float, actors: int) -> Any:
     The learner waits while the pool samples (synchronous RL), so the trial's cores serve both in turn."""
     from ray.tune import PlacementGroupFactory
 
-    share = round(cpu / (actors + 1), 4)
+    share = max(round(cpu / (actors + 1), 4), 1e-4)  # Ray refuses an empty bundle
     head = {"CPU": share, **({"GPU": gpu} if gpu else {})}
     return PlacementGroupFactory([head] + [{"CPU": share}] * actors)
 
