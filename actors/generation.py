@@ -17,12 +17,14 @@ with it (and with ``close``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
-import torch
 from ray.util.placement_group import get_current_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+if TYPE_CHECKING:  # a trial of a method without tensors never imports torch (tests/test_layers.py)
+    import torch
 
 
 @ray.remote
