@@ -38,6 +38,13 @@ of every minibatch, so a step is the plain step up to float rounding). SFT -> GR
 the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer, without a second one DeepSpeed would not know).
 ZeRO-3 is refused: the frozen reference is a copy of the whole policy. Sweeps and studies run the plain loop
 (``Resources.distributed="deepspeed-optional"``).
+
+Rollouts. ``grpo.generation_actors=N`` samples each step's rollouts from N Ray generation actors (``actors/
+generation.py``; the Tune trial runner attaches the pool inside the trial's placement group): the step's prompts in N
+contiguous shares (``RolloutShard``), share k sampled by ``sample_shard`` from seed s + k, s drawn from the trainer's
+generator, after the learner has published its current weights. Without a pool (the DeepSpeed loop,
+``jobs/reproduce.py``) the same shares are sampled in the learner's process, with the same results. N = 0 (default):
+one batch from the trainer's generator, as before.
 """
 from __future__ import annotations
 
