@@ -17,6 +17,7 @@ PROCESS_CPU_AT_IMPORT = time.process_time()
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
+from actors.generation import attach_pool, detach_pool  # noqa: E402
 from shared.atomic import TRIAL_RESERVE  # noqa: E402
 from shared.checkpoint import ensure_room_for_copy, oldest_surviving_checkpoint, restore_with_fallback, save_checkpoint  # noqa: E402
 from shared.config import flatten, to_dict  # noqa: E402
@@ -74,7 +75,10 @@ class MethodTrainable(tune.Trainable):
         run = self.run_info
         self.spec = get_method(run["method"])
         self.cfg = self.spec.load_config({**run.get("overrides", {}), **config})
+        if hasattr(self, "trainer"):
+            detach_pool(self.trainer)  # a reused actor's previous trial: its generation actors go with it
         self.trainer = self.spec.make_trainer(self.cfg)
+        attach_pool(self.trainer, self.cfg)  # the config's generation actors, in the trial's placement group
         self.evaluators = self.spec.make_evaluators(self.cfg, self.trainer.data)
         # A trial stops writing while Tune can still record its failure on the same disk (TRIAL_RESERVE).
         self.store = ResultsStore(run["storage"], reserve=TRIAL_RESERVE)
@@ -87,6 +91,10 @@ class MethodTrainable(tune.Trainable):
             node=ray.get_runtime_context().get_node_id(),
         )
         self.started = time.time()
+
+    def cleanup(self) -> None:
+        if hasattr(self, "trainer"):
+            detach_pool(self.trainer)
 
     def step(self) -> dict[str, Any]:
         try:

@@ -3,9 +3,10 @@
 
     python jobs/bench_rl.py [--steps 10] [--actors 1 2] [key=value ...]   (g1 config overrides)
 
-The shape real RL fine-tuning systems have: a generation pool separate from the learner. Each GRPO step the
-learner publishes its weights once (``ray.put``), every generation actor loads them and samples its share of the
-step's prompts (``G1Trainer.rollout``), and the learner updates on the gathered rollouts (``G1Trainer.learn``).
+The shape real RL fine-tuning systems have: a generation pool separate from the learner (``actors/generation.py``,
+the pool ``grpo.generation_actors=N`` gives G1's trials). Each GRPO step the learner publishes its weights once
+(``ray.put``), every generation actor loads them and samples its share of the step's prompts
+(``G1Trainer.sample_rollouts``), and the learner updates on the gathered rollouts (``G1Trainer.learn``).
 Synchronous, as verl's default: the learner waits while the pool generates. Printed side by side, per mode:
 rollout tokens/s (response tokens sampled per second of rollout wall time), learner steps/s, and the fraction of
 each step the learner waits on rollouts (the rest is its update). On a machine with few cores the actors compete
@@ -25,41 +26,18 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 import ray  # noqa: E402
 import torch  # noqa: E402
 
+from actors.generation import GenerationPool  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 
 
-@ray.remote(num_cpus=1)
-class GenerationActor:
-    """Holds a copy of the policy (and the task data, rebuilt from the same config); samples what it is asked."""
-
-    def __init__(self, overrides: list[str]) -> None:
-        spec = get_method("g1")
-        self.trainer = spec.make_trainer(spec.load_config(overrides))
-
-    def rollout(self, weights: dict, picks: list[int], seed: int):
-        self.trainer.model.load_state_dict(weights)
-        return self.trainer.rollout(picks, torch.Generator().manual_seed(seed))
-
-
-def pool_rollout(actors: list, trainer, picks: list[int], seed: int):
-    """One step's rollouts from the pool: the weights published once, the prompts split across the actors."""
-    from shared.methods.llm.g1 import concat_rollouts
-
-    weights = ray.put({k: v.detach().clone() for k, v in trainer.model.state_dict().items()})
-    shares = [picks[i::len(actors)] for i in range(len(actors))]
-    parts = ray.get([a.rollout.remote(weights, share, seed + i) for i, (a, share) in enumerate(zip(actors, shares,
-                                                                                                strict=True))])
-    return concat_rollouts(parts)
-
-
-def run_mode(trainer, actors: list, steps: int) -> dict[str, float]:
+def run_mode(trainer, steps: int) -> dict[str, float]:
     g = trainer.config.grpo
     waited = tokens = 0.0
     start = time.perf_counter()
-    for step in range(steps):
+    for _ in range(steps):
         picks = torch.randint(len(trainer.data.train), (g.prompts,), generator=trainer.generator).tolist()
         t0 = time.perf_counter()
-        batch = pool_rollout(actors, trainer, picks, step) if actors else trainer.rollout(picks, trainer.generator)
+        batch = trainer.sample_rollouts(picks)
         waited += time.perf_counter() - t0
         tokens += float(batch.mask.sum())
         trainer.learn(batch)
@@ -91,13 +69,14 @@ def main(argv: list[str] | None = None) -> None:
     from cluster.connect import connect
 
     connect()
-    rows = {"learner process": run_mode(trainer, [], args.steps)}
+    rows = {"learner process": run_mode(trainer, args.steps)}
     for n in args.actors:
-        actors = [GenerationActor.remote(["epochs=2", "sft_epochs=1", *args.overrides]) for _ in range(n)]
-        ray.get([a.__ray_ready__.remote() for a in actors])
-        rows[f"{n} generation actor{'s' if n > 1 else ''}"] = run_mode(trainer, actors, args.steps)
-        for a in actors:
-            ray.kill(a)
+        trainer.config.grpo.generation_actors = n  # the step's prompts in n shares, one per actor
+        pool = GenerationPool(n, trainer.generation_factory())
+        ray.get([a.__ray_ready__.remote() for a in pool.actors])
+        trainer.shard_map = pool
+        rows[f"{n} generation actor{'s' if n > 1 else ''}"] = run_mode(trainer, args.steps)
+        pool.close()
     print(f"{'rollouts from':<22}{'rollout tok/s':>15}{'learner steps/s':>17}{'learner waits':>15}")
     for name, r in rows.items():
         print(f"{name:<22}{r['rollout_tokens_per_s']:>15.0f}{r['learner_steps_per_s']:>17.2f}"

@@ -228,8 +228,13 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
         with_run.__name__ = f"{plan.method}_deepspeed_trial"
         trainable = tune.with_resources(with_run, trial_resources(spec, sweep.overrides))
     else:
+        from actors.generation import trial_placement
+
+        # Generation actors (e.g. an RL method's rollouts) share the trial's resources, in its placement group.
+        actors = spec.load_config(sweep.overrides).generation_actors()
         trainable = tune.with_resources(
             tune.with_parameters(MethodTrainable, run=run_info),
+            trial_placement(sweep.resources.cpu, sweep.resources.gpu, actors) if actors else
             {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
         )
     if resume:

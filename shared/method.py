@@ -59,6 +59,26 @@ class MethodConfig:
         (``jobs/reproduce.py`` does, when both runs are arms of one comparison). None: no such run."""
         return None
 
+    def generation_actors(self) -> int:
+        """How many Ray generation actors sample for this run (``actors/generation.py``); 0: the trainer samples in
+        its own process. A method with a sampling phase (an RL method's rollouts) maps it to one of its keys."""
+        return 0
+
+
+class LocalShardMap:
+    """The in-process form of a generation pool (``actors/generation.py``): ``map`` runs ``fn(module, payload)`` on
+    each payload with the learner's own module, in order; ``sync`` has nothing to do. A trainer that samples through
+    a shard map gets the same results from either, payload by payload, when each payload carries its own seed."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def sync(self, state_dict: dict[str, Any]) -> None:
+        return None
+
+    def map(self, fn: Any, payloads: list[Any]) -> list[Any]:
+        return [fn(self.module, p) for p in payloads]
+
 
 @dataclass(frozen=True)
 class Resources:

@@ -151,16 +151,51 @@ def test_rollouts_concatenate_across_widths():
     assert both.tokens[2:, 3:].eq(EOT).all() and int(both.mask[2:].sum()) == 4  # padding is no response
 
 
-def test_a_generation_actor_samples_what_the_learner_would_after_a_weight_sync(local_ray):
-    from jobs.bench_rl import GenerationActor, pool_rollout
+def test_generation_actors_sample_the_in_process_rollouts_with_the_learner_s_current_weights(local_ray):
+    """grpo.generation_actors=2: a GRPO epoch whose rollouts come from 2 Ray generation actors trains exactly as the
+    same epoch sampled share by share in the learner's process (each share seeded by itself), and after a step the
+    actors hold the learner's weights (their copies start from other, initial weights: only the syncs make them so)."""
+    from actors.generation import attach_pool, detach_pool
 
-    cfg = SPEC.load_config(SMALL)
-    learner = SPEC.make_trainer(cfg)
-    learner.fit_epoch()  # the actor's own copy starts from other (initial) weights: only the sync can make them equal
-    actor = GenerationActor.remote(SMALL)
-    remote = pool_rollout([actor], learner, [0, 1], seed=5)
-    local = learner.rollout([0, 1], torch.Generator().manual_seed(5))
-    assert torch.equal(remote.tokens, local.tokens) and torch.equal(remote.rewards, local.rewards)
+    cfg = SPEC.load_config([*SMALL, "grpo.generation_actors=2", "grpo.prompts=3"])
+    local, pooled = SPEC.make_trainer(cfg), SPEC.make_trainer(cfg)
+    pool = attach_pool(pooled, cfg)
+    assert pool is not None and len(pool) == 2 and local.shard_map is None
+    try:
+        for trainer in (local, pooled):
+            trainer.fit_epoch()  # SFT
+            trainer.fit_epoch()  # GRPO: 2 steps of 3 prompts in shares of 2 + 1
+        for key, value in local.model.state_dict().items():
+            assert torch.equal(value, pooled.model.state_dict()[key]), key
+        remote, here = pooled.sample_rollouts([0, 1, 2]), local.sample_rollouts([0, 1, 2])
+        assert torch.equal(remote.tokens, here.tokens) and torch.equal(remote.mask, here.mask)
+        assert torch.equal(remote.rewards, here.rewards) and remote.rewards.shape == (3, cfg.grpo.group_size)
+        for copy_ in pool.weights():
+            assert all(torch.equal(v, pooled.model.state_dict()[k]) for k, v in copy_.items())
+        # the default (0 actors) samples the whole step in one batch from the trainer's generator, as before
+        legacy = SPEC.make_trainer(SPEC.load_config(SMALL))
+        assert cfg.grpo.generation_actors == 2 and legacy.config.grpo.generation_actors == 0
+    finally:
+        detach_pool(pooled)
+    assert pooled.shard_map is None
+
+
+def test_a_g1_sweep_trial_with_generation_actors_runs_in_its_placement_group(local_ray, tmp_path):
+    """A Tune trial of g1 with 2 generation actors on a 2-CPU Ray: the trial's 1 CPU split 3 ways (learner + 2
+    actors in one placement group), so it neither waits for CPUs nor asks for more than without actors."""
+    from actors.generation import trial_placement
+    from jobs.sweep import plan_sweep, run_sweep
+
+    bundles = trial_placement(1.0, 0.0, 2).bundles
+    assert len(bundles) == 3 and sum(b["CPU"] for b in bundles) == pytest.approx(1.0, abs=1e-3)
+    plan = plan_sweep("g1", ["grpo.generation_actors=2", "steps_per_epoch=2", "grpo.steps_per_epoch=1",
+                             "data.n_train=5", "data.n_test=4", "model.n_embd=16"], smoke=True, storage=str(tmp_path))
+    out = run_sweep(plan)
+    assert not out["errors"] and out["trials"] == 1
+    rows = ResultsStore(str(tmp_path)).read(plan.experiment).to_pylist()
+    final = {r["metric"]: r["value"] for r in rows if r["status"] == "final"}
+    assert {"test_acc", "grpo_reward", "kl_ref"} <= set(final)  # an SFT epoch, then a GRPO epoch, evaluated
+    assert '"grpo.generation_actors": 2' in rows[0]["config"]
 
 
 # One SFT step, then one GRPO step of 2 minibatches (10 responses: ranks take 3 + 2 rows of each minibatch).

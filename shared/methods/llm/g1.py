@@ -38,10 +38,18 @@ of every minibatch, so a step is the plain step up to float rounding). SFT -> GR
 the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer, without a second one DeepSpeed would not know).
 ZeRO-3 is refused: the frozen reference is a copy of the whole policy. Sweeps and studies run the plain loop
 (``Resources.distributed="deepspeed-optional"``).
+
+Rollouts. ``grpo.generation_actors=N`` samples each step's rollouts from N Ray generation actors (``actors/
+generation.py``; the Tune trial runner attaches the pool inside the trial's placement group): the step's prompts in N
+contiguous shares (``RolloutShard``), share k sampled by ``sample_shard`` from seed s + k, s drawn from the trainer's
+generator, after the learner has published its current weights. Without a pool (the DeepSpeed loop,
+``jobs/reproduce.py``) the same shares are sampled in the learner's process, with the same results. N = 0 (default):
+one batch from the trainer's generator, as before.
 """
 from __future__ import annotations
 
 import copy
+import functools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -58,6 +66,7 @@ from shared.lm.grpo import group_advantages, grpo_loss, k3_kl, masked_mean, resp
 from shared.lm.model import GPT, GPTConfig
 from shared.method import (
     Evaluator,
+    LocalShardMap,
     Measure,
     MethodConfig,
     MethodSpec,
@@ -99,6 +108,8 @@ class GRPOConfig:
     lr: float = bounded(3e-4, gt=0.0, le=1.0)
     reward: str = bounded("verified", choices=["verified", "shuffled", "none"],
                           help="none: the SFT-only arm (GRPO epochs make no update)")
+    generation_actors: int = bounded(0, ge=0, le=64, help="Ray generation actors sampling the rollouts, each its "
+                                     "share of a step's prompts seeded per share; 0: the learner's process, unsharded")
 
 
 @dataclass
@@ -131,6 +142,9 @@ class G1Config(MethodConfig):
         if self.sft_epochs == 0 or self.epochs <= self.sft_epochs:
             return None
         return "g1", replace(self, epochs=self.sft_epochs, eval_every=0, grpo=GRPOConfig())
+
+    def generation_actors(self) -> int:
+        return self.grpo.generation_actors
 
     def check(self) -> None:
         unknown = [t for t in self.data.tasks if t not in TASKS]
@@ -202,6 +216,17 @@ def rollout_rewards(items: list[ErdosItem], tokens: torch.Tensor, lengths: torch
 
 
 @dataclass
+class RolloutShard:
+    """One generation actor's share of a GRPO step: its prompts (items) and the seed its sampling starts from."""
+
+    items: list[ErdosItem]
+    seed: int
+    group_size: int
+    max_answer: int
+    temperature: float
+
+
+@dataclass
 class Rollout:
     """One step's sampled responses: tokens (B, T), response mask over targets (B, T - 1), rewards (prompts, n)."""
 
@@ -218,6 +243,29 @@ def concat_rollouts(parts: list[Rollout]) -> Rollout:
     return Rollout(tokens, mask, torch.cat([p.rewards for p in parts]))
 
 
+def sample_group(model: nn.Module, prompts: list[ErdosItem], group_size: int, max_answer: int, temperature: float,
+                 generator: torch.Generator) -> Rollout:
+    """``group_size`` responses sampled from ``model`` to each prompt, and the verifier's rewards (prompts, n)."""
+    items = [it for it in prompts for _ in range(group_size)]
+    tokens, lengths, mask = sample(model, [encode(compact_prompt(it)) for it in items], max_answer, EOT, temperature,
+                                   generator)
+    return Rollout(tokens, mask, rollout_rewards(items, tokens, lengths).view(len(prompts), group_size))
+
+
+def sample_shard(model: nn.Module, shard: RolloutShard) -> Rollout:
+    """What a generation actor runs (``actors/generation.py``) and the in-process shard map alike: one share's
+    rollouts from a generator seeded by the share, so the results do not depend on where they are sampled."""
+    return sample_group(model, shard.items, shard.group_size, shard.max_answer, shard.temperature,
+                        torch.Generator().manual_seed(shard.seed))
+
+
+def build_policy(shape: PolicyShape, threads: int) -> GPT:
+    """A policy of ``shape`` (its weights are loaded afterwards): what each generation actor holds."""
+    torch.set_num_threads(threads or torch.get_num_threads())
+    return GPT(GPTConfig(n_layer=shape.n_layer, n_head=shape.n_head, n_embd=shape.n_embd, block_size=shape.block_size,
+                         vocab_size=VOCAB, token_shift=shape.token_shift))
+
+
 class G1Trainer(Trainer):
     config: G1Config
 
@@ -228,14 +276,15 @@ class G1Trainer(Trainer):
         seed_everything(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.data = load_g1_data(config.data)
-        m = config.model
-        self.model = GPT(GPTConfig(n_layer=m.n_layer, n_head=m.n_head, n_embd=m.n_embd, block_size=m.block_size,
-                                   vocab_size=VOCAB, token_shift=m.token_shift))
+        self.model = build_policy(config.model, config.threads)
         self.optimizer: torch.optim.Optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.sft_lr,
                                                                   weight_decay=0.0)
         self.reference: nn.Module | None = None
         self.sft_measures: dict[str, float] = {}
         self.global_step = 0
+        # What sharded rollouts are sampled through (grpo.generation_actors > 0): None, the policy in this process
+        # (LocalShardMap); the trial runner sets a Ray generation pool (actors/generation.py: attach_pool).
+        self.shard_map: Any = None
 
     @property
     def in_sft(self) -> bool:
@@ -260,7 +309,7 @@ class G1Trainer(Trainer):
             return
         for _ in range(c.grpo.steps_per_epoch):
             picks = torch.randint(len(self.data.train), (c.grpo.prompts,), generator=self.generator).tolist()
-            yield from self.minibatches(self.rollout(picks, self.generator))
+            yield from self.minibatches(self.sample_rollouts(picks))
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor] | dict[str, torch.Tensor]
              ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -293,12 +342,32 @@ class G1Trainer(Trainer):
 
     def rollout(self, picks: list[int], generator: torch.Generator) -> Rollout:
         """``grpo.group_size`` responses sampled from the current policy to each training prompt of ``picks``, and
-        their rewards. Needs no optimizer or reference: generation actors call it on a copy of the policy."""
+        their rewards, all from ``generator`` in one batch."""
         g = self.config.grpo
-        items = [self.data.train[i] for i in picks for _ in range(g.group_size)]
-        tokens, lengths, mask = sample(self.model, [encode(compact_prompt(it)) for it in items], self.config.max_answer,
-                                       EOT, g.temperature, generator)
-        return Rollout(tokens, mask, rollout_rewards(items, tokens, lengths).view(len(picks), g.group_size))
+        return sample_group(self.model, [self.data.train[i] for i in picks], g.group_size, self.config.max_answer,
+                            g.temperature, generator)
+
+    def sample_rollouts(self, picks: list[int]) -> Rollout:
+        """One GRPO step's rollouts. ``grpo.generation_actors`` = 0: ``rollout`` from the trainer's generator.
+        N > 0: the prompts cut into N contiguous shares, share k sampled from seed s + k (s drawn from the trainer's
+        generator) through ``shard_map`` after it has the policy's current weights: N Ray generation actors when the
+        trial runner attached a pool, else this process; the same rollouts either way."""
+        c = self.config
+        n = c.grpo.generation_actors
+        if n == 0:
+            return self.rollout(picks, self.generator)
+        seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
+        shards = [RolloutShard([self.data.train[i] for i in share.tolist()], seed + k, c.grpo.group_size,
+                               c.max_answer, c.grpo.temperature)
+                  for k, share in enumerate(torch.tensor(picks).chunk(n))]
+        policy = policy_module(self.model)
+        shard_map = self.shard_map if self.shard_map is not None else LocalShardMap(policy)
+        shard_map.sync(policy.state_dict())
+        return concat_rollouts(shard_map.map(sample_shard, shards))
+
+    def generation_factory(self) -> functools.partial:
+        """What builds a generation actor's copy of the policy (``actors/generation.py``); picklable."""
+        return functools.partial(build_policy, self.config.model, self.config.threads)
 
     @torch.no_grad()
     def minibatches(self, batch: Rollout) -> list[dict[str, torch.Tensor]]:
