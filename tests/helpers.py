@@ -39,14 +39,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def kill_processes_under(temp_dir: str) -> None:
-    """Stop only the Ray processes of one test cluster (``ray stop`` would stop every Ray here), its Ray client
-    server included (found by the head's address: it names no temp dir)."""
-    from cluster.stop import stop_head
-
-    stop_head(temp_dir, grace_s=0)
-
-
 def ray_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           check=False)
