@@ -7,7 +7,9 @@ The shape real RL fine-tuning systems have: a generation pool separate from the 
 the pool ``grpo.generation_actors=N`` gives G1's trials). Each GRPO step the learner publishes its weights once
 (``ray.put``), every generation actor loads them and samples its share of the step's prompts
 (``G1Trainer.sample_rollouts``), and the learner updates on the gathered rollouts (``G1Trainer.learn``).
-Synchronous, as verl's default: the learner waits while the pool generates. Printed side by side, per mode:
+Synchronous, as verl's default: the learner waits while the pool generates. The first row samples in the learner's
+process without the KV cache (``kv_cache=false``: the whole right-padded batch recomputed every token, G1's sampler
+before 2026-12-03); every other row decodes left-padded prompts with the KV cache. Printed side by side, per mode:
 rollout tokens/s (response tokens sampled per second of rollout wall time), learner steps/s, and the fraction of
 each step the learner waits on rollouts (the rest is its update). On a machine with few cores the actors compete
 with the learner and with each other for them: read the ratios on a machine with a core per actor.
@@ -69,7 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     from cluster.connect import connect
 
     connect()
-    rows = {"learner process": run_mode(trainer, args.steps)}
+    trainer.config.kv_cache = False
+    rows = {"learner, no KV cache": run_mode(trainer, args.steps)}
+    trainer.config.kv_cache = True
+    rows["learner process"] = run_mode(trainer, args.steps)
     for n in args.actors:
         trainer.config.grpo.generation_actors = n  # the step's prompts in n shares, one per actor
         pool = GenerationPool(n, trainer.generation_factory())

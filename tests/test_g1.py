@@ -16,10 +16,12 @@ import torch
 
 from shared.config import ConfigError
 from shared.lm.erdos import make_item
-from shared.lm.grpo import clipped_surrogate, group_advantages, grpo_loss, k3_kl, sample
+from shared.lm.grpo import clipped_surrogate, generate, group_advantages, grpo_loss, k3_kl, response_logprobs, sample
+from shared.lm.model import GPT, GPTConfig
 from shared.methods.llm.g1 import (
     EOT,
     SPEC,
+    VOCAB,
     G1Config,
     G1Trainer,
     accuracy_by_tier,
@@ -76,6 +78,30 @@ def test_prompts_teacher_batches_and_sampled_responses_line_up():
         text = decode_response(tokens[row], int(lengths[row]))
         ended = len(text) < 6  # stopped at the end token, which the mask covers too
         assert int(mask[row].sum()) == len(text) + ended and bool(mask[row, int(lengths[row]) - 1])
+
+
+def test_left_padded_cached_sampling_equals_recomputation_and_the_learner_s_logprobs():
+    torch.manual_seed(0)
+    model = SPEC.make_trainer(SPEC.load_config(SMALL)).model
+    prompts = [encode(p) for p in ("D1:01=", "E01:01,12,23,34=", "A:0=", "C:01,12,34,45,56=")]
+    width = max(map(len, prompts))  # a left-padded row's logits equal the unpadded row's, prompt and next step alike
+    left = torch.tensor([[EOT] * (width - len(p)) + p for p in prompts])
+    cache = model.new_cache(pad=torch.tensor([width - len(p) for p in prompts]))
+    padded, step = model(left, cache=cache), model(torch.tensor([[ord("1")]] * 4), cache=cache)
+    for row, p in enumerate(prompts):
+        alone = model(torch.tensor([[*p, ord("1")]]))[0]
+        assert torch.allclose(padded[row, width - len(p):], alone[:-1], atol=1e-5)
+        assert torch.allclose(step[row, -1], alone[-1], atol=1e-5)
+    for temperature in (0.0, 1.0):  # greedy, then sampled from one generator seed
+        cached, full = (generate(model, prompts, 12, EOT, temperature, torch.Generator().manual_seed(3), cache=c)
+                        for c in (True, False))
+        assert torch.equal(cached.tokens, full.tokens) and torch.equal(cached.mask, full.mask)
+        assert torch.allclose(cached.logprobs, full.logprobs, atol=1e-5) and cached.mask.sum() > 4 * 3
+        learner, _ = response_logprobs(model, cached.tokens)  # what GRPO recomputes as pi_old
+        assert torch.allclose(learner[cached.mask], cached.logprobs[cached.mask], atol=1e-5)
+    rope = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=8, vocab_size=VOCAB, pos="rope"))
+    with pytest.raises(ValueError, match="left padding"):
+        rope(left, cache=rope.new_cache(pad=torch.zeros(4, dtype=torch.long)))
 
 
 def test_bad_tasks_and_short_blocks_are_config_errors():

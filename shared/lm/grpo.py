@@ -12,9 +12,9 @@ broadcast to every token of the response. The loss is PPO's clipped surrogate wi
 with the "low_var_kl" (k3) estimator of KL(pi || pi_ref) per token, x = log pi_ref - log pi:
 k3 = exp(x) - x - 1 >= 0, 0 exactly when the two agree (clamped to [-10, 10] as verl does).
 
-Also here: sampling responses from a decoder-only model (``sample``) and the per-token log-probabilities of given
-responses (``response_logprobs``), both on right-padded prompt buffers (a causal model never sees the padding to the
-right of the position it predicts from).
+Also here: sampling responses from a decoder-only model (``generate``, ``sample``) and the per-token log-probabilities
+of given responses (``response_logprobs``). Both hand over right-padded buffers (a causal model never sees the padding
+to the right of the position it predicts from); the sampler itself decodes left-padded prompts with the KV cache.
 """
 from __future__ import annotations
 
@@ -83,36 +83,74 @@ def response_logprobs(model: nn.Module, tokens: torch.Tensor,
     return taken, entropy
 
 
+@dataclass
+class Samples:
+    """Sampled completions, right-padded with ``pad``: tokens (B, max prompt + max_new), prompt lengths (B,), the
+    response mask over targets (B, T - 1) (True where target t + 1 is a response token, up to and including eot) and
+    the policy's log-probability of each response token in the same layout (0 elsewhere): log softmax of the logits
+    at temperature 1, what GRPO's ratio and KL read (``response_logprobs`` recomputes them)."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    mask: torch.Tensor
+    logprobs: torch.Tensor
+
+
 @torch.no_grad()
-def sample(model: nn.Module, prompts: list[list[int]], max_new: int, eot: int, temperature: float,
-           generator: torch.Generator | None = None, pad: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def generate(model: nn.Module, prompts: list[list[int]], max_new: int, eot: int, temperature: float,
+             generator: torch.Generator | None = None, pad: int = 0, cache: bool = True) -> Samples:
     """Complete each prompt with up to ``max_new`` tokens, stopping at ``eot`` (kept). temperature 0: greedy.
 
-    Returns tokens (B, max prompt + max_new) right-padded with ``pad``, the prompt lengths (B,) and the response
-    mask over targets (B, T - 1): True where target t + 1 is a response token (up to and including eot)."""
-    was_training = model.training
-    model.eval()
+    ``cache`` (default): the prompts left-padded into one batch, read once into a ``KVCache`` that knows each row's
+    padding, then one token per row per step (``shared/lm/model.py``). ``cache=False``: the whole right-padded batch
+    recomputed each step (the reference the cached path is tested against). Both draw the same random numbers (one
+    ``multinomial`` over all B rows per step, finished rows included, until every row has ended), so with one
+    generator they sample the same tokens, up to float rounding at a sampling boundary."""
+    core = getattr(model, "module", model)  # a DeepSpeed engine's policy
+    was_training = core.training
+    core.eval()
     b = len(prompts)
     lengths = torch.tensor([len(p) for p in prompts])
-    tokens = torch.full((b, int(lengths.max()) + max_new), pad, dtype=torch.long)
+    width = int(lengths.max())
+    tokens = torch.full((b, width + max_new), pad, dtype=torch.long)
     for i, p in enumerate(prompts):
         tokens[i, :len(p)] = torch.tensor(p)
+    logprobs = torch.zeros(b, width + max_new - 1)
     cursor, done = lengths.clone(), torch.zeros(b, dtype=torch.bool)
     rows = torch.arange(b)
-    for _ in range(max_new):
-        logits = model(tokens[:, :int(cursor.max())]).float()[rows, cursor - 1]
+    kv = logits = None
+    if cache:
+        left = torch.full((b, width), pad, dtype=torch.long)
+        for i, p in enumerate(prompts):
+            left[i, width - len(p):] = torch.tensor(p)
+        kv = core.new_cache(pad=width - lengths)
+        logits = core(left, cache=kv)[:, -1].float()
+    for step in range(max_new):
+        if not cache:
+            logits = core(tokens[:, :int(cursor.max())]).float()[rows, cursor - 1]
         if temperature > 0:
             probs = torch.softmax(logits / temperature, dim=-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         else:
             nxt = logits.argmax(-1)
-        live = ~done
-        tokens[rows[live], cursor[live]] = nxt[live]
-        cursor = cursor + live.long()
+        live = rows[~done]
+        tokens[live, cursor[live]] = nxt[live]
+        logprobs[live, cursor[live] - 1] = torch.log_softmax(logits[live], dim=-1).gather(1, nxt[live, None])[:, 0]
+        cursor[live] += 1
         done = done | (nxt == eot)
         if bool(done.all()):
             break
-    model.train(was_training)
+        if cache and step + 1 < max_new:
+            logits = core(nxt[:, None], cache=kv)[:, -1].float()
+    core.train(was_training)
     cols = torch.arange(tokens.shape[1] - 1)[None, :]
     mask = (cols >= lengths[:, None] - 1) & (cols < cursor[:, None] - 1)
-    return tokens, lengths, mask
+    return Samples(tokens, lengths, mask, logprobs)
+
+
+def sample(model: nn.Module, prompts: list[list[int]], max_new: int, eot: int, temperature: float,
+           generator: torch.Generator | None = None, pad: int = 0,
+           cache: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``generate``'s tokens (B, max prompt + max_new), prompt lengths (B,) and response mask (B, T - 1)."""
+    out = generate(model, prompts, max_new, eot, temperature, generator, pad, cache)
+    return out.tokens, out.lengths, out.mask

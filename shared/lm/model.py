@@ -19,6 +19,12 @@ Incremental decoding: ``forward(idx, cache=KVCache(...))`` reads only the new po
 values the cache holds of the earlier ones (appending the new ones), so a prefix read once is never recomputed. The
 logits equal the full forward's at every position (``tests/test_llm_stack.py``). Supported by the base attention's
 hooks and by subclasses whose ``project`` takes the position ``offset`` (rotary positions); not with ``window``.
+
+Left padding (batched decoding of prompts of different lengths): ``KVCache(n_layer, pad=...)`` with ``pad`` (B,) the
+number of padding positions before each row's first token. Row b's token at column c then has position c - pad[b]
+(learned positions), its token shift sees zeros before its first token, and no query attends to a padding key (a
+padding query attends to itself only, so its output stays finite and is never read): a left-padded row's logits equal
+the unpadded row's (``tests/test_g1.py``). Learned or no positions only (rotary ones take a scalar offset).
 """
 from __future__ import annotations
 
@@ -91,11 +97,21 @@ class KVCache:
     """Keys and values (B, H, m, d) of the m positions read so far, per layer; and, for the token shift, the last
     position's embedding. One per sequence batch: ``GPT.forward(idx, cache)`` appends to it."""
 
-    def __init__(self, n_layer: int) -> None:
+    def __init__(self, n_layer: int, pad: torch.Tensor | None = None) -> None:
         self.keys: list[torch.Tensor | None] = [None] * n_layer
         self.values: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0  # positions read
         self.last_embedding: torch.Tensor | None = None  # (B, 1, C), for the token shift
+        self.pad = pad  # (B,) left-padding positions per row; None = no padding
+
+    def padding_mask(self, read: int, t: int, prefix: int = 0) -> torch.Tensor:
+        """Boolean (B, 1, t, prefix + read + t) mask of the queries at positions read .. read + t - 1, True = may
+        attend: every prefix slot, then the causal keys that are not padding (and each query's own key)."""
+        i = torch.arange(read, read + t, device=self.pad.device)[:, None]
+        j = torch.arange(read + t, device=self.pad.device)[None, :]
+        allowed = (j <= i)[None] & ((j[None] >= self.pad[:, None, None]) | (j == i)[None])
+        slots = torch.ones(len(self.pad), t, prefix, dtype=torch.bool, device=self.pad.device)
+        return torch.cat([slots, allowed], dim=2)[:, None]
 
     def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append the new positions' keys and values of ``layer``; returns all of them, earliest first."""
@@ -150,7 +166,8 @@ class CausalSelfAttention(nn.Module):
         """``cache``: x holds the positions after those the cache holds, which it attends over too (and keeps)."""
         b, t, _ = x.shape
         read = 0 if cache is None else cache.length
-        if read and self.cfg.window:
+        padded = cache is not None and cache.pad is not None
+        if (read or padded) and self.cfg.window:
             raise ValueError("incremental decoding (KVCache) does not support model.window")
         q, k, v = self.project(x, read) if read else self.project(x)
         q, k = self.transform_qk(q, k)
@@ -163,7 +180,9 @@ class CausalSelfAttention(nn.Module):
             m += pk.shape[2]
             k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
         mask = None
-        if m or self.cfg.window:
+        if padded:
+            mask = cache.padding_mask(read, t, prefix=m - read)
+        elif m or self.cfg.window:
             mask = attention_mask(t, prefix=m, window=self.cfg.window, device=x.device)
         y = self.attend(q, k, v, mask)
         return self.proj(y.transpose(1, 2).reshape(b, t, -1))
@@ -239,11 +258,19 @@ class GPT(nn.Module):
         read = 0 if cache is None else cache.length
         if read + t > self.cfg.block_size:
             raise ValueError(f"sequence of {read + t} tokens is longer than model.block_size={self.cfg.block_size}")
+        pad = None if cache is None else cache.pad
+        if pad is not None and self.cfg.pos == "rope":
+            raise ValueError("left padding (KVCache.pad) needs model.pos = learned or none")
         x = self.wte(idx)
         if self.wpe is not None:
-            x = x + self.wpe(torch.arange(read, read + t, device=idx.device))
+            pos = torch.arange(read, read + t, device=idx.device)
+            x = x + self.wpe(pos if pad is None else (pos[None] - pad[:, None]).clamp_min(0))
         if self.shift is not None:
             before = x[:, :-1] if not read else torch.cat([cache.last_embedding, x[:, :-1]], dim=1)
+            if pad is not None:  # a row's first token sees zeros before it, as the unpadded row's does
+                first = read - 1 if read else 0  # the position of before's first column
+                prev = torch.arange(first, first + before.shape[1], device=idx.device)
+                before = before * (prev[None] >= pad[:, None])[..., None]
             shifted = self.shift(before)
             x_last = x[:, -1:]
             x = x + (F.pad(shifted, (0, 0, 1, 0)) if not read else shifted)
@@ -258,8 +285,8 @@ class GPT(nn.Module):
             cache.length = read + t
         return self.head(self.ln_f(x))
 
-    def new_cache(self) -> KVCache:
-        return KVCache(self.cfg.n_layer)
+    def new_cache(self, pad: torch.Tensor | None = None) -> KVCache:
+        return KVCache(self.cfg.n_layer, pad)
 
     def aux_loss(self) -> torch.Tensor | float:
         """Sum of the ``aux_loss`` values that submodules set in the last forward (0.0 if none)."""

@@ -44,7 +44,10 @@ generation.py``; the Tune trial runner attaches the pool inside the trial's plac
 contiguous shares (``RolloutShard``), share k sampled by ``sample_shard`` from seed s + k, s drawn from the trainer's
 generator, after the learner has published its current weights. Without a pool (the DeepSpeed loop,
 ``jobs/reproduce.py``) the same shares are sampled in the learner's process, with the same results. N = 0 (default):
-one batch from the trainer's generator, as before.
+one batch from the trainer's generator, as before. Rollouts and the held-out evaluation are decoded with the KV cache
+(``kv_cache``, default: the prompts left-padded into one batch, read once, then one token per row per step;
+``shared/lm/grpo.py``'s ``generate``). ``kv_cache=false`` recomputes the whole right-padded batch every token, as G1
+did before 2026-12-03: the same random draws, so the same tokens up to float rounding at a sampling boundary.
 """
 from __future__ import annotations
 
@@ -129,6 +132,7 @@ class G1Config(MethodConfig):
     batch_size: int = bounded(32, ge=1, le=65536)
     sft_lr: float = bounded(3e-3, gt=0.0, le=1.0)
     max_answer: int = bounded(16, ge=1, le=512, help="longest response sampled, end token included")
+    kv_cache: bool = True  # sample with the KV cache (left-padded prompts); false: recompute every token (reference)
     threads: int = 1
     model: PolicyShape = field(default_factory=PolicyShape)
     data: ErdosData = field(default_factory=ErdosData)
@@ -224,6 +228,7 @@ class RolloutShard:
     group_size: int
     max_answer: int
     temperature: float
+    cache: bool = True  # decode with the KV cache (G1Config.kv_cache)
 
 
 @dataclass
@@ -244,11 +249,11 @@ def concat_rollouts(parts: list[Rollout]) -> Rollout:
 
 
 def sample_group(model: nn.Module, prompts: list[ErdosItem], group_size: int, max_answer: int, temperature: float,
-                 generator: torch.Generator) -> Rollout:
+                 generator: torch.Generator, cache: bool = True) -> Rollout:
     """``group_size`` responses sampled from ``model`` to each prompt, and the verifier's rewards (prompts, n)."""
     items = [it for it in prompts for _ in range(group_size)]
     tokens, lengths, mask = sample(model, [encode(compact_prompt(it)) for it in items], max_answer, EOT, temperature,
-                                   generator)
+                                   generator, cache=cache)
     return Rollout(tokens, mask, rollout_rewards(items, tokens, lengths).view(len(prompts), group_size))
 
 
@@ -256,7 +261,7 @@ def sample_shard(model: nn.Module, shard: RolloutShard) -> Rollout:
     """What a generation actor runs (``actors/generation.py``) and the in-process shard map alike: one share's
     rollouts from a generator seeded by the share, so the results do not depend on where they are sampled."""
     return sample_group(model, shard.items, shard.group_size, shard.max_answer, shard.temperature,
-                        torch.Generator().manual_seed(shard.seed))
+                        torch.Generator().manual_seed(shard.seed), shard.cache)
 
 
 def build_policy(shape: PolicyShape, threads: int) -> GPT:
@@ -345,7 +350,7 @@ class G1Trainer(Trainer):
         their rewards, all from ``generator`` in one batch."""
         g = self.config.grpo
         return sample_group(self.model, [self.data.train[i] for i in picks], g.group_size, self.config.max_answer,
-                            g.temperature, generator)
+                            g.temperature, generator, self.config.kv_cache)
 
     def sample_rollouts(self, picks: list[int]) -> Rollout:
         """One GRPO step's rollouts. ``grpo.generation_actors`` = 0: ``rollout`` from the trainer's generator.
@@ -358,7 +363,7 @@ class G1Trainer(Trainer):
             return self.rollout(picks, self.generator)
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
         shards = [RolloutShard([self.data.train[i] for i in share.tolist()], seed + k, c.grpo.group_size,
-                               c.max_answer, c.grpo.temperature)
+                               c.max_answer, c.grpo.temperature, c.kv_cache)
                   for k, share in enumerate(torch.tensor(picks).chunk(n))]
         policy = policy_module(self.model)
         shard_map = self.shard_map if self.shard_map is not None else LocalShardMap(policy)
@@ -466,7 +471,8 @@ def heldout_rewards(trainer: G1Trainer, items: list[ErdosItem], temperature: flo
     for start in range(0, len(items), batch):
         chunk = items[start:start + batch]
         tokens, lengths, _ = sample(trainer.model, [encode(compact_prompt(it)) for it in chunk],
-                                    trainer.config.max_answer, EOT, temperature, generator)
+                                    trainer.config.max_answer, EOT, temperature, generator,
+                                    cache=trainer.config.kv_cache)
         rewards.append(rollout_rewards(chunk, tokens, lengths))
     return torch.cat(rewards)
 
@@ -497,7 +503,8 @@ def reference_kl(trainer: G1Trainer, items: list[ErdosItem], seed: int) -> float
     if trainer.reference is None:
         return 0.0
     tokens, lengths, mask = sample(trainer.model, [encode(compact_prompt(it)) for it in items],
-                                   trainer.config.max_answer, EOT, 1.0, torch.Generator().manual_seed(seed))
+                                   trainer.config.max_answer, EOT, 1.0, torch.Generator().manual_seed(seed),
+                                   cache=trainer.config.kv_cache)
     logp, _ = response_logprobs(trainer.model, tokens)
     ref, _ = response_logprobs(trainer.reference, tokens)
     return float(masked_mean(k3_kl(logp, ref), mask.float()))
