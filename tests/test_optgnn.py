@@ -1,6 +1,7 @@
 """optgnn: the Max-Cut pieces by hand (cut values, the GW SDP on C4, C5 and the triangle, hyperplane rounding), the
 LiftMP layer's message as the loss's gradient, padding that changes nothing, the SDP bound on every network's relaxed
-value, exact resume, and the card's claims on held-out seeds (shared/methods/graph/optgnn.py)."""
+value, exact resume; the vertex-cover loss, its rounding, random-walk PE and the MILP optimum by hand; and the card's
+claims on held-out seeds (shared/methods/graph/optgnn.py)."""
 from __future__ import annotations
 
 import copy
@@ -199,7 +200,8 @@ def test_training_resumes_exactly():
 
 # -- the card's claims (configs/reproduce/optgnn_maxcut.yaml): 3 x 100 Adam steps of batch 16 on fresh ER(30-60,
 # 0.15) graphs, rank 16, 8 layers, 1000 hyperplanes; 30 held-out graphs. Settings chosen on seeds 0, 1; asserted on
-# held-out seeds 2, 3 with data.seed = seed. Figures in REPRODUCTION.md.
+# held-out seeds 2, 3 with data.seed = seed. Vertex cover: configs/reproduce/optgnn_vertex_cover.yaml. Figures in
+# REPRODUCTION.md.
 HELD_OUT = [2, 3]
 
 
