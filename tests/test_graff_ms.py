@@ -129,6 +129,22 @@ def test_msp_reader_keeps_protonated_records(tmp_path):
     assert np.allclose(spectra[0].intensity, [0.25, 0.75]) and tuple(spectra[0].precursor) == tuple(f(C=2, H=7, O=1))
 
 
+def test_without_matchms_the_config_says_how_to_install_it_as_setup_sh_does(monkeypatch):
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from shared.methods.graph.graff_ms import MATCHMS_INSTALL, SPEC
+
+    setup = re.sub(r"\\\n\s*", "", (Path(__file__).parents[1] / "scripts" / "setup.sh").read_text())
+    assert f"pip install -q --no-deps {MATCHMS_INSTALL}\n" in setup
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "matchms" else find_spec(name, *args))
+    with pytest.raises(ConfigError, match=re.escape(f"pip install --no-deps {MATCHMS_INSTALL}")):
+        SPEC.load_config([])
+
+
 def test_cfm_id_source_without_its_file_is_a_clear_error(tmp_path):
     from shared.methods.graph.graff_ms import SPEC
 

@@ -38,6 +38,9 @@ from shared.config import ConfigError, bounded
 from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 
 MSP_NAME = "gnps_cfm-id.msp"
+# matchms and the runtime imports of matchms.similarity, as scripts/setup.sh installs them (without declared deps)
+MATCHMS_INSTALL = ("matchms==0.33.1 numba==0.68.1 llvmlite==0.50.0 sparsestack==0.7.1 pickydict==0.5.0 "
+                   "deprecated==1.3.1 pubchempy==1.0.5 pyteomics==5.0.1 lxml==6.1.3")
 
 
 @dataclass
@@ -65,6 +68,11 @@ class GraffConfig(MethodConfig):
     data: SpectraData = field(default_factory=SpectraData)
 
     def check(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("matchms") is None:
+            raise ConfigError("graff_ms scores spectra with matchms's CosineGreedy, which is not installed: "
+                              f"pip install --no-deps {MATCHMS_INSTALL} (scripts/setup.sh does)")
         if self.data.source == "cfm_id":
             path = msp_path(self.data.root)
             if not path.is_file():
