@@ -34,10 +34,10 @@ Deliberate departures: dense padded adjacency instead of PyG message passing (th
 sum over the batch's directed edges divided by the number of graphs (a constant factor); Max-Cut uses no PE (the
 official default). Vertex-cover rounding: the official ``random_hyperplane_projector`` sets x_i = sign<h, v_i> for
 1000 hyperplanes and keeps the best by the score -(|cover| + 8 per uncovered edge), with no repair, the best of 10
-random inputs (``test.py``); here node i is in the cover when v_i falls on e1's side of h (each h flipped to
-<h, e1> >= 0), every uncovered edge is repaired by its endpoint closer to e1 (the card's repair: every cover valid)
-and the smallest repaired cover of ``hyperplanes`` is kept, from one random input. Training is hundreds of steps, not
-the scripts' 20,000.
+random inputs (``test.py``; its ``e1_projector``, the sign of the first coordinate, is unused); here node i is in
+the cover when v_i falls on e1's side of h (each h flipped to <h, e1> >= 0), every uncovered edge is repaired by its
+endpoint closer to e1 (the card's repair: every cover valid) and the smallest repaired cover of ``hyperplanes`` is
+kept, from one random input. Training is hundreds of steps, not the scripts' 20,000.
 """
 from __future__ import annotations
 
