@@ -150,6 +150,13 @@ def test_random_walk_pe_by_hand_and_against_pyg():
         assert torch.allclose(x[b, :n, :4].norm(dim=-1), torch.ones(n)) and torch.all(x[b, n:] == 0)
 
 
+def test_pe_needs_a_random_coordinate_left():
+    from shared.config import ConfigError
+
+    with pytest.raises(ConfigError, match="pe_dimension=8 must be below rank=8"):
+        SPEC.load_config(["rank=8", "pe_dimension=8"])
+
+
 def test_vertex_cover_rounding_is_valid_and_reads_e1_as_in_the_cover():
     e1 = np.array([1.0, 0.0, 0.0])
     edges = np.array([[0, 1], [1, 2]])
