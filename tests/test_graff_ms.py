@@ -79,6 +79,37 @@ def test_cosine_greedy_by_hand():
         pytest.approx(1 / math.sqrt(2))
 
 
+def test_matchms_cosine_greedy_and_the_written_out_one_agree_on_generated_spectra_and_ties():
+    """The evaluator's cosine is matchms's CosineGreedy; shared.graphs.spectra.cosine_greedy writes the same greedy
+    matching out. They agree on a tie whose order decides the score, on cleavage spectra of molecules against each
+    other and against jittered copies, and on random spectra with repeated intensities on a 0.004 Da grid."""
+    from shared.methods.graph.graff_ms import matchms_cosine
+
+    cosine = matchms_cosine(0.01)
+    # peak a0 pairs with b0 and b1 at the same product 1, a1 only with b1 (0.5): matchms takes the later tied pair
+    # (a0, b1) first, so a1 stays unmatched: 1 / sqrt(1.25 x 2), not the 1.5 / sqrt(2.5) of the other tie order
+    tie = (np.array([100.0, 100.012]), np.array([1.0, 0.5]), np.array([99.995, 100.005]), np.ones(2))
+    assert cosine(*tie) == pytest.approx(1 / math.sqrt(2.5)) == cosine_greedy(*tie, tolerance=0.01)
+    rng = np.random.default_rng(0)
+    spectra = [cleavage_spectrum(s) for s in ("CCO", "CC(=O)O", "CCN", "CCCCO", "OCC(O)CO", "CC(C)CN", "CCOC(C)=O")]
+    pairs = [(a, b) for a in spectra for b in spectra]
+    pairs += [(a, make_spectrum(a.smiles, a.precursor, a.mz + rng.uniform(-0.012, 0.012, len(a.mz)),
+                                np.round(a.intensity * 20) + 1)) for a in spectra]
+    checked = [(a.mz, a.intensity, b.mz, b.intensity) for a, b in pairs]
+    grid = np.arange(100.0, 101.0, 0.004)
+    for _ in range(60):
+        n, m = rng.integers(1, 12, size=2)
+        checked.append((rng.choice(grid, n, replace=False), rng.integers(1, 4, n).astype(float),
+                        rng.choice(grid, m, replace=False), rng.integers(1, 4, m).astype(float)))
+    for mz_a, int_a, mz_b, int_b in checked:
+        order_a = np.argsort(mz_a)  # ties go by peak index: both forms get the peaks in m/z order (matchms sorts)
+        mz_a, int_a = mz_a[order_a], int_a[order_a]
+        order_b = np.argsort(mz_b)
+        mz_b, int_b = mz_b[order_b], int_b[order_b]
+        assert cosine(mz_a, int_a, mz_b, int_b) == pytest.approx(cosine_greedy(mz_a, int_a, mz_b, int_b, 0.01),
+                                                                  abs=1e-12)
+
+
 def test_cleavage_spectrum_of_ethanol():
     spectrum = cleavage_spectrum("CCO")
     assert tuple(spectrum.precursor) == tuple(f(C=2, H=7, O=1))
@@ -96,6 +127,22 @@ def test_msp_reader_keeps_protonated_records(tmp_path):
     spectra = read_msp(path)
     assert len(spectra) == 1 and spectra[0].smiles == "CCO"
     assert np.allclose(spectra[0].intensity, [0.25, 0.75]) and tuple(spectra[0].precursor) == tuple(f(C=2, H=7, O=1))
+
+
+def test_without_matchms_the_config_says_how_to_install_it_as_setup_sh_does(monkeypatch):
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from shared.methods.graph.graff_ms import MATCHMS_INSTALL, SPEC
+
+    setup = re.sub(r"\\\n\s*", "", (Path(__file__).parents[1] / "scripts" / "setup.sh").read_text())
+    assert f"pip install -q --no-deps {MATCHMS_INSTALL}\n" in setup
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "matchms" else find_spec(name, *args))
+    with pytest.raises(ConfigError, match=re.escape(f"pip install --no-deps {MATCHMS_INSTALL}")):
+        SPEC.load_config([])
 
 
 def test_cfm_id_source_without_its_file_is_a_clear_error(tmp_path):

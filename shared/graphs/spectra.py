@@ -1,6 +1,7 @@
 """Tandem mass spectra for GrAFF-MS: formulas and their masses, the deterministic single-bond-cleavage spectra,
-peak annotation by sub-formula, the greedy formula vocabulary, the peak-marginal cross-entropy, a greedy cosine,
-and a reader of the MSP files of the public CFM-ID-predicted spectra (murphy17/graff-ms, data/cfm-id/).
+peak annotation by sub-formula, the greedy formula vocabulary, the peak-marginal cross-entropy, matchms's greedy
+cosine written out, and a reader of the MSP files of the public CFM-ID-predicted spectra (murphy17/graff-ms,
+data/cfm-id/).
 
 A formula is a vector of element counts over :data:`ELEMENTS`. Ions are [M+H]+: an ion formula includes the added
 proton's hydrogen and its m/z is the formula's monoisotopic mass minus one electron. A peak's annotations are the
@@ -206,8 +207,8 @@ def cosine_greedy(mz_a: np.ndarray, int_a: np.ndarray, mz_b: np.ndarray, int_b: 
                   tolerance: float = 0.01) -> float:
     """matchms's CosineGreedy (m/z power 0, intensity power 1): peak pairs within ``tolerance`` Da (inclusive), taken
     greedily by the product of their intensities (ties: the later pair first, as matchms's reversed stable sort), each
-    peak at most once; sum of the products over the two norms. Re-implemented because no matchms release installs
-    beside the pinned scipy and networkx (shared/methods/graph/graff_ms.py)."""
+    peak at most once; sum of the products over the two norms. The evaluator calls matchms itself
+    (shared/methods/graph/graff_ms.py); this written-out form is its by-hand check (tests/test_graff_ms.py)."""
     pairs = [(int_a[i] * int_b[j], i, j) for i in range(len(mz_a))
              for j in np.flatnonzero(np.abs(mz_b - mz_a[i]) <= tolerance)]
     used_a, used_b, score = set(), set(), 0.0

@@ -14,19 +14,18 @@ per-molecule 3-way isotope log-term.
 Data: ``source=synthetic`` (default, offline): MOSES SMILES shipped in ``molsets``, spectra by the deterministic
 single-bond-cleavage rule of :func:`shared.graphs.spectra.cleavage_spectrum`. ``source=cfm_id``: the public
 CFM-ID-predicted spectra of murphy17/graff-ms (``data/cfm-id/gnps/gnps_cfm-id.msp``) read from ``data.root``.
-Measure: the cosine (matchms's CosineGreedy, re-implemented in :func:`shared.graphs.spectra.cosine_greedy`) of the
-predicted spectrum to the observed one on held-out molecules, against the mean training spectrum predicted for every
-molecule. matchms itself is not a dependency: no release fits the pinned stack (0.33.x declares scipy < 1.17 and
-networkx < 3.5; 0.32.0 scipy < 1.16; 0.26-0.31 downgrade numpy to 2.2.6 or older and with it pandas, rdkit or
-scipy; pip: "Cannot install matchms==0.33.1 and scipy==1.17.1 because these package versions have conflicting
-dependencies").
+Measure: matchms's CosineGreedy (m/z power 0, intensity power 1, ``cosine_tolerance`` Da) of the predicted spectrum
+to the observed one on held-out molecules, against the mean training spectrum predicted for every molecule. matchms
+is installed with ``--no-deps`` (``scripts/setup.sh``): every release declares scipy < 1.17, networkx < 3.5 or an
+older numpy than the pinned stack, but CosineGreedy runs on it (numba 0.68.1 supports numpy < 2.6);
+:func:`shared.graphs.spectra.cosine_greedy` is the same greedy matching written out, kept as its by-hand check.
 
 Departures (named): no SignNet eigenvector PE, no virtual node and no covariates (precursor type, instrument, NCE:
 the synthetic spectra have none); encoder 64 x 3 and vocabulary 300 (the card's small GrAFF), not 512 x 6 and 10,000.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,9 @@ from shared.config import ConfigError, bounded
 from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 
 MSP_NAME = "gnps_cfm-id.msp"
+# matchms and the runtime imports of matchms.similarity, as scripts/setup.sh installs them (without declared deps)
+MATCHMS_INSTALL = ("matchms==0.33.1 numba==0.68.1 llvmlite==0.50.0 sparsestack==0.7.1 pickydict==0.5.0 "
+                   "deprecated==1.3.1 pubchempy==1.0.5 pyteomics==5.0.1 lxml==6.1.3")
 
 
 @dataclass
@@ -66,6 +68,11 @@ class GraffConfig(MethodConfig):
     data: SpectraData = field(default_factory=SpectraData)
 
     def check(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("matchms") is None:
+            raise ConfigError("graff_ms scores spectra with matchms's CosineGreedy, which is not installed: "
+                              f"pip install --no-deps {MATCHMS_INSTALL} (scripts/setup.sh does)")
         if self.data.source == "cfm_id":
             path = msp_path(self.data.root)
             if not path.is_file():
@@ -200,14 +207,35 @@ def mean_spectrum(task: SpectraTask, top: int = 500) -> tuple[np.ndarray, np.nda
     return np.array(keys) / 100.0, np.array([bins[k] for k in keys])
 
 
+def matchms_cosine(tolerance: float) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float]:
+    """(mz_a, intensity_a, mz_b, intensity_b) -> matchms's CosineGreedy score; peaks sorted by m/z for matchms."""
+    from matchms import Spectrum as Peaks
+    from matchms.similarity import CosineGreedy
+
+    cosine = CosineGreedy(tolerance=tolerance, mz_power=0.0, intensity_power=1.0)
+
+    def peaks(mz: np.ndarray, intensity: np.ndarray) -> Peaks:
+        order = np.argsort(mz, kind="stable")
+        return Peaks(mz=np.asarray(mz, dtype=float)[order], intensities=np.asarray(intensity, dtype=float)[order],
+                     metadata={}, metadata_harmonization=False)
+
+    def score(mz_a: np.ndarray, int_a: np.ndarray, mz_b: np.ndarray, int_b: np.ndarray) -> float:
+        return float(cosine.pair(peaks(mz_a, int_a), peaks(mz_b, int_b))["score"])
+
+    return score
+
+
 class SpectrumCosine(Evaluator):
+    """matchms's CosineGreedy of the predicted spectrum and of the mean training spectrum to each held-out
+    molecule's observed one."""
+
     metrics = ("cosine", "baseline_cosine")
 
     @torch.no_grad()
     def evaluate(self, trainer: GraffTrainer) -> dict[str, Any]:
-        from shared.graphs.spectra import cosine_greedy, predicted_spectrum
+        from shared.graphs.spectra import predicted_spectrum
 
-        task, tol = trainer.data, self.config.cosine_tolerance
+        task, cosine = trainer.data, matchms_cosine(self.config.cosine_tolerance)
         model = trainer.model.eval()
         logits = model(collate(task, task.test))
         base_mz, base_w = mean_spectrum(task)
@@ -215,8 +243,8 @@ class SpectrumCosine(Evaluator):
         for row, i in zip(logits, task.test, strict=True):
             s = task.spectra[i]
             mz, w = predicted_spectrum(row, task.candidates[i])
-            ours.append(cosine_greedy(mz, w, s.mz, s.intensity, tol))
-            baseline.append(cosine_greedy(base_mz, base_w, s.mz, s.intensity, tol))
+            ours.append(cosine(mz, w, s.mz, s.intensity))
+            baseline.append(cosine(base_mz, base_w, s.mz, s.intensity))
         model.train()
         return {"cosine": float(np.mean(ours)), "baseline_cosine": float(np.mean(baseline))}
 

@@ -19,9 +19,25 @@ that training never draws from): the trained network, the same network untrained
 the seed), a uniformly random assignment, and Goemans-Williamson through cvxpy with the same rounding
 (``shared.graphs.solvers``).
 
-Deliberate departures: dense padded adjacency instead of PyG message passing (the same sums); the Laplacian /
-random-walk PE coordinates of ``featurize_batch`` are left out (its default is none); the loss is the official sum
-over the batch's directed edges divided by the number of graphs (a constant factor).
+Vertex cover (``problem=vertex_cover``): e1 = (1, 0, ..., 0) plays "in the cover"; the loss is the official
+``vertex_cover_obj + penalty x vertex_cover_constraint``,
+
+    L(V) = sum_i (1 + <v_i, e1>) / 2 + penalty sum over directed edges (i, j) of (<v_i - e1, v_j - e1> / 2)^2,
+
+and the layer's message is its gradient (the official ``AutogradLayer`` takes it by autograd; here it is written out,
+and a test checks it against autograd). ``pe_dimension`` > 0 replaces the input's last coordinates by random-walk
+return probabilities (the official ``featurize_batch`` with ``positional_encoding=random_walk``; its vertex-cover
+scripts use pe_dimension = rank / 2). The evaluator rounds by hyperplanes and compares the cover with the untrained
+network's, networkx's greedy 2-approximation and the optimum (MILP, HiGHS).
+
+Deliberate departures: dense padded adjacency instead of PyG message passing (the same sums); the loss is the official
+sum over the batch's directed edges divided by the number of graphs (a constant factor); Max-Cut uses no PE (the
+official default). Vertex-cover rounding: the official ``random_hyperplane_projector`` sets x_i = sign<h, v_i> for
+1000 hyperplanes and keeps the best by the score -(|cover| + 8 per uncovered edge), with no repair, the best of 10
+random inputs (``test.py``; its ``e1_projector``, the sign of the first coordinate, is unused); here node i is in
+the cover when v_i falls on e1's side of h (each h flipped to <h, e1> >= 0), every uncovered edge is repaired by its
+endpoint closer to e1 (the card's repair: every cover valid) and the smallest repaired cover of ``hyperplanes`` is
+kept, from one random input. Training is hundreds of steps, not the scripts' 20,000.
 """
 from __future__ import annotations
 
@@ -37,13 +53,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.config import bounded
+from shared.config import ConfigError, bounded
 from shared.graphs.solver_cache import gw_sdp
 from shared.graphs.solvers import (
     cut_value,
     greedy_maxcut,
     greedy_vertex_cover,
     hyperplane_round,
+    min_vertex_cover,
     undirected_edges,
 )
 from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
@@ -67,6 +84,8 @@ class OptGNNConfig(MethodConfig):
     problem: str = bounded("max_cut", choices=["max_cut", "vertex_cover"])
     model: str = bounded("liftmp", choices=["liftmp", "gin"])
     penalty: float = bounded(1.0, ge=0.0, le=1e6, help="vertex cover: weight of the squared edge constraints")
+    pe_dimension: int = bounded(0, ge=0, le=64, help="random-walk PE coordinates (k = 1..pe_dimension return "
+                                "probabilities) in place of the input's last ones (official featurize_batch)")
     rank: int = bounded(16, ge=2, le=512, help="r: dimension of the Burer-Monteiro vectors")
     layers: int = bounded(8, ge=1, le=64)
     hidden: int = bounded(32, ge=2, le=4096, help="GIN only: hidden width")
@@ -77,6 +96,11 @@ class OptGNNConfig(MethodConfig):
     reference: bool = bounded(True, help="also solve the held-out graphs by GW-SDP (off: its measures are NaN)")
     threads: int = 1
     data: ERGraphs = field(default_factory=ERGraphs)
+
+    def check(self) -> None:
+        if self.pe_dimension >= self.rank:
+            raise ConfigError(f"pe_dimension={self.pe_dimension} must be below rank={self.rank}: the input keeps at "
+                              "least one random coordinate")
 
 
 def er_graphs(rng: np.random.Generator, count: int, n_min: int, n_max: int, p: float) -> list[Graph]:
@@ -107,6 +131,28 @@ def random_sphere(mask: torch.Tensor, rank: int, generator: torch.Generator) -> 
     return F.normalize(v, dim=-1) * mask[..., None]
 
 
+def random_walk_pe(adjacency: torch.Tensor, steps: int) -> torch.Tensor:
+    """(B, N, steps): node i's probability of being back at i after k = 1..steps steps of the simple random walk
+    (PyG's AddRandomWalkPE; isolated nodes and padding 0)."""
+    degree = adjacency.sum(-1, keepdim=True)
+    walk = adjacency / degree.clamp(min=1)
+    power, out = walk, []
+    for _ in range(steps):
+        out.append(torch.diagonal(power, dim1=1, dim2=2))
+        power = power @ walk
+    return torch.stack(out, dim=-1)
+
+
+def network_input(adjacency: torch.Tensor, mask: torch.Tensor, rank: int, pe_dimension: int,
+                  generator: torch.Generator) -> torch.Tensor:
+    """The networks' input: random unit vectors in R^(rank - pe_dimension), then ``pe_dimension`` random-walk PE
+    coordinates, concatenated without renormalising (the official ``featurize_batch``); zero on padding."""
+    if pe_dimension == 0:
+        return random_sphere(mask, rank, generator)
+    pe = random_walk_pe(adjacency, pe_dimension) * mask[..., None]
+    return torch.cat([random_sphere(mask, rank - pe_dimension, generator), pe], dim=-1)
+
+
 def max_cut_loss(vectors: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
     """Per graph, sum over directed edges of <v_i, v_j> (the official ``max_cut_obj``); shape (B,)."""
     return torch.einsum("bij,bid,bjd->b", adjacency, vectors, vectors)
@@ -131,20 +177,21 @@ def true_vector(v: torch.Tensor) -> torch.Tensor:
 
 
 def vertex_cover_loss(v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor, penalty: float) -> torch.Tensor:
-    """Per graph (B,): sum_i (1 + <v_i, e1>) / 2 + penalty sum_{(i,j) in E} (<v_i - e1, v_j - e1> / 2)^2 (the
-    official ``vertex_cover_obj`` + ``vertex_cover_constraint``: x_i = +1 in the cover, each edge covered)."""
+    """Per graph (B,): sum_i (1 + <v_i, e1>) / 2 + penalty sum over *directed* edges (i, j) of
+    (<v_i - e1, v_j - e1> / 2)^2 (the official ``vertex_cover_obj`` + ``vertex_cover_constraint``, whose sum runs
+    over PyG's edge_index, both directions: x_i = +1 in the cover, each edge covered)."""
     objective = ((1 + v[..., 0]) / 2 * mask).sum(-1)
     u = (v - true_vector(v)) * mask[..., None]
     inner = u @ u.transpose(1, 2)
-    return objective + penalty * (adjacency * (inner / 2) ** 2).sum((1, 2)) / 2
+    return objective + penalty * (adjacency * (inner / 2) ** 2).sum((1, 2))
 
 
 def vertex_cover_gradient(v: torch.Tensor, adjacency: torch.Tensor, mask: torch.Tensor, penalty: float
                           ) -> torch.Tensor:
-    """grad_{v_i} of :func:`vertex_cover_loss`: e1 / 2 + penalty sum_j A_ij (<u_i, u_j> / 2) u_j, u = v - e1."""
+    """grad_{v_i} of :func:`vertex_cover_loss`: e1 / 2 + penalty sum_j A_ij <u_i, u_j> u_j, u = v - e1."""
     u = (v - true_vector(v)) * mask[..., None]
     inner = u @ u.transpose(1, 2)
-    return (true_vector(v) / 2 + penalty * (adjacency * inner / 2) @ u) * mask[..., None]
+    return (true_vector(v) / 2 + penalty * (adjacency * inner) @ u) * mask[..., None]
 
 
 class LiftLayer(nn.Module):
@@ -225,7 +272,8 @@ class OptGNNTrainer(Trainer):
         self.model.train()
         for _ in range(c.steps_per_epoch):
             adjacency, mask = dense_batch(er_graphs(self.rng, c.batch_size, d.n_min, d.n_max, d.p))
-            vectors = self.model(random_sphere(mask, c.rank, self.generator), adjacency, mask)
+            vectors = self.model(network_input(adjacency, mask, c.rank, c.pe_dimension, self.generator), adjacency,
+                                 mask)
             loss = problem_loss(c, vectors, adjacency, mask).mean()
             self.optimizer.zero_grad()
             loss.backward()
@@ -254,13 +302,14 @@ def held_out_graphs(d: ERGraphs) -> list[Graph]:
 
 
 @torch.no_grad()
-def network_solutions(model: nn.Module, graphs: list[Graph], rank: int, hyperplanes: int, seed: int
-                      ) -> tuple[np.ndarray, np.ndarray, float]:
+def network_solutions(model: nn.Module, graphs: list[Graph], rank: int, hyperplanes: int, seed: int,
+                      pe_dimension: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
     """Batched inference and rounding: (rounded cut per graph, relaxed value per graph, seconds per graph)."""
     model.eval()
     start = time.perf_counter()
     adjacency, mask = dense_batch(graphs)
-    vectors = model(random_sphere(mask, rank, torch.Generator().manual_seed(seed)), adjacency, mask)
+    vectors = model(network_input(adjacency, mask, rank, pe_dimension, torch.Generator().manual_seed(seed)),
+                    adjacency, mask)
     relaxed = relaxed_value(vectors, adjacency).numpy()
     rng = np.random.default_rng([seed, 1])
     cuts = np.array([hyperplane_round(vectors[b, :n].numpy(), edges, hyperplanes, rng)[1]
@@ -280,8 +329,10 @@ class MaxCutEvaluator(Evaluator):
         if cfg.problem != "max_cut":
             return dict.fromkeys(self.metrics, float("nan"))
         graphs = held_out_graphs(cfg.data)
-        cuts, relaxed, seconds = network_solutions(artifact, graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
-        untrained, _, _ = network_solutions(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
+        cuts, relaxed, seconds = network_solutions(artifact, graphs, cfg.rank, cfg.hyperplanes, cfg.seed,
+                                                   cfg.pe_dimension)
+        untrained, _, _ = network_solutions(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed,
+                                            cfg.pe_dimension)
         rng = np.random.default_rng([cfg.seed, 2])
         random_cuts = [cut_value(edges, rng.choice([-1, 1], size=n)) for n, edges in graphs]
         start = time.perf_counter()
@@ -332,10 +383,12 @@ def round_vertex_cover(vectors: np.ndarray, edges: np.ndarray, hyperplanes: int,
 
 
 @torch.no_grad()
-def network_covers(model: nn.Module, graphs: list[Graph], rank: int, hyperplanes: int, seed: int) -> list[np.ndarray]:
+def network_covers(model: nn.Module, graphs: list[Graph], rank: int, hyperplanes: int, seed: int,
+                   pe_dimension: int = 0) -> list[np.ndarray]:
     model.eval()
     adjacency, mask = dense_batch(graphs)
-    vectors = model(random_sphere(mask, rank, torch.Generator().manual_seed(seed)), adjacency, mask)
+    vectors = model(network_input(adjacency, mask, rank, pe_dimension, torch.Generator().manual_seed(seed)),
+                    adjacency, mask)
     rng = np.random.default_rng([seed, 4])
     return [round_vertex_cover(vectors[b, :n].numpy(), edges, hyperplanes, rng) for b, (n, edges) in enumerate(graphs)]
 
@@ -345,20 +398,25 @@ def is_vertex_cover(edges: np.ndarray, cover: np.ndarray) -> bool:
 
 
 class VertexCoverEvaluator(Evaluator):
-    """Cover sizes of the network and of the same network untrained against networkx's greedy 2-approximation."""
+    """Cover sizes of the network and of the same network untrained against networkx's greedy 2-approximation and
+    the optimum (MILP, HiGHS)."""
 
-    metrics = ("cover_size", "untrained_cover_size", "greedy_cover_size", "cover_valid")
+    metrics = ("cover_size", "untrained_cover_size", "greedy_cover_size", "cover_valid", "optimal_cover_size",
+               "cover_ratio_optimal")
 
     def evaluate(self, artifact: nn.Module) -> dict[str, float]:
         cfg = self.config
         if cfg.problem != "vertex_cover":
             return dict.fromkeys(self.metrics, float("nan"))
         graphs = held_out_graphs(cfg.data)
-        covers = network_covers(artifact, graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
-        untrained = network_covers(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed)
+        covers = network_covers(artifact, graphs, cfg.rank, cfg.hyperplanes, cfg.seed, cfg.pe_dimension)
+        untrained = network_covers(build_network(cfg), graphs, cfg.rank, cfg.hyperplanes, cfg.seed, cfg.pe_dimension)
         greedy = [len(greedy_vertex_cover(nx.Graph(list(map(tuple, edges.tolist()))))) for _, edges in graphs]
+        optimal = np.array([min_vertex_cover(n, edges)[0].sum() for n, edges in graphs], dtype=float)
         return {
             "cover_size": float(np.mean([c.sum() for c in covers])),
+            "optimal_cover_size": float(np.mean(optimal)),
+            "cover_ratio_optimal": float(np.mean([c.sum() / max(o, 1) for c, o in zip(covers, optimal, strict=True)])),
             "untrained_cover_size": float(np.mean([c.sum() for c in untrained])),
             "greedy_cover_size": float(np.mean(greedy)),
             "cover_valid": float(np.mean([is_vertex_cover(e, c) for (_, e), c in zip(graphs, covers, strict=True)])),
