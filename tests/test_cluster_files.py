@@ -575,3 +575,16 @@ def test_every_profile_fits_the_deployments(name):
     for where, nodes in (("gpu-cluster.yaml", _launcher_nodes()), ("raycluster.yaml", _kuberay_nodes(RAYCLUSTER))):
         ok, msg = fits(profile, nodes)
         assert ok, f"{where}: {msg}"
+
+
+def test_cluster_images_install_what_setup_sh_installs_without_dependencies():
+    """The packages scripts/setup.sh installs with --no-deps (molsets, matchms and its runtime imports) are not in
+    pyproject.toml, so the cluster files must install them too, with the same pins."""
+    setup = re.sub(r"\\\n\s*", "", (REPO / "scripts" / "setup.sh").read_text())
+    pinned = {p for line in setup.splitlines() if "--no-deps" in line and not line.lstrip().startswith("#")
+              for p in line.split() if "==" in p}
+    assert {"molsets==0.3.1", "matchms==0.33.1"} <= pinned
+    launcher = " ".join(yaml.safe_load(LAUNCHER.read_text())["setup_commands"])
+    assert pinned <= set(launcher.split()), pinned - set(launcher.split())
+    recipe = RAYCLUSTER.read_text()
+    assert pinned <= set(recipe.split()), pinned - set(recipe.split())
