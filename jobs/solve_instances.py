@@ -6,7 +6,8 @@ Builds the held-out instances the method's evaluator will solve (for each ``data
 and solves them through ``jobs/solver_tasks.py``: one Ray task per instance, each killed after ``--time-limit``
 seconds. The tasks write ``shared.graphs.solver_cache`` entries under this machine's cache root (``$RAYSTUDY_CACHE``),
 so every later trial, seed and study arm on those instances reads the answer instead of solving it inline:
-``optgnn`` (``problem=max_cut``): the GW-SDP of each test graph (cvxpy, ``gw_solver``); ``neural_sfe``: the exact
+``optgnn``: the GW-SDP of each test graph (``problem=max_cut``; cvxpy, ``gw_solver``) or its minimum vertex cover
+(``problem=vertex_cover``; MILP, HiGHS); ``neural_sfe``: the exact
 maximum clique of each test graph; ``unifl``: the facility MILP of each test instance at ``data.n`` and
 ``data.large_n`` (HiGHS, ``milp_time_limit``). An instance past the time limit is left to the evaluator (which then
 solves it without a limit). Prints one line per data seed: instances, solved now, already cached, timed out.
@@ -51,7 +52,9 @@ def jobs_for(method: str, cfg: Any) -> list[tuple[str, list, dict[str, Any]]]:
     if method == "optgnn":
         from shared.methods.graph.optgnn import held_out_graphs
 
-        if cfg.problem != "max_cut" or not cfg.reference:
+        if cfg.problem == "vertex_cover":
+            return [("vertex_cover_milp", held_out_graphs(cfg.data), {})]
+        if not cfg.reference:
             return []  # its evaluator solves nothing
         return [("gw_maxcut", held_out_graphs(cfg.data), {"solver": cfg.gw_solver})]
     if method == "neural_sfe":

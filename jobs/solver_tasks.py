@@ -10,12 +10,14 @@ keyed by a hash of the solver, its parameters and the instance: a repeated evalu
 again. A cached timeout counts only for a limit no larger than the one it ran under. The file is rewritten whole
 (temporary name, then rename) after each call. Underneath, the tasks solve through the solver cache the methods'
 evaluators read (``shared.graphs.solver_cache``, under the driver's ``cache_root()`` unless ``solver_cache_root`` says
-otherwise): a GW-SDP, exact clique or facility MILP solved once, by a benchmark, an evaluation or
+otherwise): a GW-SDP, exact clique, vertex-cover or facility MILP solved once, by a benchmark, an evaluation or
 ``jobs/solve_instances.py``, is not solved again by any of them (a row's ``seconds`` are then the original solve's).
 
 Solvers (``SOLVERS``): ``gw_maxcut`` (Goemans-Williamson SDP via cvxpy, best of ``hyperplanes`` roundings: value =
 rounded cut, bound = SDP value), ``greedy_vertex_cover`` (networkx 2-approximation: value = cover size),
-``max_clique`` (networkx exact: value = clique size), ``facility_milp`` (uniform facility location by
+``max_clique`` (networkx exact: value = clique size), ``vertex_cover_milp`` (minimum vertex cover by
+``scipy.optimize.milp`` / HiGHS: value = cover size, bound = the same when HiGHS proved it optimal within its own
+``highs_time_limit``, NaN otherwise), ``facility_milp`` (uniform facility location by
 ``scipy.optimize.milp`` / HiGHS; the instance is ``(n, points (n, dim))``: value = the optimum's cost, bound = the
 same cost when HiGHS proved it, NaN when its own ``highs_time_limit`` parameter stopped it first).
 """
@@ -77,6 +79,14 @@ def _max_clique(n: int, edges: np.ndarray, params: dict[str, Any], root: str) ->
     return float(size), float("nan"), seconds
 
 
+def _vertex_cover_milp(n: int, edges: np.ndarray, params: dict[str, Any], root: str) -> tuple[float, float, float]:
+    from shared.graphs.solver_cache import min_cover
+
+    limit = float(params.get("highs_time_limit", 10.0))
+    mask, optimal, seconds = min_cover(n, edges, limit, Path(root) / "vertex_cover")
+    return float(mask.sum()), float(mask.sum()) if optimal else float("nan"), seconds
+
+
 def _facility_milp(n: int, instance: Any, params: dict[str, Any], root: str) -> tuple[float, float, float]:
     from shared.graphs.facility import cached_milp_optimum
 
@@ -98,6 +108,7 @@ SOLVERS: dict[str, Callable[[int, Any, dict[str, Any], str], tuple[float, float,
     "gw_maxcut": _gw_maxcut,
     "greedy_vertex_cover": _greedy_vertex_cover,
     "max_clique": _max_clique,
+    "vertex_cover_milp": _vertex_cover_milp,
     "facility_milp": _facility_milp,
 }
 
@@ -119,6 +130,7 @@ def instance_key(solver: str, n: int, edges: np.ndarray, params: dict[str, Any])
 _IMPORTS = {"gw_maxcut": ("cvxpy", "shared.graphs.solvers", "shared.graphs.solver_cache"),
             "greedy_vertex_cover": ("shared.graphs.solvers",),
             "max_clique": ("shared.graphs.solvers", "shared.graphs.solver_cache"),
+            "vertex_cover_milp": ("scipy.optimize", "shared.graphs.solvers", "shared.graphs.solver_cache"),
             "facility_milp": ("scipy.optimize", "shared.graphs.facility", "shared.graphs.solver_cache")}
 
 

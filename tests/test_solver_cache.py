@@ -46,6 +46,15 @@ def test_a_second_solve_reads_the_cache_and_gives_identical_values(tmp_path):
     size, _ = solver_cache.max_clique(graph, root=tmp_path / "clique")
     assert solver_cache.max_clique(graph, root=tmp_path / "clique")[0] == size == max(map(len, nx.find_cliques(graph)))
     assert SOLVES["max_clique"] == before + 1
+    n, edges = er(14, 0.3, 4)  # the vertex-cover MILP: the cover itself is cached, and is a cover
+    before = SOLVES["vertex_cover"]
+    cover, optimal, _ = solver_cache.min_cover(n, edges, root=tmp_path / "cover")
+    again, optimal_again, _ = solver_cache.min_cover(n, edges[::-1], root=tmp_path / "cover")
+    assert SOLVES["vertex_cover"] == before + 1 and np.array_equal(cover, again) and optimal and optimal_again
+    assert all(cover[a] or cover[b] for a, b in edges)
+    graph = nx.empty_graph(n)
+    graph.add_edges_from(map(tuple, edges.tolist()))
+    assert cover.sum() == n - max(map(len, nx.find_cliques(nx.complement(graph))))  # = n - max independent set
 
 
 def test_a_damaged_entry_warns_and_is_solved_again(tmp_path):

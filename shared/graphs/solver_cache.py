@@ -1,6 +1,6 @@
-"""One cache for the classical solvers' answers (GW-SDP, exact clique, facility MILP), so that repeated evaluations of
-the same instances (every trial of a sweep, every model seed on the same test graphs, a rerun, the benchmark) do not
-solve them again.
+"""One cache for the classical solvers' answers (GW-SDP, exact clique, vertex-cover and facility MILPs), so that
+repeated evaluations of the same instances (every trial of a sweep, every model seed on the same test graphs, a rerun,
+the benchmark) do not solve them again.
 
 An entry is one Parquet file of one row, ``<cache_root()>/<solver>/<key>.parquet``, where ``key`` is
 :func:`instance_key`: a SHA-256 of the solver's name, the parameters that change its answer (SDP backend, time limit)
@@ -152,3 +152,24 @@ def max_clique(graph: nx.Graph, root: str | Path | None = None) -> tuple[int, fl
     key = instance_key("max_clique", graph_arrays(graph.number_of_nodes(), undirected_edges(graph)))
     row = cached_solve("max_clique", key, solve, ("value", "seconds"), root)
     return int(row["value"]), float(row["seconds"])
+
+
+def min_cover(n: int, edges: np.ndarray, time_limit: float = 10.0, root: str | Path | None = None
+              ) -> tuple[np.ndarray, bool, float]:
+    """:func:`shared.graphs.solvers.min_vertex_cover` (MILP, HiGHS), cached: (cover mask, proved optimal, seconds of
+    the original solve). The time limit is part of the key: a cover found under a shorter limit may be larger."""
+    def solve() -> dict[str, Any]:
+        from shared.graphs.solvers import min_vertex_cover
+
+        start = time.perf_counter()
+        mask, optimal = min_vertex_cover(n, np.asarray(edges, dtype=np.int64).reshape(-1, 2), time_limit)
+        return {"cover": np.flatnonzero(mask).tolist(), "optimal": bool(optimal), "n": n,
+                "seconds": time.perf_counter() - start}
+
+    key = instance_key("vertex_cover", graph_arrays(n, edges), {"highs_time_limit": float(time_limit)})
+    row = cached_solve("vertex_cover", key, solve, ("cover", "optimal", "n", "seconds"), root)
+    if row["n"] != n:
+        raise ValueError(f"solver cache entry {key} of vertex_cover holds a {row['n']}-node graph, not {n} nodes")
+    mask = np.zeros(n, dtype=bool)
+    mask[np.asarray(row["cover"], dtype=np.int64)] = True
+    return mask, bool(row["optimal"]), float(row["seconds"])
