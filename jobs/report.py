@@ -392,6 +392,11 @@ def study_table(rows: pd.DataFrame, measures: list[str], minimize: list[str]) ->
     return pd.DataFrame(out)
 
 
+def series_column(fig: dict[str, Any]) -> str:
+    """The name of the single panel of a curve whose y measures are its points (``at``)."""
+    return fig.get("ylabel") or " / ".join(fig["y"])
+
+
 def figure_points(rows: pd.DataFrame, fig: dict[str, Any]) -> pd.DataFrame:
     """The points of one paper figure: per seed and grid point of its arms, the x value (a config key or a measure),
     the line (the arm, or the value of the grid key ``lines``), each y measure and the bound."""
@@ -404,6 +409,12 @@ def figure_points(rows: pd.DataFrame, fig: dict[str, Any]) -> pd.DataFrame:
     firsts = final.groupby(["job", "trial"]).first()
     configs = flat_configs(firsts.reset_index()).set_index(firsts.index)
     x, lines = fig["x"], fig.get("lines") or ""
+    if fig.get("at"):  # the y measures are the points of one curve per arm: y[i] at x = at[i]
+        column = series_column(fig)
+        parts = [pd.DataFrame({"x": float(at), "line": [j.split(":", 1)[1] for j, _ in wide.index],
+                               column: wide[m].to_numpy() if m in wide else float("nan")})
+                 for at, m in zip(fig["at"], fig["y"], strict=True)]
+        return pd.concat(parts, ignore_index=True)
     out = pd.DataFrame(index=wide.index)
     # the config's value first (a grid key is what the arm set), else the measure of that name (e.g. class_size);
     # a method may also report a measure named like a key (csr_v2's current k while it anneals)
@@ -544,6 +555,8 @@ def draw_figure(rows: pd.DataFrame, table: pd.DataFrame, spec: dict[str, Any], n
     when none of its arms has final rows of its measures."""
     kind, arms = spec.get("kind", "curve"), spec.get("arms") or []
     if kind == "curve":
+        if spec.get("at"):  # one panel, its y the measures' common label
+            return reportfigs.paper_figure(figure_points(rows, spec), {**spec, "y": [series_column(spec)]}, name)
         return reportfigs.paper_figure(figure_points(rows, spec), spec, name)
     measures = ([m for pair in spec["pairs"] for m in pair if isinstance(m, str)] if kind == "tradeoff"
                 else list(spec["y"]))

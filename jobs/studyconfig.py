@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,9 @@ class FigureConfig:
 
     - ``curve`` (a paper's figure): ``y`` (one panel per measure) against ``x`` (a grid key or a measure), one line per
       arm (or per value of the grid key ``lines``), mean +- sd over seeds as a band; ``log``, ``bound``, ``rate``.
+      With ``at`` (one number per ``y`` measure), the ``y`` measures are the points of one curve instead, ``y[i]`` at
+      x = ``at[i]`` (a method that reports accuracy at several context lengths as several measures); ``x`` then
+      only labels the axis, ``ylabel`` the single panel.
     - ``tradeoff``: quality against time (log), a point per arm and grid point at its means +- sd over seeds; ``pairs``
       lists [quality, time] measure pairs (a quality may be a number: 1.0 for a reference solver's ratio to itself).
     - ``bars``: the ``y`` measures side by side for every arm that reports them (mean +- sd over seeds)."""
@@ -72,6 +76,7 @@ class FigureConfig:
     rate: float = 0.0  # a reference c x^rate (log-log slope), anchored at the first point of a line; 0: none
     rate_label: str = ""
     rate_line: str = ""  # the line the reference starts from (default: the first)
+    at: list[float] = field(default_factory=list)  # curve: the x value of each y measure (they form one curve)
 
 
 @dataclass
@@ -288,6 +293,11 @@ def validate_figure(study: StudyConfig, name: str, fig: FigureConfig, fail: Any)
             fail(f"{key}.y", "name at least one measure to draw")
         if fig.kind == "curve" and not fig.x:
             fail(f"{key}.x", "name the grid key (or measure) on the x axis")
+        if fig.at and (fig.kind != "curve" or len(fig.at) != len(fig.y) or fig.bound or fig.lines):
+            fail(f"{key}.at", f"a curve's x value for each of its {len(fig.y)} y measures (no bound or lines with it), "
+                              f"got {len(fig.at)} values")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in fig.at):
+            fail(f"{key}.at", f"must be finite numbers, got {fig.at!r:.80}")
         measures = [*fig.y, *([fig.bound] if fig.bound else [])]
     produced = {a: get_method(arm.method).metric_names() for a, arm in study.arms.items()}
     reports = (lambda a: set(measures) & set(produced[a])) if fig.kind == "tradeoff" else \
@@ -303,7 +313,7 @@ def validate_figure(study: StudyConfig, name: str, fig: FigureConfig, fail: Any)
             for measure in measures:
                 if measure not in produced[arm_name]:
                     fail(f"{key}", f"{measure!r} is not reported by arm {arm_name!r} ({arm.method})")
-            if fig.x not in produced[arm_name] and fig.x not in arm.grid and fig.x not in arm.overrides:
+            if not fig.at and fig.x not in produced[arm_name] and fig.x not in arm.grid and fig.x not in arm.overrides:
                 fail(f"{key}.x", f"{fig.x!r} is neither a measure of arm {arm_name!r} nor a key of its grid/overrides")
             if fig.lines and fig.lines not in arm.grid and fig.lines not in arm.overrides:
                 fail(f"{key}.lines", f"{fig.lines!r} is not a key of arm {arm_name!r}'s grid or overrides")

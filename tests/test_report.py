@@ -405,3 +405,26 @@ def test_a_study_arm_with_a_grid_gets_a_row_per_point_and_its_paper_figure(tmp_p
                                           figures={"krr": spec})["report"]).read_text()
     assert "| krr | estimator=plain, n=64 | invariant_krr | 2 |" in text and "![KRR](figure_krr.png)" in text
     assert (tmp_path / "reports" / "s2" / "figure_krr.png").stat().st_size > 1000
+
+
+def test_a_curve_whose_points_are_measures_draws_each_measure_at_its_x(tmp_path: Path):
+    """`at`: ICRM reports its accuracy at context lengths 0, 5, 50 as three measures; the figure draws them as one
+    curve per arm, acc_context_c at x = c, mean over seeds."""
+    store = ResultsStore(tmp_path)
+    for arm, base in (("icrm", 0.6), ("erm", 0.5)):
+        for seed in (0, 1):
+            info = RunInfo(experiment=f"s3--seeds-{arm}", method="icrm", paper="", dataset="", seed=seed,
+                           trial=f"{arm}{seed}", config_json=RunInfo.config_to_json({"seed": seed}), study="s3",
+                           job=f"seeds:{arm}")
+            values = {f"acc_context_{c}": base + (c / 100 if arm == "icrm" else 0) + 0.01 * seed for c in (0, 5, 50)}
+            store.write_epoch(info, 1, values, "final", 1.0)
+    rows = store.read().to_pandas()
+    spec = {"kind": "curve", "x": "context length", "y": ["acc_context_0", "acc_context_5", "acc_context_50"],
+            "at": [0, 5, 50], "ylabel": "held-out accuracy", "title": "ICRM"}
+    fig = report.draw_figure(rows, rows.iloc[:0], spec, "context", [])
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and ax.get_ylabel() == "held-out accuracy" and ax.get_xlabel() == "context length"
+    curves = {t.get_text(): line for t, line in zip(ax.get_legend().get_texts(), ax.get_lines(), strict=True)}
+    assert list(curves["icrm (n=2 seeds)"].get_xdata()) == [0, 5, 50]
+    assert list(curves["icrm (n=2 seeds)"].get_ydata()) == pytest.approx([0.605, 0.655, 1.105])
+    assert list(curves["erm (n=2 seeds)"].get_ydata()) == pytest.approx([0.505] * 3)
