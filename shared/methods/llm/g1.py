@@ -40,11 +40,13 @@ ZeRO-3 is refused: the frozen reference is a copy of the whole policy. Sweeps an
 (``Resources.distributed="deepspeed-optional"``).
 
 Rollouts. ``grpo.generation_actors=N`` samples each step's rollouts from N Ray generation actors (``actors/
-generation.py``; the Tune trial runner attaches the pool inside the trial's placement group): the step's prompts in N
-contiguous shares (``RolloutShard``), share k sampled by ``sample_shard`` from seed s + k, s drawn from the trainer's
-generator, after the learner has published its current weights. Without a pool (the DeepSpeed loop,
-``jobs/reproduce.py``) the same shares are sampled in the learner's process, with the same results. N = 0 (default):
-one batch from the trainer's generator, as before.
+generation.py``): the step's prompts in N contiguous shares (``RolloutShard``), share k sampled by ``sample_shard``
+from seed s + k, s drawn from the trainer's generator, after the learner has published its current weights. The pool
+is attached by whatever runs the trainer: a Tune trial (in the trial's placement group), a ``jobs/reproduce.py`` run (in
+the run's own placement group), the DeepSpeed loop (rank 0 publishes the engine's module weights to the pool, samples
+and broadcasts the rollouts to every rank). Without a pool (a trainer driven by hand) the same shares are sampled in
+the learner's process, with the same results. ``grpo.generation_cpus``: CPUs each actor reserves (0: a share of the
+run's). N = 0 (default): one batch from the trainer's generator, as before.
 """
 from __future__ import annotations
 
@@ -110,6 +112,8 @@ class GRPOConfig:
                           help="none: the SFT-only arm (GRPO epochs make no update)")
     generation_actors: int = bounded(0, ge=0, le=64, help="Ray generation actors sampling the rollouts, each its "
                                      "share of a step's prompts seeded per share; 0: the learner's process, unsharded")
+    generation_cpus: float = bounded(0.0, ge=0.0, le=4096.0, help="CPUs each generation actor reserves; 0: the "
+                                     "run's CPUs split between learner and actors (they take turns)")
 
 
 @dataclass
@@ -145,6 +149,9 @@ class G1Config(MethodConfig):
 
     def generation_actors(self) -> int:
         return self.grpo.generation_actors
+
+    def generation_cpus(self) -> float:
+        return self.grpo.generation_cpus
 
     def check(self) -> None:
         unknown = [t for t in self.data.tasks if t not in TASKS]
