@@ -202,7 +202,7 @@ def _run_pooled(pooled: list[Any], configs: dict[Any, tuple[str, Any]], starts: 
                            group, placement_group_bundle_index=0, placement_group_capture_child_tasks=True))
                 groups[refs[key]] = group
                 waiting.remove(key)
-            watch = [*groups, *(states[starts[k]] for k in waiting if starts.get(k) in states)]
+            watch = list(dict.fromkeys([*groups, *(states[starts[k]] for k in waiting if starts.get(k) in states)]))
             if not watch:
                 raise RuntimeError(f"runs {waiting} wait on runs that were never started")
             finished, _ = ray.wait(watch, num_returns=1)
