@@ -69,6 +69,7 @@ from shared.results import ResultsStore, RunInfo, code_version, storage_root
 Overrides = Mapping[str, Any] | Iterable[str] | None
 FATAL_FILE = "fatal_error.json"  # what a run that cannot succeed left for its driver (see _fatal)
 _DETERMINISTIC = (ConfigError, NonFiniteLossError)  # the same on every rank and on every retry
+POOL_GROUP_PREFIX = "generation-pool-"  # the name of a run's generation pool's placement group
 
 
 def resolve_spec(method: str | MethodSpec) -> MethodSpec:
@@ -227,7 +228,8 @@ def _fit(spec: MethodSpec, runs: list[dict[str, Any]], root: str, name: str, tra
     sc = scaling(dist, pool["worker_cpus"] if pool else None)
     payload = {"spec": spec, "storage": root, "runs": runs, "checkpoints": checkpoints, "pool": pool}
     if pool is not None:  # the generation actors' own placement group, next to the worker group's
-        pool["placement"] = placement_group([{"CPU": pool["cpus"]}] * pool["actors"])
+        pool["placement"] = placement_group([{"CPU": pool["cpus"]}] * pool["actors"],
+                                            name=f"{POOL_GROUP_PREFIX}{name}-{os.urandom(4).hex()}")
         ray.get(pool["placement"].ready())
     try:
         return _fit_workers(payload, sc, dist, name, train_storage, checkpoints, callbacks)
