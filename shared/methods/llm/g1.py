@@ -34,8 +34,9 @@ advantages; the next rollout is sampled after their optimizer steps), ``loss(bat
 (the response tokens a minibatch holds: every term of the loss is a token-mean). ``fit_epoch`` steps one torch
 optimizer on them; ``actors/distributed.py`` runs them under Ray Train + DeepSpeed (``jobs/train_distributed.py g1``,
 2 gloo workers on CPU, ZeRO-2; each rank samples the same rollouts from the same generator, or receives rank 0's from
-its generation pool, and trains on its slice of every minibatch, so a step is the plain step up to float rounding). SFT -> GRPO clears the optimizer's state and
-the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer, without a second one DeepSpeed would not know).
+its generation pool, and trains on its slice of every minibatch, so a step is the plain step up to float rounding).
+SFT -> GRPO clears the optimizer's state and the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer,
+without a second one DeepSpeed would not know).
 ZeRO-3 is refused: the frozen reference is a copy of the whole policy. Sweeps and studies run the plain loop
 (``Resources.distributed="deepspeed-optional"``).
 
