@@ -227,7 +227,7 @@ def check_fits(name: str, extra: list[str], seeds: list[int], cpus: int | None) 
             need = sum(b["CPU"] for b in run_bundles(arm.method, cfg))
             actors, actor_cpus = generation_request(cfg)
             if need > cpus + 1e-9:
-                per = f" + {actors} generation actors x {actor_cpus:g} CPU" if actors else ""
+                per = f" + {actors} generation actors x {actor_cpus:g} CPU" if actors and actor_cpus else ""
                 raise ConfigError(f"arm {arm_name!r}: one run asks for {need:g} CPUs (its learner{per}), but the "
                                   f"local Ray has {cpus}; lower the config's generation actors or the CPUs each "
                                   "reserves (0: the actors share the run's CPU; g1: grpo.generation_actors, "
