@@ -22,6 +22,16 @@ platform's own format (``trainer.pt`` + ``meta.json``: the model weights, a fres
 A trainer with state outside its model (e.g. a frozen reference policy) may expose it as ``extra_state()`` /
 ``load_extra_state(state)``: it travels in the DeepSpeed checkpoints and reaches the evaluators' plain copy.
 
+Generation actors (``MethodConfig.generation_actors``: an RL method's rollouts, ``actors/generation.py``): the driver
+reserves a placement group for the pool next to the worker group's (Ray Train's own group holds exactly one bundle per
+worker and offers no way to add bundles for actors a worker starts), by default carving the actors' CPUs out of the
+workers' (``pool_shares``), and removes it when the run ends. Rank 0 owns the pool: each step it publishes its module's
+weights (whole on every rank under ZeRO 0-2), samples through the pool and broadcasts the rollouts to the other ranks
+(``BroadcastShardMap``), which then walk the same global batches as before. One publisher and one collective per step,
+as OpenRLHF's DeepSpeed learner broadcasts its weights from rank 0 to its vLLM engines; every rank sampling its own
+shard would need every step's rollouts gathered again anyway (GRPO normalises over whole groups, and each rank
+computes the old and reference log-probabilities of the whole step).
+
 Tune sweeps of such methods run :func:`distributed_trial`: each trial is a small TorchTrainer run.
 Nothing here knows about a particular method.
 """
@@ -59,6 +69,7 @@ from shared.results import ResultsStore, RunInfo, code_version, storage_root
 Overrides = Mapping[str, Any] | Iterable[str] | None
 FATAL_FILE = "fatal_error.json"  # what a run that cannot succeed left for its driver (see _fatal)
 _DETERMINISTIC = (ConfigError, NonFiniteLossError)  # the same on every rank and on every retry
+POOL_GROUP_PREFIX = "generation-pool-"  # the name of a run's generation pool's placement group
 
 
 def resolve_spec(method: str | MethodSpec) -> MethodSpec:
@@ -75,25 +86,45 @@ def run_name(spec: MethodSpec, cfg: Any) -> str:
     return f"{spec.name}-ds-{digest}"
 
 
-def check_cluster(dist: DistributedConfig) -> None:
-    """Refuse a run whose workers can never all be placed (Ray Train would wait for them forever)."""
+def check_cluster(dist: DistributedConfig, pool_cpus: float = 0.0) -> None:
+    """Refuse a run whose workers (and generation pool: ``pool_cpus`` more CPUs) can never all be placed (Ray Train
+    would wait for them forever)."""
     total = ray.cluster_resources()
-    need = {"CPU": dist.workers * dist.cpus_per_worker, "GPU": float(dist.workers) if dist.use_gpu else 0.0}
+    need = {"CPU": dist.workers * dist.cpus_per_worker + pool_cpus, "GPU": float(dist.workers) if dist.use_gpu else 0.0}
     for key, amount in need.items():
         if amount > total.get(key, 0.0) + 1e-9:
             per = dist.cpus_per_worker if key == "CPU" else 1
+            pool = f" + {pool_cpus:g} for generation actors" if key == "CPU" and pool_cpus else ""
             raise ConfigError(
-                f"distributed.workers: {dist.workers} workers x {per:g} {key} = {amount:g} {key}, but the cluster "
-                f"has {total.get(key, 0.0):g}; lower distributed.workers"
-                + (" or distributed.cpus_per_worker" if key == "CPU" else " or set distributed.use_gpu=false"))
+                f"distributed.workers: {dist.workers} workers x {per:g} {key}{pool} = {amount:g} {key}, but the "
+                f"cluster has {total.get(key, 0.0):g}; lower distributed.workers"
+                + (" or distributed.cpus_per_worker (or the CPUs each generation actor reserves)" if key == "CPU"
+                   else " or set distributed.use_gpu=false"))
 
 
-def scaling(dist: DistributedConfig) -> dict[str, Any]:
-    """ScalingConfig / TorchConfig / worker environment of one run."""
+def pool_layout(cfg: Any) -> dict[str, Any] | None:
+    """The generation pool of a run whose config asks for one: ``{"actors", "cpus"`` (each), ``"worker_cpus"``
+    (each worker's, less than ``distributed.cpus_per_worker`` when the actors share the workers' CPUs),
+    ``"extra_cpus"`` (what the run asks for beyond its workers)}; None without generation actors."""
+    from actors.generation import generation_request, pool_shares
+
+    actors, actor_cpus = generation_request(cfg)
+    if actors < 1:
+        return None
+    dist = distributed_config(cfg)
+    worker, each = pool_shares(dist.cpus_per_worker, dist.workers, actors, actor_cpus)
+    return {"actors": actors, "cpus": each, "worker_cpus": worker,
+            "extra_cpus": max(dist.workers * worker + actors * each - dist.workers * dist.cpus_per_worker, 0.0)}
+
+
+def scaling(dist: DistributedConfig, cpus_per_worker: float | None = None) -> dict[str, Any]:
+    """ScalingConfig / TorchConfig / worker environment of one run (``cpus_per_worker``: instead of the config's,
+    when a generation pool shares them)."""
     from ray.train import ScalingConfig
     from ray.train.torch import TorchConfig
 
-    per_worker = {"CPU": float(dist.cpus_per_worker), **({"GPU": 1.0} if dist.use_gpu else {})}
+    cpus = dist.cpus_per_worker if cpus_per_worker is None else cpus_per_worker
+    per_worker = {"CPU": float(cpus), **({"GPU": 1.0} if dist.use_gpu else {})}
     # No worker runtime env of its own (DS_ACCELERATOR is set by the train function itself): a worker whose
     # env differs from its job's must unpack the job's working_dir package again, and under concurrent jobs
     # of one study that package can already be gone from the GCS (ray#46625; the study's seeds nodes failed
@@ -157,10 +188,11 @@ def run_variants(
         cfg = spec.load_config(overrides)
         runs.append({"cfg": cfg, "info": _run_info(spec, cfg, experiment, label, "", ""),
                      "fatal": ("train", "fatal", f"{experiment}-{label}.json")})
-    shapes = {_placement(distributed_config(r["cfg"])) for r in runs}
+    shapes = {(*_placement(distributed_config(r["cfg"])), repr(pool_layout(r["cfg"]))) for r in runs}
     if len(shapes) != 1:
         raise ConfigError(f"run_variants: the variants ask for different workers {sorted(shapes)}; one worker "
-                          "group runs them all, so workers, cpus_per_worker, use_gpu and backend must agree")
+                          "group runs them all, so workers, cpus_per_worker, use_gpu, backend and generation actors "
+                          "must agree")
     _fit(spec, runs, root, experiment, f"{root}/train", checkpoints=False)
     store = ResultsStore(root)
     out: dict[str, Exception | None] = {}
@@ -188,13 +220,29 @@ def _run_info(spec: MethodSpec, cfg: Any, experiment: str, trial: str, study: st
 
 def _fit(spec: MethodSpec, runs: list[dict[str, Any]], root: str, name: str, train_storage: str,
          checkpoints: bool, callbacks: list[Any] | None = None) -> Any:
+    from ray.util.placement_group import placement_group, remove_placement_group
+
+    dist = distributed_config(runs[0]["cfg"])
+    pool = pool_layout(runs[0]["cfg"])
+    check_cluster(dist, pool["extra_cpus"] if pool else 0.0)
+    sc = scaling(dist, pool["worker_cpus"] if pool else None)
+    payload = {"spec": spec, "storage": root, "runs": runs, "checkpoints": checkpoints, "pool": pool}
+    if pool is not None:  # the generation actors' own placement group, next to the worker group's
+        pool["placement"] = placement_group([{"CPU": pool["cpus"]}] * pool["actors"],
+                                            name=f"{POOL_GROUP_PREFIX}{name}-{os.urandom(4).hex()}")
+        ray.get(pool["placement"].ready())
+    try:
+        return _fit_workers(payload, sc, dist, name, train_storage, checkpoints, callbacks)
+    finally:
+        if pool is not None:
+            remove_placement_group(pool["placement"])
+
+
+def _fit_workers(payload: dict[str, Any], sc: dict[str, Any], dist: DistributedConfig, name: str,
+                 train_storage: str, checkpoints: bool, callbacks: list[Any] | None) -> Any:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
     from ray.train.torch import TorchTrainer
 
-    dist = distributed_config(runs[0]["cfg"])
-    check_cluster(dist)
-    sc = scaling(dist)
-    payload = {"spec": spec, "storage": root, "runs": runs, "checkpoints": checkpoints}
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config=payload,
@@ -255,7 +303,7 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
     store = ResultsStore(payload["storage"])
     for run in payload["runs"]:
         try:
-            _train(run, spec, rank, world, store, payload["checkpoints"])
+            _train(run, spec, rank, world, store, payload["checkpoints"], payload.get("pool"))
         except _DETERMINISTIC as err:
             # Every rank reaches the same error at the same point (the checks use all-reduced values or the
             # identical global batch): record it once and return, so Ray Train does not retry what cannot
@@ -271,7 +319,7 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
 
 
 def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: ResultsStore,
-           checkpoints: bool) -> None:
+           checkpoints: bool, pool: dict[str, Any] | None = None) -> None:
     import deepspeed  # inside the worker (ray#50406), after DS_ACCELERATOR is set
     import torch
     import torch.distributed as tdist
@@ -310,36 +358,87 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
         if rank == 0:
             print(f"[raystudy] resumed {info.method} from {ckpt.path} at epoch {trainer.epoch}", flush=True)
 
-    autocast = None  # the method's loss (outside the engine's forward) under the same autocast as the forward
-    if dist.precision in ("bf16", "fp16"):
-        dtype = torch.bfloat16 if dist.precision == "bf16" else torch.float16
-        autocast = (torch.device(device).type, dtype)
-    evaluation: dict[str, Any] = {}
-    while not trainer.done:
-        metrics = _run_epoch(trainer, engine, dist, rank, world, weight_fn, device, autocast)
-        epoch, final = trainer.epoch, trainer.done
-        every = int(getattr(cfg, "eval_every", 0) or 0)
-        full = None
-        if final or (every and epoch % every == 0):
-            full = gather_full_state(module, rank)
+    shard_map = attach_broadcast_pool(trainer, pool, rank)
+    try:
+        autocast = None  # the method's loss (outside the engine's forward) under the same autocast as the forward
+        if dist.precision in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if dist.precision == "bf16" else torch.float16
+            autocast = (torch.device(device).type, dtype)
+        evaluation: dict[str, Any] = {}
+        while not trainer.done:
+            metrics = _run_epoch(trainer, engine, dist, rank, world, weight_fn, device, autocast)
+            if shard_map is not None and rank == 0:  # the rows say the rollouts came from the pool; rank 0's wait
+                metrics.update(generation_actors=float(len(shard_map.pool)), rollout_wait_s=shard_map.take_wait_s())
+            epoch, final = trainer.epoch, trainer.done
+            every = int(getattr(cfg, "eval_every", 0) or 0)
+            full = None
+            if final or (every and epoch % every == 0):
+                full = gather_full_state(module, rank)
+                if rank == 0:
+                    metrics.update(_evaluate(spec, cfg, trainer, full, evaluation))
             if rank == 0:
-                metrics.update(_evaluate(spec, cfg, trainer, full, evaluation))
-        if rank == 0:
-            store.write_epoch(info, epoch, metrics, "final" if final else "running", time.time() - started)
-        report = {**metrics, "epoch": epoch}
-        if checkpoints and (final or epoch % dist.checkpoint_every == 0):
-            tmp = tempfile.mkdtemp(prefix="rs-ds-ckpt-")
-            client = {"epoch": epoch, "global_step": trainer.global_step, "rng": rng_state(trainer.generator),
-                      **_extra_state(trainer)}
-            engine.save_checkpoint(tmp, tag=f"epoch_{epoch:06d}", client_state=client)
-            if rank == 0:
-                _write_meta(tmp, spec, cfg, dist, world, epoch, final, evaluation.get("trainer"))
-            tdist.barrier()
-            ray.train.report(report, checkpoint=Checkpoint.from_directory(tmp),
-                             checkpoint_dir_name=f"checkpoint_epoch={epoch:06d}",
-                             delete_local_checkpoint_after_upload=True)
-        else:
-            ray.train.report(report)
+                store.write_epoch(info, epoch, metrics, "final" if final else "running", time.time() - started)
+            report = {**metrics, "epoch": epoch}
+            if checkpoints and (final or epoch % dist.checkpoint_every == 0):
+                tmp = tempfile.mkdtemp(prefix="rs-ds-ckpt-")
+                client = {"epoch": epoch, "global_step": trainer.global_step, "rng": rng_state(trainer.generator),
+                          **_extra_state(trainer)}
+                engine.save_checkpoint(tmp, tag=f"epoch_{epoch:06d}", client_state=client)
+                if rank == 0:
+                    _write_meta(tmp, spec, cfg, dist, world, epoch, final, evaluation.get("trainer"))
+                tdist.barrier()
+                ray.train.report(report, checkpoint=Checkpoint.from_directory(tmp),
+                                 checkpoint_dir_name=f"checkpoint_epoch={epoch:06d}",
+                                 delete_local_checkpoint_after_upload=True)
+            else:
+                ray.train.report(report)
+    finally:
+        if shard_map is not None:
+            shard_map.close()
+
+
+def attach_broadcast_pool(trainer: Any, pool: dict[str, Any] | None, rank: int) -> BroadcastShardMap | None:
+    """Rank 0 starts the run's generation actors in the pool's placement group; every rank samples through a
+    ``BroadcastShardMap`` (rank 0 drives the pool, the others receive its results)."""
+    if pool is None:
+        return None
+    from actors.generation import GenerationPool
+
+    actors = None
+    if rank == 0:
+        actors = GenerationPool(pool["actors"], trainer.generation_factory(), num_cpus=pool["cpus"],
+                                placement=pool["placement"])
+    trainer.shard_map = BroadcastShardMap(actors, rank)
+    return trainer.shard_map
+
+
+class BroadcastShardMap:
+    """A shard map (``shared.method.ShardMap``) for the ranks of a data-parallel learner: rank 0 publishes its
+    weights to a generation pool and runs the shards there; every rank gets the results by one broadcast. The other
+    ranks' weights are rank 0's (data parallel), so they publish nothing."""
+
+    def __init__(self, pool: Any, rank: int) -> None:
+        self.pool, self.rank = pool, rank
+
+    def sync(self, state_dict: dict[str, Any]) -> None:
+        if self.rank == 0:
+            self.pool.sync(state_dict)
+
+    def map(self, fn: Any, payloads: list[Any]) -> list[Any]:
+        import torch.distributed as tdist
+
+        box = [self.pool.map(fn, payloads) if self.rank == 0 else None]
+        tdist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def take_wait_s(self) -> float:
+        """Seconds rank 0 waited on the pool since the last call."""
+        wait, self.pool.wait_s = self.pool.wait_s, 0.0
+        return wait
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 def zero3_partitioned(module: Any) -> tuple[int, int]:

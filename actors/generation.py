@@ -9,13 +9,17 @@ The contract with a trainer (``shared.method.ShardMap``, whose in-process form i
   a picklable ``fn(module, payload)``); ``attach_pool`` sets it to a ``GenerationPool`` when the method's config asks
   for generation actors (``MethodConfig.generation_actors()``).
 
-Inside a Tune trial the actors take the bundles of the trial's placement group after the first (the trainable's);
-``trial_placement`` splits the trial's resources between the learner and the actors, so a sweep asks for what it asked
-for without actors, and never waits on a CPU it cannot get. Actors are owned by the process that started them and die
-with it (and with ``close``).
+Where the actors live. Inside a Tune trial (``jobs/sweep.py``) and a reproduction run (``jobs/reproduce.py``, whose
+driver creates a run's placement group only once the run can start and removes it when the run ends) they take the
+bundles of the run's placement group after the first (the learner's); ``placement_bundles`` by default splits the
+run's resources between the learner and the actors, so a run asks for what it asked for without actors and never
+waits on a CPU it cannot get. Under Ray Train + DeepSpeed (``actors/distributed.py``) the pool has a placement group
+of its own next to the worker group's, and rank 0 drives it. Actors are owned by the process that started them and
+die with it (and with ``close``).
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +65,7 @@ class GenerationPool:
 
         self.actors = [GenerationActor.options(**options(i)).remote(factory) for i in range(size)]
         self._synced: list[Any] = []
+        self.wait_s = 0.0  # seconds the caller has waited in ``map`` (the learner's wait on rollouts)
 
     def __len__(self) -> int:
         return len(self.actors)
@@ -70,9 +75,12 @@ class GenerationPool:
         self._synced = [a.sync.remote(weights) for a in self.actors]  # each actor runs its calls in order
 
     def map(self, fn: Callable[[torch.nn.Module, Any], Any], payloads: Sequence[Any]) -> list[Any]:
+        start = time.perf_counter()
         ray.get(self._synced)  # a failed sync is raised here, not hidden behind the results
         refs = [self.actors[i % len(self.actors)].run.remote(fn, p) for i, p in enumerate(payloads)]
-        return ray.get(refs)
+        out = ray.get(refs)
+        self.wait_s += time.perf_counter() - start
+        return out
 
     def weights(self) -> list[dict[str, torch.Tensor]]:
         """Each actor's current copy of the weights (for checks)."""
@@ -84,22 +92,47 @@ class GenerationPool:
         self.actors = []
 
 
-def trial_placement(cpu: float, gpu: float, actors: int) -> Any:
-    """A Tune trial's resources with ``actors`` generation actors: one placement group holding what the trial asks
-    for without them, split evenly between the learner (bundle 0, with the GPU) and the actors (one bundle each).
-    The learner waits while the pool samples (synchronous RL), so the trial's cores serve both in turn."""
+def pool_shares(cpu: float, learners: int, actors: int, actor_cpus: float = 0.0) -> tuple[float, float]:
+    """(CPUs per learner process, CPUs per generation actor) of a run whose ``learners`` processes ask for ``cpu``
+    CPUs each, with ``actors`` generation actors. ``actor_cpus`` > 0: the learners keep theirs and each actor reserves
+    ``actor_cpus`` (generation on its own cores, as real systems give it its own GPUs). 0: the run's CPUs split evenly
+    over learners and actors, so the run asks for what it asked for without actors (synchronous RL: the learners wait
+    while the pool samples, the cores serve both in turn)."""
+    if actors < 1:
+        return cpu, 0.0
+    if actor_cpus > 0:
+        return cpu, actor_cpus
+    share = max(round(cpu * learners / (learners + actors), 4), 1e-4)  # Ray refuses an empty bundle
+    return share, share
+
+
+def placement_bundles(cpu: float, gpu: float, actors: int, actor_cpus: float = 0.0) -> list[dict[str, float]]:
+    """The bundles of one run (a Tune trial, a reproduction task) with ``actors`` generation actors: the learner's
+    first (with the GPU), then one per actor (``pool_shares``)."""
+    learner, actor = pool_shares(cpu, 1, actors, actor_cpus)
+    return [{"CPU": learner, **({"GPU": gpu} if gpu else {})}] + [{"CPU": actor}] * actors
+
+
+def trial_placement(cpu: float, gpu: float, actors: int, actor_cpus: float = 0.0) -> Any:
+    """A Tune trial's resources with ``actors`` generation actors: one placement group of ``placement_bundles``
+    (by default what the trial asks for without them, split evenly between the learner and the actors)."""
     from ray.tune import PlacementGroupFactory
 
-    share = max(round(cpu / (actors + 1), 4), 1e-4)  # Ray refuses an empty bundle
-    head = {"CPU": share, **({"GPU": gpu} if gpu else {})}
-    return PlacementGroupFactory([head] + [{"CPU": share}] * actors)
+    return PlacementGroupFactory(placement_bundles(cpu, gpu, actors, actor_cpus))
+
+
+def generation_request(config: Any) -> tuple[int, float]:
+    """(generation actors, CPUs each reserves; 0 = a share of the run's) that a method config asks for."""
+    actors = int(config.generation_actors()) if hasattr(config, "generation_actors") else 0
+    cpus = float(config.generation_cpus()) if hasattr(config, "generation_cpus") else 0.0
+    return actors, cpus
 
 
 def attach_pool(trainer: Any, config: Any) -> GenerationPool | None:
     """Give ``trainer`` a generation pool when ``config.generation_actors()`` asks for one (else None, and the trainer
     samples in its own process). Inside a placement group whose bundles ``trial_placement`` laid out, the actors take
     bundles 1..N and their CPU shares; elsewhere (a plain driver, a reproduction task) they ask for 1 CPU each."""
-    size = int(config.generation_actors()) if hasattr(config, "generation_actors") else 0
+    size = generation_request(config)[0]
     if size < 1:
         return None
     group = get_current_placement_group()

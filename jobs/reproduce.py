@@ -7,6 +7,12 @@ overrides) and the measures. Each (arm, seed) runs as one Ray task (runs that be
 it once: ``MethodConfig.prefix_run``) and computes only the evaluators of the measures; the table gives the mean
 and standard deviation over seeds. The reproduction tests (``tests/test_reproduction*.py``) call :func:`compare`, and
 REPRODUCTION.md records the figures this command prints.
+
+A run whose config asks for generation actors (``MethodConfig.generation_actors``, e.g. g1's
+``grpo.generation_actors=2``) samples through a pool of them (``actors/generation.py``) in a placement group of its
+own: the learner's bundle and one per actor, by default the run's CPU split between them. The driver creates that
+group only when the run can start (the run it begins from has finished), and removes it when the run ends, so runs
+waiting on their prefix never hold CPUs that prefix needs. A request that can never fit a local Ray is refused first.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # noqa: E402
 
+from actors.generation import generation_request, placement_bundles  # noqa: E402
 from shared.config import CONFIG_ROOT, ConfigError, load_config  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 
@@ -70,12 +77,18 @@ def run(method: str, cfg: Any, measures: list[str] | None = None, start: dict | 
     ``measures``; all when None). ``start``: the final state of the run ``cfg.prefix_run()`` names, whose epochs are
     then not trained again. ``keep_state``: also return the final trainer state, for the runs that start from it;
     with ``measures=[]`` only that state."""
+    from actors.generation import attach_pool, detach_pool
+
     spec = get_method(method)
     trainer = spec.make_trainer(cfg)
     if start is not None:
         trainer.load_prefix_state(start)
-    while not trainer.done:
-        trainer.fit_epoch()
+    attach_pool(trainer, cfg)  # the config's generation actors, in the placement group compare gave this run
+    try:
+        while not trainer.done:
+            trainer.fit_epoch()
+    finally:
+        detach_pool(trainer)
     state = copy.deepcopy(trainer.state_dict()) if keep_state else None  # before the evaluators touch anything
     if measures == []:
         return state
@@ -138,17 +151,87 @@ def compare(name: str, seeds: list[int], extra: list[str] | None = None, arms: l
     starts, prefixes = plan_prefixes(configs)
     states = {i: run.remote(method, cfg, measures=[], keep_state=True) for i, (method, cfg) in enumerate(prefixes)}
     sources = {source for source in starts.values() if not isinstance(source, int)}
-    refs = {}
-    for key in sorted(configs, key=lambda k: k in starts):  # sources first: Ray starts ready tasks in order
+    refs: dict[Any, Any] = {}
+
+    def submit(key: Any, **options: Any) -> None:
         method, cfg = configs[key]
         if key in sources:
-            refs[key], states[key] = run.options(num_returns=2).remote(method, cfg, repro.measures, keep_state=True)
+            refs[key], states[key] = run.options(num_returns=2, **options).remote(method, cfg, repro.measures,
+                                                                                  keep_state=True)
         else:
-            refs[key] = run.remote(method, cfg, repro.measures, start=states.get(starts.get(key)))
+            refs[key] = run.options(**options).remote(method, cfg, repro.measures, start=states.get(starts.get(key)))
+
+    order = sorted(configs, key=lambda k: k in starts)  # sources first: Ray starts ready tasks in order
+    pooled = [key for key in order if generation_request(configs[key][1])[0] > 0]
+    for key in order:
+        if key not in pooled:
+            submit(key)
+    _run_pooled(pooled, configs, starts, states, submit, refs)
     for key, ref in refs.items():
         method, cfg = configs[key]
         results[key] = done[(method, repr(cfg))] = ray.get(ref)
     return {arm: {m: [results[(arm, s)][m] for s in seeds] for m in repro.measures} for arm in repro.arms}
+
+
+def run_bundles(method: str, cfg: Any) -> list[dict[str, float]]:
+    """The placement group of one run with generation actors: the learner's bundle (the method's resources) first."""
+    resources = get_method(method).resources
+    return placement_bundles(resources.cpu, resources.gpu, *generation_request(cfg))
+
+
+def _run_pooled(pooled: list[Any], configs: dict[Any, tuple[str, Any]], starts: dict[Any, Any],
+                states: dict[Any, Any], submit: Any, refs: dict[Any, Any]) -> None:
+    """Start each run of ``pooled`` (runs with generation actors) in a placement group of its own, created once the
+    run can start (the state it starts from is computed) and removed as soon as it ends; returns when all ended.
+    A group created before its run could start would hold CPUs the run it waits on may need (on 2 CPUs, the seeds'
+    groups starved their own SFT runs)."""
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    waiting, groups = list(pooled), {}
+    try:
+        while waiting or groups:
+            for key in list(waiting):
+                source = starts.get(key)
+                if source is not None and (source not in states or not ray.wait([states[source]], timeout=0)[0]):
+                    continue  # the run it starts from has not been submitted, or not finished
+                bundles = run_bundles(*configs[key])
+                group = placement_group(bundles)
+                submit(key, num_cpus=bundles[0]["CPU"], num_gpus=bundles[0].get("GPU", 0.0),
+                       scheduling_strategy=PlacementGroupSchedulingStrategy(
+                           group, placement_group_bundle_index=0, placement_group_capture_child_tasks=True))
+                groups[refs[key]] = group
+                waiting.remove(key)
+            watch = list(dict.fromkeys([*groups, *(states[starts[k]] for k in waiting if starts.get(k) in states)]))
+            if not watch:
+                raise RuntimeError(f"runs {waiting} wait on runs that were never started")
+            finished, _ = ray.wait(watch, num_returns=1)
+            for ref in finished:
+                if ref in groups:
+                    remove_placement_group(groups.pop(ref))
+    finally:
+        for group in groups.values():
+            remove_placement_group(group)
+
+
+def check_fits(name: str, extra: list[str], seeds: list[int], cpus: int | None) -> None:
+    """Refuse a run that can never be placed: its placement group (learner + generation actors) asks for more CPUs
+    than the local Ray will have (``cpus``; None: not known, e.g. a remote cluster, and nothing is refused)."""
+    if cpus is None:
+        return
+    repro = load_reproduction(name)
+    for arm_name, arm in repro.arms.items():
+        for seed in seeds:
+            cfg = get_method(arm.method).load_config([*repro.setting, *arm.overrides, *extra,
+                                                      *seed_overrides(repro, seed)])
+            need = sum(b["CPU"] for b in run_bundles(arm.method, cfg))
+            actors, actor_cpus = generation_request(cfg)
+            if need > cpus + 1e-9:
+                per = f" + {actors} generation actors x {actor_cpus:g} CPU" if actors and actor_cpus else ""
+                raise ConfigError(f"arm {arm_name!r}: one run asks for {need:g} CPUs (its learner{per}), but the "
+                                  f"local Ray has {cpus}; lower the config's generation actors or the CPUs each "
+                                  "reserves (0: the actors share the run's CPU; g1: grpo.generation_actors, "
+                                  "grpo.generation_cpus)")
 
 
 def mean(out: Results, arm: str, measure: str) -> float:
@@ -186,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         repro = load_reproduction(args.name)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        local = not os.environ.get("RAY_ADDRESS")
+        check_fits(args.name, args.overrides, args.seeds, os.cpu_count() if local else None)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

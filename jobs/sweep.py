@@ -109,6 +109,12 @@ def check_resources(sweep: SweepConfig, method: str | None = None) -> None:
         return
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     need = {"CPU": sweep.resources.cpu, "GPU": sweep.resources.gpu}
+    if method is not None:  # generation actors that reserve CPUs of their own (grpo.generation_cpus) add theirs
+        from actors.generation import generation_request, placement_bundles
+
+        bundles = placement_bundles(sweep.resources.cpu, 0.0, *generation_request(
+            get_method(method).load_config(sweep.overrides)))
+        need["CPU"] = max(need["CPU"], sum(b["CPU"] for b in bundles))
     for key, amount in need.items():
         if amount <= 0:
             continue
@@ -228,13 +234,13 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
         with_run.__name__ = f"{plan.method}_deepspeed_trial"
         trainable = tune.with_resources(with_run, trial_resources(spec, sweep.overrides))
     else:
-        from actors.generation import trial_placement
+        from actors.generation import generation_request, trial_placement
 
         # Generation actors (e.g. an RL method's rollouts) share the trial's resources, in its placement group.
-        actors = spec.load_config(sweep.overrides).generation_actors()
+        actors, actor_cpus = generation_request(spec.load_config(sweep.overrides))
         trainable = tune.with_resources(
             tune.with_parameters(MethodTrainable, run=run_info),
-            trial_placement(sweep.resources.cpu, sweep.resources.gpu, actors) if actors else
+            trial_placement(sweep.resources.cpu, sweep.resources.gpu, actors, actor_cpus) if actors else
             {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
         )
     if resume:

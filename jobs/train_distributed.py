@@ -64,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         from cluster import connect
 
         conn = connect(args.address, num_cpus=args.num_cpus)
-        from actors.distributed import check_cluster
+        from actors.distributed import check_cluster, pool_layout
         from shared.distributed import distributed_config
 
-        check_cluster(distributed_config(cfg))
+        pool = pool_layout(cfg)  # generation actors (e.g. g1's grpo.generation_actors) reserving CPUs of their own
+        check_cluster(distributed_config(cfg), pool["extra_cpus"] if pool else 0.0)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -64,6 +64,10 @@ class MethodConfig:
         its own process. A method with a sampling phase (an RL method's rollouts) maps it to one of its keys."""
         return 0
 
+    def generation_cpus(self) -> float:
+        """CPUs each generation actor reserves; 0: the actors share the run's own CPUs with the learner."""
+        return 0.0
+
 
 class LocalShardMap:
     """The in-process form of a generation pool (``actors/generation.py``): ``map`` runs ``fn(module, payload)`` on

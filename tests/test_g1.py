@@ -177,33 +177,46 @@ def test_rollouts_concatenate_across_widths():
     assert both.tokens[2:, 3:].eq(EOT).all() and int(both.mask[2:].sum()) == 4  # padding is no response
 
 
-def test_generation_actors_sample_the_in_process_rollouts_with_the_learner_s_current_weights(local_ray):
-    """grpo.generation_actors=2: a GRPO epoch whose rollouts come from 2 Ray generation actors trains exactly as the
-    same epoch sampled share by share in the learner's process (each share seeded by itself), and after a step the
-    actors hold the learner's weights (their copies start from other, initial weights: only the syncs make them so)."""
-    from actors.generation import attach_pool, detach_pool
+def test_reproduce_runs_sample_from_2_generation_actors_in_their_own_placement_groups_as_in_process(local_ray):
+    """``jobs/reproduce.py`` with grpo.generation_actors=2 on a 2-CPU Ray: both arms of one seed start from their
+    shared SFT run, then each GRPO run samples from its own 2 generation actors in a placement group of 3 bundles
+    (the run's CPU split 3 ways) made once the SFT run has ended and removed with the run (the groups made up front
+    starved the SFT run of CPUs: a deadlock). Every measure equals the same runs trained in this process, shares
+    sampled one by one with the learner's own module; the actors' copies start from other, initial weights, so the
+    equal KL to the reference (a fingerprint of the final weights) says each step's weights reached them."""
+    import ray
 
-    cfg = SPEC.load_config([*SMALL, "grpo.generation_actors=2", "grpo.prompts=3"])
-    local, pooled = SPEC.make_trainer(cfg), SPEC.make_trainer(cfg)
-    pool = attach_pool(pooled, cfg)
-    assert pool is not None and len(pool) == 2 and local.shard_map is None
-    try:
-        for trainer in (local, pooled):
-            trainer.fit_epoch()  # SFT
-            trainer.fit_epoch()  # GRPO: 2 steps of 3 prompts in shares of 2 + 1
-        for key, value in local.model.state_dict().items():
-            assert torch.equal(value, pooled.model.state_dict()[key]), key
-        remote, here = pooled.sample_rollouts([0, 1, 2]), local.sample_rollouts([0, 1, 2])
-        assert torch.equal(remote.tokens, here.tokens) and torch.equal(remote.mask, here.mask)
-        assert torch.equal(remote.rewards, here.rewards) and remote.rewards.shape == (3, cfg.grpo.group_size)
-        for copy_ in pool.weights():
-            assert all(torch.equal(v, pooled.model.state_dict()[k]) for k, v in copy_.items())
-        # the default (0 actors) samples the whole step in one batch from the trainer's generator, as before
-        legacy = SPEC.make_trainer(SPEC.load_config(SMALL))
-        assert cfg.grpo.generation_actors == 2 and legacy.config.grpo.generation_actors == 0
-    finally:
-        detach_pool(pooled)
-    assert pooled.shard_map is None
+    from jobs.reproduce import compare, load_reproduction, seed_overrides
+
+    extra = [*SMALL, "grpo.prompts=3", "grpo.generation_actors=2"]  # shares of 2 + 1 prompts per step
+    groups_before = set(ray.util.placement_group_table())
+    actors_before = set(ray._private.state.actors())  # the GCS's actor table (no dashboard on this Ray)
+    out = compare("g1_grpo", seeds=[2], extra=extra)
+    repro = load_reproduction("g1_grpo")
+    for arm_name, arm in repro.arms.items():
+        cfg = SPEC.load_config([*repro.setting, *arm.overrides, *extra, *seed_overrides(repro, 2)])
+        trainer = SPEC.make_trainer(cfg)
+        while not trainer.done:
+            trainer.fit_epoch()
+        assert trainer.shard_map is None  # sampled here, share by share
+        here = SPEC.evaluate(cfg, trainer.artifact(), trainer.data)
+        assert {m: out[arm_name][m][0] for m in repro.measures} == {m: here[m] for m in repro.measures}, arm_name
+        assert here["kl_ref"] > 0  # GRPO moved the policy: stale actor weights would have sampled other rollouts
+    groups = [g for key, g in ray.util.placement_group_table().items() if key not in groups_before]
+    assert len(groups) == 2 and all(g["state"] == "REMOVED" for g in groups)
+    assert all(len(g["bundles"]) == 3 and sum(b["CPU"] for b in g["bundles"].values()) == pytest.approx(1, abs=1e-3)
+               for g in groups)
+    actors = [a for key, a in ray._private.state.actors().items() if key not in actors_before]
+    assert sorted((a["ActorClassName"], a["State"]) for a in actors) == [("GenerationActor", "DEAD")] * 4
+
+
+def test_reproduce_refuses_generation_actors_that_can_never_fit_before_ray_starts(monkeypatch, capsys):
+    from jobs.reproduce import main
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert main(["g1_grpo", "grpo.generation_actors=2", "grpo.generation_cpus=4096", "--seeds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "asks for 8193 CPUs" in err and "2 generation actors x 4096 CPU" in err and "grpo.generation_cpus" in err
 
 
 def test_a_g1_sweep_trial_with_generation_actors_runs_in_its_placement_group(local_ray, tmp_path):
@@ -224,10 +237,10 @@ def test_a_g1_sweep_trial_with_generation_actors_runs_in_its_placement_group(loc
     assert '"grpo.generation_actors": 2' in rows[0]["config"]
 
 
-# One SFT step, then one GRPO step of 2 minibatches (10 responses: ranks take 3 + 2 rows of each minibatch).
 # One SFT step, then two GRPO epochs of one step of 2 minibatches each (10 responses: ranks take 3 + 2 rows of each).
+# Rollouts from 2 generation actors (a prompt each) that rank 0 drives.
 GRPO_STEPS = [*SMALL, "epochs=3", "steps_per_epoch=1", "grpo.steps_per_epoch=1", "grpo.prompts=2",
-              "grpo.minibatches=2"]
+              "grpo.minibatches=2", "grpo.generation_actors=2"]
 
 
 @dataclass
@@ -260,14 +273,18 @@ def test_sft_and_grpo_under_ray_train_deepspeed_stopped_and_resumed_mid_grpo_mat
     again resumes from that checkpoint mid-GRPO (weights, optimizer state, reference policy, generator) for the
     second GRPO step; the evaluators on the gathered weights, a checkpoint in the platform's format. The losses and
     the parameters after both GRPO steps equal the uninterrupted plain learner's on the same batches (each rank
-    samples the same rollout from the same generator and trains on its slice of every minibatch)."""
+    trains on its slice of every minibatch). The rollouts come from 2 generation actors in a placement group of their
+    own, next to the worker group's (4 x 0.5 CPU: the workers' 2 CPUs shared with the actors), which rank 0 gives the
+    engine's current weights each step and whose rollouts it broadcasts; the plain learner samples the same shares in
+    its own process."""
+    import ray
     from ray.train import TrainingFailedError
 
-    from actors.distributed import run_distributed
+    from actors.distributed import POOL_GROUP_PREFIX, run_distributed
     from shared.checkpoint import verified_state
 
     cfg = SPEC.load_config(GRPO_STEPS)
-    assert (cfg.distributed.workers, cfg.distributed.zero_stage) == (2, 2)
+    assert (cfg.distributed.workers, cfg.distributed.zero_stage, cfg.grpo.generation_actors) == (2, 2, 2)
     plain = SPEC.make_trainer(cfg)
     sft = plain.fit_epoch()
     after_sft = {k: v.clone() for k, v in plain.model.state_dict().items()}
@@ -278,6 +295,7 @@ def test_sft_and_grpo_under_ray_train_deepspeed_stopped_and_resumed_mid_grpo_mat
 
     flag = tmp_path / "stopped"
     items = [*GRPO_STEPS, "distributed.max_failures=0", f"stop_flag={flag}"]
+    groups_before = set(ray.util.placement_group_table())
     with pytest.raises(TrainingFailedError):
         run_distributed(STOPPABLE, items, storage=str(tmp_path), name="g1-stop")
     assert flag.exists()
@@ -295,6 +313,11 @@ def test_sft_and_grpo_under_ray_train_deepspeed_stopped_and_resumed_mid_grpo_mat
     print(f"GRPO steps moved the parameters by up to {moved:.2e}; DeepSpeed, stopped and resumed, vs plain: "
           f"{diff:.2e}")
     assert diff < 2e-6 and moved > 100 * 2e-6
+    assert ds["generation_actors"] == 2 and ds["rollout_wait_s"] > 0  # rank 0 sampled through its pool
+    pools = [g for key, g in ray.util.placement_group_table().items() if key not in groups_before
+             and g["name"].startswith(POOL_GROUP_PREFIX)]
+    assert len(pools) == 2 and all(g["state"] == "REMOVED" for g in pools)  # one per start, released with its run
+    assert all([b["CPU"] for b in g["bundles"].values()] == [0.5, 0.5] for g in pools)
     for key in ("grpo_kl", "grpo_entropy", "grpo_reward", "grpo_clip_fraction"):
         assert ds[key] == pytest.approx(grpo[key], rel=1e-4, abs=1e-7), key
     assert trained.reference is not None and trained.sft_measures == pytest.approx(plain.sft_measures)

@@ -33,18 +33,22 @@ rollout from the current policy, cut into its minibatches, each carrying its old
 advantages; the next rollout is sampled after their optimizer steps), ``loss(batch)`` and ``batch_weight(batch)``
 (the response tokens a minibatch holds: every term of the loss is a token-mean). ``fit_epoch`` steps one torch
 optimizer on them; ``actors/distributed.py`` runs them under Ray Train + DeepSpeed (``jobs/train_distributed.py g1``,
-2 gloo workers on CPU, ZeRO-2; each rank samples the same rollouts from the same generator and trains on its slice
-of every minibatch, so a step is the plain step up to float rounding). SFT -> GRPO clears the optimizer's state and
-the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer, without a second one DeepSpeed would not know).
+2 gloo workers on CPU, ZeRO-2; each rank samples the same rollouts from the same generator, or receives rank 0's from
+its generation pool, and trains on its slice of every minibatch, so a step is the plain step up to float rounding).
+SFT -> GRPO clears the optimizer's state and the learning rate becomes ``grpo.lr`` (the paper's fresh optimizer,
+without a second one DeepSpeed would not know).
 ZeRO-3 is refused: the frozen reference is a copy of the whole policy. Sweeps and studies run the plain loop
 (``Resources.distributed="deepspeed-optional"``).
 
 Rollouts. ``grpo.generation_actors=N`` samples each step's rollouts from N Ray generation actors (``actors/
-generation.py``; the Tune trial runner attaches the pool inside the trial's placement group): the step's prompts in N
-contiguous shares (``RolloutShard``), share k sampled by ``sample_shard`` from seed s + k, s drawn from the trainer's
-generator, after the learner has published its current weights. Without a pool (the DeepSpeed loop,
-``jobs/reproduce.py``) the same shares are sampled in the learner's process, with the same results. N = 0 (default):
-one batch from the trainer's generator, as before. Rollouts and the held-out evaluation are decoded with the KV cache
+generation.py``): the step's prompts in N contiguous shares (``RolloutShard``), share k sampled by ``sample_shard``
+from seed s + k, s drawn from the trainer's generator, after the learner has published its current weights. The pool
+is attached by whatever runs the trainer: a Tune trial (in the trial's placement group), a ``jobs/reproduce.py`` run (in
+the run's own placement group), the DeepSpeed loop (rank 0 publishes the engine's module weights to the pool, samples
+and broadcasts the rollouts to every rank). Without a pool (a trainer driven by hand) the same shares are sampled in
+the learner's process, with the same results. ``grpo.generation_cpus``: CPUs each actor reserves (0: a share of the
+run's). N = 0 (default): one batch from the trainer's generator, as before.
+Rollouts and the held-out evaluation are decoded with the KV cache
 (``kv_cache``, default: the prompts left-padded into one batch, read once, then one token per row per step;
 ``shared/lm/grpo.py``'s ``generate``). ``kv_cache=false`` recomputes the whole right-padded batch every token, as G1
 did before 2026-12-03: the same random draws, so the same tokens up to float rounding at a sampling boundary.
@@ -113,6 +117,8 @@ class GRPOConfig:
                           help="none: the SFT-only arm (GRPO epochs make no update)")
     generation_actors: int = bounded(0, ge=0, le=64, help="Ray generation actors sampling the rollouts, each its "
                                      "share of a step's prompts seeded per share; 0: the learner's process, unsharded")
+    generation_cpus: float = bounded(0.0, ge=0.0, le=4096.0, help="CPUs each generation actor reserves; 0: the "
+                                     "run's CPUs split between learner and actors (they take turns)")
 
 
 @dataclass
@@ -149,6 +155,9 @@ class G1Config(MethodConfig):
 
     def generation_actors(self) -> int:
         return self.grpo.generation_actors
+
+    def generation_cpus(self) -> float:
+        return self.grpo.generation_cpus
 
     def check(self) -> None:
         unknown = [t for t in self.data.tasks if t not in TASKS]
