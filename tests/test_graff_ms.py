@@ -1,6 +1,7 @@
-"""graff_ms: the formula vocabulary, the peak-marginal cross-entropy, isotopes, the cosine and the MSP reader on toy
-spectra computed by hand (shared/graphs/spectra.py), and the claim on held-out seeds 2, 3 with the molecules drawn
-by the data seed (shared/methods/graph/graff_ms.py; epochs and margins looked at on seeds 0, 1 only)."""
+"""graff_ms: the formula vocabulary, the peak-marginal cross-entropy, isotopes, the cosines (greedy and Hungarian),
+the MSP and GNPS TSV readers on toy spectra and files computed by hand (shared/graphs/spectra.py), and the claim on
+held-out seeds 2, 3 with the molecules drawn by the data seed (shared/methods/graph/graff_ms.py; epochs and margins
+looked at on seeds 0, 1 only)."""
 from __future__ import annotations
 
 import math
@@ -20,6 +21,7 @@ from shared.graphs.spectra import (
     ion_mz,
     make_spectrum,
     peak_marginal_cross_entropy,
+    read_gnps_smiles,
     read_msp,
 )
 
@@ -79,13 +81,28 @@ def test_cosine_greedy_by_hand():
         pytest.approx(1 / math.sqrt(2))
 
 
+def test_matchms_hungarian_cosine_beats_greedy_on_a_2x2_assignment_by_hand():
+    """The evaluator's headline cosine is matchms's CosineHungarian at 0.1 Da (murphy17/graff-ms src/metrics.py,
+    cosine-similarity.py --matchms_tol 0.1). a0 (100.00, 1.0) is within 0.1 Da of b0 (99.95, 0.9) and b1
+    (100.08, 1.0); a1 (100.15, 0.9) only of b1. Greedy takes the largest product a0-b1 (1.0) first and leaves a1 and
+    b0 unmatched: 1.0 / 1.81; the optimal assignment a0-b0, a1-b1 scores 0.9 + 0.9: 1.8 / 1.81."""
+    from shared.methods.graph.graff_ms import SPEC, matchms_cosine
+
+    assert SPEC.load_config([]).cosine_tolerance == 0.1
+    pair = (np.array([100.0, 100.15]), np.array([1.0, 0.9]), np.array([99.95, 100.08]), np.array([0.9, 1.0]))
+    assert matchms_cosine(0.1)(*pair) == pytest.approx(1.8 / 1.81)
+    assert matchms_cosine(0.1, "greedy")(*pair) == pytest.approx(1.0 / 1.81) == cosine_greedy(*pair, tolerance=0.1)
+    # at 0.06 Da a0-b1 is out of reach: both match a0-b0 only
+    assert matchms_cosine(0.06)(*pair) == pytest.approx(0.9 / 1.81) == matchms_cosine(0.06, "greedy")(*pair)
+
+
 def test_matchms_cosine_greedy_and_the_written_out_one_agree_on_generated_spectra_and_ties():
     """The evaluator's cosine is matchms's CosineGreedy; shared.graphs.spectra.cosine_greedy writes the same greedy
     matching out. They agree on a tie whose order decides the score, on cleavage spectra of molecules against each
     other and against jittered copies, and on random spectra with repeated intensities on a 0.004 Da grid."""
     from shared.methods.graph.graff_ms import matchms_cosine
 
-    cosine = matchms_cosine(0.01)
+    cosine = matchms_cosine(0.01, "greedy")
     # peak a0 pairs with b0 and b1 at the same product 1, a1 only with b1 (0.5): matchms takes the later tied pair
     # (a0, b1) first, so a1 stays unmatched: 1 / sqrt(1.25 x 2), not the 1.5 / sqrt(2.5) of the other tie order
     tie = (np.array([100.0, 100.012]), np.array([1.0, 0.5]), np.array([99.995, 100.005]), np.ones(2))
@@ -145,11 +162,23 @@ def test_without_matchms_the_config_says_how_to_install_it_as_setup_sh_does(monk
         SPEC.load_config([])
 
 
-def test_cfm_id_source_without_its_file_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("source, named", [("cfm_id", "data/cfm-id/gnps/gnps_cfm-id.msp"),
+                                           ("gnps", "data/gnps/gnps.tsv")])
+def test_a_local_source_without_its_file_is_a_clear_error(tmp_path, source, named):
+    import re
+
     from shared.methods.graph.graff_ms import SPEC
 
-    with pytest.raises(ConfigError, match="gnps_cfm-id.msp.*murphy17/graff-ms"):
-        SPEC.load_config(["data.source=cfm_id", f"data.root={tmp_path}"])
+    with pytest.raises(ConfigError, match=f"{re.escape(named)} of github.com/murphy17/graff-ms"):
+        SPEC.load_config([f"data.source={source}", f"data.root={tmp_path}"])
+
+
+def test_gnps_source_with_a_malformed_file_names_the_row(tmp_path):
+    from shared.methods.graph.graff_ms import SPEC
+
+    (tmp_path / "gnps.tsv").write_text("Spectrum\tSMILES\tPrecursor_type\tNCE\tInstrument\nCCO,[M+H]+\n")
+    with pytest.raises(ConfigError, match="gnps.tsv line 2: expected 5 tab-separated fields"):
+        SPEC.load_config(["data.source=gnps", f"data.root={tmp_path}"])
 
 
 PUBLISHED = """Spectrum: CCMSLIB00000000001
@@ -234,3 +263,30 @@ def test_cosine_beats_the_mean_spectrum_and_improves_over_epochs():
     for out in figures.values():
         assert out["cosine"] > out["baseline_cosine"] + 0.3
         assert out["cosine"] > out["epoch_1"]
+
+
+# data/gnps/gnps.tsv's format (the notebook data/gnps/gnps.ipynb writes it with header=False): Spectrum, SMILES,
+# Precursor_type, NCE, Instrument; one molecule appears twice (both polarities), one SMILES RDKit cannot parse
+GNPS_ROWS = [("CCMSLIB00000000011", "CC(=O)OC", "[M+H]+"), ("CCMSLIB00000000012", "NCC(=O)O", "[M+H]+"),
+             ("CCMSLIB00000000013", "NCC(=O)O", "[M-H]-"), ("CCMSLIB00000000014", "OCC(O)CO", "[M-H]-"),
+             ("CCMSLIB00000000015", "C1CC", "[M+H]+"), ("CCMSLIB00000000016", "CCCCN", "[M+H]+")]
+
+
+def test_gnps_source_reads_a_tiny_file_in_the_published_format_end_to_end(tmp_path):
+    """data.source=gnps on a self-written file in gnps.tsv's format: each distinct parsable SMILES becomes a graph
+    whose spectrum is the deterministic cleavage spectrum of the synthetic default; a training step runs on them."""
+    from shared.methods.graph.graff_ms import SPEC, load_task
+
+    (tmp_path / "gnps.tsv").write_text("".join(f"{spectrum}\t{smiles}\t{kind}\t35.0\tThermo Finnigan Elite Orbitrap\n"
+                                               for spectrum, smiles, kind in GNPS_ROWS))
+    assert read_gnps_smiles(tmp_path / "gnps.tsv") == ["CC(=O)OC", "NCC(=O)O", "OCC(O)CO", "C1CC", "CCCCN"]
+    cfg = SPEC.load_config(["data.source=gnps", f"data.root={tmp_path}", "epochs=1", "data.test_share=0.25"])
+    task = load_task(cfg)
+    assert sorted(s.smiles for s in task.spectra) == ["CC(=O)OC", "CCCCN", "NCC(=O)O", "OCC(O)CO"]
+    for spectrum in task.spectra:
+        expected = cleavage_spectrum(spectrum.smiles)
+        assert np.array_equal(spectrum.mz, expected.mz) and np.array_equal(spectrum.intensity, expected.intensity)
+    assert len(task.test) == 1 and len(task.train) == 3
+    trainer = SPEC.make_trainer(cfg)
+    assert math.isfinite(trainer.fit_epoch()["loss"])
+    assert set(SPEC.evaluate(cfg, trainer.artifact())) >= {"cosine", "cosine_greedy", "baseline_cosine"}

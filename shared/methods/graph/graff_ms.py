@@ -14,11 +14,18 @@ per-molecule 3-way isotope log-term.
 Data: ``source=synthetic`` (default, offline): MOSES SMILES shipped in ``molsets``, spectra by the deterministic
 single-bond-cleavage rule of :func:`shared.graphs.spectra.cleavage_spectrum`. ``source=cfm_id``: the public
 CFM-ID-predicted spectra of murphy17/graff-ms (``data/cfm-id/gnps/gnps_cfm-id.msp``) read from ``data.root``.
-Measure: matchms's CosineGreedy (m/z power 0, intensity power 1, ``cosine_tolerance`` Da) of the predicted spectrum
-to the observed one on held-out molecules, against the mean training spectrum predicted for every molecule. matchms
-is installed with ``--no-deps`` (``scripts/setup.sh``): every release declares scipy < 1.17, networkx < 3.5 or an
-older numpy than the pinned stack, but CosineGreedy runs on it (numba 0.68.1 supports numpy < 2.6);
-:func:`shared.graphs.spectra.cosine_greedy` is the same greedy matching written out, kept as its by-hand check.
+``source=gnps``: the GNPS molecules of murphy17/graff-ms (``data/gnps/gnps.tsv``: tab-separated, no header, columns
+Spectrum, SMILES, Precursor_type, NCE, Instrument; 707 rows, 632 structures) read from ``data.root``, each distinct
+SMILES once, with spectra by the same cleavage rule (the card's fully synthetic fallback; the GNPS spectra themselves
+are not public in the repository). The cleavage rule models [M+H]+, so [M-H]- rows give [M+H]+ spectra too.
+Measure, as the official ``cosine-similarity.py`` / ``src/metrics.py``: matchms's CosineHungarian (optimal peak
+assignment; m/z power 0, intensity power 1, ``cosine_tolerance`` = 0.1 Da, the script's ``--matchms_tol``; peaks
+sorted by m/z, no filtering or normalisation) of the predicted spectrum to the observed one on held-out molecules,
+against the mean training spectrum predicted for every molecule; ``cosine_greedy`` is matchms's CosineGreedy at the
+same tolerance, a second measure. matchms is installed with ``--no-deps`` (``scripts/setup.sh``): every release
+declares scipy < 1.17, networkx < 3.5 or an older numpy than the pinned stack, but both cosines run on it (numba
+0.68.1 supports numpy < 2.6); :func:`shared.graphs.spectra.cosine_greedy` is the greedy matching written out, kept as
+its by-hand check.
 
 Departures (named): no SignNet eigenvector PE, no virtual node and no covariates (precursor type, instrument, NCE:
 the synthetic spectra have none); encoder 64 x 3 and vocabulary 300 (the card's small GrAFF), not 512 x 6 and 10,000.
@@ -38,6 +45,7 @@ from shared.config import ConfigError, bounded
 from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
 
 MSP_NAME = "gnps_cfm-id.msp"
+GNPS_NAME = "gnps.tsv"
 # matchms and the runtime imports of matchms.similarity, as scripts/setup.sh installs them (without declared deps)
 MATCHMS_INSTALL = ("matchms==0.33.1 numba==0.68.1 llvmlite==0.50.0 sparsestack==0.7.1 pickydict==0.5.0 "
                    "deprecated==1.3.1 pubchempy==1.0.5 pyteomics==5.0.1 lxml==6.1.3")
@@ -45,9 +53,11 @@ MATCHMS_INSTALL = ("matchms==0.33.1 numba==0.68.1 llvmlite==0.50.0 sparsestack==
 
 @dataclass
 class SpectraData:
-    source: str = bounded("synthetic", choices=["synthetic", "cfm_id"])
-    root: str = bounded("", help="cfm_id: folder holding gnps_cfm-id.msp (murphy17/graff-ms data/cfm-id/gnps/)")
-    molecules: int = bounded(360, ge=4, le=1_000_000, help="synthetic: molecules drawn from the MOSES SMILES")
+    source: str = bounded("synthetic", choices=["synthetic", "cfm_id", "gnps"])
+    root: str = bounded("", help="cfm_id: folder holding gnps_cfm-id.msp (murphy17/graff-ms data/cfm-id/gnps/); "
+                        "gnps: folder holding gnps.tsv (murphy17/graff-ms data/gnps/)")
+    molecules: int = bounded(360, ge=4, le=1_000_000,
+                             help="synthetic / gnps: molecules drawn from the MOSES / GNPS SMILES")
     test_share: float = bounded(0.15, gt=0.0, lt=1.0)
     seed: int = bounded(0, ge=0)
 
@@ -62,7 +72,7 @@ class GraffConfig(MethodConfig):
     layers: int = bounded(3, ge=1, le=64)
     decoder: int = bounded(128, ge=1, le=8192)
     dropout: float = bounded(0.1, ge=0.0, lt=1.0)
-    cosine_tolerance: float = bounded(0.01, gt=0.0, help="Da, the cosine's peak matching")
+    cosine_tolerance: float = bounded(0.1, gt=0.0, help="Da, the cosine's peak matching (official --matchms_tol)")
     threads: int = 1
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, weight_decay=1e-5))
     data: SpectraData = field(default_factory=SpectraData)
@@ -71,7 +81,7 @@ class GraffConfig(MethodConfig):
         import importlib.util
 
         if importlib.util.find_spec("matchms") is None:
-            raise ConfigError("graff_ms scores spectra with matchms's CosineGreedy, which is not installed: "
+            raise ConfigError("graff_ms scores spectra with matchms's CosineHungarian, which is not installed: "
                               f"pip install --no-deps {MATCHMS_INSTALL} (scripts/setup.sh does)")
         if self.data.source == "cfm_id":
             path = msp_path(self.data.root)
@@ -79,11 +89,28 @@ class GraffConfig(MethodConfig):
                 raise ConfigError(f"data.root: {path} not found; data.source=cfm_id reads the public CFM-ID spectra "
                                   f"data/cfm-id/gnps/{MSP_NAME} of github.com/murphy17/graff-ms from a local folder "
                                   "(nothing is downloaded); or use data.source=synthetic")
+        if self.data.source == "gnps":
+            from shared.graphs.spectra import read_gnps_smiles
+
+            path = gnps_path(self.data.root)
+            if not path.is_file():
+                raise ConfigError(f"data.root: {path} not found; data.source=gnps reads the GNPS input SMILES "
+                                  f"data/gnps/{GNPS_NAME} of github.com/murphy17/graff-ms from a local folder "
+                                  "(nothing is downloaded); or use data.source=synthetic")
+            try:
+                read_gnps_smiles(path)
+            except ValueError as err:
+                raise ConfigError(f"data.root: {err}") from None
 
 
 def msp_path(root: str) -> Path:
     path = Path(root).expanduser()
     return path if path.suffix == ".msp" else path / MSP_NAME
+
+
+def gnps_path(root: str) -> Path:
+    path = Path(root).expanduser()
+    return path if path.suffix == ".tsv" else path / GNPS_NAME
 
 
 @dataclass
@@ -98,14 +125,14 @@ class SpectraTask:
 
 def load_task(cfg: GraffConfig) -> SpectraTask:
     from shared.graphs.molecules import moses_smiles_file, read_smiles, smiles_to_graph
-    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_msp
+    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_gnps_smiles, read_msp
 
     d = cfg.data
     rng = np.random.default_rng([d.seed, 0])
     if d.source == "cfm_id":
         spectra = read_msp(msp_path(d.root))
     else:
-        smiles = read_smiles(moses_smiles_file("test"))
+        smiles = read_gnps_smiles(gnps_path(d.root)) if d.source == "gnps" else read_smiles(moses_smiles_file("test"))
         spectra = []
         for i in rng.permutation(len(smiles)):
             spectrum = cleavage_spectrum(smiles[int(i)])
@@ -207,12 +234,15 @@ def mean_spectrum(task: SpectraTask, top: int = 500) -> tuple[np.ndarray, np.nda
     return np.array(keys) / 100.0, np.array([bins[k] for k in keys])
 
 
-def matchms_cosine(tolerance: float) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float]:
-    """(mz_a, intensity_a, mz_b, intensity_b) -> matchms's CosineGreedy score; peaks sorted by m/z for matchms."""
+def matchms_cosine(tolerance: float, matching: str = "hungarian"
+                   ) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float]:
+    """(mz_a, intensity_a, mz_b, intensity_b) -> matchms's CosineHungarian (``matching="hungarian"``, the paper's)
+    or CosineGreedy (``"greedy"``) score; peaks sorted by m/z for matchms."""
     from matchms import Spectrum as Peaks
-    from matchms.similarity import CosineGreedy
+    from matchms.similarity import CosineGreedy, CosineHungarian
 
-    cosine = CosineGreedy(tolerance=tolerance, mz_power=0.0, intensity_power=1.0)
+    kind = {"hungarian": CosineHungarian, "greedy": CosineGreedy}[matching]
+    cosine = kind(tolerance=tolerance, mz_power=0.0, intensity_power=1.0)
 
     def peaks(mz: np.ndarray, intensity: np.ndarray) -> Peaks:
         order = np.argsort(mz, kind="stable")
@@ -226,27 +256,31 @@ def matchms_cosine(tolerance: float) -> Callable[[np.ndarray, np.ndarray, np.nda
 
 
 class SpectrumCosine(Evaluator):
-    """matchms's CosineGreedy of the predicted spectrum and of the mean training spectrum to each held-out
-    molecule's observed one."""
+    """matchms's CosineHungarian (``cosine``, the paper's) of the predicted spectrum and of the mean training spectrum
+    (``baseline_cosine``) to each held-out molecule's observed one, and matchms's CosineGreedy of the predicted one
+    (``cosine_greedy``)."""
 
-    metrics = ("cosine", "baseline_cosine")
+    metrics = ("cosine", "baseline_cosine", "cosine_greedy")
 
     @torch.no_grad()
     def evaluate(self, trainer: GraffTrainer) -> dict[str, Any]:
         from shared.graphs.spectra import predicted_spectrum
 
         task, cosine = trainer.data, matchms_cosine(self.config.cosine_tolerance)
+        greedy = matchms_cosine(self.config.cosine_tolerance, "greedy")
         model = trainer.model.eval()
         logits = model(collate(task, task.test))
         base_mz, base_w = mean_spectrum(task)
-        ours, baseline = [], []
+        ours, baseline, ours_greedy = [], [], []
         for row, i in zip(logits, task.test, strict=True):
             s = task.spectra[i]
             mz, w = predicted_spectrum(row, task.candidates[i])
             ours.append(cosine(mz, w, s.mz, s.intensity))
+            ours_greedy.append(greedy(mz, w, s.mz, s.intensity))
             baseline.append(cosine(base_mz, base_w, s.mz, s.intensity))
         model.train()
-        return {"cosine": float(np.mean(ours)), "baseline_cosine": float(np.mean(baseline))}
+        return {"cosine": float(np.mean(ours)), "baseline_cosine": float(np.mean(baseline)),
+                "cosine_greedy": float(np.mean(ours_greedy))}
 
 
 SPEC = MethodSpec(
