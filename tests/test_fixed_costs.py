@@ -60,3 +60,21 @@ def test_the_sweeps_callback_telemetry_counts_what_rays_does_without_importing_m
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=repo,
                          env={**os.environ, "PYTHONPATH": str(repo)})
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_a_torch_free_spec_names_the_classes_a_trial_builds():
+    """CARE's and SimCLR's specs name their trainer and evaluators (LazyClass) with the metrics each reports, so that
+    the driver needs no torch: the names resolve to the classes the trials build, and the metrics are the classes'."""
+    from shared.methods.ssl.care import CARETrainer
+    from shared.methods.ssl.common import SimCLRTrainer
+    from shared.methods.ssl.evaluators import SSL_EVALUATORS
+    from shared.registry import get_method
+
+    for name, trainer in (("care", CARETrainer), ("simclr", SimCLRTrainer)):
+        spec = get_method(name)
+        assert spec.trainer.resolve() is trainer
+        assert [ev.resolve() for ev in spec.evaluators] == list(SSL_EVALUATORS)
+        assert [ev.metrics for ev in spec.evaluators] == [ev.metrics for ev in SSL_EVALUATORS]
+    import pickle
+
+    assert pickle.loads(pickle.dumps(get_method("care"))).trainer.resolve() is CARETrainer
