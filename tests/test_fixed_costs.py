@@ -78,3 +78,21 @@ def test_a_torch_free_spec_names_the_classes_a_trial_builds():
     import pickle
 
     assert pickle.loads(pickle.dumps(get_method("care"))).trainer.resolve() is CARETrainer
+
+
+def test_the_commands_ray_starts_only_once_the_input_is_valid():
+    """By default the command starts its local Ray once the input is valid (beside Ray Tune's import): a typo is
+    refused, exit 2, with no Ray started and neither torch nor Ray Tune imported (the refusal takes a fraction of a
+    second)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, ray; from jobs.sweep import main; "
+             "code = main(['care', 'lamm=0.1', 'sweep.search_space.lam={grid: [0.0, 0.3]}'], ray_start='validated'); "
+             "print(code, ray.is_initialized(), 'torch' in sys.modules, 'ray.tune' in sys.modules)")
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=repo,
+                         env={**env, "PYTHONPATH": str(repo)})
+    assert out.stdout.strip().splitlines()[-1] == "2 False False False", out.stdout + out.stderr
+    assert "lamm: unknown key" in out.stderr
