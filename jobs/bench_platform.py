@@ -146,7 +146,7 @@ def cpu_seconds(pid: int) -> float:
 COMMAND_KINDS = {"command": None, "early": "1", "serial": "0"}
 # jobs/sweep.py's steps (its `[raystudy] phases` line), in order: what each one covers
 PHASE_NAMES = (("imports", "interpreter and imports"), ("validated", "validation"),
-               ("ray", "Ray's start (left to wait)"), ("tuner", "Tune's set-up"))
+               ("ray", "Ray's start (Tune's import and the resume check beside it)"), ("tuner", "Tune's set-up"))
 
 
 def phase_breakdown(phases: dict[str, list[float]], first_result: float) -> dict[str, float]:
