@@ -11,7 +11,8 @@ Images are uint8 (N, 3, H, W). Besides the class label each image carries known 
 have "hue" (the image's colour, a fraction of the colour circle in [0, 1)) and "hue_bin" (hue
 quantised into `hue_bins` equal bins, a colour label for linear probes).
 
-This package never imports ray.
+This package never imports ray, and imports torch only where a function uses it (a sweep's driver checks a
+`data:` section without it).
 """
 
 from __future__ import annotations

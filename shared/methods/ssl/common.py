@@ -1,4 +1,5 @@
-"""What the image SSL methods share: the config sections, the SimCLR training loop and the encoder artifact.
+"""What the image SSL methods share: the SimCLR training loop and the encoder artifact (the config sections live
+torch-free in ``config.py``, re-exported here).
 
 SimCLR is the base: two independently augmented views per image, InfoNCE on the projection. Methods
 that change the objective (CARE, IFM, ...) subclass :class:`SimCLRTrainer` and extend ``loss``.
