@@ -14,11 +14,12 @@
    on the Ray already up (the later ones).
    Then the cold first result again in ``--fresh-starts`` new processes of each kind, as a median: (i) this
    benchmark's sweep, timed from the sweep's start (Ray's start included, no dashboard), and (ii) the
-   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, validation and the
-   embedded Ray's start beside it, no dashboard), with the command's own CPU-seconds until its sweep starts;
-   the same command with Ray's start after the validation (as before they overlapped), side by side; and a
-   cold plain script's first epoch. ``--first-result-only`` runs only these. This machine's spread between
-   single runs is a few seconds.
+   user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, the torch-free validation,
+   then the embedded Ray's start beside Ray Tune's imports, no dashboard), with the command's own CPU-seconds
+   until its sweep starts and where its seconds go (imports, validation, Ray's start, Tune's set-up, the trial's
+   start and first epoch); the same command with Ray's start beside the validation (``RAYSTUDY_EARLY_RAY=1``)
+   and after everything (``=0``), side by side; and a cold plain script's first epoch. ``--first-result-only``
+   runs only these. This machine's spread between single runs is a few seconds.
 2. Training efficiency: CARE's achieved FLOP/s per training step (FLOPs counted by
    torch.utils.flop_counter) against this machine's measured matmul peak, on one thread.
 """
@@ -130,12 +131,6 @@ def first_row_after(storage: str, t0: float) -> float:
     return min(os.path.getmtime(f) for f in ResultsStore(storage).files()) - t0
 
 
-# The user's command with validation and Ray's start one after the other (jobs.sweep.main without early_ray), as
-# before the command overlapped them: the before/after of that change, side by side.
-SERIAL_COMMAND = ("import sys; sys.path.insert(0, sys.argv[1]); from jobs.sweep import main; "
-                  "sys.exit(main(sys.argv[2:]))")
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU-seconds a running process has spent so far (Linux /proc; nan elsewhere)."""
     try:
@@ -145,24 +140,48 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+# The user's command, `python jobs/sweep.py care ...`, with the embedded Ray started (RAYSTUDY_EARLY_RAY): ``command``
+# the default (once the input is valid, beside Ray Tune's imports); ``early`` beside the validation too (opt-in);
+# ``serial`` after everything (opt-out): side by side.
+COMMAND_KINDS = {"command": None, "early": "1", "serial": "0"}
+# jobs/sweep.py's steps (its `[raystudy] phases` line), in order: what each one covers
+PHASE_NAMES = (("imports", "interpreter and imports"), ("validated", "validation"),
+               ("ray", "Ray's start (Tune's import and the resume check beside it)"), ("tuner", "Tune's set-up"))
+
+
+def phase_breakdown(phases: dict[str, list[float]], first_result: float) -> dict[str, float]:
+    """Seconds and the driver's CPU-seconds spent in each of jobs/sweep.py's steps up to the first result (from the
+    process's launch, so the interpreter's start counts under imports), then to the first result (the trial
+    process's start and its first epoch)."""
+    out: dict[str, float] = {}
+    wall0, cpu0 = phases["launch"][0], 0.0
+    for name, _ in PHASE_NAMES:
+        wall, cpu = phases[name]
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = wall - wall0, cpu - cpu0
+        wall0, cpu0 = wall, cpu
+    out["trial_s"] = phases["launch"][0] + first_result - wall0
+    return out
+
+
 def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
     """One cold first result in a new process. ``probe``: this benchmark's sweep (``--cold-probe``), timed
-    from the sweep's start as in the first repeat. ``command``: ``python jobs/sweep.py care ...`` as a user
-    runs it, timed from its launch; ``ready_s`` is when it prints that the sweep starts (Ray is up) and
-    ``ready_cpu_s`` the command's own CPU-seconds by then (its imports, the validation, its share of Ray's
-    start). ``serial``: the same command with Ray's start after the validation instead of beside it."""
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["RAYSTUDY_EARLY_RAY"] = "1" if kind == "command" else "0"  # the overlap is opt-in (jobs/sweep.py)
+    from the sweep's start as in the first repeat. Else ``python jobs/sweep.py care ...`` as a user runs it (the
+    COMMAND_KINDS), timed from its launch, with where the seconds went (phase_breakdown) and ``ready_cpu_s`` the
+    command's own CPU-seconds when its sweep starts (its imports, the validation, its share of Ray's start)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYSTUDY_EARLY_RAY")}
+    env["RAYSTUDY_PHASES"] = "1"
+    if COMMAND_KINDS.get(kind):
+        env["RAYSTUDY_EARLY_RAY"] = COMMAND_KINDS[kind]
     if kind == "probe":
         cmd = [sys.executable, __file__, "--cold-probe", "--trials", str(len(lams)), "--cpus", str(cpus)]
     else:
         storage = tempfile.mkdtemp(prefix="raystudy-bench-")
-        entry = [str(REPO / "jobs" / "sweep.py")] if kind == "command" else ["-c", SERIAL_COMMAND, str(REPO)]
-        cmd = [sys.executable, *entry, "care", *sweep_overrides(FRESH_TRIAL, lams),
+        cmd = [sys.executable, str(REPO / "jobs" / "sweep.py"), "care", *sweep_overrides(FRESH_TRIAL, lams),
                "--storage", storage, "--num-cpus", str(cpus)]
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     row: dict[str, float] = {}
+    phases: dict[str, list[float]] = {}
     ready: float | None = None
     ready_cpu = float("nan")
     tail: list[str] = []
@@ -170,6 +189,8 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
         tail = [*tail[-20:], line]
         if line.startswith("COLD "):
             row = json.loads(line[5:])
+        elif line.startswith("[raystudy] phases "):
+            phases = json.loads(line[len("[raystudy] phases "):])
         elif line.startswith("[raystudy] sweep ") and ready is None:
             ready = time.time() - t0
             ready_cpu = cpu_seconds(proc.pid)
@@ -179,7 +200,9 @@ def fresh_start(kind: str, lams: list[float], cpus: int) -> dict[str, float]:
         return {"first_result_s": row["first_result_s"], "ray_start_s": row["ray_start_s"]}
     first = first_row_after(storage, t0)
     shutil.rmtree(storage, ignore_errors=True)
-    return {"first_result_s": first, "ready_s": float("nan") if ready is None else ready, "ready_cpu_s": ready_cpu}
+    breakdown = phase_breakdown({**phases, "launch": [t0, 0.0]}, first) if phases else {}
+    return {"first_result_s": first, "ready_s": float("nan") if ready is None else ready, "ready_cpu_s": ready_cpu,
+            **breakdown}
 
 
 # A user's plain script for the same first trial: a fresh interpreter that imports torch and the method, builds the
@@ -219,7 +242,7 @@ def bench_fresh_starts(starts: int, cpus: int, probe: bool = True) -> dict[str, 
 
     ray.shutdown()  # a Ray left up holds the ports a new one wants first: its start then takes seconds longer
     lams = LAMBDAS[:cpus]  # the first result comes from the first wave of trials: one per core
-    kinds = ["probe", "command", "serial", "plain"] if probe else ["command", "serial", "plain"]
+    kinds = [*(["probe"] if probe else []), *COMMAND_KINDS, "plain"]
     out: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for i in range(starts):  # the kinds alternate, so that a slow minute of the machine hits them alike
         for kind in out:
@@ -231,7 +254,7 @@ def bench_fresh_starts(starts: int, cpus: int, probe: bool = True) -> dict[str, 
 
 def print_first_results(fresh: dict[str, list[dict[str, float]]], cpus: int) -> None:
     median = statistics.median
-    command, serial, plain = fresh["command"], fresh["serial"], fresh["plain"]
+    plain = fresh["plain"]
 
     def spread(rows: list[dict[str, float]], key: str, unit: str = "s") -> str:
         values = sorted(r[key] for r in rows)
@@ -242,16 +265,26 @@ def print_first_results(fresh: dict[str, list[dict[str, float]]], cpus: int) -> 
         print(f"  this benchmark's sweep, from the sweep's start incl. the embedded Ray's start: "
               f"{spread(fresh['probe'], 'first_result_s')}; Ray's start {spread(fresh['probe'], 'ray_start_s')} "
               "(target < 10 s)")
-    for name, rows in (("Ray's start beside the validation", command), ("Ray's start after it (before)", serial)):
+    names = {"command": "Ray's start once the input is valid, beside Tune's imports (the default)",
+             "early": "Ray's start beside the validation too (RAYSTUDY_EARLY_RAY=1)",
+             "serial": "Ray's start after everything (RAYSTUDY_EARLY_RAY=0)"}
+    for kind, name in names.items():
+        rows = fresh[kind]
         print(f"  `python jobs/sweep.py care ...` from its launch, {name}: {spread(rows, 'first_result_s')}; "
               f"sweep starting after {spread(rows, 'ready_s')}, the command's CPU by then "
               f"{spread(rows, 'ready_cpu_s', 'CPU-s')}")
+        if all("trial_s" in r for r in rows):
+            parts = "; ".join(f"{label} {median(r[f'{key}_s'] for r in rows):.2f} s "
+                              f"({median(r[f'{key}_cpu_s'] for r in rows):.2f} CPU-s)" for key, label in PHASE_NAMES)
+            print(f"    where the seconds go (medians; the driver's CPU-s): {parts}; then the trial's process start "
+                  f"and first epoch {median(r['trial_s'] for r in rows):.2f} s")
     print(f"  a cold plain script (`python` that imports torch and the method, builds the model and data, trains "
           f"the first epoch): {spread(plain, 'first_epoch_s')}; of it imports {spread(plain, 'imports_s')}, "
           f"build {spread(plain, 'build_s')}, epoch {spread(plain, 'epoch_s')}")
-    for name, rows in (("", command), (" (Ray's start after the validation, before)", serial)):
-        ratios = [c["first_result_s"] / p["first_epoch_s"] for c, p in zip(rows, plain, strict=True)]
-        print(f"FIRST RESULT{name}, user's command / cold plain script (side by side): median {median(ratios):.2f} "
+    for kind, name in names.items():
+        ratios = [c["first_result_s"] / p["first_epoch_s"] for c, p in zip(fresh[kind], plain, strict=True)]
+        label = "" if kind == "command" else f" ({name})"
+        print(f"FIRST RESULT{label}, user's command / cold plain script (side by side): median {median(ratios):.2f} "
               f"(each: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 1.5)")
 
 

@@ -7,8 +7,9 @@
 
 The sweep is ``configs/sweeps/<method>.yaml``. ``key=value`` fixes a method-config key for every trial;
 ``sweep.key=value`` changes the sweep (``sweep.num_samples=16``, ``sweep.resources.gpu=1``). Everything is
-validated before Ray starts (``RAYSTUDY_EARLY_RAY=1`` starts the embedded local Ray meanwhile instead: about a
-second sooner to the first result on 2 cores, and a bad input then stops that Ray before any trial starts).
+validated before Ray starts, without torch where the method's spec allows (CARE's does); the embedded local Ray then
+starts on a thread while Ray Tune is imported (``RAYSTUDY_EARLY_RAY=0``: one step after the other;
+``RAYSTUDY_EARLY_RAY=1``: Ray starts beside the validation too, and a bad input then stops it before any trial).
 Results land as Parquet under the storage root (``RAYSTUDY_STORAGE``, default ``~/raystudy``); at the end a
 Markdown summary and a PNG plot are written beside them.
 
@@ -20,12 +21,17 @@ error exits 1 and names the trial.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Where a user's command spends its time before the first trial (jobs/bench_platform.py reads it): wall clock and
+# this process's CPU-seconds at each step, printed as one `[raystudy] phases` line when RAYSTUDY_PHASES=1.
+PHASES: dict[str, tuple[float, float]] = {"start": (time.time(), time.process_time())}
 
 # Under `ray job submit --working-dir .` the code is importable from the working directory, not from an
 # installed package: put the repository root on the path in both cases.
@@ -64,6 +70,13 @@ from shared.names import check_name  # noqa: E402
 from shared.registry import get_method  # noqa: E402
 from shared.results import ResultsStore, check_storage_root, code_version, quarantine_damaged  # noqa: E402
 from shared.trust import check_storage_trusted  # noqa: E402
+
+PHASES["imports"] = (time.time(), time.process_time())
+
+
+def mark(phase: str) -> None:
+    """Record when ``phase`` ended (see PHASES)."""
+    PHASES[phase] = (time.time(), time.process_time())
 
 
 @dataclass
@@ -284,6 +297,9 @@ def run_sweep(plan: SweepPlan, fresh: bool = False, trackers: Trackers | None = 
             ),
         )
     _cheap_callback_telemetry()
+    mark("tuner")
+    if os.environ.get("RAYSTUDY_PHASES") == "1":
+        print(f"[raystudy] phases {json.dumps(PHASES)}", flush=True)
     started = time.perf_counter()
     grid = tuner.fit()
     fit_s = time.perf_counter() - started
@@ -361,12 +377,24 @@ def parse_args(argv: list[str] | None = None, method: str | None = None, prog: s
     return args
 
 
+RAY_STARTS = ("validated", "early", "serial")
+
+
+def ray_start_mode() -> str:
+    """When the embedded local Ray starts, from ``RAYSTUDY_EARLY_RAY``: unset, ``validated`` (the default): once the
+    input is valid, on a thread, while this process imports Ray Tune and the sweep's modules and checks the resume
+    (bad input is refused before Ray starts); ``1`` (``early``): as soon as the method's name is known, beside the
+    validation too (a method whose spec imports torch: about a second sooner; bad input then stops that Ray before
+    any trial starts); ``0`` (``serial``): after everything, one step after the other."""
+    return {"1": "early", "0": "serial"}.get(os.environ.get("RAYSTUDY_EARLY_RAY", ""), "validated")
+
+
 def start_ray_early(args: argparse.Namespace) -> BackgroundConnect | None:
-    """The embedded local Ray's start (seconds of wall time, mostly spent waiting for its processes) overlaps
-    the validation (imports of torch and the method, about 1.5 CPU-s for CARE): started here on a thread, joined
-    once the input is valid. Bad input still exits 2 before any trial starts (that Ray is stopped first). Only for
-    a new local Ray, and only once the method's name is known, so a typo in the name costs no Ray. Its trials'
-    fit is then checked on the started Ray (check_resources) instead of beforehand (check_local_fit)."""
+    """The embedded local Ray's start (seconds of wall time, mostly spent waiting for its processes) on a thread,
+    joined once the rest is ready (ray_start_mode says when it begins). Bad input found meanwhile still exits 2
+    before any trial starts (that Ray is stopped first). Only for a new local Ray, and only once the method's name
+    is known, so a typo in the name costs no Ray. Its trials' fit is then checked on the started Ray
+    (check_resources)."""
     from cluster.preflight import starts_local_ray
     from shared.registry import METHODS
 
@@ -375,22 +403,36 @@ def start_ray_early(args: argparse.Namespace) -> BackgroundConnect | None:
     return BackgroundConnect(args.address, num_cpus=args.num_cpus, dashboard=args.dashboard)
 
 
+def import_sweep_modules() -> None:
+    """What run_sweep imports (Ray Tune and its schedulers, the trainable, the report: about a CPU-second), imported
+    while the embedded Ray starts on its thread."""
+    import ray.tune.schedulers  # noqa: F401
+    import ray.tune.search.basic_variant  # noqa: F401
+
+    import actors.trainable  # noqa: F401
+    import jobs.progress  # noqa: F401
+    import jobs.report  # noqa: F401
+    import jobs.trialstatus  # noqa: F401
+
+
 def main(argv: list[str] | None = None, method: str | None = None, prog: str | None = None,
-         description: str | None = None, early_ray: bool = False) -> int:
-    """``early_ray``: start the embedded local Ray while the input is validated (the command line does; see
-    ``start_ray_early``)."""
+         description: str | None = None, early_ray: bool = False, ray_start: str | None = None) -> int:
+    """``ray_start``: when the embedded local Ray starts (``ray_start_mode``; the command line passes it, in-process
+    callers get ``serial`` unless they ask); ``early_ray=True`` is ``ray_start="early"``."""
     args = parse_args(argv, method, prog, description)
     if args.list:
         return print_listing()
     if not args.method:
         print("error: name a method (or --list)", file=sys.stderr)
         return 2
-    early = start_ray_early(args) if early_ray else None
+    mode = "early" if early_ray else (ray_start or "serial")
+    if mode not in RAY_STARTS:
+        raise ValueError(f"ray_start: one of {RAY_STARTS}, got {mode!r}")
+    early = start_ray_early(args) if mode == "early" else None
     try:
         overrides = profile_items(args.method, args.profile) + list(args.overrides)
         plan = plan_sweep(args.method, overrides, smoke=args.smoke, name=args.name, storage=args.storage,
                           seeds=args.seeds, study=args.study, job=args.job, data_seed=args.data_seed)
-        check_resumable(plan, args.fresh)
         trackers = trackers_from_args(args)
         from cluster import connect
         from cluster.preflight import check_local_fit
@@ -399,7 +441,14 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
         if early is None and get_method(plan.method).resources.distributed != "deepspeed":
             check_local_fit({"CPU": plan.sweep.resources.cpu, "GPU": plan.sweep.resources.gpu}, args.address,
                             "sweep.resources", num_cpus=args.num_cpus)
+        mark("validated")
+        if mode == "validated":  # the input is valid: Ray starts now, beside Tune's imports and the resume check
+            early = start_ray_early(args)
+            if early is not None:
+                import_sweep_modules()
+        check_resumable(plan, args.fresh)
         conn = early.wait() if early else connect(args.address, num_cpus=args.num_cpus, dashboard=args.dashboard)
+        mark("ray")
         check_resources(plan.sweep, plan.method)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
@@ -425,4 +474,4 @@ def main(argv: list[str] | None = None, method: str | None = None, prog: str | N
 
 
 if __name__ == "__main__":
-    sys.exit(main(early_ray=os.environ.get("RAYSTUDY_EARLY_RAY") == "1"))
+    sys.exit(main(ray_start=ray_start_mode()))

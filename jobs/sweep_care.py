@@ -13,14 +13,12 @@ and chunk count, under ASHA (the smoke run: lambda 0 and 0.3).
 sweep (``sweep.num_samples=1``). Running the same command again resumes the experiment; ``--fresh``
 starts a new one. Results (Parquet), report.md and plots land under the storage root.
 """
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs.sweep import main  # noqa: E402
+from jobs.sweep import main, ray_start_mode  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(method="care", prog="sweep_care.py", description=__doc__,
-                  early_ray=os.environ.get("RAYSTUDY_EARLY_RAY") == "1"))
+    sys.exit(main(method="care", prog="sweep_care.py", description=__doc__, ray_start=ray_start_mode()))

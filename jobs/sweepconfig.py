@@ -143,29 +143,43 @@ def _set_free_keys(base: Any, items: list[str], path: Any) -> list[str]:
     return rest
 
 
-def to_tune_domain(key: str, spec: Any) -> Any:
-    """``{"loguniform": [1e-4, 1e-2]}`` -> ``tune.loguniform(1e-4, 1e-2)``; plain values stay constants."""
-    from ray import tune  # here: importing this module (a command's start, before its Ray starts) skips Ray Tune
-
+def check_domain(key: str, spec: Any) -> tuple[str, Any] | None:
+    """A search-space entry checked without Ray Tune (whose import, about 0.7 CPU-s, a command's validation then
+    skips: Ray starts once the input is valid, while Tune is imported): ``(kind, args)``, or None for a constant."""
     if not isinstance(spec, dict):
-        return spec
+        return None
     if len(spec) != 1 or next(iter(spec)) not in DOMAINS:
         raise ConfigError(f"search_space.{key}: expected one of {{{', '.join(DOMAINS)}: ...}}, got {spec}")
     kind, args = next(iter(spec.items()))
     if kind == "same_as":
         if not isinstance(args, str) or args == key:
             raise ConfigError(f"search_space.{key}.same_as: expected the name of another searched key, got {args!r}")
-        return tune.sample_from(lambda config, other=args: config[other])
+        return kind, args
     if kind in ("choice", "grid"):
         if not isinstance(args, list) or not args:
             raise ConfigError(f"search_space.{key}.{kind}: expected a non-empty list")
-        return tune.choice(args) if kind == "choice" else tune.grid_search(args)
+        return kind, args
     if not isinstance(args, list) or len(args) != 2 or not all(_finite_number(a) for a in args):
         raise ConfigError(f"search_space.{key}.{kind}: expected [low, high] of two finite numbers, got {args}")
     if not args[0] < args[1]:
         raise ConfigError(f"search_space.{key}.{kind}: expected [low, high] with low < high, got {args}")
     if kind == "loguniform" and args[0] <= 0:
         raise ConfigError(f"search_space.{key}.loguniform: bounds must be > 0, got {args}")
+    return kind, args
+
+
+def to_tune_domain(key: str, spec: Any) -> Any:
+    """``{"loguniform": [1e-4, 1e-2]}`` -> ``tune.loguniform(1e-4, 1e-2)``; plain values stay constants."""
+    checked = check_domain(key, spec)
+    if checked is None:
+        return spec
+    from ray import tune  # here: importing this module (a command's start, before its Ray starts) skips Ray Tune
+
+    kind, args = checked
+    if kind == "same_as":
+        return tune.sample_from(lambda config, other=args: config[other])
+    if kind in ("choice", "grid"):
+        return tune.choice(args) if kind == "choice" else tune.grid_search(args)
     return {"uniform": tune.uniform, "loguniform": tune.loguniform, "randint": tune.randint}[kind](*args)
 
 
@@ -194,9 +208,8 @@ def edge_values(spec: Any, space: dict[str, Any] | None = None) -> list[Any]:
 def validate_sweep(spec: MethodSpec, sweep: SweepConfig) -> Any:
     """Check the sweep against the method before compute. Returns the method config of the fixed part."""
     base_cfg = spec.load_config(sweep.overrides)
-    param_space = {}
     for key, domain_spec in sweep.search_space.items():
-        param_space[key] = to_tune_domain(key, domain_spec)
+        check_domain(key, domain_spec)  # Ray Tune's domains are built by run_sweep, once Ray is starting
         for value in edge_values(domain_spec, sweep.search_space):
             try:
                 spec.load_config({**sweep.overrides, key: value})

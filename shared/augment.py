@@ -25,38 +25,17 @@ Differences from torchvision, on purpose:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from shared.colour import hue_shift, rgb_to_grayscale
+from shared.imageconfig import AugmentConfig as AugmentConfig  # torch-free, for the driver
 
 # -----------------------------------------------------------------------------
 # config and parameters
-
-
-@dataclass
-class AugmentConfig:
-    """The `augment:` section of SSL methods; defaults are the SimCLR / CARE CIFAR recipe."""
-
-    crop_scale_min: float = 0.08
-    crop_scale_max: float = 1.0
-    crop_ratio_min: float = 3 / 4
-    crop_ratio_max: float = 4 / 3
-    flip_p: float = 0.5
-    jitter_p: float = 0.8
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.4
-    hue: float = 0.1
-    grayscale_p: float = 0.2
-    blur_p: float = 0.5
-    blur_sigma_min: float = 0.1
-    blur_sigma_max: float = 2.0
-    mean: list[float] = field(default_factory=lambda: [0.4914, 0.4822, 0.4465])
-    std: list[float] = field(default_factory=lambda: [0.2470, 0.2435, 0.2616])
 
 
 @dataclass

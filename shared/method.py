@@ -10,6 +10,7 @@ Nothing here imports Ray: the Ray layer (``actors/``) drives these objects uncha
 """
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from abc import ABC, abstractmethod
@@ -369,6 +370,42 @@ class Figure:
     ylabel: str = ""
 
 
+class LazyClass:
+    """A trainer or evaluator class named by ``"module:attribute"``, imported on first use. A spec that names its
+    classes this way (and its config from a torch-free module) imports without torch, so that a sweep's driver
+    validates a config in a fraction of a second and never imports torch (shared/methods/ssl/specs.py). Calling it
+    constructs the class; any other attribute comes from the class, except those given as ``known`` (an
+    evaluator's ``metrics``), answered without the import (tests/test_fixed_costs.py checks they equal the class's).
+    """
+
+    def __init__(self, target: str, **known: Any) -> None:
+        self.target = target
+        self.known = known
+        self._cls: type | None = None
+
+    def resolve(self) -> type:
+        if self._cls is None:
+            module, attr = self.target.split(":")
+            self._cls = getattr(importlib.import_module(module), attr)
+        return self._cls
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not set in __init__
+        if name.startswith("__") or name in ("target", "known", "_cls"):
+            raise AttributeError(name)
+        if name in self.known:
+            return self.known[name]
+        return getattr(self.resolve(), name)
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled by name: the receiver imports the class itself
+        return {"target": self.target, "known": self.known, "_cls": None}
+
+    def __repr__(self) -> str:
+        return f"LazyClass({self.target!r})"
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method: what the platform needs to know to train, evaluate and schedule it."""
@@ -377,8 +414,8 @@ class MethodSpec:
     paper: str
     family: str
     config: type
-    trainer: type[Trainer]
-    evaluators: tuple[type[Evaluator], ...] = ()
+    trainer: type[Trainer] | LazyClass  # LazyClass: imported when a trainer is made (a torch-free spec)
+    evaluators: tuple[type[Evaluator] | LazyClass, ...] = ()
     resources: Resources = field(default_factory=Resources)
     description: str = ""
     # What the method's paper judges it by, most important first; reports and studies lead with these.

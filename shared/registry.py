@@ -27,9 +27,9 @@ class Entry:
 
 
 REGISTRY: dict[str, Entry] = {
-    "simclr": Entry("shared.methods.ssl.simclr:SPEC", "method", "ssl",
+    "simclr": Entry("shared.methods.ssl.specs:SIMCLR", "method", "ssl",
         "A Simple Framework for Contrastive Learning of Visual Representations (CARE's baseline)"),
-    "care": Entry("shared.methods.ssl.care:SPEC", "method", "ssl",
+    "care": Entry("shared.methods.ssl.specs:CARE", "method", "ssl",
         "Structuring Representation Geometry with Rotationally Equivariant Contrastive Learning (CARE)"),
     "ifm": Entry("shared.methods.ssl.ifm:SPEC", "method", "ssl",
         "Can contrastive learning avoid shortcut solutions? (IFM, NeurIPS 2021)"),

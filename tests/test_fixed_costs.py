@@ -60,3 +60,39 @@ def test_the_sweeps_callback_telemetry_counts_what_rays_does_without_importing_m
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=repo,
                          env={**os.environ, "PYTHONPATH": str(repo)})
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_a_torch_free_spec_names_the_classes_a_trial_builds():
+    """CARE's and SimCLR's specs name their trainer and evaluators (LazyClass) with the metrics each reports, so that
+    the driver needs no torch: the names resolve to the classes the trials build, and the metrics are the classes'."""
+    from shared.methods.ssl.care import CARETrainer
+    from shared.methods.ssl.common import SimCLRTrainer
+    from shared.methods.ssl.evaluators import SSL_EVALUATORS
+    from shared.registry import get_method
+
+    for name, trainer in (("care", CARETrainer), ("simclr", SimCLRTrainer)):
+        spec = get_method(name)
+        assert spec.trainer.resolve() is trainer
+        assert [ev.resolve() for ev in spec.evaluators] == list(SSL_EVALUATORS)
+        assert [ev.metrics for ev in spec.evaluators] == [ev.metrics for ev in SSL_EVALUATORS]
+    import pickle
+
+    assert pickle.loads(pickle.dumps(get_method("care"))).trainer.resolve() is CARETrainer
+
+
+def test_the_commands_ray_starts_only_once_the_input_is_valid():
+    """By default the command starts its local Ray once the input is valid (beside Ray Tune's import): a typo is
+    refused, exit 2, with no Ray started and neither torch nor Ray Tune imported (the refusal takes a fraction of a
+    second)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, ray; from jobs.sweep import main; "
+             "code = main(['care', 'lamm=0.1', 'sweep.search_space.lam={grid: [0.0, 0.3]}'], ray_start='validated'); "
+             "print(code, ray.is_initialized(), 'torch' in sys.modules, 'ray.tune' in sys.modules)")
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=repo,
+                         env={**env, "PYTHONPATH": str(repo)})
+    assert out.stdout.strip().splitlines()[-1] == "2 False False False", out.stdout + out.stderr
+    assert "lamm: unknown key" in out.stderr

@@ -51,9 +51,23 @@ def test_the_sweep_driver_of_a_method_without_tensors_never_imports_torch(tmp_pa
 
 
 def test_registry_imports_methods_lazily():
-    modules = imported_modules("from shared.registry import get_method; get_method('simclr')")
-    assert "shared.methods.ssl.simclr" in modules
-    assert "shared.methods.ssl.care" not in modules
+    modules = imported_modules("from shared.registry import get_method; get_method('simclr'); get_method('hold')")
+    assert "shared.methods.ssl.specs" in modules and "shared.methods.bench.hold" in modules
+    assert "shared.methods.ssl.care" not in modules and "shared.methods.graph.lappe" not in modules
+
+
+def test_the_sweep_driver_validates_a_care_config_without_torch():
+    """CARE's spec, config schema and data check are torch-free (shared/methods/ssl/specs.py): the driver resolves,
+    loads and validates a sweep, and refuses a typo, without torch's import (about 1 CPU-s); a trial imports it."""
+    modules = imported_modules(
+        "import jobs.sweep as sweep\n"
+        "from shared.config import ConfigError\n"
+        "plan = sweep.plan_sweep('care', ['lam=0.1', 'sweep.num_samples=2'], smoke=True)\n"
+        "assert 'linear_probe_acc' in sweep.get_method('care').metric_names()\n"
+        "try:\n    sweep.plan_sweep('care', ['lamm=0.1'])\nexcept ConfigError as err:\n    assert 'lamm' in str(err)\n"
+        "else:\n    raise AssertionError('a typo passed')"
+    )
+    assert "torch" not in modules and "shared.methods.ssl.care" not in modules
 
 
 def test_actors_hold_no_method_specific_code():

@@ -11,18 +11,30 @@ Images are uint8 (N, 3, H, W). Besides the class label each image carries known 
 have "hue" (the image's colour, a fraction of the colour circle in [0, 1)) and "hue_bin" (hue
 quantised into `hue_bins` equal bins, a colour label for linear probes).
 
-This package never imports ray.
+This package never imports ray, and imports torch only where a function uses it (a sweep's driver checks a
+`data:` section without it).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from shared.colour import hsv_to_rgb, hue_shift, rgb_to_hsv, wrap01
 from shared.config import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where it is used: a sweep's driver checks the `data:` section without it
+    import torch
+
+_COLOUR = ("hsv_to_rgb", "hue_shift", "rgb_to_hsv", "wrap01")  # shared.colour's, re-exported lazily (torch)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _COLOUR:
+        import shared.colour
+
+        return getattr(shared.colour, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # ----------------------------------------------------------------------------------------------------
 # config and containers
@@ -118,6 +130,8 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
 
 def hue_bin(hue: torch.Tensor, bins: int) -> torch.Tensor:
     """Bin index floor(hue * bins), clamped to [0, bins - 1], as int64."""
+    import torch
+
     return torch.floor(hue * bins).long().clamp(0, bins - 1)
 
 
@@ -127,6 +141,10 @@ def image_hue(images: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     The circular mean of per-pixel hue weighted by saturation * value, so grey, dark and washed-out
     pixels (background, shadows) count little. An image with no colour at all gets hue 0.
     """
+    import torch
+
+    from shared.colour import rgb_to_hsv, wrap01
+
     out = []
     for start in range(0, images.shape[0], chunk):  # chunks keep the float copy small
         x = images[start : start + chunk].float() / 255.0

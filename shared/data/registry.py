@@ -18,11 +18,14 @@ Adding a data set is one entry in ``_ENTRIES`` (see docs/datasets.md); ``registe
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared.config import ConfigError
 
@@ -54,7 +57,7 @@ class DatasetUnavailableError(ConfigError):
 
 _SKLEARN = ("sklearn", "pip install scikit-learn==1.9.1")
 _ENTRIES = (
-    DatasetEntry("shapes", "image", "shared.data.shapes:load", "shared.data.shapes:check", source="generated",
+    DatasetEntry("shapes", "image", "shared.data.shapes:load", "shared.data.checks:check_shapes", source="generated",
                  description="coloured shapes; class, hue, saturation, value, rotation, position, scale known"),
     DatasetEntry("digits", "image", "shared.data.digits:load", "shared.data.digits:check", (_SKLEARN,),
                  source="package", description="scikit-learn's 8x8 digits painted one random colour each"),
@@ -145,16 +148,55 @@ def missing_requirements(entry: DatasetEntry) -> list[str]:
     return [f"{module} ({hint})" for module, hint in entry.requires if importlib.util.find_spec(module) is None]
 
 
-def resolve(entry: DatasetEntry, what: str) -> Callable | None:
+def _top_level_names(module_name: str) -> set[str] | None:
+    """The names a module's source binds at top level (def, class, assignment, import), read without importing it
+    (a loader module imports torch); None when there is no source to read (then the module is imported)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    names: set[str] = set()
+    for node in ast.parse(Path(spec.origin).read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def resolve(entry: DatasetEntry, what: str, load: bool = True) -> Callable | None:
     """The entry's ``loader`` or ``check`` function (None for an entry without a check).
 
     A path that does not resolve is a DatasetUnavailableError naming the entry and the path, not a bare
-    ImportError or AttributeError from deep inside a trial.
+    ImportError or AttributeError from deep inside a trial. ``load=False``: only check that it resolves, reading
+    the module's source where it is not imported yet (returns None): a driver checks a loader without its torch.
     """
     path = getattr(entry, what)
     if not path:
         return None
     module_name, function = path.split(":")
+    if not load and module_name not in sys.modules:
+        try:
+            names = _top_level_names(module_name)
+        except (OSError, SyntaxError):
+            names = None
+        if names is None and importlib.util.find_spec(module_name) is None:
+            raise DatasetUnavailableError(
+                f"data.name: data set {entry.name!r} is registered with {what} {path!r}, but {module_name} cannot be "
+                f"imported (ModuleNotFoundError: no module named {module_name!r}); registered {entry.kind} data sets: "
+                f"{', '.join(dataset_names(entry.kind))}")
+        if names is not None:
+            if function not in names:
+                raise DatasetUnavailableError(
+                    f"data.name: data set {entry.name!r} is registered with {what} {path!r}, but {module_name} has "
+                    f"no function {function!r}; registered {entry.kind} data sets: "
+                    f"{', '.join(dataset_names(entry.kind))}")
+            return None
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
@@ -179,7 +221,7 @@ def check_entry(name: str, kind: str, cfg: object) -> DatasetEntry:
         raise DatasetUnavailableError(
             f"data.name: data set {name!r} is registered but unavailable here: it needs {', '.join(missing)}, "
             "which is not installed")
-    resolve(entry, "loader")
+    resolve(entry, "loader", load=False)  # its module (torch) is imported where the data set is loaded
     check = resolve(entry, "check")
     if check is not None:
         check(cfg)

@@ -1,22 +1,10 @@
 """Image encoders and the SimCLR projection head, in plain torch (no torchvision)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from shared.config import bounded
-
-
-@dataclass
-class EncoderConfig:
-    """Backbone and projection head of the SSL methods."""
-
-    backbone: str = bounded("convnet", choices=["convnet", "resnet18"])
-    width: int = bounded(32, ge=1, help="channels of the first stage; doubled at each of the next three")
-    proj_hidden: int = bounded(512, ge=1)
-    proj_dim: int = bounded(128, ge=1, help="dimension of z, where the contrastive losses act")
+from shared.imageconfig import EncoderConfig as EncoderConfig  # torch-free, for the driver
 
 
 class MaxPool2x2(nn.Module):

@@ -24,18 +24,13 @@ no invariance term at all, the representation kept non-trivial by uniformity and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from shared.config import ConfigError, bounded
 from shared.losses.contrastive import equivariance_loss
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
-from shared.methods.ssl.evaluators import SSL_EVALUATORS
-
-LOSS_SUBTYPES = ("infonce", "alignment", "uniformity")
+from shared.methods.ssl.common import SimCLRTrainer
+from shared.methods.ssl.config import LOSS_SUBTYPES, CAREConfig  # noqa: F401  (torch-free; re-exported)
+from shared.methods.ssl.specs import CARE
 
 
 def alignment_uniformity(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,24 +45,6 @@ def alignment_uniformity(z1: torch.Tensor, z2: torch.Tensor, temperature: float)
     excluded = torch.eye(2 * n, dtype=torch.bool, device=z.device) | F.one_hot(positive, 2 * n).bool()
     uniformity = torch.logsumexp(logits.masked_fill(excluded, float("-inf")), dim=1).mean()
     return alignment, uniformity
-
-
-@dataclass
-class CAREConfig(SimCLRConfig):
-    lam: float = bounded(0.03, ge=0.0, help="weight of the equivariance loss (CIFAR-10 recipe: 0.03)")
-    equiv_splits: int = bounded(16, ge=1, help="chunks per batch, each with its own augmentation pair")
-    loss_subtype: str = bounded("infonce", choices=list(LOSS_SUBTYPES),
-                                help="the InfoNCE part the loss keeps (official --loss-subtype); "
-                                     "uniformity = the paper's equivariance + uniformity only")
-
-    def check(self) -> None:
-        super().check()
-        if self.batch_size % self.equiv_splits:
-            raise ConfigError(
-                f"equiv_splits: batch_size={self.batch_size} does not split into {self.equiv_splits} equal chunks"
-            )
-        if self.batch_size // self.equiv_splits < 2:
-            raise ConfigError(f"equiv_splits: chunks of {self.batch_size // self.equiv_splits} image(s) have no pairs")
 
 
 class CARETrainer(SimCLRTrainer):
@@ -93,15 +70,4 @@ class CARETrainer(SimCLRTrainer):
         return info + self.config.lam * equi, {"info_nce": info.item(), "equivariance": equi.item()}
 
 
-SPEC = MethodSpec(
-    name="care",
-    paper="Structuring Representation Geometry with Rotationally Equivariant Contrastive Learning (CARE)",
-    family="ssl",
-    config=CAREConfig,
-    trainer=CARETrainer,
-    evaluators=SSL_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("colour_probe_acc"), Measure("linear_probe_acc"), Measure("equiv_orth_residual", "min")),
-    compare=("lam",),
-    description="InfoNCE + lambda * Gram-matrix equivariance loss over chunks sharing an augmentation pair",
-)
+SPEC = CARE  # the spec lives torch-free in shared/methods/ssl/specs.py (the registry's entry)

@@ -1,4 +1,5 @@
-"""What the image SSL methods share: the config sections, the SimCLR training loop and the encoder artifact.
+"""What the image SSL methods share: the SimCLR training loop and the encoder artifact (the config sections live
+torch-free in ``config.py``, re-exported here).
 
 SimCLR is the base: two independently augmented views per image, InfoNCE on the projection. Methods
 that change the objective (CARE, IFM, ...) subclass :class:`SimCLRTrainer` and extend ``loss``.
@@ -7,54 +8,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from shared.augment import AugmentConfig, SimCLRAugment
-from shared.config import ConfigError, bounded
-from shared.data import DataConfig, ImageDataset, ImageSplit, load_dataset
+from shared.augment import SimCLRAugment
+from shared.config import ConfigError
+from shared.data import ImageDataset, ImageSplit, load_dataset
 from shared.losses.contrastive import info_nce
-from shared.method import GradientTrainer, MethodConfig, OptimConfig
-from shared.models.vision import EncoderConfig, SSLModel
-
-
-@dataclass
-class SSLEvalConfig:
-    """Evaluation of a frozen encoder (see ``shared/methods/ssl/evaluators.py``)."""
-
-    feature: str = bounded("backbone", choices=["backbone", "projection"],
-                           help="which embedding the probes and kNN read")
-    knn_k: int = bounded(200, ge=1)
-    knn_temperature: float = bounded(0.5, gt=0.0)
-    probe_weight_decay: float = bounded(1e-4, ge=0.0)
-    equiv_pairs: int = bounded(4, ge=1, help="fixed augmentation pairs (t1, t2) for the equivariance error")
-    equiv_space: str = bounded("projection", choices=["backbone", "projection"])
-    hue_shift: float = bounded(0.5, gt=0.0, lt=1.0, help="hue rotation for the colour-sensitivity measure")
-    label_noise: float = bounded(0.6, ge=0.0, lt=1.0, help="share of train labels replaced for the noisy probe")
-    input_noise_std: float = bounded(0.2, ge=0.0, help="Gaussian noise on normalised inputs for the noisy probe")
-    seed: int = 1234  # seeds the fixed evaluation augmentations: the same for every method and trial
-
-
-@dataclass
-class SimCLRConfig(MethodConfig):
-    epochs: int = bounded(30, ge=1)
-    batch_size: int = bounded(256, ge=2)
-    temperature: float = bounded(0.5, gt=0.0)
-    data: DataConfig = field(default_factory=DataConfig)
-    model: EncoderConfig = field(default_factory=EncoderConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    eval: SSLEvalConfig = field(default_factory=SSLEvalConfig)
-
-    def check(self) -> None:
-        if self.data.n_train != -1 and self.data.n_train < self.batch_size:
-            raise ConfigError(
-                f"batch_size: {self.batch_size} is larger than data.n_train={self.data.n_train}; "
-                "an epoch would have no full batch"
-            )
+from shared.method import GradientTrainer
+from shared.methods.ssl.config import SimCLRConfig, SSLEvalConfig  # noqa: F401  (torch-free; re-exported)
+from shared.models.vision import SSLModel
 
 
 class EncoderArtifact:
