@@ -144,6 +144,9 @@ def test_stopped_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path)
     first = run_cli(args, storage)
     store = ResultsStore(storage)
     wait_for(lambda: any(f.endswith("epoch=000004.parquet") for f in store.files()), 300, "a finished trial")
+    # One trial at a time: the next trial's first row means Tune has taken the finished one as TERMINATED (its last
+    # row alone can land before Tune records it, and a trial stopped before that is, rightly, resumed).
+    wait_for(lambda: len({Path(f).parent for f in store.files()}) >= 2, 300, "the next trial's first row")
     first.send_signal(signal.SIGINT)  # what Ctrl-C does
     try:
         first.wait(timeout=120)
