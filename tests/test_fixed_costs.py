@@ -96,3 +96,62 @@ def test_the_commands_ray_starts_only_once_the_input_is_valid():
                          env={**env, "PYTHONPATH": str(repo)})
     assert out.stdout.strip().splitlines()[-1] == "2 False False False", out.stdout + out.stderr
     assert "lamm: unknown key" in out.stderr
+
+
+# Methods whose spec still imports torch (or PyG, transformers) when a sweep's driver validates a config. A family
+# leaves this set when its specs name their classes (LazyClass) and its configs import without torch, as
+# shared/methods/ssl/specs.py does; the set only shrinks.
+TORCH_AT_VALIDATION = {
+    # ssl, multimodal, embeddings
+    "ifm", "essl", "ncl", "sae_probe", "nlb", "disentangled_ssl", "canonical_map", "debias_vl",
+    # graph: positional encodings and graph theory
+    "no_pe", "lappe", "signnet", "basisnet", "spe", "sign_equivariant", "asen", "graphon_sampling", "wl_test",
+    "homophily",
+    # graph: combinatorial, distances, applications
+    "unifl", "gslr", "graff_ms", "tmd", "optgnn", "neural_sfe", "attributed_graph_distance", "infoot", "kv_margin",
+    # llm
+    "gpt", "longppl", "longce", "reasoncache", "sfa", "seqtopk", "cot_length_train", "icrm", "g1", "position_bias",
+    # sparse, generative, projection
+    "csr", "csr_v2", "mrl", "ssr", "ram", "reed", "pjax",
+    # theory
+    "group_dro", "invariant_divergence", "flat_mf", "lmc_identifiability", "sas", "graphops_transfer",
+    "tetris_detector",
+}
+HEAVY = ("torch", "torch_geometric", "transformers", "deepspeed", "sklearn", "ot", "pandas")
+
+
+def test_every_sweep_driver_validates_its_method_without_torch(tmp_path):
+    """A sweep's driver (every study node) plans a smoke sweep of each torch-free method without importing torch,
+    PyG, transformers or the other heavy libraries its trials use: one process for all of them, since none may
+    import any (about 1-6 CPU-s per driver otherwise)."""
+    import subprocess
+    import sys
+
+    from shared.registry import REGISTRY
+
+    free = sorted(set(REGISTRY) - TORCH_AT_VALIDATION)
+    probe = ("import sys; from jobs.sweep import plan_sweep\n"
+             f"for name in {free!r}:\n"
+             f"    plan_sweep(name, [], smoke=True, storage={str(tmp_path)!r})\n"
+             f"    heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+             "    if heavy: print(name, 'imported', heavy); break\n"
+             "else: print('torch-free')\n")
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
+    assert out.stdout.strip().splitlines()[-1:] == ["torch-free"], out.stdout + out.stderr[-3000:]
+
+
+def test_every_named_class_resolves_and_declares_its_metrics():
+    """Each LazyClass a spec names resolves to a class, and the metrics it declares are the class's own."""
+    from shared.method import LazyClass
+    from shared.registry import REGISTRY, get_method
+
+    for name in sorted(set(REGISTRY) - TORCH_AT_VALIDATION):
+        spec = get_method(name)
+        for ref in (spec.trainer, *spec.evaluators):
+            if isinstance(ref, LazyClass):
+                cls = ref.resolve()
+                assert isinstance(cls, type), (name, ref)
+                if "metrics" in ref.known:
+                    assert tuple(ref.known["metrics"]) == tuple(cls.metrics), (name, ref)
