@@ -18,34 +18,15 @@ the same function, and the path is one of functions of this architecture without
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
-
-DIM = 20
-
-
-@dataclass
-class LMCConfig(ExperimentConfig):
-    copies: int = bounded(1, ge=1, le=10, help="k active copies of the latent (coherence 1/k)")
-    width: int = bounded(128, ge=1, le=100_000)
-    density: float = bounded(0.15, gt=0.0, le=1.0, help="Bernoulli mask density of the hidden weights")
-    n_train: int = bounded(1024, ge=1, le=10_000_000)
-    n_test: int = bounded(2048, ge=1, le=10_000_000)
-    batch_size: int = bounded(512, ge=1)
-    train_epochs: int = bounded(100, ge=1, le=100_000, help="epochs of each model of the pair")
-    lr: float = bounded(1e-2, gt=0.0)
-    weight_decay: float = bounded(1e-2, ge=0.0, help="AdamW, on the weights only (0 on the bias)")
-
-    def check(self) -> None:
-        if 2 * self.copies > DIM:
-            raise ConfigError(f"copies: at most {DIM // 2} copies fit in R^{DIM}, got {self.copies}")
+from shared.methods.theory.config import LMC_DIM as DIM
+from shared.methods.theory.config import LMCConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import LMC_IDENTIFIABILITY as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 
 
 def draw_data(cfg: LMCConfig, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,17 +100,3 @@ class Barrier(ReportedNumbers):
     coherence 1/k."""
 
     metrics = ("barrier", "aligned_barrier", "endpoint_mse", "coherence")
-
-
-SPEC = MethodSpec(
-    name="lmc_identifiability",
-    paper="Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)",
-    family="theory",
-    config=LMCConfig,
-    trainer=LMCTrainer,
-    evaluators=(Barrier,),
-    resources=Resources(cpu=1),
-    headline=(Measure("barrier", "min"),),
-    compare=("copies",),
-    description="masked one-hidden-layer ReLU nets: unaligned linear-interpolation barrier against coherence 1/k",
-)
