@@ -23,15 +23,14 @@ from typing import Any
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from shared.methods.theory.config import LMC_DIM as DIM
-from shared.methods.theory.config import LMCConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.config import LMC_DIM, LMCConfig  # torch-free (the sweep driver validates with it)
 from shared.methods.theory.specs import LMC_IDENTIFIABILITY as SPEC  # noqa: F401  (torch-free; the registry's entry)
 from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 
 
 def draw_data(cfg: LMCConfig, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     z = torch.randn(count, 2, generator=gen)
-    x = torch.zeros(count, DIM)
+    x = torch.zeros(count, LMC_DIM)
     for j in range(cfg.copies):
         x[:, 2 * j:2 * j + 2] = z / cfg.copies**0.5
     return x, torch.relu(z.sum(1))
@@ -44,7 +43,7 @@ def forward(params: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor, x: to
 
 def train_one(cfg: LMCConfig, mask: torch.Tensor, x: torch.Tensor, y: torch.Tensor, seed: int):
     gen = torch.Generator().manual_seed(seed)
-    weight = (0.05 * torch.randn(cfg.width, DIM, generator=gen)).requires_grad_()
+    weight = (0.05 * torch.randn(cfg.width, LMC_DIM, generator=gen)).requires_grad_()
     bias = torch.zeros(cfg.width, requires_grad=True)
     opt = torch.optim.AdamW([{"params": [weight], "weight_decay": cfg.weight_decay},
                              {"params": [bias], "weight_decay": 0.0}], lr=cfg.lr)
@@ -80,7 +79,7 @@ class LMCTrainer(ExperimentTrainer):
     def run(self) -> dict[str, Any]:
         cfg = self.config
         data_gen = torch.Generator().manual_seed(cfg.data.seed * 7919 + 5)
-        mask = (torch.rand(cfg.width, DIM, generator=data_gen) < cfg.density).float()
+        mask = (torch.rand(cfg.width, LMC_DIM, generator=data_gen) < cfg.density).float()
         x, y = draw_data(cfg, cfg.n_train, data_gen)
         x_test, y_test = draw_data(cfg, cfg.n_test, data_gen)
         first = train_one(cfg, mask, x, y, 2 * cfg.seed)

@@ -34,11 +34,7 @@ import torch
 from torch import nn
 
 from shared.method import Evaluator, GradientTrainer
-from shared.methods.theory.config import (  # torch-free (the sweep driver validates with it)
-    OFFICIAL_SETS,
-    TetrisConfig,
-    official_folder,
-)
+from shared.methods.theory.config import OFFICIAL_SETS, TetrisConfig, official_folder  # torch-free
 from shared.methods.theory.specs import TETRIS_DETECTOR as SPEC  # noqa: F401  (torch-free; the registry's entry)
 from shared.theory import radiation
 
