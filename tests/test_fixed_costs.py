@@ -113,9 +113,6 @@ TORCH_AT_VALIDATION = {
     "gpt", "longppl", "longce", "reasoncache", "sfa", "seqtopk", "cot_length_train", "icrm", "g1", "position_bias",
     # sparse, generative, projection
     "csr", "csr_v2", "mrl", "ssr", "ram", "reed", "pjax",
-    # theory
-    "group_dro", "invariant_divergence", "flat_mf", "lmc_identifiability", "sas", "graphops_transfer",
-    "tetris_detector",
 }
 HEAVY = ("torch", "torch_geometric", "transformers", "deepspeed", "sklearn", "ot", "pandas")
 

@@ -15,8 +15,6 @@ positions of the 2 x 3 grid, unused ones (0) included, as in the official data.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
-from scipy.optimize import nnls
 
 PITCH, PIXEL = 1.0, 0.8
 TETRIS_SLOTS = {s: (col, row) for s, col, row in zip("abcdef", [0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], strict=True)}
@@ -129,6 +127,11 @@ def map_estimate(matrices: list[np.ndarray], measurements: list[np.ndarray], rid
     """x = argmin_{x >= 0} sum_j |C_j x - y_j|^2 + ridge |x|^2 (``utils/mapping.py`` ``solve_one``, there by scipy
     ``minimize`` with bounds). Exactly, by non-negative least squares on the Cholesky factor of the normal equations:
     with G = sum C^T C + ridge I = U^T U and h = sum C^T y, |U x - U^-T h|^2 equals the objective up to a constant."""
+    # scipy imported here, not at the top: TetrisConfig reads this module's constants, and a sweep's driver that
+    # validates it should not pay for scipy (shared/methods/theory/config.py)
+    from scipy.linalg import cholesky, solve_triangular
+    from scipy.optimize import nnls
+
     gram = sum(c.T @ c for c in matrices) + ridge * np.eye(matrices[0].shape[1])
     target = sum(c.T @ y for c, y in zip(matrices, measurements, strict=True))
     upper = cholesky(gram)

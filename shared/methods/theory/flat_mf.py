@@ -20,25 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.config import ConfigError, bounded
-from shared.method import Evaluator, Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer
-
-
-@dataclass
-class FlatMFConfig(ExperimentConfig):
-    arm: str = bounded("trace", choices=["trace", "gd", "min_frobenius"])
-    depth: int = bounded(2, ge=2, le=8, help="L factors")
-    dim: int = bounded(8, ge=2, le=256, help="d: the matrices are d x d")
-    rank: int = bounded(1, ge=1, le=256)
-    measurements: int = bounded(40, ge=1, le=100_000, help="n Gaussian measurements")
-    lam: float = bounded(1e-3, ge=0.0, help="weight of tr_GN (the trace arm)")
-    lr: float = bounded(1e-2, gt=0.0)
-    steps: int = bounded(6000, ge=1, le=1_000_000, help="full-batch Adam steps")
-
-    def check(self) -> None:
-        if self.rank > self.dim:
-            raise ConfigError(f"rank: must be <= dim={self.dim}, got {self.rank}")
+from shared.method import Evaluator
+from shared.methods.theory.config import FlatMFConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import FLAT_MF as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer
 
 
 @dataclass
@@ -123,17 +108,3 @@ class Recovery(Evaluator):
                 "nuclear_ratio": float(torch.linalg.matrix_norm(end, ord="nuc")
                                        / torch.linalg.matrix_norm(truth, ord="nuc")),
                 "train_loss": float(fit_loss(end, self.data)), "trace_gn": float(artifact["trace_gn"])}
-
-
-SPEC = MethodSpec(
-    name="flat_mf",
-    paper="The Inductive Bias of Flatness Regularization for Deep Matrix Factorization (NeurIPS 2023)",
-    family="theory",
-    config=FlatMFConfig,
-    trainer=FlatMFTrainer,
-    evaluators=(Recovery,),
-    resources=Resources(cpu=1),
-    headline=(Measure("rel_error", "min"), Measure("nuclear_ratio", "min")),
-    compare=("arm",),
-    description="trace-of-Hessian regularised deep matrix factorisation vs GD vs the min-Frobenius interpolant",
-)

@@ -22,7 +22,6 @@ sampled from the graphon W(x, y) = 0.9 - 0.8 |x - y| (latents iid U[0, 1]), P = 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -30,39 +29,9 @@ import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
-
-
-@dataclass
-class GraphopsConfig(ExperimentConfig):
-    graph: str = bounded("regular", choices=["regular", "graphon"])
-    n: int = bounded(100, ge=4, le=100_000, help="the smaller size; compared with 2n")
-    degree: int = bounded(3, ge=1, le=100, help="degree of the random regular graphs")
-    normalisation: str = bounded("auto", choices=["auto", "max_degree", "size"],
-                                 help="P = A / deg_max or A / n; auto: max_degree for regular, size for graphon")
-    order: int = bounded(2, ge=0, le=10, help="K: powers of P in each polynomial filter")
-    layers: int = bounded(2, ge=1, le=10)
-    hidden: int = bounded(16, ge=1, le=4096)
-    repeats: int = bounded(5, ge=1, le=1000, help="independent (n, 2n) graph pairs averaged in one trial")
-    n_train: int = bounded(0, ge=0, le=100_000, help="student training graph size; 0: no student")
-    train_graphs: int = bounded(20, ge=1, le=10_000)
-    student_steps: int = bounded(300, ge=1, le=1_000_000)
-    student_lr: float = bounded(1e-2, gt=0.0)
-    n_test: int = bounded(2000, ge=4, le=100_000)
-
-    def check(self) -> None:
-        if self.graph == "regular":
-            for key, size in (("n", self.n), ("n_train", self.n_train), ("n_test", self.n_test)):
-                if size and (size * self.degree % 2 or size <= self.degree):
-                    raise ConfigError(f"{key}: a {self.degree}-regular graph needs more than {self.degree} nodes "
-                                      f"and an even n x degree, got {size}")
-
-    def scaling(self) -> str:
-        if self.normalisation != "auto":
-            return self.normalisation
-        return "max_degree" if self.graph == "regular" else "size"
+from shared.methods.theory.config import GraphopsConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import GRAPHOPS_TRANSFER as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 
 
 def graphon(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -161,17 +130,3 @@ class Transferability(ReportedNumbers):
     figure, what the graph adds to the output (configured normalisation and A / n), the student's test MSE."""
 
     metrics = ("w1", "w1_sd", "rate", "graph_effect", "graph_effect_by_size", "transfer_mse")
-
-
-SPEC = MethodSpec(
-    name="graphops_transfer",
-    paper="Limits, approximation and size transferability for GNNs on sparse graphs via graphops (NeurIPS 2023)",
-    family="theory",
-    config=GraphopsConfig,
-    trainer=GraphopsTrainer,
-    evaluators=(Transferability,),
-    resources=Resources(cpu=1),
-    headline=(Measure("w1", "min"), Measure("transfer_mse", "min")),
-    compare=("n", "graph"),
-    description="polynomial-filter GNNs on random regular and graphon graphs: node-output W1 between sizes n and 2n",
-)

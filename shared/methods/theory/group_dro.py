@@ -25,34 +25,15 @@ evaluator's ``robust_risk`` / ``robust_gap`` are max_{q in Q} q . R(theta) and i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from shared.config import bounded
-from shared.method import Evaluator, Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer
+from shared.method import Evaluator
+from shared.methods.theory.config import GroupDROConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import GROUP_DRO as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer
 from shared.theory.regression import GroupRegression, capped_max, kl_project_capped
-
-
-@dataclass
-class GroupDROConfig(ExperimentConfig):
-    algorithm: str = bounded("exp3p", choices=["exp3p", "sagawa", "erm"])
-    groups: int = bounded(8, ge=2, le=4096, help="m")
-    dim: int = bounded(5, ge=1, le=1024)
-    steps: int = bounded(32_000, ge=1, le=10_000_000, help="T: rounds, one sample each")
-    radius: float = bounded(2.0, gt=0.0, help="Theta: the ball of this radius (D)")
-    loss_scale: float = bounded(2.0, gt=0.0, help="B: the bandit's gain is min(loss / B, 1)")
-    grad_bound: float = bounded(4.0, gt=0.0, help="G: theta step D / (G sqrt(T))")
-    delta: float = bounded(0.1, gt=0.0, lt=1.0, help="EXP3.P confidence")
-    eta_mult: float = bounded(10.0, ge=0.0, help="EXP3P eta = mult x 0.95 sqrt(ln m / (T m))")
-    gamma_mult: float = bounded(1.0, ge=0.0, help="EXP3P gamma = mult x 1.05 sqrt(m ln m / T), capped at 1")
-    beta_mult: float = bounded(0.0, ge=0.0, help="EXP3P beta = mult x sqrt(ln(m / delta) / (T m))")
-    q_step_mult: float = bounded(3.0, ge=0.0, help="Sagawa eta_q = mult x m sqrt(ln m / T)")
-    minority: float = bounded(0.05, gt=0.0, lt=1.0, help="p: mass of group 0 in the population (ERM's mixture)")
-    ambiguity: str = bounded("group", choices=["group", "subpopulation", "cvar"], help="Q: see the module")
-    alpha: float = bounded(0.2, gt=0.0, le=1.0, help="subpopulation / CVaR level: caps p_i / alpha or 1 / (alpha m)")
 
 
 def population(cfg: GroupDROConfig) -> np.ndarray:
@@ -150,17 +131,3 @@ class WorstGroupRisk(Evaluator):
             robust = capped_max(risks, cap)
             out.update(robust_risk=robust, robust_gap=robust - opt_q)
         return out
-
-
-SPEC = MethodSpec(
-    name="group_dro",
-    paper="Near-Optimal Algorithms for Group Distributionally Robust Optimization and Beyond (arXiv 2212.13669)",
-    family="theory",
-    config=GroupDROConfig,
-    trainer=GroupDROTrainer,
-    evaluators=(WorstGroupRisk,),
-    resources=Resources(cpu=1),
-    headline=(Measure("worst_group_gap", "min"), Measure("worst_group_risk", "min")),
-    compare=("algorithm",),
-    description="ERM vs Sagawa's online GDRO vs GDRO-EXP3P, exact worst-group risks on linear regression",
-)

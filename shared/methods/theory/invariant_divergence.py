@@ -11,26 +11,18 @@ each seeded by (data.seed, draw), so both estimators see the same samples.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import ot
 
-from shared.config import bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
+from shared.methods.theory.config import InvariantDivergenceConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import INVARIANT_DIVERGENCE as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 from shared.theory.groups import coordinate_permutations, orbit_points
 
 MEAN = np.array([0.3, 0.5, 0.7])
 SCALE = np.array([0.1, 0.2, 0.3])
-
-
-@dataclass
-class InvariantDivergenceConfig(ExperimentConfig):
-    estimator: str = bounded("orbit", choices=["orbit", "plain"])
-    n: int = bounded(50, ge=1, le=20_000, help="samples from each measure")
-    repeats: int = bounded(4, ge=1, le=10_000, help="independent draws averaged in one trial")
 
 
 def invariant_sample(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,17 +56,3 @@ class W1Error(ReportedNumbers):
     """The estimate of W_1(mu, mu) = 0, i.e. the estimation error, averaged over the draws, and its spread."""
 
     metrics = ("w1_error", "w1_error_sd")
-
-
-SPEC = MethodSpec(
-    name="invariant_divergence",
-    paper="Sample Complexity Bounds for Estimating Probability Divergences under Invariances (ICML 2024)",
-    family="theory",
-    config=InvariantDivergenceConfig,
-    trainer=InvariantDivergenceTrainer,
-    evaluators=(W1Error,),
-    resources=Resources(cpu=1),
-    headline=(Measure("w1_error", "min"),),
-    compare=("estimator",),
-    description="orbit-averaged empirical W_1 (POT, exact LP) under S_3 on [0, 1]^3 vs the plain plug-in estimate",
-)

@@ -20,40 +20,15 @@ data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
+from shared.methods.theory.config import InvariantKRRConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import INVARIANT_KRR as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 from shared.theory.groups import coordinate_permutations, orbit_average_kernel
 from shared.theory.kernels import oracle_krr_error, sobolev_circle_kernel
-
-
-@dataclass
-class InvariantKRRConfig(ExperimentConfig):
-    estimator: str = bounded("invariant", choices=["invariant", "plain"])
-    domain: str = bounded("circle", choices=["circle", "sphere"], help="circle: G = C_q; sphere: G = S_dim")
-    dim: int = bounded(3, ge=2, le=6, help="sphere: ambient dimension (|G| = dim!)")
-    bandwidth: float = bounded(2.0, gt=0.0, help="sphere: kappa of the kernel exp(kappa (x . y - 1))")
-    centres: int = bounded(8, ge=1, le=10_000, help="sphere: kernel sections of the target")
-    n: int = bounded(32, ge=2, le=100_000, help="training samples")
-    group_order: int = bounded(4, ge=1, le=64, help="|G| of the rotation group C_q")
-    modes: int = bounded(256, ge=1, le=10_000, help="Fourier modes of the base kernel and the target")
-    smoothness: float = bounded(1.0, gt=0.5, help="Sobolev order s of the base kernel")
-    decay: float = bounded(1.51, gt=0.5, help="target amplitudes ~ k^-decay")
-    scale: float = bounded(3.0, gt=0.0, help="target amplitude scale")
-    noise: float = bounded(1.0, ge=0.0, help="label noise sigma")
-    grid: int = bounded(2048, ge=16, le=1_000_000, help="evaluation points of the L2 error")
-    ridges: int = bounded(36, ge=1, le=1000, help="log-spaced ridge values in [1e-7, 1] (oracle choice)")
-    repeats: int = bounded(10, ge=1, le=10_000, help="independent draws averaged in one trial")
-
-    def check(self) -> None:
-        if self.group_order > self.modes:
-            raise ConfigError(f"group_order: must be <= modes={self.modes} (the target has the modes k = 0 mod it), "
-                              f"got {self.group_order}")
 
 
 def invariant_target(cfg: InvariantKRRConfig, rng: np.random.Generator):
@@ -123,17 +98,3 @@ class L2Error(ReportedNumbers):
     its spread over the draws, and the geometric mean of the oracle ridges."""
 
     metrics = ("l2_error", "l2_error_sd", "ridge")
-
-
-SPEC = MethodSpec(
-    name="invariant_krr",
-    paper="The Exact Sample Complexity Gain from Invariances for Kernel Regression (NeurIPS 2023)",
-    family="theory",
-    config=InvariantKRRConfig,
-    trainer=InvariantKRRTrainer,
-    evaluators=(L2Error,),
-    resources=Resources(cpu=1),
-    headline=(Measure("l2_error", "min"),),
-    compare=("estimator",),
-    description="KRR with the C_4-averaged Sobolev kernel on the circle vs plain KRR: learning curves in n",
-)

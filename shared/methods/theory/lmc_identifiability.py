@@ -18,39 +18,19 @@ the same function, and the path is one of functions of this architecture without
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
-
-DIM = 20
-
-
-@dataclass
-class LMCConfig(ExperimentConfig):
-    copies: int = bounded(1, ge=1, le=10, help="k active copies of the latent (coherence 1/k)")
-    width: int = bounded(128, ge=1, le=100_000)
-    density: float = bounded(0.15, gt=0.0, le=1.0, help="Bernoulli mask density of the hidden weights")
-    n_train: int = bounded(1024, ge=1, le=10_000_000)
-    n_test: int = bounded(2048, ge=1, le=10_000_000)
-    batch_size: int = bounded(512, ge=1)
-    train_epochs: int = bounded(100, ge=1, le=100_000, help="epochs of each model of the pair")
-    lr: float = bounded(1e-2, gt=0.0)
-    weight_decay: float = bounded(1e-2, ge=0.0, help="AdamW, on the weights only (0 on the bias)")
-
-    def check(self) -> None:
-        if 2 * self.copies > DIM:
-            raise ConfigError(f"copies: at most {DIM // 2} copies fit in R^{DIM}, got {self.copies}")
+from shared.methods.theory.config import LMC_DIM, LMCConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import LMC_IDENTIFIABILITY as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 
 
 def draw_data(cfg: LMCConfig, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     z = torch.randn(count, 2, generator=gen)
-    x = torch.zeros(count, DIM)
+    x = torch.zeros(count, LMC_DIM)
     for j in range(cfg.copies):
         x[:, 2 * j:2 * j + 2] = z / cfg.copies**0.5
     return x, torch.relu(z.sum(1))
@@ -63,7 +43,7 @@ def forward(params: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor, x: to
 
 def train_one(cfg: LMCConfig, mask: torch.Tensor, x: torch.Tensor, y: torch.Tensor, seed: int):
     gen = torch.Generator().manual_seed(seed)
-    weight = (0.05 * torch.randn(cfg.width, DIM, generator=gen)).requires_grad_()
+    weight = (0.05 * torch.randn(cfg.width, LMC_DIM, generator=gen)).requires_grad_()
     bias = torch.zeros(cfg.width, requires_grad=True)
     opt = torch.optim.AdamW([{"params": [weight], "weight_decay": cfg.weight_decay},
                              {"params": [bias], "weight_decay": 0.0}], lr=cfg.lr)
@@ -99,7 +79,7 @@ class LMCTrainer(ExperimentTrainer):
     def run(self) -> dict[str, Any]:
         cfg = self.config
         data_gen = torch.Generator().manual_seed(cfg.data.seed * 7919 + 5)
-        mask = (torch.rand(cfg.width, DIM, generator=data_gen) < cfg.density).float()
+        mask = (torch.rand(cfg.width, LMC_DIM, generator=data_gen) < cfg.density).float()
         x, y = draw_data(cfg, cfg.n_train, data_gen)
         x_test, y_test = draw_data(cfg, cfg.n_test, data_gen)
         first = train_one(cfg, mask, x, y, 2 * cfg.seed)
@@ -119,17 +99,3 @@ class Barrier(ReportedNumbers):
     coherence 1/k."""
 
     metrics = ("barrier", "aligned_barrier", "endpoint_mse", "coherence")
-
-
-SPEC = MethodSpec(
-    name="lmc_identifiability",
-    paper="Beyond Structural Symmetries: Linear Mode Connectivity via Neuron Identifiability (ICML 2026)",
-    family="theory",
-    config=LMCConfig,
-    trainer=LMCTrainer,
-    evaluators=(Barrier,),
-    resources=Resources(cpu=1),
-    headline=(Measure("barrier", "min"),),
-    compare=("copies",),
-    description="masked one-hidden-layer ReLU nets: unaligned linear-interpolation barrier against coherence 1/k",
-)

@@ -22,38 +22,14 @@ paper's losses and data are MNIST/CIFAR-scale and unverified).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
-
-
-@dataclass
-class SASConfig(ExperimentConfig):
-    noise: float = bounded(0.2, ge=0.0, le=0.5, help="label-flip probability rho (train and test)")
-    dim: int = bounded(20, ge=1, le=10_000)
-    n_train: int = bounded(200, ge=2, le=1_000_000)
-    n_test: int = bounded(200, ge=1, le=1_000_000)
-    width: int = bounded(64, ge=1, le=100_000)
-    lr: float = bounded(0.5, gt=0.0, help="constant SGD step (a decaying one would make the dynamics converge)")
-    batch_size: int = bounded(16, ge=1)
-    steps: int = bounded(4000, ge=1, le=10_000_000)
-    burn_in: int = bounded(2000, ge=0, help="steps discarded before recording (the estimator assumes stationarity)")
-    record_every: int = bounded(10, ge=1)
-    replaced: int = bounded(4, ge=1, le=1000, help="perturbed datasets S^(i), i = 0 .. replaced - 1")
-
-    def check(self) -> None:
-        if self.burn_in >= self.steps:
-            raise ConfigError(f"burn_in: must be < steps={self.steps} (nothing would be recorded), got {self.burn_in}")
-        if self.replaced > self.n_train:
-            raise ConfigError(f"replaced: at most n_train={self.n_train} points can be replaced, got {self.replaced}")
-        if self.batch_size > self.n_train:
-            raise ConfigError(f"batch_size: must be <= n_train={self.n_train}, got {self.batch_size}")
+from shared.methods.theory.config import SASConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import SAS as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 
 
 def draw_mixture(count: int, dim: int, noise: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,17 +128,3 @@ class Stability(ReportedNumbers):
     (test minus training BCE after burn-in) and its two terms."""
 
     metrics = ("beta_hat", "beta_hat_sd", "gap", "test_loss", "train_loss")
-
-
-SPEC = MethodSpec(
-    name="sas",
-    paper="On the generalization of learning algorithms that do not converge (NeurIPS 2022, arXiv 2208.07951)",
-    family="theory",
-    config=SASConfig,
-    trainer=SASTrainer,
-    evaluators=(Stability,),
-    resources=Resources(cpu=1),
-    headline=(Measure("beta_hat", "min"), Measure("gap", "min")),
-    compare=("noise",),
-    description="constant-step SGD on noisy-label MLPs: SAS estimate beta-hat from coupled loss dynamics vs the gap",
-)

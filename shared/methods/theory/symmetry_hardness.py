@@ -17,35 +17,16 @@ large ones hide it, as the card notes), then the test correlation and MSE with t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.theory.experiment import ExperimentConfig, ExperimentTrainer, ReportedNumbers
+from shared.methods.theory.config import SymmetryHardnessConfig  # torch-free (the sweep driver validates with it)
+from shared.methods.theory.specs import SYMMETRY_HARDNESS as SPEC  # noqa: F401  (torch-free; the registry's entry)
+from shared.theory.experiment import ExperimentTrainer, ReportedNumbers
 from shared.theory.parities import cube_inputs, orbit_parity, shifted, support_orbits
 
 TEST_INPUTS = 4096
-
-
-@dataclass
-class SymmetryHardnessConfig(ExperimentConfig):
-    n: int = bounded(10, ge=2, le=40, help="input dimension (csq: 2^n inputs enumerated, n <= 16)")
-    k: int = bounded(4, ge=1, le=16, help="support size of the parities")
-    channels: int = bounded(16, ge=1, le=1024, help="channels of the shift-invariant CNN")
-    measure: str = bounded("csq", choices=["csq", "train"], help="csq: the exact CSQ check; train: the failure curve")
-    samples: int = bounded(3000, ge=1, le=10_000_000, help="train: fresh training inputs in all (the budget)")
-    batch: int = bounded(8, ge=1, le=100_000, help="train: minibatch size")
-    lr: float = bounded(3e-3, gt=0.0, help="train: Adam learning rate")
-
-    def check(self) -> None:
-        if self.k > self.n:
-            raise ConfigError(f"k: the support size must be <= n={self.n}, got {self.k}")
-        if self.measure == "csq" and self.n > 16:
-            raise ConfigError(f"n: the exact CSQ check enumerates 2^n inputs, keep n <= 16 (got {self.n}); "
-                              "measure=train draws samples instead")
 
 
 def invariant_cnn_gradients(x: np.ndarray, channels: int, seed: int) -> np.ndarray:
@@ -144,18 +125,3 @@ class CSQMeasures(ReportedNumbers):
 
     metrics = ("class_size", "periodic_dropped", "gram_error", "bessel_ratio", "informative_fraction",
                "informative_bound", "test_corr", "test_mse")
-
-
-SPEC = MethodSpec(
-    name="symmetry_hardness",
-    paper="On the hardness of learning under symmetries (ICLR 2024)",
-    family="theory",
-    config=SymmetryHardnessConfig,
-    trainer=SymmetryHardnessTrainer,
-    evaluators=(CSQMeasures,),
-    resources=Resources(cpu=1),
-    headline=(Measure("informative_fraction", "min"), Measure("gram_error", "min")),
-    compare=("n",),
-    description="orbit parities: exact orthonormality, Bessel bound and CSQ informative fraction <= 1/|F| vs n; "
-                "a trained invariant CNN's failure curve as |F| grows",
-)

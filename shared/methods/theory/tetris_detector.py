@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,43 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.theory.config import OFFICIAL_SETS, TetrisConfig, official_folder  # torch-free
+from shared.methods.theory.specs import TETRIS_DETECTOR as SPEC  # noqa: F401  (torch-free; the registry's entry)
 from shared.theory import radiation
-from shared.theory.experiment import ProblemSeed
 
-LAYOUTS = [*radiation.TETRIS, "square2", "square5", "square10"]
 MAP_LO, MAP_HI, MAP_CELLS, MAP_SOURCE = (-15.0, -5.0), (15.0, 25.0), 30, np.array([-4.0, 11.0])
-
-
-@dataclass
-class TetrisConfig(MethodConfig):
-    epochs: int = bounded(50, ge=1)
-    data: ProblemSeed = field(default_factory=ProblemSeed)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, weight_decay=0.0))
-    layout: str = bounded("J", choices=LAYOUTS)
-    samples: int = bounded(1000, ge=20, le=1_000_000, help="simulated sources (the official sets: 3,000)")
-    test_fraction: float = bounded(0.1, gt=0.0, lt=1.0)
-    particles: float = bounded(5e6, gt=0.0, help="emitted photons per source (official: 50,000 x 100 batches)")
-    distance_min: int = bounded(20, ge=2, help="cm")
-    distance_max: int = bounded(500, ge=2, help="cm")
-    pad_mu: float = bounded(radiation.MU_PAD, ge=0.0, help="padding attenuation, cm^-1 (0: no padding)")
-    pixel_mu: float = bounded(radiation.MU_CZT, gt=0.0, help="CdZnTe attenuation, cm^-1")
-    bins: int = bounded(64, ge=8, le=1024)
-    rays: int = bounded(128, ge=8, le=100_000, help="rays of the fan through the detector per source")
-    channels: int = bounded(16, ge=1, le=1024)
-    batch_size: int = bounded(64, ge=1)
-    filter_lr_ratio: float = bounded(0.03, gt=0.0, help="filter-layer learning rate / the CNN's (official 3e-5/1e-3)")
-    map_unit_cm: float = bounded(10.0, gt=0.0, help="centimetres per map unit")
-    data_root: str = bounded("", help="the official repository's save/ folder (OpenMC JSON); empty: the simulator")
-
-    def check(self) -> None:
-        if self.data_root:
-            check_official_root(self)
-        if self.distance_min > self.distance_max:
-            raise ConfigError(f"distance_min: must be <= distance_max={self.distance_max}, got {self.distance_min}")
-        if self.bins % 8:
-            raise ConfigError(f"bins: must be a multiple of 8, got {self.bins}")
 
 
 def readings(cfg: TetrisConfig, sources: np.ndarray, rng: np.random.Generator | None, pad_mu: float | None = None
@@ -88,27 +56,6 @@ def readings(cfg: TetrisConfig, sources: np.ndarray, rng: np.random.Generator | 
 
 def at_angles(theta: np.ndarray, distance: np.ndarray | float) -> np.ndarray:
     return np.stack([np.cos(theta), np.sin(theta)], axis=-1) * np.reshape(distance, (-1, 1))
-
-
-OFFICIAL_SETS = {"J": "j_1", "S": "s_1", "T": "t_1", "square2": "sq2_1"}  # single-source sets of the official data
-
-
-def official_folder(root: Path, kind: str, name: str) -> Path:
-    """``openmc_data/j_1_data`` or ``openmc_filter/j_1_filter``, also under a ``saved_files`` level (both seen)."""
-    plain = root / f"openmc_{kind}" / name
-    return plain if plain.is_dir() else root / f"openmc_{kind}" / "saved_files" / name
-
-
-def check_official_root(cfg: TetrisConfig) -> None:
-    if cfg.layout not in OFFICIAL_SETS:
-        raise ConfigError(f"layout: the official data have single-source sets for {sorted(OFFICIAL_SETS)} only, "
-                          f"got {cfg.layout!r}")
-    prefix = OFFICIAL_SETS[cfg.layout]
-    for kind, name in (("data", f"{prefix}_data"), ("filter", f"{prefix}_filter")):
-        folder = official_folder(Path(cfg.data_root).expanduser(), kind, name)
-        if not any(folder.glob("*.json")):
-            raise ConfigError(f"data_root: no {name}/*.json under {cfg.data_root}/openmc_{kind} (expected the "
-                              f"official repository's save/ folder, RyotaroOKabe/radiation_mapping)")
 
 
 def read_records(folder: Path, pattern: str = "*.json") -> list[dict]:
@@ -317,17 +264,3 @@ class OracleMapLocalisation(Evaluator):
 
     def evaluate(self, artifact: Any) -> dict[str, float]:
         return {"map_error_true_cells": map_error(self.config, None)}
-
-
-SPEC = MethodSpec(
-    name="tetris_detector",
-    paper="Tetris-inspired detector with neural network for radiation mapping (Nature Communications 2024)",
-    family="theory",
-    config=TetrisConfig,
-    trainer=TetrisTrainer,
-    evaluators=(DirectionError, PaddingContrast, MapLocalisation, OracleMapLocalisation),
-    resources=Resources(cpu=1),
-    headline=(Measure("median_error_deg", "min"), Measure("map_error_cells", "min")),
-    compare=("layout",),
-    description="4-pixel Tetris detector, analytic simulator: filter layer + circular CNN, ring EMD; MAP mapping",
-)
