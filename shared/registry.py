@@ -125,13 +125,13 @@ REGISTRY: dict[str, Entry] = {
     "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
-    "csr": Entry("shared.methods.sparse.csr:SPEC", "method", "sparse",
+    "csr": Entry("shared.methods.sparse.specs:CSR", "method", "sparse",
         "Beyond Matryoshka: Revisiting Sparse Coding for Adaptive Representation (CSR, ICML 2025)"),
-    "csr_v2": Entry("shared.methods.sparse.csr_v2:SPEC", "method", "sparse",
+    "csr_v2": Entry("shared.methods.sparse.specs:CSR_V2", "method", "sparse",
         "CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)"),
-    "mrl": Entry("shared.methods.sparse.mrl:SPEC", "method", "sparse",
+    "mrl": Entry("shared.methods.sparse.specs:MRL", "method", "sparse",
         "Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)"),
-    "ssr": Entry("shared.methods.sparse.ssr:SPEC", "method", "sparse",
+    "ssr": Entry("shared.methods.sparse.specs:SSR", "method", "sparse",
         "No More K-means: Single-Stage Sparse Coding for Efficient Multi-Vector Retrieval (SSR, ICML 2026)"),
     # theory papers as experiments (shared/methods/theory): a finding measured, not a model trained
     "group_dro": Entry("shared.methods.theory.specs:GROUP_DRO", "experiment", "theory",
@@ -153,12 +153,12 @@ REGISTRY: dict[str, Entry] = {
     "tetris_detector": Entry("shared.methods.theory.specs:TETRIS_DETECTOR", "method", "theory",
         "Tetris-inspired detector with neural network for radiation mapping (Nature Communications 2024)"),
     # gradient-free: Douglas-Rachford over the graph projections of every primitive
-    "pjax": Entry("shared.methods.projection.pjax:SPEC", "method", "projection",
+    "pjax": Entry("shared.methods.projection.specs:PJAX", "method", "projection",
         "A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)"),
     # generative: reward fine-tuning of a flow (RAM)
-    "ram": Entry("shared.methods.generative.ram:SPEC", "method", "generative",
+    "ram": Entry("shared.methods.generative.specs:RAM", "method", "generative",
         "Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)"),
-    "reed": Entry("shared.methods.generative.reed:SPEC", "method", "generative",
+    "reed": Entry("shared.methods.generative.specs:REED", "method", "generative",
         "Learning Diffusion Models with Flexible Representation Guidance (REED)"),
     # scheduler benchmark tool, not a paper's method
     "hold": Entry("shared.methods.bench.hold:SPEC", "tool", "bench",

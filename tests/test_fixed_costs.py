@@ -111,8 +111,6 @@ TORCH_AT_VALIDATION = {
     "unifl", "gslr", "graff_ms", "tmd", "optgnn", "neural_sfe", "attributed_graph_distance", "infoot", "kv_margin",
     # llm
     "gpt", "longppl", "longce", "reasoncache", "sfa", "seqtopk", "cot_length_train", "icrm", "g1", "position_bias",
-    # sparse, generative, projection
-    "csr", "csr_v2", "mrl", "ssr", "ram", "reed", "pjax",
 }
 HEAVY = ("torch", "torch_geometric", "transformers", "deepspeed", "sklearn", "ot", "pandas")
 

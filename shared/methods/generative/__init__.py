@@ -1,4 +1,5 @@
-"""The generative family (REED, RAM): what both methods' evaluators share."""
+"""The generative family (REED, RAM): what both methods' evaluators share. Their configs and specs, torch-free (a
+sweep's driver validates a config without torch), are ``config.py`` and ``specs.py``."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -30,16 +30,16 @@ import copy
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from shared.atomic import write_bytes
-from shared.config import bounded
-from shared.method import Evaluator, Figure, Measure, MethodConfig, MethodSpec, Resources, Trainer, seed_everything
+from shared.method import Evaluator, Trainer, seed_everything
 from shared.methods.generative import save_greyscale_png
+from shared.methods.generative.config import RAMConfig  # torch-free; re-exported
+from shared.methods.generative.specs import RAM
 from shared.ram.digits import ClassReward, digit_grid, load_digit_vectors
 from shared.ram.flow import VelocityNet, flow_matching_loss, noised, ram_target, sample, unanchored_target
 from shared.ram.toy import Mixture, basin_reward, mode_masses, tilted_masses
@@ -47,48 +47,6 @@ from shared.ram.toy import Mixture, basin_reward, mode_masses, tilted_masses
 # The fine-tuning reward curve: the mean reward of the model's own samples (toy: the rewarded basin's mass) over each
 # quarter of a fine-tuning epoch, i.e. over the reward queries already made, at no extra cost.
 REWARD_BLOCKS = 4
-
-
-@dataclass
-class ToyData:
-    seed: int = bounded(0, ge=0, help="draws the pretraining set")
-    n_train: int = bounded(4000, ge=10, le=1_000_000, help="pretraining samples of the three-mode mixture")
-    rewarded_mode: int = bounded(1, ge=0, le=2, help="reward 1 on this mode's basin, 0 elsewhere")
-    digit: int = bounded(3, ge=0, le=9, help="task=digits: the rewarded class")
-    classifier_steps: int = bounded(400, ge=1, le=100_000, help="task=digits: training steps of the frozen classifier")
-
-
-@dataclass
-class RAMConfig(MethodConfig):
-    epochs: int = bounded(6, ge=1, le=10_000)
-    pretrain_epochs: int = bounded(3, ge=1, le=10_000, help="flow matching on the data; fine-tuning after")
-    arm: str = bounded("ram", choices=["ram", "rwfm"], help="rwfm: the same loss without the v_ref anchor")
-    task: str = bounded("toy", choices=["toy", "digits"], help="digits: 64-d digits, reward p(digit | x)")
-    grid_dir: str = bounded("", help="task=digits: the evaluator writes a PNG of samples before and after there")
-    pretrain_steps: int = bounded(1000, ge=1, le=1_000_000, help="flow-matching steps per pretraining epoch")
-    finetune_steps: int = bounded(100, ge=1, le=1_000_000, help="reward steps per fine-tuning epoch")
-    batch_size: int = bounded(256, ge=1, le=65536, help="pretraining batch")
-    endpoints: int = bounded(128, ge=1, le=65536, help="samples X_0 (reward queries) per fine-tuning step")
-    noisings: int = bounded(4, ge=1, le=256, help="(t, eps) draws per endpoint, sharing its one reward")
-    lam: float = bounded(1.0, gt=0.0, le=1e6, help="KL weight lambda of the target tilt")
-    reward_scale: float = bounded(0.0, ge=0.0, le=1e6, help="R = reward_scale (r - baseline); 0 = 1 / lambda")
-    baseline: str = bounded("none", choices=["none", "mean"], help="subtract the step's mean reward")
-    sampler: str = bounded("ode", choices=["ode", "sde"], help="fine-tuning sampler: Euler ODE or memoryless SDE")
-    sample_steps: int = bounded(20, ge=1, le=10_000)
-    width: int = bounded(128, ge=4, le=4096)
-    depth: int = bounded(3, ge=1, le=16)
-    lr: float = bounded(2e-3, gt=0.0, le=1.0, help="pretraining")
-    finetune_lr: float = bounded(3e-4, gt=0.0, le=1.0)
-    n_eval: int = bounded(4000, ge=10, le=1_000_000)
-    eval_steps: int = bounded(50, ge=1, le=10_000)
-    threads: int = 1
-    data: ToyData = field(default_factory=ToyData)
-
-    def prefix_run(self) -> tuple[str, RAMConfig] | None:
-        """The pretraining epochs are the same for both arms: they are the run with ``epochs=pretrain_epochs``."""
-        if self.epochs <= self.pretrain_epochs:
-            return None
-        return "ram", replace(self, epochs=self.pretrain_epochs, arm="ram")
 
 
 class RAMTrainer(Trainer):
@@ -363,18 +321,4 @@ def save_grid(grid: torch.Tensor, path: Path) -> None:
     save_greyscale_png(grid.numpy(), path)
 
 
-SPEC = MethodSpec(
-    name="ram",
-    paper="Reinforce Adjoint Matching: RL post-training of diffusion and flow models (RAM, arXiv 2605.10759)",
-    family="generative",
-    config=RAMConfig,
-    trainer=RAMTrainer,
-    evaluators=(TiltedTarget, DigitClass),
-    resources=Resources(cpu=1),
-    headline=(Measure("tilt_error", "min"), Measure("mass_rewarded"), Measure("mass_outside", "min")),
-    compare=("arm",),
-    figures=(Figure("mode_mass", "The rewarded mode's mass: reference flow, fine-tuned flow and the analytic tilt",
-                    ("ref_mass_rewarded", "mass_rewarded", "ref_tilt_mass", "tilt_mass"),
-                    "mass of the rewarded mode"),),
-    description="reward fine-tuning of a flow by adjoint matching with a REINFORCE adjoint, anchored to the reference",
-)
+SPEC = RAM  # the spec lives torch-free in shared/methods/generative/specs.py (the registry's entry)

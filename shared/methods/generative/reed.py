@@ -19,25 +19,17 @@ an Euler ODE sampler instead of the SDE, a learning rate for 1,000 steps instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.method import (
-    Evaluator,
-    GradientTrainer,
-    Measure,
-    MethodConfig,
-    MethodSpec,
-    OptimConfig,
-    Resources,
-    seed_everything,
-)
+from shared.method import Evaluator, GradientTrainer, seed_everything
 from shared.methods.generative import save_greyscale_png
+from shared.methods.generative.config import REEDConfig  # torch-free; re-exported
+from shared.methods.generative.specs import REED
 from shared.reed.model import (
     Captions,
     TinyDiT,
@@ -48,46 +40,6 @@ from shared.reed.model import (
     projector,
     train_encoder,
 )
-
-
-@dataclass
-class DigitsSplit:
-    seed: int = bounded(0, ge=0, help="draws the train/test split of sklearn digits")
-    n_test: int = bounded(400, ge=50, le=1000)
-
-
-@dataclass
-class REEDConfig(MethodConfig):
-    epochs: int = bounded(4, ge=1, le=10_000)
-    steps_per_epoch: int = bounded(250, ge=1, le=1_000_000)
-    batch_size: int = bounded(64, ge=1, le=4096)
-    alignment: str = bounded("both", choices=["none", "image", "both"], help="image = REPA; both = REED")
-    warmup_steps: int = bounded(200, ge=0, help="lambda_diff ramps 0 -> 1 over these steps (0: no curriculum)")
-    start_steps: int = bounded(0, ge=0, help="alignment alone before the ramp")
-    image_depth: int = bounded(2, ge=1, le=64)
-    text_depth: int = bounded(3, ge=1, le=64)
-    image_coeff: float = bounded(1.0, ge=0.0)
-    text_coeff: float = bounded(0.5, ge=0.0)
-    proj_coeff: float = bounded(0.5, ge=0.0)
-    width: int = bounded(64, ge=8, le=1024)
-    depth: int = bounded(4, ge=1, le=64)
-    heads: int = bounded(4, ge=1, le=64)
-    projector_width: int = bounded(128, ge=8, le=4096)
-    caption_dim: int = bounded(32, ge=2, le=4096)
-    label_dropout: float = bounded(0.1, ge=0.0, le=1.0)
-    encoder_steps: int = bounded(300, ge=1, le=100_000, help="training steps of the frozen image encoder")
-    grad_clip: float = bounded(1.0, ge=0.0)
-    sample_steps: int = bounded(20, ge=1, le=10_000)
-    grid_dir: str = bounded("", help="when set, the evaluator writes a PNG grid of samples (a row per class) there")
-    threads: int = 1
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adamw", lr=1e-3, weight_decay=0.0))
-    data: DigitsSplit = field(default_factory=DigitsSplit)
-
-
-    def check(self) -> None:
-        if max(self.image_depth, self.text_depth) > self.depth:
-            raise ConfigError(f"alignment depths image_depth={self.image_depth}, text_depth={self.text_depth} exceed "
-                              f"the DiT's depth={self.depth} blocks")
 
 
 class REEDModel(nn.Module):
@@ -234,15 +186,4 @@ def save_sample_grid(model: REEDModel, path: Path, per_class: int = 8, steps: in
     save_greyscale_png(sample_grid(model, per_class, steps), path)
 
 
-SPEC = MethodSpec(
-    name="reed",
-    paper="Learning Diffusion Models with Flexible Representation Guidance (REED)",
-    family="generative",
-    config=REEDConfig,
-    trainer=REEDTrainer,
-    evaluators=(DenoisingAndFrechet,),
-    resources=Resources(cpu=1),
-    headline=(Measure("frechet", "min"), Measure("heldout_denoise", "min")),
-    compare=("alignment",),
-    description="a diffusion transformer aligned to an image encoder's and a synthetic caption's representations",
-)
+SPEC = REED  # the spec lives torch-free in shared/methods/generative/specs.py (the registry's entry)

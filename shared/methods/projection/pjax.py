@@ -17,38 +17,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from shared.config import bounded
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Trainer
+from shared.methods.projection.config import PJAXConfig  # torch-free; re-exported
+from shared.methods.projection.specs import PJAX
 from shared.pjax.data import Split, load_split
 from shared.pjax.projections import quantize_levels
 from shared.pjax.solver import Network, solve_batch
-
-
-@dataclass
-class DataSeed:
-    seed: int = bounded(0, ge=0, help="draws the digits train/test split")
-
-
-@dataclass
-class PJAXConfig(MethodConfig):
-    epochs: int = bounded(3, ge=1, le=1000)
-    data: DataSeed = field(default_factory=DataSeed)
-    arm: str = bounded("pjax", choices=["pjax", "adam"])
-    dataset: str = bounded("digits", choices=["xor", "digits"])
-    n_train: int = bounded(400, ge=10, le=1500, help="digits training examples (the rest are the test set)")
-    hidden: int = bounded(16, ge=1, le=512)
-    activation: str = bounded("relu", choices=["relu", "quantize"])
-    levels: int = bounded(2, ge=2, le=16, help="quantiser output levels in [0, 1]")
-    scheme: str = bounded("dr", choices=["dr", "ap"], help="Douglas-Rachford or alternating projections")
-    steps_per_update: int = bounded(20, ge=1, le=1000)
-    batch_size: int = bounded(100, ge=1, le=1500)
-    margin: float = bounded(1.0, gt=0.0)
-    lr: float = bounded(1e-2, gt=0.0, help="Adam arm")
 
 
 class PJAXTrainer(Trainer):
@@ -127,15 +105,4 @@ class Accuracy(Evaluator):
                 "test_acc": net.accuracy(data.test_x, data.test_y), "train_time_s": float(artifact["train_time"])}
 
 
-SPEC = MethodSpec(
-    name="pjax",
-    paper="A projection-based framework for gradient-free and parallel learning (PJAX, AISTATS 2026)",
-    family="projection",
-    config=PJAXConfig,
-    trainer=PJAXTrainer,
-    evaluators=(Accuracy,),
-    resources=Resources(cpu=1),
-    headline=(Measure("test_acc"), Measure("train_acc"), Measure("train_time_s", "min")),
-    compare=("arm",),
-    description="gradient-free training by Douglas-Rachford over the graph projections of every primitive",
-)
+SPEC = PJAX  # the spec lives torch-free in shared/methods/projection/specs.py (the registry's entry)

@@ -12,32 +12,16 @@ auxk = hidden / 2 by default (official: auxk 512 of 8192).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.sparse.common import SPARSE_EVALUATORS, Coder, EmbeddingHeadTrainer, SparseHeadConfig
+from shared.methods.sparse.common import Coder, EmbeddingHeadTrainer
+from shared.methods.sparse.config import CSRConfig  # torch-free; re-exported
+from shared.methods.sparse.specs import CSR
 from shared.models.sae import normalized_mse
 from shared.sparse.losses import inbatch_infonce
 from shared.sparse.sae import SAEOutput, TiedTopKSAE
-
-
-@dataclass
-class CSRConfig(SparseHeadConfig):
-    hidden: int = bounded(0, ge=0, help="latents; 0 = 4 x the embedding dimension")
-    auxk: int = bounded(0, ge=0, help="dead latents that reconstruct the residual; 0 = hidden / 2")
-    auxk_coef: float = bounded(1 / 32, ge=0.0)
-    dead_threshold: int = bounded(30, ge=0, help="steps without firing after which a latent is dead")
-    multi_topk_coef: float = bounded(1 / 8, ge=0.0, help="weight of the top-4k reconstruction")
-    cl_coef: float = bounded(0.1, ge=0.0, help="weight of the contrastive term; 0 = the plain SAE")
-    temperature: float = bounded(0.2, gt=0.0)
-    recon: str = bounded("nmse", choices=("nmse", "mse"),
-                         help="reconstruction loss: per-sample normalised MSE, or the official plain MSE (mean over "
-                              "elements)")
 
 
 class SAECoder(Coder):
@@ -89,15 +73,4 @@ class CSRTrainer(EmbeddingHeadTrainer):
         return SAECoder(self.model, self.config.k)
 
 
-SPEC = MethodSpec(
-    name="csr",
-    paper="Beyond Matryoshka: Revisiting Sparse Coding for Adaptive Representation (CSR, ICML 2025)",
-    family="sparse",
-    config=CSRConfig,
-    trainer=CSRTrainer,
-    evaluators=SPARSE_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("nn_acc"), Measure("ndcg_at_10"), Measure("dead_fraction", "min")),
-    compare=("k",),
-    description="tied top-k SAE on frozen embeddings + multi-top-k + AuxK + in-batch contrastive term",
-)
+SPEC = CSR  # the spec lives torch-free in shared/methods/sparse/specs.py (the registry's entry)

@@ -15,25 +15,13 @@ backbone (out of CPU scope).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from shared.config import bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.sparse.common import SPARSE_EVALUATORS
-from shared.methods.sparse.csr import CSRConfig, CSRTrainer
+from shared.methods.sparse.config import CSRv2Config  # torch-free; re-exported
+from shared.methods.sparse.csr import CSRTrainer
+from shared.methods.sparse.specs import CSR_V2
 from shared.sparse.losses import annealed_k, clipped_k_init, supcon_two_views
 from shared.sparse.sae import SAEOutput, topk_relu
-
-
-@dataclass
-class CSRv2Config(CSRConfig):
-    k_init: int = bounded(64, ge=0, help="k at step 0, annealed to k; 0 = no annealing")
-    k_decay_ratio: float = bounded(0.7, gt=0.0, le=1.0, help="share of the steps over which k anneals")
-    supervised_cl: bool = bounded(True, help="SupCon (sum inside the log) on labels instead of in-batch InfoNCE")
-    idle_per_pass: bool = bounded(True, help="AuxK idle counters advance per top-k pass (k, 4k, CL view), "
-                                             "as the official loop; false: once per step on the k code")
 
 
 class CSRv2Trainer(CSRTrainer):
@@ -62,15 +50,4 @@ class CSRv2Trainer(CSRTrainer):
             sae.update_idle(out.code)
 
 
-SPEC = MethodSpec(
-    name="csr_v2",
-    paper="CSRv2: Unlocking Ultra-Sparse Embeddings (ICLR 2026)",
-    family="sparse",
-    config=CSRv2Config,
-    trainer=CSRv2Trainer,
-    evaluators=SPARSE_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("nn_acc"), Measure("ndcg_at_10"), Measure("dead_fraction", "min")),
-    compare=("k",),
-    description="CSR with k annealed over global steps and the supervised sum-inside-log contrastive term",
-)
+SPEC = CSR_V2  # the spec lives torch-free in shared/methods/sparse/specs.py (the registry's entry)

@@ -8,25 +8,13 @@ dimension it is the plain cross-entropy head. Labels: the class (digits) or the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ConfigError
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.sparse.common import SPARSE_EVALUATORS, Coder, EmbeddingHeadTrainer, SparseHeadConfig
-
-
-@dataclass
-class MRLConfig(SparseHeadConfig):
-    nesting: list[int] = field(default_factory=lambda: [2, 4, 8, 16, 32, 64],
-                               metadata={"help": "prefix lengths with a loss (capped at the embedding dimension)"})
-
-    def check(self) -> None:
-        if not self.nesting or min(self.nesting) < 1:
-            raise ConfigError(f"nesting: give positive prefix lengths, got {self.nesting}")
+from shared.methods.sparse.common import Coder, EmbeddingHeadTrainer
+from shared.methods.sparse.config import MRLConfig  # torch-free; re-exported
+from shared.methods.sparse.specs import MRL
 
 
 class MatryoshkaHead(nn.Module):
@@ -68,15 +56,4 @@ class MRLTrainer(EmbeddingHeadTrainer):
         return PrefixCoder(self.model.linear, min(self.config.k, self.data.dim))
 
 
-SPEC = MethodSpec(
-    name="mrl",
-    paper="Matryoshka Representation Learning (MRL, NeurIPS 2022; baseline of CSR and CSRv2)",
-    family="sparse",
-    config=MRLConfig,
-    trainer=MRLTrainer,
-    evaluators=SPARSE_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("nn_acc"), Measure("ndcg_at_10")),
-    compare=("k",),
-    description="linear head with nested-prefix cross-entropy losses, evaluated at its first k coordinates",
-)
+SPEC = MRL  # the spec lives torch-free in shared/methods/sparse/specs.py (the registry's entry)

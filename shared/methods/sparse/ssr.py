@@ -25,42 +25,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.config import bounded
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, GradientTrainer
 from shared.methods.sparse.common import RETRIEVAL_AT, dead_fraction, retrieval_scores
+from shared.methods.sparse.config import SSRConfig  # torch-free; re-exported
 from shared.methods.sparse.csr import SAECoder
+from shared.methods.sparse.specs import SSR
 from shared.models.sae import normalized_mse
 from shared.sparse.losses import annealed_k, clipped_k_init, inbatch_infonce
 from shared.sparse.maxsim import MaxSimIndex, dense_maxsim
 from shared.sparse.sae import TiedTopKSAE
-from shared.sparse.tokens import TokenDataConfig, TokenSet, load_tokens
-
-
-@dataclass
-class SSRConfig(MethodConfig):
-    epochs: int = bounded(10, ge=1)
-    k: int = bounded(32, ge=1, help="non-zero latents per token code")
-    hidden: int = bounded(0, ge=0, help="latents; 0 = 4 x the token dimension")
-    auxk: int = bounded(0, ge=0, help="dead latents that reconstruct the residual; 0 = hidden / 16 (1024 of 16384)")
-    auxk_coef: float = bounded(0.1, ge=0.0)
-    dead_threshold: int = bounded(30, ge=0, help="steps without firing after which a latent is dead")
-    cl_coef: float = bounded(0.1, ge=0.0, help="weight of the contrastive term on mean-pooled codes; 0 = off")
-    temperature: float = bounded(0.2, gt=0.0)
-    view_dropout: float = bounded(0.1, ge=0.0, lt=1.0, help="dropout on the token vectors that makes the 2 views")
-    k_init: int = bounded(0, ge=0, help="k at step 0, annealed to k over k_decay_ratio of the steps; 0 = off")
-    k_decay_ratio: float = bounded(0.7, gt=0.0, le=1.0)
-    batch_size: int = bounded(64, ge=2, help="sentences per step (their tokens together)")
-    prune: int = bounded(8, ge=1, help="pruned mode: latents per query token in the coarse pass")
-    candidates: int = bounded(20, ge=1, help="pruned mode: documents reranked exactly")
-    kmeans_centroids: int = bounded(0, ge=0, help="the k-means baseline's codebook; 0 = hidden")
-    data: TokenDataConfig = field(default_factory=TokenDataConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=4e-3, weight_decay=0.0))
+from shared.sparse.tokens import TokenSet, load_tokens
 
 
 def sentence_mean(codes: torch.Tensor, sentence: torch.Tensor, n: int) -> torch.Tensor:
@@ -190,15 +169,4 @@ class MultiVectorRetrieval(Evaluator):
                 "index_build_s": build_s, "kmeans_build_s": kmeans_s, "query_ms": query_ms}
 
 
-SPEC = MethodSpec(
-    name="ssr",
-    paper="No More K-means: Single-Stage Sparse Coding for Efficient Multi-Vector Retrieval (SSR, ICML 2026)",
-    family="sparse",
-    config=SSRConfig,
-    trainer=SSRTrainer,
-    evaluators=(MultiVectorRetrieval,),
-    resources=Resources(cpu=1),
-    headline=(Measure("ndcg_at_10"), Measure("ndcg_at_10_dense"), Measure("query_ms", "min")),
-    compare=("k",),
-    description="token-level tied top-k SAE codes + sparse MaxSim over an inverted index (no k-means)",
-)
+SPEC = SSR  # the spec lives torch-free in shared/methods/sparse/specs.py (the registry's entry)
