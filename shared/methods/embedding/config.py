@@ -1,6 +1,6 @@
 """The config schemas of the embedding methods (``canonical_map.py``, ``debias_vl.py``), torch-free: the sweep
-driver loads and validates a config against them without importing torch (their trainers import it, and debias_vl's
-text encoder transformers). The methods' modules import them from here."""
+driver loads and validates a config against them without importing torch (their trainers import it; debias_vl's
+text encoder sentence-transformers too). The methods' modules import them from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

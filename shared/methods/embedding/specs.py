@@ -1,6 +1,6 @@
 """The specs of the embedding methods (canonical maps, debias_vl), torch-free: their configs come from ``config.py``
 and their trainers and evaluators are named (``LazyClass``), imported only where a trial builds them, so that a
-sweep's driver validates a config without importing torch or transformers (tests/test_fixed_costs.py). The registry
+sweep's driver validates a config without importing torch or the text encoder (tests/test_fixed_costs.py). The registry
 points here; each method's module re-exports its spec as its ``SPEC``."""
 from __future__ import annotations
 
