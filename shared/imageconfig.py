@@ -1,8 +1,9 @@
-"""The image methods' ``augment:`` and ``model:`` config sections, torch-free: a sweep's driver loads and validates an
-image method's config without importing torch (``shared/augment.py`` and ``shared/models/vision.py`` re-export them
-beside the code that uses them)."""
+"""The image methods' ``augment:`` and ``model:`` config sections and the table of E-SSL's pretext tasks, torch-free:
+a sweep's driver loads and validates an image method's config without importing torch (``shared/augment.py``,
+``shared/models/vision.py`` and ``shared/pretext.py`` re-export them beside the code that uses them)."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from shared.config import bounded
@@ -38,3 +39,10 @@ class EncoderConfig:
     width: int = bounded(32, ge=1, help="channels of the first stage; doubled at each of the next three")
     proj_hidden: int = bounded(512, ge=1)
     proj_dim: int = bounded(128, ge=1, help="dimension of z, where the contrastive losses act")
+
+
+# The discrete transformations of the pretext tasks (shared/pretext.py): task -> number of operations (labels)
+BLUR_KERNELS = (0, 5, 9, 15)
+JIGSAW_PERMUTATIONS = tuple(itertools.permutations(range(4)))
+TASKS: dict[str, int] = {"rotation": 4, "hflip": 2, "vflip": 2, "invert": 2, "grayscale": 2,
+                         "blur": len(BLUR_KERNELS), "jigsaw": len(JIGSAW_PERMUTATIONS)}

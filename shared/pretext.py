@@ -14,17 +14,11 @@ batch's transformations are reproducible and recoverable (see tests/test_essl.py
 """
 from __future__ import annotations
 
-import itertools
-
 import torch
 from torch import Tensor
 
 from shared.augment import gaussian_blur, grayscale, resized_crop_flip
-
-BLUR_KERNELS = (0, 5, 9, 15)
-JIGSAW_PERMUTATIONS = tuple(itertools.permutations(range(4)))
-TASKS: dict[str, int] = {"rotation": 4, "hflip": 2, "vflip": 2, "invert": 2, "grayscale": 2,
-                         "blur": len(BLUR_KERNELS), "jigsaw": len(JIGSAW_PERMUTATIONS)}
+from shared.imageconfig import BLUR_KERNELS, JIGSAW_PERMUTATIONS, TASKS  # torch-free (E-SSL's `task:`); re-exported
 
 
 def random_labels(task: str, n: int, generator: torch.Generator) -> Tensor:

@@ -102,8 +102,6 @@ def test_the_commands_ray_starts_only_once_the_input_is_valid():
 # leaves this set when its specs name their classes (LazyClass) and its configs import without torch, as
 # shared/methods/ssl/specs.py does; the set only shrinks.
 TORCH_AT_VALIDATION = {
-    # ssl, multimodal, embeddings
-    "ifm", "essl", "ncl", "sae_probe", "nlb", "disentangled_ssl", "canonical_map", "debias_vl",
     # graph: positional encodings and graph theory
     "no_pe", "lappe", "signnet", "basisnet", "spe", "sign_equivariant", "asen", "graphon_sampling", "wl_test",
     "homophily",

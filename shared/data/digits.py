@@ -16,24 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.config import ConfigError
 from shared.data import DataConfig, ImageDataset, ImageSplit, hsv_to_rgb, hue_factors
+from shared.data.checks import check_digits as check  # torch-free: the registry points the driver at it
 
-N_DIGITS = 1797  # images in sklearn's digits set
 CLASS_NAMES = [str(d) for d in range(10)]
-
-
-def check(cfg: DataConfig) -> None:
-    """Sizes must fit in the 1,797 images; only n_train may be -1 (all images left after the test split)."""
-    if cfg.n_test == -1:
-        raise ConfigError("data.n_test: digits has no official test split; give a count (e.g. 360)")
-    if cfg.n_test >= N_DIGITS:
-        raise ConfigError(f"data.n_test: {cfg.n_test} leaves no train images; digits has {N_DIGITS}")
-    if cfg.n_train != -1 and cfg.n_train + cfg.n_test > N_DIGITS:
-        raise ConfigError(
-            f"data.n_train: {cfg.n_train} + n_test {cfg.n_test} exceeds the {N_DIGITS} digits; "
-            f"use at most {N_DIGITS - cfg.n_test}, or -1 for all the rest"
-        )
 
 
 def _colourise(grey: np.ndarray, hue: torch.Tensor, size: int) -> torch.Tensor:

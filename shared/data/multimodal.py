@@ -16,17 +16,19 @@ A shared representation should predict y_c and not y_s1 / y_s2; a modality-1-spe
 The split into train and test is a fixed permutation drawn from the same seed.
 
 Everything is drawn from one seeded ``torch.Generator`` (the official code draws from numpy's global
-state, so the values differ; the distributions are the same). Pure torch, no Ray, no download.
+state, so the values differ; the distributions are the same). Pure torch, no Ray, no download; torch is imported
+where the data are drawn, so that a sweep's driver checks the ``data:`` section without it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from shared.config import ConfigError, bounded
+
+if TYPE_CHECKING:
+    import torch
 
 LABELS = ("ys1", "yc", "ys2")  # metric suffixes, in the official label order (label1, label2, label3)
 
@@ -81,6 +83,8 @@ class MultimodalData:
 
 def _label(z: torch.Tensor, hidden: int, noise: float, generator: torch.Generator) -> torch.Tensor:
     """A fixed random 2-layer MLP of ``z`` plus Gaussian noise, thresholded at its median (>= median -> 1)."""
+    import torch
+
     k = z.shape[1]
     layers = []
     for fan_in, fan_out in ((k, hidden), (hidden, 1)):
@@ -90,7 +94,7 @@ def _label(z: torch.Tensor, hidden: int, noise: float, generator: torch.Generato
         bias = (torch.rand(fan_out, generator=generator) * 2 - 1) * bound_b
         layers.append((weight, bias))
     (w1, b1), (w2, b2) = layers
-    logit = (nn.functional.relu(z @ w1.T + b1) @ w2.T + b2).squeeze(1)
+    logit = (torch.nn.functional.relu(z @ w1.T + b1) @ w2.T + b2).squeeze(1)
     logit = logit + noise * torch.randn(logit.shape, generator=generator)
     # The official code thresholds sigmoid(logit) at its median: the same labels, sigmoid being monotone.
     return (logit >= logit.median()).long()
@@ -98,6 +102,8 @@ def _label(z: torch.Tensor, hidden: int, noise: float, generator: torch.Generato
 
 def generate(cfg: MultimodalDataConfig) -> MultimodalData:
     """The data set of ``cfg``; the same seed gives the same tensors."""
+    import torch
+
     g = torch.Generator().manual_seed(cfg.seed)
     n, k, d = cfg.n, cfg.latent_dim, cfg.dim
     std = math.sqrt(cfg.latent_var)

@@ -7,15 +7,18 @@ small-scale setting; generated, seeded, deterministic).
     y = tanh(B s) + noise * e_y            the text view (text_dim)
 
 A, B and W are drawn from ``seed`` (the "world"); samples from ``seed`` and the split, so two models can be
-trained on different samples of the same world.
+trained on different samples of the same world. torch is imported where the data are drawn, so that a sweep's
+driver checks the ``data:`` section without it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from shared.config import bounded
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -45,6 +48,8 @@ class PairedData:
 
 
 def make_paired(cfg: PairedConfig) -> PairedData:
+    import torch
+
     world = torch.Generator().manual_seed(cfg.seed)
     a = torch.randn(cfg.image_dim, cfg.latent_dim, generator=world) / cfg.latent_dim ** 0.5
     b = torch.randn(cfg.text_dim, cfg.latent_dim, generator=world) / cfg.latent_dim ** 0.5

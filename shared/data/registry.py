@@ -59,7 +59,7 @@ _SKLEARN = ("sklearn", "pip install scikit-learn==1.9.1")
 _ENTRIES = (
     DatasetEntry("shapes", "image", "shared.data.shapes:load", "shared.data.checks:check_shapes", source="generated",
                  description="coloured shapes; class, hue, saturation, value, rotation, position, scale known"),
-    DatasetEntry("digits", "image", "shared.data.digits:load", "shared.data.digits:check", (_SKLEARN,),
+    DatasetEntry("digits", "image", "shared.data.digits:load", "shared.data.checks:check_digits", (_SKLEARN,),
                  source="package", description="scikit-learn's 8x8 digits painted one random colour each"),
     DatasetEntry("cifar10", "image", "shared.data.real:load_cifar10", "shared.data.real:check_cifar10",
                  source="local root", description="CIFAR-10 in torchvision's layout under data.root"),

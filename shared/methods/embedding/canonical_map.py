@@ -22,40 +22,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.data.paired import PairedConfig, PairedData, make_paired
+from shared.data.paired import PairedData, make_paired
 from shared.losses.contrastive import clip_loss
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer, rng_state, set_rng_state
+from shared.method import Evaluator, Trainer, rng_state, set_rng_state
+from shared.methods.embedding.config import CanonicalMapConfig  # torch-free, for the driver
+from shared.methods.embedding.specs import CANONICAL_MAP as SPEC  # noqa: F401  (the registry's entry)
 from shared.metrics import procrustes
-
-
-@dataclass
-class CanonicalMapConfig(MethodConfig):
-    epochs: int = bounded(40, ge=2, help="the first half trains model A, the second half model B")
-    batch_size: int = bounded(256, ge=2)
-    temperature: float = bounded(0.07, gt=0.0)
-    embed_dim: int = bounded(32, ge=1)
-    width_a: int = bounded(64, ge=1)
-    width_b: int = bounded(128, ge=1)
-    lr: float = bounded(1e-3, gt=0.0)
-    pairs_b: str = bounded("aligned", choices=["aligned", "shuffled"], help="shuffled: the negative control")
-    anchor_classes: int = bounded(5, ge=1, help="classes the anchors come from (the rest are unseen)")
-    anchors: int = bounded(200, ge=2, help="anchor images for the fit")
-    centering: bool = bounded(True, help="fit and apply with the mean shift (false: rotation only)")
-    data: PairedConfig = field(default_factory=PairedConfig)
-
-    def check(self) -> None:
-        if self.anchor_classes >= self.data.classes:
-            raise ConfigError(f"anchor_classes: {self.anchor_classes} leaves no unseen class of {self.data.classes}")
-        if self.batch_size > self.data.n_train // 2:
-            raise ConfigError(f"batch_size: each model trains on half of data.n_train={self.data.n_train}")
 
 
 class DualEncoder(nn.Module):
@@ -208,18 +187,3 @@ class CanonicalMeasures(Evaluator):
 
     def load_data(self) -> PairedData:
         return make_paired(self.config.data)
-
-
-SPEC = MethodSpec(
-    name="canonical_map",
-    paper="Canonicalizing Multimodal Contrastive Representation Learning (Gupta et al., 2026)",
-    family="embeddings",
-    config=CanonicalMapConfig,
-    trainer=CanonicalMapTrainer,
-    evaluators=(CanonicalMeasures,),
-    resources=Resources(cpu=1),
-    headline=(Measure("text_cos_after"), Measure("retrieval_cross"),
-              Measure("zero_shot_cross"), Measure("orthogonality_error", "min")),
-    compare=("anchors",),
-    description="one orthogonal map (with mean shift) fitted on anchor images aligns two CLIP models, text included",
-)

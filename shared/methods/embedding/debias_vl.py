@@ -18,20 +18,15 @@ are taken on held-out classes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from shared.config import ConfigError, bounded
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Trainer
+from shared.methods.embedding.config import DebiasConfig  # torch-free, for the driver
+from shared.methods.embedding.specs import DEBIAS_VL as SPEC  # noqa: F401  (the registry's entry)
 from shared.text import encode_texts
-
-PROFESSIONS_CALIBRATION = ["doctor", "nurse", "engineer", "teacher", "lawyer", "chef", "pilot", "scientist",
-                           "firefighter", "librarian"]
-PROFESSIONS_EVAL = ["dentist", "farmer", "painter", "accountant", "architect", "plumber", "journalist",
-                    "pharmacist", "electrician", "secretary"]
 
 
 def spurious_projection(spurious: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
@@ -57,34 +52,6 @@ def calibrated_projection(p0: torch.Tensor, m: torch.Tensor, lam: float) -> torc
 def calibration_objective(p: torch.Tensor, p0: torch.Tensor, m: torch.Tensor, lam: float) -> torch.Tensor:
     """||P - P0||_F^2 + lam (1/|S|) sum ||P (z_i - z_j)||^2, written with M."""
     return (p - p0).pow(2).sum() + lam * torch.trace(p @ m @ p.T)
-
-
-@dataclass
-class DebiasConfig(MethodConfig):
-    epochs: int = bounded(1, ge=1, le=1, help="closed form: one step")
-    variant: str = bounded("orth_cali", choices=["orth_proj", "orth_cali"], help="P0 alone, or calibrated P*")
-    lam: float = bounded(1000.0, ge=0.0, help="calibration weight (official discriminative default: 1000)")
-    spurious_prompts: list[str] = field(default_factory=lambda: [
-        "a photo of a male.", "a photo of a female.", "a photo of a man.", "a photo of a woman.",
-        "a photo of a boy.", "a photo of a girl."])
-    attributes: list[str] = field(default_factory=lambda: ["male", "female"])
-    pair_template: str = "a photo of a {attribute} {cls}."
-    class_template: str = "a photo of a {cls}."
-    calibration_classes: list[str] = field(default_factory=lambda: list(PROFESSIONS_CALIBRATION))
-    eval_classes: list[str] = field(default_factory=lambda: list(PROFESSIONS_EVAL))
-
-    def check(self) -> None:
-        if len(self.attributes) != 2:
-            raise ConfigError(f"attributes: give the two values of the spurious attribute, got {self.attributes}")
-        for key in ("pair_template", "class_template"):
-            if "{cls}" not in getattr(self, key):
-                raise ConfigError(f"{key}: the template needs a {{cls}} placeholder")
-        if "{attribute}" not in self.pair_template:
-            raise ConfigError("pair_template: the template needs an {attribute} placeholder")
-        if not self.calibration_classes or not self.eval_classes or not self.spurious_prompts:
-            raise ConfigError("calibration_classes, eval_classes and spurious_prompts must not be empty")
-        if set(self.calibration_classes) & set(self.eval_classes):
-            raise ConfigError("eval_classes: must be held out from calibration_classes")
 
 
 def pair_prompts(cfg: DebiasConfig, classes: list[str]) -> tuple[list[str], list[str]]:
@@ -154,17 +121,3 @@ class DebiasMeasures(Evaluator):
             out[f"class_retrieval_{when}"] = (sims.argmax(1) == own).float().mean().item()
             out[f"class_cos_{when}"] = (t @ t.T)[off].mean().item()
         return out
-
-
-SPEC = MethodSpec(
-    name="debias_vl",
-    paper="Debiasing Vision-Language Models via Biased Prompts (Chuang et al., 2023)",
-    family="embeddings",
-    config=DebiasConfig,
-    trainer=DebiasTrainer,
-    evaluators=(DebiasMeasures,),
-    resources=Resources(cpu=1),
-    headline=(Measure("pair_cos_after"), Measure("attribute_alignment_after", "min"), Measure("class_retrieval_after")),
-    compare=("lam",),
-    description="closed-form calibrated projection P0 (I + lam M)^-1 of text embeddings (MiniLM stands in for CLIP)",
-)

@@ -22,47 +22,18 @@ Blur levels use a fixed sigma per kernel size (OpenCV's rule) so that each label
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.augment import AugmentConfig
-from shared.config import ConfigError, bounded
-from shared.data import DataConfig
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
-from shared.methods.ssl.common import EncoderArtifact, ImageTrainer, SSLEvalConfig, to_float
-from shared.methods.ssl.evaluators import SSL_EVALUATORS, SSLEvaluator
+from shared.methods.ssl.common import EncoderArtifact, ImageTrainer, to_float
+from shared.methods.ssl.config import ESSLConfig  # torch-free, for the driver
+from shared.methods.ssl.evaluators import SSLEvaluator
+from shared.methods.ssl.specs import ESSL as SPEC  # noqa: F401  (the registry's entry; torch-free)
 from shared.models.vision import ConvNet, EncoderConfig, ResNet18
 from shared.pretext import TASKS, apply_transform, random_labels, random_translate
-
-
-@dataclass
-class ESSLConfig(MethodConfig):
-    epochs: int = bounded(30, ge=1)
-    batch_size: int = bounded(256, ge=2)
-    task: str = bounded("rotation", choices=list(TASKS), help="the transformation to predict")
-    mode: str = bounded("normal", choices=["normal", "add", "eliminate"], help="explaining-away variants")
-    lam: float = bounded(1.0, ge=0.0, help="weight of the class term in add / eliminate (official lmbd: 1)")
-    pretrain: bool = bounded(True, help="false: keep the random initialisation (the official 'none' baseline); "
-                                         "its BatchNorm statistics are still those of the train images")
-    shuffle_classes: bool = bounded(False, help="add / eliminate: the class head learns a fixed random permutation of "
-                                                "the train labels (a control with no class information)")
-    head_hidden: int = bounded(512, ge=1, help="hidden width of the prediction head (official: 2048)")
-    max_shift: float = bounded(0.125, ge=0.0, lt=0.5, help="base random crop: shift as a fraction of the side")
-    data: DataConfig = field(default_factory=lambda: DataConfig(name="digits", n_train=-1, n_test=360))
-    model: EncoderConfig = field(default_factory=EncoderConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)  # its mean/std normalise the inputs
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    eval: SSLEvalConfig = field(default_factory=lambda: SSLEvalConfig(equiv_space="backbone"))
-
-    def check(self) -> None:
-        if self.data.n_train != -1 and self.data.n_train < self.batch_size:
-            raise ConfigError(f"batch_size: {self.batch_size} is larger than data.n_train={self.data.n_train}")
-        if self.task == "jigsaw" and self.data.image_size % 2:
-            raise ConfigError(f"task: jigsaw needs an even data.image_size, got {self.data.image_size}")
 
 
 class GradientReversal(torch.autograd.Function):
@@ -175,19 +146,3 @@ class TransformPrediction(SSLEvaluator):
         with torch.no_grad():
             logits = torch.cat([artifact.model(views[i : i + 512])[1] for i in range(0, len(views), 512)])
         return {"transform_acc": (logits.argmax(1) == labels).float().mean().item()}
-
-
-EVALUATORS: tuple[type[Evaluator], ...] = (*SSL_EVALUATORS, TransformPrediction)
-
-SPEC = MethodSpec(
-    name="essl",
-    paper="Understanding the Role of Equivariance in Self-supervised Learning (E-SSL, NeurIPS 2024)",
-    family="ssl",
-    config=ESSLConfig,
-    trainer=ESSLTrainer,
-    evaluators=EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("linear_probe_acc"), Measure("transform_acc"), Measure("knn_acc")),
-    compare=("task",),
-    description="predict a discrete transformation (rotation, flips, inversion, grayscale, blur, jigsaw)",
-)

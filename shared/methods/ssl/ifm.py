@@ -18,22 +18,12 @@ Deviation: the paper's headline runs use MoCo-v2 with a queue; here IFM modifies
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from shared.config import bounded
 from shared.losses.contrastive import info_nce
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
-from shared.methods.ssl.evaluators import SSL_EVALUATORS
-
-
-@dataclass
-class IFMConfig(SimCLRConfig):
-    epsilon: float = bounded(0.1, ge=0.0, le=2.0, help="perturbation budget on unit-norm embeddings (paper: 0.1)")
-    alpha: float = bounded(1.0, ge=0.0, help="weight of the adversarial loss in the mix")
-    ifm_only: bool = bounded(False, help="train on the adversarial loss alone (official --method ifm_only)")
+from shared.methods.ssl.common import SimCLRTrainer
+from shared.methods.ssl.config import IFMConfig  # torch-free, for the driver
+from shared.methods.ssl.specs import IFM as SPEC  # noqa: F401  (the registry's entry; torch-free)
 
 
 class IFMTrainer(SimCLRTrainer):
@@ -48,17 +38,3 @@ class IFMTrainer(SimCLRTrainer):
         plain = info_nce(z1, z2, cfg.temperature)
         loss = (plain + cfg.alpha * adversarial) / (1.0 + cfg.alpha)
         return loss, {"info_nce": plain.item(), "ifm_adv": adversarial.item()}
-
-
-SPEC = MethodSpec(
-    name="ifm",
-    paper="Can contrastive learning avoid shortcut solutions? (IFM, NeurIPS 2021)",
-    family="ssl",
-    config=IFMConfig,
-    trainer=IFMTrainer,
-    evaluators=SSL_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("linear_probe_acc"), Measure("colour_probe_acc"), Measure("knn_acc")),
-    compare=("epsilon",),
-    description="InfoNCE mixed with its closed-form adversarial version: logits (s+ - eps)/tau, (s- + eps)/tau",
-)

@@ -18,23 +18,14 @@ non-negativity and L_act.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from shared.config import bounded
 from shared.losses.contrastive import info_nce
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.ssl.common import SimCLRConfig, SimCLRTrainer
-from shared.methods.ssl.evaluators import SSL_EVALUATORS
+from shared.methods.ssl.common import SimCLRTrainer
+from shared.methods.ssl.config import NCLConfig  # torch-free, for the driver
+from shared.methods.ssl.specs import NCL as SPEC  # noqa: F401  (the registry's entry; torch-free)
 from shared.models.vision import EncoderConfig, SSLModel
-
-
-@dataclass
-class NCLConfig(SimCLRConfig):
-    non_neg: str = bounded("relu", choices=["relu", "rep_relu"], help="how the projection is made non-negative")
-    activation_weight: float = bounded(1.0, ge=0.0, help="weight w of L_act (official: 1)")
 
 
 def rep_relu(x: torch.Tensor) -> torch.Tensor:
@@ -71,18 +62,3 @@ class NCLTrainer(SimCLRTrainer):
         contrastive = info_nce(z1, z2, self.config.temperature)
         act = activation_loss(torch.cat([z1, z2]))
         return contrastive + self.config.activation_weight * act, {"info_nce": contrastive.item(), "act": act.item()}
-
-
-SPEC = MethodSpec(
-    name="ncl",
-    paper="Beyond Interpretability: The Gains of Feature Monosemanticity on Model Robustness (NCL)",
-    family="ssl",
-    config=NCLConfig,
-    trainer=NCLTrainer,
-    evaluators=SSL_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("probe_acc_label_noise"), Measure("linear_probe_acc"),
-              Measure("semantic_consistency"), Measure("sparsity")),
-    compare=("activation_weight",),
-    description="InfoNCE on ReLU'd (non-negative) projections plus an activation term: sparse, monosemantic codes",
-)

@@ -70,17 +70,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from shared.augment import SimCLRAugment
-from shared.config import ConfigError, bounded
+from shared.config import ConfigError
 from shared.data import ImageDataset, ImageSplit, load_dataset
-from shared.method import Evaluator, Measure, MethodSpec, OptimConfig, Resources
-from shared.methods.ssl.common import EncoderArtifact, SimCLRConfig, SimCLRTrainer, to_float
+from shared.method import Evaluator, OptimConfig
+from shared.methods.ssl.common import EncoderArtifact, SimCLRTrainer, to_float
+from shared.methods.ssl.config import NLBConfig  # torch-free, for the driver
+from shared.methods.ssl.specs import NLB as SPEC  # noqa: F401  (the registry's entry; torch-free)
 from shared.metrics import linear_probe
 from shared.poison import (
     add_checkerboard,
@@ -90,44 +92,6 @@ from shared.poison import (
     purity,
     random_selection,
 )
-
-SELECTIONS = ("contrastive", "clustering", "random")
-# What acts only once the surrogate is trained: runs that differ only here share the surrogate (NLBConfig.prefix_run).
-SELECTION_KEYS = ("selection", "poison_rate", "n_clusters", "selection_space", "trigger_alpha")
-
-
-@dataclass
-class NLBConfig(SimCLRConfig):
-    epochs: int = bounded(46, ge=1, help="surrogate_epochs, then the victim's; epochs = surrogate_epochs "
-                                         "is a selection-only run (no victim)")
-    surrogate_epochs: int = bounded(16, ge=1, help="clean SimCLR epochs of the attacker's surrogate encoder")
-    selection: str = bounded("contrastive", choices=SELECTIONS)
-    poison_rate: float = bounded(0.6, gt=0.0, le=1.0, help="M = poison_rate * |D_pre| / C (official 0.6)")
-    n_clusters: int = bounded(0, ge=0, help="k-means clusters of the clustering selection; 0 = C classes")
-    selection_space: str = bounded("backbone", choices=["backbone", "projection"],
-                                   help="surrogate features the selection reads (official: backbone)")
-    trigger_alpha: float = bounded(1.0, gt=0.0, le=1.0, help="blend of the 3x3 checkerboard (official 1.0)")
-    pretrain_fraction: float = bounded(0.9, gt=0.0, lt=1.0,
-                                       help="share of each class in the unlabelled pretraining set")
-    split_seed: int = 42  # the pretrain / downstream split, fixed across trial seeds (official 42)
-
-    def check(self) -> None:
-        super().check()
-        if self.surrogate_epochs > self.epochs:
-            raise ConfigError(f"surrogate_epochs: {self.surrogate_epochs} exceeds epochs={self.epochs}")
-
-    @property
-    def victim_epochs(self) -> int:
-        return self.epochs - self.surrogate_epochs
-
-    def prefix_run(self) -> tuple[str, NLBConfig] | None:
-        """The surrogate phase with the default selection settings: the surrogate does not depend on them (they
-        act once it is trained), so runs that differ only in them share it and each makes its own selection on
-        it (``NLBTrainer.load_prefix_state``). None for that run itself."""
-        defaults = NLBConfig()
-        prefix = replace(self, epochs=self.surrogate_epochs, **{k: getattr(defaults, k) for k in SELECTION_KEYS})
-        return None if prefix == self else ("nlb", prefix)
-
 
 # ----------------------------------------------------------------------------------------------------
 # data: the unlabelled pretraining split (poisoned once the selection has run) and the labelled downstream split
@@ -375,20 +339,3 @@ class AttackSuccessRate(NLBEvaluator):
         asr = linear_probe(xtr, self.data.downstream.labels, x, torch.full((x.shape[0],), target),
                            weight_decay=self.config.eval.probe_weight_decay)
         return {"attack_success_rate": asr}
-
-
-NLB_EVALUATORS = (PoisonPurity, CleanAccuracy, AttackSuccessRate)
-
-SPEC = MethodSpec(
-    name="nlb",
-    paper="How to Craft Backdoors with Unlabeled Data Alone? (no-label backdoors, arXiv 2404.06694)",
-    family="ssl-security",
-    config=NLBConfig,
-    trainer=NLBTrainer,
-    evaluators=NLB_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("attack_success_rate"), Measure("clean_acc"), Measure("poison_purity")),
-    compare=("selection",),
-    description="robustness of SSL to no-label poisoning: surrogate SimCLR, contrastive / k-means / random "
-                "poison selection, 3x3 trigger, victim SimCLR; TPR, clean accuracy, ASR",
-)

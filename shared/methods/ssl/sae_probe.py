@@ -17,45 +17,16 @@ Official defaults: width 2048 = input dimension, k = 256 (1/8), untied, decoder 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.ssl.common import EncoderArtifact, SimCLRConfig, SimCLRTrainer, to_float
-from shared.methods.ssl.evaluators import SSL_EVALUATORS
+from shared.methods.ssl.common import EncoderArtifact, SimCLRTrainer, to_float
+from shared.methods.ssl.config import SAEProbeConfig  # torch-free, for the driver
+from shared.methods.ssl.specs import SAE_PROBE as SPEC  # noqa: F401  (the registry's entry; torch-free)
 from shared.models.sae import TopKSAE, normalized_mse
-
-
-@dataclass
-class SAEProbeConfig(SimCLRConfig):
-    epochs: int = bounded(40, ge=2, help="encoder_epochs of SimCLR, then the SAE's epochs")
-    encoder_epochs: int = bounded(30, ge=1)
-    sae_width: int = bounded(128, ge=1, help="latents (official: 2048, the input dimension)")
-    sae_k: int = bounded(16, ge=1, help="active latents per sample (official: 256 of 2048)")
-    sae_tied: bool = bounded(False, help="decoder = encoder transpose (CSR-style); the paper's SAE is untied")
-    sae_lr: float = bounded(3e-3, gt=0.0)
-    sae_batch_size: int = bounded(64, ge=1)
-    sae_passes: int = bounded(5, ge=1, help="passes over the frozen inputs per SAE epoch (they are cheap)")
-
-    def check(self) -> None:
-        super().check()
-        if self.encoder_epochs >= self.epochs:
-            raise ConfigError(f"encoder_epochs: {self.encoder_epochs} leaves no SAE epoch of epochs={self.epochs}")
-        if self.sae_k > self.sae_width:
-            raise ConfigError(f"sae_k: {self.sae_k} exceeds sae_width={self.sae_width}")
-
-    def prefix_run(self) -> tuple[str, SimCLRConfig] | None:
-        """The encoder phase is the `simclr` run with these settings and ``epochs=encoder_epochs``, unless the
-        learning rate follows a cosine over all ``epochs`` (then it decays differently from that run's)."""
-        if self.optim.schedule != "none":
-            return None
-        shared = {f.name: getattr(self, f.name) for f in fields(SimCLRConfig)}
-        return "simclr", SimCLRConfig(**{**shared, "epochs": self.encoder_epochs})
 
 
 class SAEEncoder(nn.Module):
@@ -130,18 +101,3 @@ class SAEProbeTrainer(SimCLRTrainer):
         if self.epoch <= self.config.encoder_epochs:  # no SAE yet: the raw projections
             return EncoderArtifact(self.model, self.augment)
         return EncoderArtifact(SAEEncoder(self.model, self.sae), self.augment)
-
-
-SPEC = MethodSpec(
-    name="sae_probe",
-    paper="Beyond Interpretability: The Gains of Feature Monosemanticity on Model Robustness (post-hoc SAE)",
-    family="ssl",
-    config=SAEProbeConfig,
-    trainer=SAEProbeTrainer,
-    evaluators=SSL_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("probe_acc_label_noise"), Measure("linear_probe_acc"),
-              Measure("semantic_consistency"), Measure("sparsity")),
-    compare=("sae_k",),
-    description="SimCLR, then a top-k sparse autoencoder on its frozen projections; probes read the SAE code",
-)
