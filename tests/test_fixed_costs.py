@@ -109,8 +109,6 @@ TORCH_AT_VALIDATION = {
     "homophily",
     # graph: combinatorial, distances, applications
     "unifl", "gslr", "graff_ms", "tmd", "optgnn", "neural_sfe", "attributed_graph_distance", "infoot", "kv_margin",
-    # llm
-    "gpt", "longppl", "longce", "reasoncache", "sfa", "seqtopk", "cot_length_train", "icrm", "g1", "position_bias",
     # sparse, generative, projection
     "csr", "csr_v2", "mrl", "ssr", "ram", "reed", "pjax",
     # theory
