@@ -17,7 +17,7 @@ import torch
 
 from shared.config import ConfigError
 from shared.lm import corpora, tasks
-from shared.lm.config import TASK_NAMES, LMDataConfig  # noqa: F401  (torch-free; re-exported)
+from shared.lm.config import LMDataConfig  # torch-free (a driver validates it without torch); re-exported
 from shared.lm.easy_hard import easy_hard
 from shared.lm.long_recall import long_recall
 

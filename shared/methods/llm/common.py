@@ -1,4 +1,5 @@
-"""What every method of the large-model family shares: the LM trainer, its config and its evaluators.
+"""What every method of the large-model family shares: the LM trainer and its evaluators (their config,
+``LMConfig``, is torch-free in ``config.py``; ``specs.py`` names the evaluators for the specs).
 
 A method of this family changes the decoder's attention or MLP block (``attention_block`` /
 ``mlp_block``), its loss (``loss``), or what is trainable (``build_model``); the data, the loop and the
@@ -22,7 +23,7 @@ from shared.config import ConfigError
 from shared.lm.data import LMData, LMSplit, is_task, load_lm_data, task_split
 from shared.lm.model import GPT, MLP, BlockFactory, CausalSelfAttention, GPTConfig, token_losses
 from shared.method import Evaluator, GradientTrainer
-from shared.methods.llm.config import LMConfig  # noqa: F401  (torch-free; re-exported)
+from shared.methods.llm.config import LMConfig  # torch-free (a driver validates it without torch); re-exported
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
