@@ -97,32 +97,32 @@ REGISTRY: dict[str, Entry] = {
     "kv_margin": Entry("shared.methods.graph.kv_margin:SPEC", "tool", "graph",
         "Measuring Generalization with Optimal Transport (NeurIPS 2021)"),
     # dense decoder: the large-model family's baseline
-    "gpt": Entry("shared.methods.llm.gpt:SPEC", "method", "llm",
+    "gpt": Entry("shared.methods.llm.specs:GPT", "method", "llm",
         "Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)"),
     # tool: the LongPPL evaluator, its key tokens vs ground truth
-    "longppl": Entry("shared.methods.llm.longppl:SPEC", "tool", "llm",
+    "longppl": Entry("shared.methods.llm.specs:LONGPPL", "tool", "llm",
         "What is Wrong with Perplexity for Long-context Language Modeling? (Fang et al., ICLR 2025): LongPPL"),
     # cross-entropy weighted by how much long context helps
-    "longce": Entry("shared.methods.llm.longce:SPEC", "method", "llm",
+    "longce": Entry("shared.methods.llm.specs:LONGCE", "method", "llm",
         "What is Wrong with Perplexity for Long-context Language Modeling? (Fang et al., ICLR 2025): LongCE"),
     # frozen GPT + trainable KV prefixes (also icl, lora)
-    "reasoncache": Entry("shared.methods.llm.reasoncache:SPEC", "method", "llm",
+    "reasoncache": Entry("shared.methods.llm.specs:REASONCACHE", "method", "llm",
         "Teaching LLMs To Reason Without Weight Updates (ReasonCACHE, arXiv 2602.02366)"),
     # sparse feature attention: top-k q/k coordinates per head
-    "sfa": Entry("shared.methods.llm.sfa:SPEC", "method", "llm",
+    "sfa": Entry("shared.methods.llm.specs:SFA", "method", "llm",
         "Scaling Attention via Feature Sparsity (SFA, ICLR 2026, arXiv 2603.22300)"),
     # MoE routed by sequence (TopK: moe.routing=topk)
-    "seqtopk": Entry("shared.methods.llm.seqtopk:SPEC", "method", "llm",
+    "seqtopk": Entry("shared.methods.llm.specs:SEQTOPK", "method", "llm",
         "Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)"),
     "cot_length": Entry("shared.methods.llm.cot_length:SPEC", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
-    "cot_length_train": Entry("shared.methods.llm.cot_length_train:SPEC", "experiment", "llm",
+    "cot_length_train": Entry("shared.methods.llm.specs:COT_LENGTH_TRAIN", "experiment", "llm",
         "When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)"),
-    "icrm": Entry("shared.methods.llm.icrm:SPEC", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
+    "icrm": Entry("shared.methods.llm.specs:ICRM", "method", "llm", "Context is Environment (ICRM, ICLR 2024)"),
     # SFT then GRPO with graph-task verifiers as the reward (Erdős tasks: shared/lm/erdos.py)
-    "g1": Entry("shared.methods.llm.g1:SPEC", "method", "llm",
+    "g1": Entry("shared.methods.llm.specs:G1", "method", "llm",
         "G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning (NeurIPS 2025, arXiv 2505.18499)"),
-    "position_bias": Entry("shared.methods.llm.position_bias:SPEC", "experiment", "llm",
+    "position_bias": Entry("shared.methods.llm.specs:POSITION_BIAS", "experiment", "llm",
         "On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)"),
     # sparse adaptive embeddings: heads on frozen embeddings, compared at k active dimensions
     "csr": Entry("shared.methods.sparse.specs:CSR", "method", "sparse",

@@ -66,6 +66,14 @@ def test_kv_recall_answers_are_the_values_of_the_queried_keys():
         assert all(17 <= int(t) < 21 for t in seq[12:17])  # filler ids lie after keys and values
 
 
+def test_the_torch_free_task_names_are_the_generated_tasks():
+    """A driver checks data.name against shared/lm/config.py's TASK_NAMES, without torch: they are TASKS's keys."""
+    from shared.lm.config import TASK_NAMES
+    from shared.lm.data import TASKS
+
+    assert tuple(TASKS) == TASK_NAMES
+
+
 def test_task_data_is_deterministic_per_seed_and_fresh_draws_differ():
     cfg = LMDataConfig(name="kv_recall", n_train=20, n_val=10)
     a, b = load_lm_data(cfg, seed=3), load_lm_data(cfg, seed=3)

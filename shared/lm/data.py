@@ -5,7 +5,8 @@ Every data set becomes fixed-length token sequences with two masks over the pred
 whose accuracy and loss evaluators report; empty for plain text). Position j of a mask refers to the target
 ``tokens[:, j + 1]``, i.e. the prediction made at position j.
 
-A new generated task is a function in its own module and one line in :data:`TASKS`.
+A new generated task is a function in its own module, one line in :data:`TASKS` and its name in
+``shared/lm/config.py``'s ``TASK_NAMES`` (what a config is checked against without torch).
 """
 from __future__ import annotations
 
@@ -14,34 +15,11 @@ from dataclasses import dataclass
 
 import torch
 
-from shared.config import ConfigError, bounded
+from shared.config import ConfigError
 from shared.lm import corpora, tasks
+from shared.lm.config import LMDataConfig  # torch-free (a driver validates it without torch); re-exported
 from shared.lm.easy_hard import easy_hard
 from shared.lm.long_recall import long_recall
-
-
-@dataclass
-class LMDataConfig:
-    name: str = bounded("kv_recall", help="a corpus (wiki, lee) or a generated task (see shared/lm/data.py TASKS)")
-    tokenizer: str = bounded("char", choices=["gpt2", "char"], help="corpora only; tasks have their own vocabulary")
-    seq_len: int = bounded(128, ge=2, help="tokens per sequence for corpora (tasks derive their length)")
-    max_train: int = bounded(0, ge=0, help="cap on training sequences; 0 = all (corpora) ")
-    val_fraction: float = bounded(0.1, gt=0.0, lt=0.5,
-                                  help="corpora: held-out tail of the stream, each of val and test")
-    n_train: int = bounded(4000, ge=1, help="tasks: training sequences (per epoch when fresh)")
-    fresh: bool = True  # tasks: draw new training sequences every epoch (an endless supply, as MQAR trains)
-    n_val: int = bounded(500, ge=1, help="tasks: validation and test sequences (each)")
-    n_pairs: int = bounded(8, ge=1)
-    n_queries: int = bounded(4, ge=1)
-    n_keys: int = bounded(32, ge=1)
-    n_values: int = bounded(32, ge=1)
-    filler: int = bounded(0, ge=0, help="filler tokens between the pairs and the queries")
-    n_filler: int = bounded(16, ge=1, help="size of the filler vocabulary")
-
-    def check(self) -> None:
-        if self.name not in (*corpora.CORPORA, *TASKS):
-            raise ConfigError(f"data.name: unknown LM data set {self.name!r}; known: "
-                              f"{', '.join((*corpora.CORPORA, *TASKS))}")
 
 
 @dataclass

@@ -24,6 +24,8 @@ from typing import Any
 
 import networkx as nx
 
+from shared.lm.config import TIERS  # noqa: F401  (torch-free: the G1 spec names its metrics; re-exported)
+
 Args = tuple[int, ...]
 REAL_GRAPHS: dict[str, Callable[[], nx.Graph]] = {
     "karate": nx.karate_club_graph,
@@ -205,7 +207,6 @@ TASKS: dict[str, TaskDef] = {
     "max_flow": TaskDef("challenging", "int", FLOW, 2, _q("What is the maximum flow from node {0} to node {1}?"),
                         lambda g, a: nx.maximum_flow_value(g, *a, capacity="weight"), _reach),
 }
-TIERS = ("easy", "medium", "hard", "challenging")
 
 
 def _brute_min_cover(g: nx.Graph) -> set[int]:

@@ -34,10 +34,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from shared.lm.config import ALPHA, BETA, GAMMA  # noqa: F401  (the paper's constants, torch-free; re-exported)
 from shared.lm.model import token_losses
 from shared.lm.tokenizer import Tokenizer
-
-ALPHA, BETA, GAMMA = 2.0, -2.0, 5.0  # the paper's key-token thresholds and LongCE cap
 
 
 # -- per-token losses ------------------------------------------------------------------------------

@@ -30,45 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ConfigError, bounded
-
-
-@dataclass
-class GPTConfig:
-    """The decoder's shape. ``vocab_size`` 0 means: take it from the data."""
-
-    n_layer: int = bounded(2, ge=1)
-    n_head: int = bounded(4, ge=1)
-    n_embd: int = bounded(128, ge=1)
-    head_dim: int = bounded(0, ge=0, help="value head dimension; 0 = n_embd // n_head")
-    qk_dim: int = bounded(0, ge=0, help="query/key head dimension; 0 = head_dim")
-    block_size: int = bounded(256, ge=1, help="longest context the model accepts")
-    vocab_size: int = bounded(0, ge=0, help="0 = the data set's vocabulary")
-    dropout: float = bounded(0.0, ge=0.0, lt=1.0)
-    bias: bool = True
-    pos: str = bounded("learned", choices=["learned", "rope", "none"])
-    window: int = bounded(0, ge=0, help="sliding-window attention: each token sees the last `window` tokens; 0 = all")
-    mlp_ratio: int = bounded(4, ge=1)
-    token_shift: bool = False  # add a learned map of the previous token's embedding (see GPT.forward)
-
-    @property
-    def v_head(self) -> int:
-        return self.head_dim or self.n_embd // self.n_head
-
-    @property
-    def qk_head(self) -> int:
-        return self.qk_dim or self.v_head
-
-    def check(self) -> None:
-        if not self.head_dim and self.n_embd % self.n_head:
-            raise ConfigError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head}) "
-                              "unless model.head_dim is set")
+from shared.config import ConfigError
+from shared.lm.config import GPTConfig  # torch-free (the driver validates configs without torch); re-exported
 
 
 def rope(x: torch.Tensor, offset: int = 0) -> torch.Tensor:

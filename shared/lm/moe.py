@@ -35,47 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ConfigError, bounded
+from shared.config import ConfigError
+from shared.lm.config import ROUTINGS, MoEConfig  # noqa: F401  (torch-free; re-exported)
 from shared.lm.model import BlockFactory, GPTConfig
-
-ROUTINGS = ("topk", "seqtopk", "seqtopk_online")
-
-
-@dataclass
-class MoEConfig:
-    n_experts: int = bounded(8, ge=1, help="E: experts per MoE layer")
-    k: int = bounded(2, ge=1, help="K: experts per token on average (exactly, under topk)")
-    routing: str = bounded("seqtopk", choices=ROUTINGS)
-    bounds: str = bounded("paper", choices=["paper", "cap", "none"],
-                          help="per-token bounds: paper = [1, K+2]; cap = [0, cap]; none = [0, E]")
-    cap: int = bounded(0, ge=0, help="U for bounds=cap (K <= U <= E); 0 = K + 2")
-    rank_by: str = bounded("prob", choices=["prob", "logit"], help="what is ranked across tokens")
-    gate: str = bounded("renorm", choices=["renorm", "full"],
-                        help="renorm = softmax over the selected logits; full = full-softmax probabilities")
-    expert_hidden: int = bounded(0, ge=0, help="hidden width of one expert; 0 = mlp_ratio * n_embd // k")
-    aux_weight: float = bounded(0.0, ge=0.0, help="Switch-style load-balancing loss weight; 0 = off")
-    online_clamp: bool = False  # online: also cut K_t to the unspent budget (t+1) K - sum_{s<t} K_s
-
-    def check(self) -> None:
-        if self.k > self.n_experts:
-            raise ConfigError(f"moe.k ({self.k}) cannot exceed moe.n_experts ({self.n_experts})")
-        if self.bounds == "cap" and not self.k <= (self.cap or min(self.k + 2, self.n_experts)) <= self.n_experts:
-            raise ConfigError(f"moe.cap ({self.cap}) must lie between moe.k ({self.k}) and moe.n_experts "
-                              f"({self.n_experts}): with fewer than K slots per token the budget T K cannot be spent")
-
-    def lower(self) -> int:
-        """Least experts per valid token (the paper's bound reserves each token's best one)."""
-        return 1 if self.bounds == "paper" and self.routing != "topk" else 0
-
-    def upper(self) -> int:
-        """Most experts per token."""
-        if self.routing == "topk":
-            return self.k
-        if self.bounds == "paper":
-            return min(self.k + 2, self.n_experts)
-        if self.bounds == "cap":
-            return self.cap or min(self.k + 2, self.n_experts)
-        return self.n_experts
 
 
 # -- routing: which experts each token uses ------------------------------------------------------------------

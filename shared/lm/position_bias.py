@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-MASKS = ("causal", "window", "prefix", "decay", "full")
+from shared.lm.config import MASKS  # noqa: F401  (torch-free: the config checks the mask; re-exported)
 
 
 def attention_graph(kind: str, n: int, window: int = 4, prefix: int = 4, gamma: float = 0.9) -> np.ndarray:

@@ -13,29 +13,11 @@ changes every trace, which is what "teach task B to a model trained on task A" n
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
-OPS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
-    "add": lambda x, y, p: (x + y) % p,
-    "sub": lambda x, y, p: (x - y) % p,
-    "mul": lambda x, y, p: (x * y) % p,
-}
-
-
-def parse_rule(rule: str) -> tuple[str, ...]:
-    """``"add.sub"`` -> ("add", "sub"); unknown operations raise ValueError naming them."""
-    ops = tuple(rule.split("."))
-    unknown = [op for op in ops if op not in OPS]
-    if not rule or unknown:
-        raise ValueError(f"rule {rule!r}: unknown operation(s) {unknown}; known: {', '.join(OPS)}")
-    return ops
-
-
-def example_len(n_ops: int) -> int:
-    """Tokens per example: n_ops + 1 operands, '=', n_ops trace tokens."""
-    return 2 * n_ops + 2
+from shared.lm.config import OPS, example_len, parse_rule  # noqa: F401  (torch-free: configs check rules)
 
 
 def all_questions(modulus: int, n_ops: int) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""What every method of the large-model family shares: the LM trainer, its config and its evaluators.
+"""What every method of the large-model family shares: the LM trainer and its evaluators (their config,
+``LMConfig``, is torch-free in ``config.py``; ``specs.py`` names the evaluators for the specs).
 
 A method of this family changes the decoder's attention or MLP block (``attention_block`` /
 ``mlp_block``), its loss (``loss``), or what is trainable (``build_model``); the data, the loop and the
@@ -14,37 +15,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.distributed import DistributedConfig
-from shared.lm.data import LMData, LMDataConfig, LMSplit, is_task, load_lm_data, task_split
+from shared.config import ConfigError
+from shared.lm.data import LMData, LMSplit, is_task, load_lm_data, task_split
 from shared.lm.model import GPT, MLP, BlockFactory, CausalSelfAttention, GPTConfig, token_losses
-from shared.method import Evaluator, GradientTrainer, MethodConfig, OptimConfig
-from shared.methods.llm.longppl_eval import LongPPLEval  # LongPPL over a fixed evaluator's key tokens
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.llm.config import LMConfig  # torch-free (a driver validates it without torch); re-exported
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-@dataclass
-class LMConfig(MethodConfig):
-    epochs: int = bounded(5, ge=1)
-    batch_size: int = bounded(32, ge=1)
-    steps_per_epoch: int = bounded(0, ge=0, help="0 = one pass over the training sequences")
-    grad_clip: float = bounded(1.0, ge=0.0, help="max gradient norm; 0 = no clipping")
-    eval_batches: int = bounded(0, ge=0, help="held-out batches evaluated; 0 = the whole split")
-    model: GPTConfig = field(default_factory=GPTConfig)
-    data: LMDataConfig = field(default_factory=LMDataConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adamw", lr=3e-3, weight_decay=0.0))
-    # Ray Train + DeepSpeed settings (workers, ZeRO stage, precision, accumulation): used when the run goes
-    # through actors/distributed.py (jobs/train_distributed.py, sweeps); the plain loop ignores them.
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
-
-    def check(self) -> None:
-        self.model.check()
 
 
 def weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -189,6 +170,3 @@ class Throughput(Evaluator):
             times.append(time.perf_counter() - start)
         artifact.train(was_training)
         return {"tokens_per_s": tokens.numel() / sorted(times)[1]}
-
-
-LM_EVALUATORS: tuple[type[Evaluator], ...] = (HeldOutLM, Throughput, LongPPLEval)

@@ -24,7 +24,7 @@ import hashlib
 import json
 import math
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,51 +33,25 @@ import torch
 import torch.nn.functional as F
 
 from shared.cache import cache_root, save_whole
-from shared.config import ConfigError, bounded, flatten, to_dict
+from shared.config import flatten, to_dict
 from shared.lm.cot_length import END, PAD, VOCAB, encode, final_answer, random_tree, value, worked_example
 from shared.lm.model import GPT, GPTConfig
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
+from shared.method import Evaluator, StepTrainer, seed_everything
+from shared.methods.llm.config import PER_STEP, CoTTrainConfig, TreeData  # noqa: F401  (torch-free; re-exported)
+from shared.methods.llm.specs import COT_LENGTH_TRAIN as SPEC  # noqa: F401  (the registry's, torch-free)
 
-PER_STEP = (1, 2, 4, 8)  # the chains of thought the model learns and is asked for (t, operators per step)
 # The code that trains, as this process imported it (a process keeps its key while the files change under it).
 TRAINING_CODE = hashlib.sha1("".join(Path(m.__file__).read_text() for m in (
     sys.modules[__name__], sys.modules["shared.lm.cot_length"], sys.modules["shared.lm.model"],
     sys.modules["shared.method"])).encode()).hexdigest()
 
 
-@dataclass
-class TreeData:
-    min_ops: int = bounded(4, ge=1, le=12, help="operators of the shortest training tree")
-    max_ops: int = bounded(8, ge=1, le=12, help="operators of the longest training tree")
-    test_ops: int = bounded(8, ge=1, le=12, help="T of the evaluation trees")
-    n_test: int = bounded(200, ge=1, le=100_000, help="evaluation trees per t")
-    seed: int = bounded(0, ge=0, help="training and evaluation trees")
-
-
-@dataclass
-class CoTTrainConfig(MethodConfig):
-    epochs: int = bounded(6, ge=1)
-    steps_per_epoch: int = bounded(250, ge=1, le=1_000_000)
-    batch_size: int = bounded(64, ge=1, le=65536)
-    lr: float = bounded(1e-3, gt=0.0, le=1.0)
-    capability: int = bounded(1, ge=1, le=16, help="M: n_layer = n_head = M, n_embd = 64 M")
-    # The cell's t (operators per chain-of-thought step; named t, the paper's letter, which also sorts after `seed`,
-    # so that Tune's grid varies the seed faster and a sweep's first cells train different models).
-    t: int = bounded(0, choices=[0, *PER_STEP], help="t of this cell: evaluate it only, and share the trained "
-                     "model with the other cells of the same (M, seed); 0 = every t, own model")
-    threads: int = 1
-    data: TreeData = field(default_factory=TreeData)
-
-    def check(self) -> None:
-        if not self.data.min_ops <= self.data.max_ops:
-            raise ConfigError("data.min_ops must be <= data.max_ops")
-
-    def training_key(self) -> str:
-        """What the trained model depends on: the config less what only the evaluation reads, the code that
-        trains, and torch's version. Cells that share it share one model."""
-        train_only = replace(self, t=0, eval_every=0, data=replace(self.data, test_ops=1, n_test=1))
-        text = json.dumps(flatten(to_dict(train_only)), sort_keys=True, default=str) + torch.__version__ + TRAINING_CODE
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
+def training_key(config: CoTTrainConfig) -> str:
+    """What the trained model depends on: the config less what only the evaluation reads, the code that trains,
+    and torch's version. Cells that share it share one model."""
+    train_only = replace(config, t=0, eval_every=0, data=replace(config.data, test_ops=1, n_test=1))
+    text = json.dumps(flatten(to_dict(train_only)), sort_keys=True, default=str) + torch.__version__ + TRAINING_CODE
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def tree_batch(rng: np.random.Generator, size: int, min_ops: int, max_ops: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,7 +84,7 @@ class CoTTrainer(StepTrainer):
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=0.05, betas=(0.9, 0.98))
         self.rng = np.random.default_rng([config.data.seed, config.seed, 1])  # training trees
         self.lock: Any = None  # held while this cell trains the model its sibling cells wait for
-        self.shared = cache_root() / "cot_length_train" / f"{config.training_key()}.pt" if config.t else None
+        self.shared = cache_root() / "cot_length_train" / f"{training_key(config)}.pt" if config.t else None
 
     def load_shared(self) -> dict[str, float] | None:
         """A cell before its first epoch: the final state a sibling cell trained (its last epoch's metrics), or
@@ -201,17 +175,3 @@ class AccuracyByLength(Evaluator):
         return {**{f"acc_t{t}": a for t, a in accs.items()}, "best_per_step": float(best),
                 "best_steps": float(math.ceil(d.test_ops / best)), "peak_acc": accs[best],
                 "interior_peak": float(PER_STEP[0] < best < PER_STEP[-1])}
-
-
-SPEC = MethodSpec(
-    name="cot_length_train",
-    paper="When More is Less: Understanding Chain-of-Thought Length in LLMs (ICLR 2026, arXiv 2502.07266)",
-    family="llm",
-    config=CoTTrainConfig,
-    trainer=CoTTrainer,
-    evaluators=(AccuracyByLength,),
-    resources=Resources(cpu=1),
-    headline=(Measure("best_per_step"), Measure("peak_acc")),
-    compare=("capability",),
-    description="GPTs of capability M on mod-10 addition trees: final-answer accuracy against CoT length",
-)

@@ -59,14 +59,12 @@ import copy
 import functools
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.distributed import DistributedConfig
 from shared.lm.erdos import TASKS, TIERS, ErdosItem, generate
 from shared.lm.graph_verify import score_answer
 from shared.lm.grpo import group_advantages, grpo_loss, k3_kl, masked_mean, response_logprobs, sample
@@ -74,109 +72,24 @@ from shared.lm.model import GPT, GPTConfig
 from shared.method import (
     Evaluator,
     LocalShardMap,
-    Measure,
-    MethodConfig,
-    MethodSpec,
-    Resources,
     Trainer,
     rng_state,
     seed_everything,
     set_rng_state,
     split_loss,
 )
+from shared.methods.llm.config import (  # noqa: F401  (torch-free; re-exported)
+    COMPACT_CLASSES,
+    ErdosData,
+    G1Config,
+    GRPOConfig,
+    PolicyShape,
+)
+from shared.methods.llm.specs import G1 as SPEC  # noqa: F401  (the registry's, torch-free)
 
 EOT = 0  # end of answer (and padding): ASCII NUL never appears in a prompt
 VOCAB = 128
 TASK_LETTER = {task: chr(ord("A") + i) for i, task in enumerate(TASKS)}
-COMPACT_CLASSES = ("int", "bool", "set", "list")  # answers a char-level policy writes as bare text
-
-
-@dataclass
-class ErdosData:
-    tasks: list[str] = field(default_factory=lambda: ["node_number", "edge_existence", "degree"])
-    nodes_min: int = bounded(3, ge=2, le=10)
-    nodes_max: int = bounded(5, ge=2, le=10, help="single-digit node ids in the compact prompt")
-    source: str = bounded("mixed", choices=["mixed", "real", "random"])
-    n_train: int = bounded(500, ge=1, le=1_000_000, help="training items per task")
-    n_test: int = bounded(200, ge=1, le=1_000_000, help="held-out items per task (other graphs)")
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class GRPOConfig:
-    group_size: int = bounded(5, ge=2, le=256, help="responses per prompt (n)")
-    prompts: int = bounded(16, ge=1, le=65536, help="prompts per GRPO step")
-    minibatches: int = bounded(2, ge=1, le=64, help="optimizer steps per sampled batch")
-    steps_per_epoch: int = bounded(50, ge=1)
-    clip: float = bounded(0.2, gt=0.0, le=10.0)
-    kl_coef: float = bounded(0.001, ge=0.0)
-    entropy_coef: float = bounded(0.001, ge=0.0)
-    temperature: float = bounded(1.0, gt=0.0, le=10.0)
-    lr: float = bounded(3e-4, gt=0.0, le=1.0)
-    reward: str = bounded("verified", choices=["verified", "shuffled", "none"],
-                          help="none: the SFT-only arm (GRPO epochs make no update)")
-    generation_actors: int = bounded(0, ge=0, le=64, help="Ray generation actors sampling the rollouts, each its "
-                                     "share of a step's prompts seeded per share; 0: the learner's process, unsharded")
-    generation_cpus: float = bounded(0.0, ge=0.0, le=4096.0, help="CPUs each generation actor reserves; 0: the "
-                                     "run's CPUs split between learner and actors (they take turns)")
-
-
-@dataclass
-class PolicyShape:
-    n_layer: int = bounded(2, ge=1, le=48)
-    n_head: int = bounded(4, ge=1, le=64)
-    n_embd: int = bounded(64, ge=8, le=4096)
-    block_size: int = bounded(128, ge=16, le=8192)
-    token_shift: bool = True  # each position also sees the previous token: digit pairs (edges) become one key
-
-
-@dataclass
-class G1Config(MethodConfig):
-    epochs: int = bounded(4, ge=1)
-    sft_epochs: int = bounded(2, ge=0, help="epochs of supervised fine-tuning before GRPO")
-    steps_per_epoch: int = bounded(100, ge=1, help="SFT steps per epoch")
-    batch_size: int = bounded(32, ge=1, le=65536)
-    sft_lr: float = bounded(3e-3, gt=0.0, le=1.0)
-    max_answer: int = bounded(16, ge=1, le=512, help="longest response sampled, end token included")
-    kv_cache: bool = True  # sample with the KV cache (left-padded prompts); false: recompute every token (reference)
-    threads: int = 1
-    model: PolicyShape = field(default_factory=PolicyShape)
-    data: ErdosData = field(default_factory=ErdosData)
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)
-    # Ray Train + DeepSpeed (actors/distributed.py, jobs/train_distributed.py); the plain loop ignores it.
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
-
-    def prefix_run(self) -> tuple[str, Any] | None:
-        """The SFT phase alone: the same config stopped after ``sft_epochs``, with GRPO's settings at their defaults
-        (the SFT phase never reads them), so arms that differ only in GRPO share one SFT run."""
-        if self.sft_epochs == 0 or self.epochs <= self.sft_epochs:
-            return None
-        return "g1", replace(self, epochs=self.sft_epochs, eval_every=0, grpo=GRPOConfig())
-
-    def generation_actors(self) -> int:
-        return self.grpo.generation_actors
-
-    def generation_cpus(self) -> float:
-        return self.grpo.generation_cpus
-
-    def check(self) -> None:
-        unknown = [t for t in self.data.tasks if t not in TASKS]
-        if unknown or not self.data.tasks:
-            raise ConfigError(f"data.tasks: unknown {unknown or 'none given'}; known: {', '.join(TASKS)}")
-        weighted = [t for t in self.data.tasks if TASKS[t].answer_class not in COMPACT_CLASSES
-                    or TASKS[t].kind in ("weighted", "flow")]
-        if weighted:
-            raise ConfigError(f"data.tasks {weighted}: the compact prompt holds unweighted tasks with int, bool, "
-                              "set or list answers only")
-        if self.distributed.zero_stage == 3:
-            raise ConfigError("distributed.zero_stage=3: g1's frozen reference policy and its rollouts need the whole "
-                              "policy on every rank; use zero_stage 0, 1 or 2")
-        if self.data.nodes_min > self.data.nodes_max:
-            raise ConfigError("data.nodes_min must be <= data.nodes_max")
-        longest = 6 + 3 * self.data.nodes_max * (self.data.nodes_max - 1) // 2 + self.max_answer
-        if longest > self.model.block_size:
-            raise ConfigError(f"model.block_size={self.model.block_size} is shorter than the longest prompt and answer "
-                              f"({longest} tokens with {self.data.nodes_max} nodes): raise it or lower data.nodes_max")
 
 
 def compact_prompt(item: ErdosItem) -> str:
@@ -536,17 +449,3 @@ class G1Eval(Evaluator):
         return {**final, **{f"sft_{k}": v for k, v in sft.items()},
                 "acc_gain": final["test_acc"] - sft["test_acc"],
                 "kl_ref": reference_kl(trainer, self.data.test, self.config.seed)}
-
-
-SPEC = MethodSpec(
-    name="g1",
-    paper="G1: Teaching LLMs to Reason on Graphs with Reinforcement Learning (NeurIPS 2025, arXiv 2505.18499)",
-    family="llm",
-    config=G1Config,
-    trainer=G1Trainer,
-    evaluators=(G1Eval,),
-    resources=Resources(cpu=1, distributed="deepspeed-optional"),
-    headline=(Measure("test_acc"), Measure("acc_gain"), Measure("kl_ref", "min")),
-    compare=("grpo.reward",),
-    description="SFT then GRPO with graph-task verifiers as the reward, on Erdős-style tasks",
-)

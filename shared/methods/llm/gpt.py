@@ -4,30 +4,10 @@ Learners"; layout as nanoGPT): the baseline every method of the large-model fami
 ReasonCACHE). Loss: next-token cross-entropy, mean over the targets the data set's loss mask selects."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.llm.common import LM_EVALUATORS, LMConfig, LMTrainer
-
-
-@dataclass
-class GPTMethodConfig(LMConfig):
-    pass
+from shared.methods.llm.common import LMTrainer
+from shared.methods.llm.config import GPTMethodConfig  # noqa: F401  (torch-free; re-exported)
+from shared.methods.llm.specs import GPT as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class GPTTrainer(LMTrainer):
     pass
-
-
-SPEC = MethodSpec(
-    name="gpt",
-    paper="Language Models are Unsupervised Multitask Learners (GPT-2; dense baseline of the large-model family)",
-    family="llm",
-    config=GPTMethodConfig,
-    trainer=GPTTrainer,
-    evaluators=LM_EVALUATORS,
-    resources=Resources(cpu=1, distributed="deepspeed"),
-    headline=(Measure("val_loss", "min"), Measure("recall_acc")),
-    compare=("model.n_embd",),
-    description="dense causal decoder; next-token cross-entropy",
-)

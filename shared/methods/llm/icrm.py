@@ -18,41 +18,14 @@ Deliberate departure: a linear read-in of the 2-D inputs instead of an image fea
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from torch import nn
 
-from shared.config import bounded
 from shared.lm.model import MLP, Block, CausalSelfAttention, GPTConfig, KVCache
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
-
-
-@dataclass
-class Environments:
-    classes: int = bounded(3, ge=2, le=64)
-    shift: float = bounded(2.0, ge=0.0, le=100.0, help="std of an environment's offset")
-    noise: float = bounded(0.6, gt=0.0, le=100.0)
-    radius: float = bounded(1.5, gt=0.0, le=100.0, help="class means on a circle of this radius")
-    n_train_envs: int = bounded(64, ge=1, le=100_000)
-    seed: int = bounded(0, ge=0, help="the environments' offsets")
-
-
-@dataclass
-class ICRMConfig(MethodConfig):
-    epochs: int = bounded(3, ge=1)
-    steps_per_epoch: int = bounded(200, ge=1, le=1_000_000)
-    arm: str = bounded("icrm", choices=["icrm", "erm"])
-    context_length: int = bounded(51, ge=2, le=4096, help="examples per training sequence")
-    batch_size: int = bounded(32, ge=1, le=65536, help="sequences per step")
-    width: int = bounded(32, ge=4, le=4096)
-    layers: int = bounded(2, ge=1, le=64)
-    heads: int = bounded(4, ge=1, le=64)
-    lr: float = bounded(1e-3, gt=0.0, le=1.0)
-    n_test: int = bounded(2000, ge=1, le=1_000_000, help="held-out sequences per context size")
-    threads: int = 1
-    data: Environments = field(default_factory=Environments)
+from shared.method import Evaluator, StepTrainer, seed_everything
+from shared.methods.llm.config import CONTEXTS, Environments, ICRMConfig  # noqa: F401  (torch-free; re-exported)
+from shared.methods.llm.specs import ICRM as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class ContextModel(nn.Module):
@@ -127,7 +100,6 @@ class ICRMTrainer(StepTrainer):
         return self
 
 
-CONTEXTS = (0, 5, 25, 50)
 
 
 class HeldOutEnvironment(Evaluator):
@@ -149,17 +121,3 @@ class HeldOutEnvironment(Evaluator):
             logits = stream(trainer.model, x)
         correct = (logits.argmax(-1) == y).float().mean(0)  # accuracy at every context size 0 .. length - 1
         return {f"acc_context_{k}": float(correct[k]) for k in CONTEXTS if k < length}
-
-
-SPEC = MethodSpec(
-    name="icrm",
-    paper="Context is Environment (ICRM, ICLR 2024)",
-    family="llm",
-    config=ICRMConfig,
-    trainer=ICRMTrainer,
-    evaluators=(HeldOutEnvironment,),
-    resources=Resources(cpu=1),
-    headline=(Measure("acc_context_50"), Measure("acc_context_0")),
-    compare=("arm",),
-    description="a causal transformer over an environment's unlabelled inputs: in-context risk minimisation vs ERM",
-)

@@ -17,34 +17,14 @@ forwards (batched by window length).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
-from shared.config import ConfigError, bounded
-from shared.lm.longppl import GAMMA, longce_weights, short_context_losses
+from shared.config import ConfigError
+from shared.lm.longppl import longce_weights, short_context_losses
 from shared.lm.model import token_losses
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.llm.common import LM_EVALUATORS, Batch, LMConfig, LMTrainer, weighted_mean
-
-
-@dataclass
-class LongCESettings:
-    trunc_len: int = bounded(16, ge=1, help="short context: tokens before the scored window (official 4096)")
-    sliding_window: int = bounded(8, ge=1, help="tokens scored per short window (official 1024)")
-    gamma: float = bounded(GAMMA, gt=0.0, help="cap on the weights (official --threshold 5)")
-
-
-@dataclass
-class LongCEConfig(LMConfig):
-    longce: LongCESettings = field(default_factory=LongCESettings)
-
-    def check(self) -> None:
-        super().check()
-        span = self.longce.trunc_len + self.longce.sliding_window
-        if span - 1 > self.model.block_size:
-            raise ConfigError(f"longce.trunc_len + longce.sliding_window ({span}) exceeds model.block_size + 1 "
-                              f"({self.model.block_size + 1}): a short window must fit the model")
+from shared.methods.llm.common import Batch, LMTrainer, weighted_mean
+from shared.methods.llm.config import LongCEConfig, LongCESettings  # noqa: F401  (torch-free; re-exported)
+from shared.methods.llm.specs import LONGCE as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class LongCETrainer(LMTrainer):
@@ -74,17 +54,3 @@ class LongCETrainer(LMTrainer):
             parts["aux_loss"] = float(aux)
             loss = loss + aux
         return loss, parts
-
-
-SPEC = MethodSpec(
-    name="longce",
-    paper="What is Wrong with Perplexity for Long-context Language Modeling? (Fang et al., ICLR 2025): LongCE",
-    family="llm",
-    config=LongCEConfig,
-    trainer=LongCETrainer,
-    evaluators=LM_EVALUATORS,
-    resources=Resources(cpu=1, distributed="deepspeed"),
-    headline=(Measure("answer_loss", "min"), Measure("recall_acc"), Measure("longppl", "min")),
-    compare=("longce.gamma",),
-    description="cross-entropy weighted by min(exp(l_short - l_full), gamma) from the model being trained",
-)

@@ -13,28 +13,17 @@ on long-dependency data (:mod:`shared.methods.llm.longppl_eval`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from shared.config import ConfigError
 from shared.lm.model import token_losses
-from shared.method import Evaluator, Measure, MethodSpec, Resources
-from shared.methods.llm.common import Batch, HeldOutLM, LMConfig, LMTrainer, weighted_mean
-from shared.methods.llm.longppl_eval import LongPPLSettings, detect_key_tokens, detection_scores, longppl
-
-
-@dataclass
-class LongPPLToolConfig(LMConfig):
-    longppl: LongPPLSettings = field(default_factory=LongPPLSettings)
-
-    def check(self) -> None:
-        super().check()
-        span = self.longppl.trunc_len + self.longppl.sliding_window
-        if span - 1 > self.model.block_size:
-            raise ConfigError(f"longppl.trunc_len + longppl.sliding_window ({span}) exceeds model.block_size + 1 "
-                              f"({self.model.block_size + 1}): a short window must fit the model")
+from shared.method import Evaluator
+from shared.methods.llm.common import Batch, LMTrainer, weighted_mean
+from shared.methods.llm.config import LongPPLToolConfig  # torch-free; re-exported
+from shared.methods.llm.longppl_eval import detect_key_tokens, detection_scores, longppl
+from shared.methods.llm.specs import LONGPPL as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class EvaluatorTrainer(LMTrainer):
@@ -88,17 +77,3 @@ class KeyTokens(Evaluator):
         lsd = (short - full)[key]
         return {**scores, "self_longppl": longppl(full, key), "self_ppl": math.exp(float(full.double().mean())),
                 "mean_lsd_key": float(lsd.mean()) if len(lsd) else math.nan}
-
-
-SPEC = MethodSpec(
-    name="longppl",
-    paper="What is Wrong with Perplexity for Long-context Language Modeling? (Fang et al., ICLR 2025): LongPPL",
-    family="llm",
-    config=LongPPLToolConfig,
-    trainer=EvaluatorTrainer,
-    evaluators=(HeldOutLM, KeyTokens),
-    resources=Resources(cpu=1, distributed="deepspeed"),
-    headline=(Measure("key_precision"), Measure("key_recall")),
-    compare=("longppl.alpha",),
-    description="tool: trains the evaluator LM, finds key tokens (LSD > alpha, LCL > beta), LongPPL vs PPL",
-)

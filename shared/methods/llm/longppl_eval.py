@@ -17,18 +17,14 @@ import fcntl
 import hashlib
 import json
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from shared.cache import cache_root, save_whole
-from shared.config import bounded
 from shared.lm.data import LMData, LMSplit, load_lm_data
 from shared.lm.longppl import (
-    ALPHA,
-    BETA,
     aggregate,
     document_log_longppl,
     full_context_losses,
@@ -36,20 +32,10 @@ from shared.lm.longppl import (
     short_context_losses,
 )
 from shared.method import Evaluator
+from shared.methods.llm.config import LongPPLSettings  # torch-free (the longppl tool's config section)
 
 LONG_DEPENDENCY = ("long_recall",)  # generated data sets whose answer tokens are exactly the long-dependency tokens
 CACHE_VERSION = "v1"  # bump when the evaluator's training or the key-token rule changes
-
-
-@dataclass
-class LongPPLSettings:
-    trunc_len: int = bounded(16, ge=1, help="short context: tokens before the scored window (official 4096)")
-    sliding_window: int = bounded(8, ge=1, help="tokens scored per short window (official 1024)")
-    alpha: float = bounded(ALPHA, help="key token: l_short - l_full > alpha")
-    beta: float = bounded(BETA, help="key token: -l_full > beta")
-    batch_size: int = bounded(64, ge=1, help="sequences per evaluation batch")
-    crops: float = bounded(0.5, ge=0.0, lt=1.0, help="evaluator training: weight of the loss on random crops of "
-                                                      "trunc_len + sliding_window tokens")
 
 
 @torch.no_grad()

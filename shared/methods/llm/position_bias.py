@@ -13,14 +13,10 @@ the short CPU runs cannot learn the task in the weights instead. Test classes ar
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
-from shared.config import bounded
 from shared.lm.position_bias import (
-    MASKS,
     SAN,
     attention_graph,
     class_means,
@@ -28,45 +24,13 @@ from shared.lm.position_bias import (
     first_token_mass,
     retrieval_batch,
 )
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
-
-
-@dataclass
-class RetrievalData:
-    classes: int = bounded(256, ge=8, le=1_000_000, help="training classes (test classes are new ones)")
-    labels: int = bounded(32, ge=8, le=4096)
-    dim: int = bounded(64, ge=2, le=4096)
-    pairs: int = bounded(8, ge=4, le=512, help="(item, label) pairs before the query")
-    burstiness: int = bounded(4, ge=1, le=512, help="repeats of each class in a sequence (pairs / burstiness classes)")
-    eps: float = bounded(0.75, ge=0.0, le=100.0, help="within-class noise")
-    seed: int = bounded(0, ge=0, help="class means, label vectors, batches")
-    n_test: int = bounded(2000, ge=1, le=1_000_000)
-
-
-@dataclass
-class SANModel:
-    layers: int = bounded(2, ge=1, le=64)
-    hidden: int = bounded(64, ge=1, le=4096)
-    mask: str = bounded("causal", choices=list(MASKS))
-    window: int = bounded(4, ge=1, le=4096)
-    prefix: int = bounded(4, ge=1, le=4096)
-    gamma: float = bounded(0.9, gt=0.0, le=1.0, help="decay mask: weight gamma^(i-j)")
-    residual: bool = False
-
-
-@dataclass
-class PositionBiasConfig(MethodConfig):
-    epochs: int = bounded(8, ge=1)
-    steps_per_epoch: int = bounded(250, ge=1, le=1_000_000)
-    batch_size: int = bounded(128, ge=1, le=65536)
-    lr: float = bounded(1e-3, gt=0.0, le=1.0)
-    weight_decay: float = bounded(1e-6, ge=0.0, le=1.0)
-    threads: int = 1
-    data: RetrievalData = field(default_factory=RetrievalData)
-    model: SANModel = field(default_factory=SANModel)
-
-    def mask_kwargs(self) -> dict:
-        return {"window": self.model.window, "prefix": self.model.prefix, "gamma": self.model.gamma}
+from shared.method import Evaluator, StepTrainer, seed_everything
+from shared.methods.llm.config import (  # noqa: F401  (torch-free; re-exported)
+    PositionBiasConfig,
+    RetrievalData,
+    SANModel,
+)
+from shared.methods.llm.specs import POSITION_BIAS as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class PositionBiasTrainer(StepTrainer):
@@ -124,17 +88,3 @@ class PositionPreference(Evaluator):
         return {"retrieval_acc": float(acc), "first_minus_middle": float((answer == first).mean()
                                                                          - (answer == middle).mean()),
                 "first_token_mass": mass}
-
-
-SPEC = MethodSpec(
-    name="position_bias",
-    paper="On the Emergence of Position Bias in Transformers (ICML 2025, arXiv 2502.01951)",
-    family="llm",
-    config=PositionBiasConfig,
-    trainer=PositionBiasTrainer,
-    evaluators=(PositionPreference,),
-    resources=Resources(cpu=1),
-    headline=(Measure("first_minus_middle"), Measure("retrieval_acc"), Measure("first_token_mass")),
-    compare=("model.layers", "model.mask"),
-    description="SAN on in-context retrieval: the first-position preference a mask and depth develop",
-)

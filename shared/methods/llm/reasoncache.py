@@ -36,7 +36,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,93 +45,20 @@ import torch
 from torch import nn
 
 from shared.cache import cache_root, save_whole
-from shared.config import ConfigError, bounded
 from shared.lm import reasoning
 from shared.lm.data import LMSplit
 from shared.lm.model import GPT, BlockFactory, CausalSelfAttention, GPTConfig
-from shared.method import Evaluator, Measure, MethodSpec, OptimConfig, Resources, make_optimizer
+from shared.method import Evaluator, OptimConfig, make_optimizer
 from shared.methods.llm.common import Batch, LMConfig, LMTrainer
+from shared.methods.llm.config import (  # noqa: F401  (torch-free; re-exported)
+    BackboneConfig,
+    ReasonCacheConfig,
+    ReasoningTaskConfig,
+)
+from shared.methods.llm.specs import REASONCACHE as SPEC  # noqa: F401  (the registry's, torch-free)
 
 TRAINABLE = ("prefix_k", "prefix_v", "lora_a", "lora_b")  # parameter names that are not the backbone's
 CACHE_FORMAT = 1  # bump when the pretraining code changes what a cached backbone holds
-
-
-# -- configuration --------------------------------------------------------------------------------------------
-@dataclass
-class ReasoningTaskConfig:
-    """Task A (the backbone's pretraining) and task B (what the arms teach), see :mod:`shared.lm.reasoning`."""
-
-    modulus: int = bounded(11, ge=2, help="numbers are Z_p")
-    pretrain_rules: list[str] = field(default_factory=lambda: ["add.add", "add.sub", "sub.add"])
-    rule: str = bounded("sub.sub", help="task B: the rule the arms teach")
-    context: int = bounded(5, ge=1, help="examples per pretraining sequence (bounds data.shots + 1)")
-    shots: int = bounded(4, ge=0, help="demonstrations in the ICL prompt")
-    n_test: int = bounded(256, ge=1, help="held-out questions of task B, disjoint from the demonstrations")
-    n_demos: int = bounded(0, ge=0, help="task-B demonstrations to learn from; 0 = every other question")
-
-    @property
-    def n_ops(self) -> int:
-        return len(reasoning.parse_rule(self.rule))
-
-    def check(self) -> None:
-        for key, rules in (("data.rule", [self.rule]), ("data.pretrain_rules", self.pretrain_rules)):
-            if not rules:
-                raise ConfigError(f"{key}: needs at least one rule")
-            for rule in rules:
-                try:
-                    ops = reasoning.parse_rule(rule)
-                except ValueError as err:
-                    raise ConfigError(f"{key}: {err}") from None
-                if len(ops) != self.n_ops:
-                    raise ConfigError(f"{key}: rule {rule!r} has {len(ops)} operations, data.rule has {self.n_ops}")
-        if self.shots > self.context - 1:
-            raise ConfigError(f"data.shots ({self.shots}) must be <= data.context - 1 ({self.context - 1}): "
-                              "the backbone never saw longer prompts")
-        total = self.modulus ** (self.n_ops + 1)
-        if self.n_test >= total:
-            raise ConfigError(f"data.n_test ({self.n_test}) must be below the number of questions ({total})")
-        if self.n_demos > total - self.n_test:
-            raise ConfigError(f"data.n_demos ({self.n_demos}) exceeds the questions left after data.n_test "
-                              f"({total - self.n_test})")
-
-
-@dataclass
-class BackboneConfig:
-    """The backbone's pretraining on task A (AdamW, cosine schedule, fresh sequences every step)."""
-
-    steps: int = bounded(1500, ge=1)
-    batch_size: int = bounded(64, ge=1)
-    lr: float = bounded(3e-3, gt=0.0)
-
-
-@dataclass
-class ReasonCacheConfig(LMConfig):
-    mode: str = bounded("prefix", choices=["prefix", "icl", "lora"])
-    prefix_len: int = bounded(4, ge=0, help="m: prefix slots per layer and head")
-    prefix_init: str = bounded("random", choices=["random", "demo"],
-                               help="random: N(0, prefix_init_std); demo: the backbone's own keys and values of the "
-                                    "first prefix_len tokens of task-B demonstrations (a real KV cache)")
-    prefix_init_std: float = bounded(1.0, ge=0.0, help="std of the prefix keys and values at initialisation")
-    lora_rank: int = bounded(0, ge=0, help="0 = match the prefix's trainable parameter count")
-    lora_targets: list[str] = field(default_factory=lambda: ["v", "proj"])
-    lora_scale: float = bounded(1.0, gt=0.0)
-    backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    data: ReasoningTaskConfig = field(default_factory=ReasoningTaskConfig)  # type: ignore[assignment]
-    model: GPTConfig = field(default_factory=lambda: GPTConfig(n_layer=2, n_head=4, n_embd=64, pos="rope"))
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adamw", lr=3e-2, weight_decay=0.0))
-
-    def check(self) -> None:
-        super().check()
-        self.data.check()
-        bad = sorted(set(self.lora_targets) - {"q", "k", "v", "proj"})
-        if bad:
-            raise ConfigError(f"lora_targets: unknown projections {bad}; choose from q, k, v, proj")
-        if self.mode == "prefix" and self.prefix_len == 0:
-            raise ConfigError("prefix_len: mode=prefix needs at least one slot")
-        longest = self.data.context * reasoning.example_len(self.data.n_ops) - 1
-        if longest > self.model.block_size:
-            raise ConfigError(f"model.block_size ({self.model.block_size}) is shorter than a pretraining sequence "
-                              f"({longest} input tokens): raise it or lower data.context")
 
 
 # -- prefix attention and LoRA --------------------------------------------------------------------------------
@@ -457,17 +384,3 @@ class BackboneCheck(Evaluator):
         cached = pretrained_backbone(self.config)
         same = backbone_hash(artifact.state_dict()) == backbone_hash(cached["state"])
         return {"backbone_unchanged": float(same), "pretrain_acc": float(cached["acc"])}
-
-
-SPEC = MethodSpec(
-    name="reasoncache",
-    paper="Teaching LLMs To Reason Without Weight Updates (ReasonCACHE, arXiv 2602.02366)",
-    family="llm",
-    config=ReasonCacheConfig,
-    trainer=ReasonCacheTrainer,
-    evaluators=(ReasoningAccuracy, InferenceCost, BackboneCheck),
-    resources=Resources(cpu=1, distributed="deepspeed"),
-    headline=(Measure("answer_acc"), Measure("inference_tokens", "min"), Measure("trainable_params", "min")),
-    compare=("prefix_len",),
-    description="trainable per-layer key/value prefixes on a frozen GPT (modes: prefix, icl, lora)",
-)

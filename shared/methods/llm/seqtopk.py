@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -31,15 +31,12 @@ from torch import nn
 from shared.lm.data import LMData, LMSplit, load_lm_data
 from shared.lm.easy_hard import EASY, HARD, OTHER, target_kinds
 from shared.lm.model import BlockFactory, token_losses
-from shared.lm.moe import MoEConfig, moe_factory, moe_layers
-from shared.method import Evaluator, Measure, MethodSpec, Resources
-from shared.methods.llm.common import HeldOutLM, LMConfig, LMTrainer, Throughput, heldout_measures, split_batches
+from shared.lm.moe import moe_factory, moe_layers
+from shared.method import Evaluator
+from shared.methods.llm.common import HeldOutLM, LMConfig, LMTrainer, heldout_measures, split_batches
+from shared.methods.llm.config import SeqTopKConfig  # torch-free; re-exported
 from shared.methods.llm.longppl_eval import LongPPLEval
-
-
-@dataclass
-class SeqTopKConfig(LMConfig):
-    moe: MoEConfig = field(default_factory=MoEConfig)
+from shared.methods.llm.specs import SEQTOPK as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class SeqTopKTrainer(LMTrainer):
@@ -167,17 +164,3 @@ class RoutingMeasures(Evaluator):
             "slot_error": float((cumulative[..., -1] - k * t).abs().max()),
             "prefix_overspend": float((cumulative > allowed).float().mean()),
         }
-
-
-SPEC = MethodSpec(
-    name="seqtopk",
-    paper="Route Experts by Sequence, not by Token (SeqTopK, arXiv 2511.06494)",
-    family="llm",
-    config=SeqTopKConfig,
-    trainer=SeqTopKTrainer,
-    evaluators=(CausalHeldOutLM, Throughput, CausalLongPPL, RoutingMeasures),
-    resources=Resources(cpu=1, distributed="deepspeed"),
-    headline=(Measure("answer_loss", "min"), Measure("val_loss", "min"), Measure("experts_hard")),
-    compare=("moe.routing",),
-    description="mixture-of-experts decoder; moe.routing = topk | seqtopk | seqtopk_online (top T*K per sequence)",
-)

@@ -22,13 +22,12 @@ KV-cache bytes ratio (fp16 values, int16 coordinate ids).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 
 import torch
 from torch import nn
 
-from shared.config import ConfigError, bounded
+from shared.config import ConfigError
 from shared.lm.data import LMData, load_lm_data
 from shared.lm.model import BlockFactory, CausalSelfAttention, GPTConfig, rope
 from shared.lm.sparse_attention import (
@@ -39,39 +38,10 @@ from shared.lm.sparse_attention import (
     sparsify,
     tiled_overlap_attention,
 )
-from shared.method import Evaluator, Measure, MethodSpec, Resources
-from shared.methods.llm.common import LM_EVALUATORS, Batch, LMConfig, LMTrainer, split_batches
-
-
-@dataclass
-class SFAParams:
-    k: int = bounded(8, ge=0, help="active coordinates per query/key row and head; 0 = the whole head (dense)")
-    distill_lambda: float = bounded(0.0, ge=0.0, help="weight of the MSE to the dense head outputs; 0 = off")
-    topk_at: str = bounded("after_rope", choices=["after_rope", "before_rope"],
-                           help="where top-k sits relative to the rotary embedding (pos=rope only)")
-    kernel: str = bounded("reference", choices=["reference", "overlap", "tiled"],
-                          help="how the scores are computed (the same function): SDPA on masked q, k; "
-                               "shared-coordinate products; the same per tile with an online softmax")
-    block: int = bounded(64, ge=1, help="tile size of kernel=tiled")
-    dense_epochs: int = bounded(0, ge=0, help="conversion: train this many epochs with dense attention first")
-
-
-@dataclass
-class SFAConfig(LMConfig):
-    sfa: SFAParams = field(default_factory=SFAParams)
-
-    def check(self) -> None:
-        super().check()
-        d = self.model.qk_head
-        if self.sfa.k > d:
-            raise ConfigError(f"sfa.k ({self.sfa.k}) cannot exceed the query/key head dimension ({d}; model.qk_dim, "
-                              "model.head_dim or model.n_embd // model.n_head)")
-        if self.model.window:
-            raise ConfigError("sfa: model.window must be 0 (the sparse kernels and the cost counts assume plain "
-                              "causal attention)")
-        if self.sfa.dense_epochs >= self.epochs:
-            raise ConfigError(f"sfa.dense_epochs ({self.sfa.dense_epochs}) must be below epochs ({self.epochs}): "
-                              "the run must end with SFA")
+from shared.method import Evaluator
+from shared.methods.llm.common import Batch, LMTrainer, split_batches
+from shared.methods.llm.config import SFAConfig, SFAParams  # torch-free; re-exported
+from shared.methods.llm.specs import SFA as SPEC  # noqa: F401  (the registry's, torch-free)
 
 
 class SFAAttention(CausalSelfAttention):
@@ -200,17 +170,3 @@ class SFACost(Evaluator):
         sparse, dense = sfa_cost(artifact, tokens)
         return {"score_flop_ratio": sparse / dense, "score_flop_ratio_iid": ((k or d) / d) ** 2,
                 "kv_bytes_ratio": kv_cache_bytes(d, dv, k or None) / kv_cache_bytes(d, dv)}
-
-
-SPEC = MethodSpec(
-    name="sfa",
-    paper="Scaling Attention via Feature Sparsity (SFA, ICLR 2026, arXiv 2603.22300)",
-    family="llm",
-    config=SFAConfig,
-    trainer=SFATrainer,
-    evaluators=(*LM_EVALUATORS, SFACost),
-    resources=Resources(cpu=1, distributed="deepspeed"),
-    headline=(Measure("recall_acc"), Measure("val_loss", "min"), Measure("score_flop_ratio", "min")),
-    compare=("sfa.k",),
-    description="top-k query/key coordinates per head, exact softmax over the shared active coordinates; sfa.k",
-)
