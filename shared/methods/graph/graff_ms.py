@@ -56,8 +56,9 @@ class SpectraTask:
 
 
 def load_task(cfg: GraffConfig) -> SpectraTask:
+    from shared.graphs.gnps import read_gnps_smiles
     from shared.graphs.molecules import moses_smiles_file, read_smiles, smiles_to_graph
-    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_gnps_smiles, read_msp
+    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_msp
 
     d = cfg.data
     rng = np.random.default_rng([d.seed, 0])
