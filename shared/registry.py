@@ -66,13 +66,13 @@ REGISTRY: dict[str, Entry] = {
     "graphon_sampling": Entry("shared.methods.graph.graphon_sampling:SPEC", "experiment", "graph",
         "A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)"),
     # radius-bin MPNN trained on the expected cost of sample-and-repair; MILP (HiGHS) optimum in the same job
-    "unifl": Entry("shared.methods.graph.unifl:SPEC", "method", "graph",
+    "unifl": Entry("shared.methods.graph.specs:UNIFL", "method", "graph",
         "Learning to Approximate Uniform Facility Location via Graph Neural Networks (ICML 2026, arXiv 2602.13155)"),
     # softmax regression by projected gradient, each class row on a connected subgraph (PCST projection, pcst_fast)
-    "gslr": Entry("shared.methods.graph.gslr:SPEC", "method", "graph",
+    "gslr": Entry("shared.methods.graph.specs:GSLR", "method", "graph",
         "Graph-Sparse Logistic Regression (LeNail et al., arXiv 1712.05510)"),
     # GNN to a distribution over formulas x isotopes, peak-marginal cross-entropy (synthetic spectra by default)
-    "graff_ms": Entry("shared.methods.graph.graff_ms:SPEC", "method", "graph",
+    "graff_ms": Entry("shared.methods.graph.specs:GRAFF_MS", "method", "graph",
         "Efficiently predicting high resolution mass spectra with graph neural networks (GrAFF-MS, ICML 2023)"),
     "wl_test": Entry("shared.methods.graph.wl_test:SPEC", "tool", "graph",
         "1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)"),
@@ -80,21 +80,21 @@ REGISTRY: dict[str, Entry] = {
     "homophily": Entry("shared.methods.graph.homophily:SPEC", "tool", "graph",
         "The Heterophilic Graph Learning Handbook (Luan et al., arXiv 2407.09618): homophily measures"),
     # tool + method: Tree Mover's Distance between graphs, and the TMD-SVM
-    "tmd": Entry("shared.methods.graph.tmd:SPEC", "method", "graph",
+    "tmd": Entry("shared.methods.graph.specs:TMD", "method", "graph",
         "Tree Mover's Distance: Bridging Graph Metrics and Stability of Graph Neural Networks (NeurIPS 2022)"),
     # learnt combinatorial solvers, each measured against the classical solver on the same instances
-    "optgnn": Entry("shared.methods.graph.optgnn:SPEC", "method", "graph",
+    "optgnn": Entry("shared.methods.graph.specs:OPTGNN", "method", "graph",
         "Are Graph Neural Networks Optimal Approximation Algorithms? (OptGNN, NeurIPS 2024)"),
-    "neural_sfe": Entry("shared.methods.graph.neural_sfe:SPEC", "method", "graph",
+    "neural_sfe": Entry("shared.methods.graph.specs:NEURAL_SFE", "method", "graph",
         "Neural Set Function Extensions: Learning with Discrete Functions in High Dimensions (NeurIPS 2022)"),
     # tool: graphon-style pseudometric on attributed graphs (blow-up invariant, unlike TMD)
-    "attributed_graph_distance": Entry("shared.methods.graph.attributed_graph_distance:SPEC", "tool", "graph",
+    "attributed_graph_distance": Entry("shared.methods.graph.specs:ATTRIBUTED_GRAPH_DISTANCE", "tool", "graph",
         "Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)"),
     # method: optimal transport that also maximises the coupling's kernel mutual information
-    "infoot": Entry("shared.methods.graph.infoot:SPEC", "method", "graph",
+    "infoot": Entry("shared.methods.graph.specs:INFOOT", "method", "graph",
         "InfoOT: Information Maximizing Optimal Transport (ICML 2023)"),
     # tool: k-variance normalised margins, a predictor of the generalisation gap
-    "kv_margin": Entry("shared.methods.graph.kv_margin:SPEC", "tool", "graph",
+    "kv_margin": Entry("shared.methods.graph.specs:KV_MARGIN", "tool", "graph",
         "Measuring Generalization with Optimal Transport (NeurIPS 2021)"),
     # dense decoder: the large-model family's baseline
     "gpt": Entry("shared.methods.llm.specs:GPT", "method", "llm",

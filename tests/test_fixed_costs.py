@@ -105,8 +105,6 @@ TORCH_AT_VALIDATION = {
     # graph: positional encodings and graph theory
     "no_pe", "lappe", "signnet", "basisnet", "spe", "sign_equivariant", "asen", "graphon_sampling", "wl_test",
     "homophily",
-    # graph: combinatorial, distances, applications
-    "unifl", "gslr", "graff_ms", "tmd", "optgnn", "neural_sfe", "attributed_graph_distance", "infoot", "kv_margin",
 }
 HEAVY = ("torch", "torch_geometric", "transformers", "deepspeed", "sklearn", "ot", "pandas")
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from shared.config import ConfigError
+from shared.graphs.gnps import read_gnps_smiles
 from shared.graphs.spectra import (
     NEUTRON,
     build_vocabulary,
@@ -21,7 +22,6 @@ from shared.graphs.spectra import (
     ion_mz,
     make_spectrum,
     peak_marginal_cross_entropy,
-    read_gnps_smiles,
     read_msp,
 )
 
@@ -151,7 +151,8 @@ def test_without_matchms_the_config_says_how_to_install_it_as_setup_sh_does(monk
     import re
     from pathlib import Path
 
-    from shared.methods.graph.graff_ms import MATCHMS_INSTALL, SPEC
+    from shared.methods.graph.config import MATCHMS_INSTALL
+    from shared.methods.graph.graff_ms import SPEC
 
     setup = re.sub(r"\\\n\s*", "", (Path(__file__).parents[1] / "scripts" / "setup.sh").read_text())
     assert f"pip install -q --no-deps {MATCHMS_INSTALL}\n" in setup

@@ -29,30 +29,14 @@ from torch_geometric.data import Data, InMemoryDataset
 
 from shared.config import ConfigError
 from shared.data import DatasetNotFoundError
+from shared.graphs.tu_files import TU_REQUIRED, TU_TARGETS, tu_folder
 
 if TYPE_CHECKING:  # shared.graphs.data imports the registry, which names this module: no import cycle at run time
     from shared.graphs.data import GraphDataConfig, GraphTask
 
-TU_REQUIRED = ("A", "graph_indicator")
-TU_TARGETS = ("graph_attributes", "graph_labels")
-
 
 # ----------------------------------------------------------------------------------------------------
 # checks (file system only)
-
-
-def tu_folder(root: str | None, name: str | None) -> Path:
-    """The folder holding <name>_A.txt, or an error that says where it was looked for."""
-    if not root or not name:
-        raise ConfigError("data.root: tu reads a TU-format data set from a local folder: set data.root=<folder> and "
-                          "data.tu_name=<NAME> (the prefix of <NAME>_A.txt)")
-    base = Path(root).expanduser()
-    candidates = [base / name / "raw", base / name, base]
-    for folder in candidates:
-        if (folder / f"{name}_A.txt").is_file():
-            return folder
-    raise DatasetNotFoundError(f"data.root: no {name}_A.txt in {', '.join(map(str, candidates))}; unpack "
-                               f"{name}.zip from the TU collection into {base} (nothing is downloaded)")
 
 
 def check_tu(cfg: GraphDataConfig) -> None:

@@ -17,8 +17,7 @@ import networkx as nx
 import numpy as np
 
 from shared.graphs.tmd import FeatureGraph, feature_graph
-
-MOTIF_SIZES = {"triangle": 3, "hexagon": 6}
+from shared.graphs.tmd_choices import MOTIF_SIZES
 
 
 def planted_motif_set(count: int, min_nodes: int, max_nodes: int, label_types: int, seed: int,

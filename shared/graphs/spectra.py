@@ -1,7 +1,7 @@
 """Tandem mass spectra for GrAFF-MS: formulas and their masses, the deterministic single-bond-cleavage spectra,
 peak annotation by sub-formula, the greedy formula vocabulary, the peak-marginal cross-entropy, matchms's greedy
-cosine written out, a reader of the MSP files of the public CFM-ID-predicted spectra (murphy17/graff-ms,
-data/cfm-id/) and one of the GNPS input SMILES (data/gnps/gnps.tsv).
+cosine written out, and a reader of the MSP files of the public CFM-ID-predicted spectra (murphy17/graff-ms,
+data/cfm-id/); the GNPS input SMILES (data/gnps/gnps.tsv) are read by ``shared/graphs/gnps.py`` (torch-free).
 
 A formula is a vector of element counts over :data:`ELEMENTS`. Ions are [M+H]+: an ion formula includes the added
 proton's hydrogen and its m/z is the formula's monoisotopic mass minus one electron. A peak's annotations are the
@@ -248,24 +248,3 @@ def read_msp(path: Path) -> list[Spectrum]:
             mz, intensity = line.split()[:2]
             peaks.append((float(mz), float(intensity)))
     return out
-
-
-GNPS_COLUMNS = ("Spectrum", "SMILES", "Precursor_type", "NCE", "Instrument")
-
-
-def read_gnps_smiles(path: Path) -> list[str]:
-    """The distinct SMILES, in file order, of a file in the format of murphy17/graff-ms's data/gnps/gnps.tsv: tab
-    separated, no header, one spectrum a row with the columns :data:`GNPS_COLUMNS`. ValueError naming the first
-    malformed row."""
-    smiles: dict[str, None] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != len(GNPS_COLUMNS) or not fields[1].strip():
-            raise ValueError(f"{path} line {number}: expected {len(GNPS_COLUMNS)} tab-separated fields "
-                             f"({', '.join(GNPS_COLUMNS)}; no header) with a SMILES, got {line[:80]!r}")
-        smiles.setdefault(fields[1].strip(), None)
-    if not smiles:
-        raise ValueError(f"{path} holds no rows")
-    return list(smiles)

@@ -19,9 +19,8 @@ from torch_geometric.data import Data
 
 from shared.graphs.attributed import all_pairs_attributed
 from shared.graphs.tmd import FeatureGraph, distance_matrix
+from shared.graphs.tmd_choices import DISTANCES
 from shared.graphs.wl import wl_colours
-
-DISTANCES = ("tmd", "attributed", "wl")
 
 
 def _as_data(graph: FeatureGraph) -> Data:

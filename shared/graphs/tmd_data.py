@@ -1,11 +1,12 @@
 """The graph sets of TMD and its all-pairs job: the generated planted-motif set, or a real TU data set (MUTAG,
 PROTEINS, ...) read from a local folder in the TU file format and never downloaded.
 
-``tu`` reuses ``shared.graphs.local``'s folder rules (<root>/<NAME>/raw/, <root>/<NAME>/ or <root> holding
-<NAME>_A.txt) and PyG's ``read_tu_data``. Node features are what PyG makes of the files (node attributes, then node
-labels one-hot); a set without either gets one constant feature, so TMD compares structure alone. The classes are
-the graph labels (renumbered 0..k-1 as PyG does); a set with only graph attributes (regression) is refused, since
-TMD-SVM classifies. ``subset`` keeps a seeded random subset: all-pairs TMD grows with the square of the count.
+``tu`` reuses the folder rules of ``shared.graphs.tu_files`` (<root>/<NAME>/raw/, <root>/<NAME>/ or <root> holding
+<NAME>_A.txt; its torch-free ``check_tu_classes`` is the config's check) and PyG's ``read_tu_data``. Node features
+are what PyG makes of the files (node attributes, then node labels one-hot); a set without either gets one constant
+feature, so TMD compares structure alone. The classes are the graph labels (renumbered 0..k-1 as PyG does); a set
+with only graph attributes (regression) is refused, since TMD-SVM classifies. ``subset`` keeps a seeded random
+subset: all-pairs TMD grows with the square of the count.
 
 ``planted_motif_task`` is the same planted-motif set as a ``GraphTask`` (node types = the one-hot labels, target =
 the class) for the GNN methods (registered as the graph data set ``planted_motifs``): a trained GIN beside TMD-SVM.
@@ -29,31 +30,17 @@ import torch
 from torch_geometric.data import Data
 
 from shared.config import ConfigError
-from shared.data import DatasetNotFoundError
 from shared.graphs.homophily import contextual_sbm
-from shared.graphs.local import TU_REQUIRED, read_tu, tu_folder
+from shared.graphs.local import read_tu
 from shared.graphs.motifs import planted_motif_set
 from shared.graphs.tmd import FeatureGraph, feature_graph
+from shared.graphs.tu_files import check_tu_classes
 
 if TYPE_CHECKING:
     from shared.graphs.data import GraphDataConfig, GraphTask
 
-TU_ARCHIVES = "https://www.chrsmrrs.com/graphkerneldatasets/<NAME>.zip"
 # the SBM set's fixed shape: node counts, blocks, mean degree and the two classes' edge homophily
 SBM_HOMOPHILY = {"min_nodes": 10, "max_nodes": 20, "blocks": 2, "degree": 3.0, "homophily": (0.5, 0.7)}
-
-
-def check_tu_classes(root: str | None, tu_name: str | None) -> None:
-    """The TU files are there and carry graph labels; a ConfigError says what to download and where otherwise."""
-    try:
-        folder = tu_folder(root, tu_name)
-    except DatasetNotFoundError as err:
-        raise ConfigError(f"{err}; the archive is {TU_ARCHIVES.replace('<NAME>', str(tu_name))}") from None
-    missing = [f"{tu_name}_{part}.txt" for part in (*TU_REQUIRED, "graph_labels")
-               if not (folder / f"{tu_name}_{part}.txt").is_file()]
-    if missing:
-        raise ConfigError(f"data.tu_name: {folder} lacks {', '.join(missing)} (TMD-SVM needs the graph classes); "
-                          f"unpack {TU_ARCHIVES.replace('<NAME>', str(tu_name))} there")
 
 
 def as_feature_graph(graph: Data) -> FeatureGraph:
@@ -92,7 +79,7 @@ def sbm_homophily_set(count: int, seed: int) -> tuple[list[FeatureGraph], np.nda
 
 
 def load_tmd_graphs(data) -> tuple[list[FeatureGraph], np.ndarray]:
-    """TMD's ``data:`` section (``shared.methods.graph.tmd.MotifDataConfig``) -> graphs and classes."""
+    """TMD's ``data:`` section (``shared.methods.graph.config.MotifDataConfig``) -> graphs and classes."""
     if data.name == "tu":
         return tu_feature_graphs(data.root, data.tu_name, data.subset, data.seed)
     if data.name == "sbm_homophily":

@@ -11,29 +11,16 @@ argument), ``blowup_tmd_k2`` / ``blowup_tmd_kmax`` (mean TMD(G, G[k]), which gro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from shared.config import bounded
 from shared.graphs.attributed import attributed_distance, blow_up
 from shared.graphs.tmd import FeatureGraph, feature_graph, tmd
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
-
-
-@dataclass
-class AttributedDistanceConfig(MethodConfig):
-    epochs: int = bounded(1, ge=1, le=1, help="one pass over the graphs")
-    graphs: int = bounded(6, ge=3)
-    nodes: int = bounded(6, ge=2)
-    edges: int = bounded(8, ge=1)
-    label_types: int = bounded(3, ge=1)
-    depth: int = bounded(2, ge=0, le=5, help="rounds of neighbour measures")
-    mass_penalty: float = bounded(1.0, gt=0.0, help="cost per unit of unmatched neighbour mass")
-    blowup: int = bounded(3, ge=2, help="largest blow-up factor k")
-    triples: int = bounded(20, ge=0)
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.config import AttributedDistanceConfig
+from shared.methods.graph.specs import ATTRIBUTED_GRAPH_DISTANCE as SPEC  # noqa: F401  (the registry reads specs.py)
 
 
 def nx_feature_graph(graph: nx.Graph, x: np.ndarray) -> FeatureGraph:
@@ -95,17 +82,3 @@ class BlowUpInvariance(Evaluator):
 
     def evaluate(self, artifact: dict[str, float]) -> dict[str, float]:
         return {name: float(artifact[name]) for name in self.metrics}
-
-
-SPEC = MethodSpec(
-    name="attributed_graph_distance",
-    paper="Generalization, Expressivity, and Universality of Graph Neural Networks on Attributed Graphs (ICLR 2025)",
-    family="graph",
-    config=AttributedDistanceConfig,
-    trainer=AttributedDistanceTrainer,
-    evaluators=(BlowUpInvariance,),
-    resources=Resources(cpu=1),
-    headline=(Measure("blowup_distance", "min"), Measure("triangle_violation", "min")),
-    compare=("depth", "mass_penalty"),
-    description="an RJL-style graphon pseudometric: blow-up invariance against TMD, and the triangle inequality",
-)

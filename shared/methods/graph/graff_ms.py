@@ -33,84 +33,16 @@ the synthetic spectra have none); encoder 64 x 3 and vocabulary 300 (the card's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from shared.config import ConfigError, bounded
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
-
-MSP_NAME = "gnps_cfm-id.msp"
-GNPS_NAME = "gnps.tsv"
-# matchms and the runtime imports of matchms.similarity, as scripts/setup.sh installs them (without declared deps)
-MATCHMS_INSTALL = ("matchms==0.33.1 numba==0.68.1 llvmlite==0.50.0 sparsestack==0.7.1 pickydict==0.5.0 "
-                   "deprecated==1.3.1 pubchempy==1.0.5 pyteomics==5.0.1 lxml==6.1.3")
-
-
-@dataclass
-class SpectraData:
-    source: str = bounded("synthetic", choices=["synthetic", "cfm_id", "gnps"])
-    root: str = bounded("", help="cfm_id: folder holding gnps_cfm-id.msp (murphy17/graff-ms data/cfm-id/gnps/); "
-                        "gnps: folder holding gnps.tsv (murphy17/graff-ms data/gnps/)")
-    molecules: int = bounded(360, ge=4, le=1_000_000,
-                             help="synthetic / gnps: molecules drawn from the MOSES / GNPS SMILES")
-    test_share: float = bounded(0.15, gt=0.0, lt=1.0)
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class GraffConfig(MethodConfig):
-    epochs: int = bounded(15, ge=1)
-    batch_size: int = bounded(32, ge=1, le=100000)
-    vocabulary: int = bounded(300, ge=1, le=100000, help="K formulas (products and losses)")
-    ppm: float = bounded(10.0, gt=0.0, le=1000.0, help="m/z tolerance of annotation")
-    hidden: int = bounded(64, ge=1, le=4096)
-    layers: int = bounded(3, ge=1, le=64)
-    decoder: int = bounded(128, ge=1, le=8192)
-    dropout: float = bounded(0.1, ge=0.0, lt=1.0)
-    cosine_tolerance: float = bounded(0.1, gt=0.0, help="Da, the cosine's peak matching (official --matchms_tol)")
-    threads: int = 1
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, weight_decay=1e-5))
-    data: SpectraData = field(default_factory=SpectraData)
-
-    def check(self) -> None:
-        import importlib.util
-
-        if importlib.util.find_spec("matchms") is None:
-            raise ConfigError("graff_ms scores spectra with matchms's CosineHungarian, which is not installed: "
-                              f"pip install --no-deps {MATCHMS_INSTALL} (scripts/setup.sh does)")
-        if self.data.source == "cfm_id":
-            path = msp_path(self.data.root)
-            if not path.is_file():
-                raise ConfigError(f"data.root: {path} not found; data.source=cfm_id reads the public CFM-ID spectra "
-                                  f"data/cfm-id/gnps/{MSP_NAME} of github.com/murphy17/graff-ms from a local folder "
-                                  "(nothing is downloaded); or use data.source=synthetic")
-        if self.data.source == "gnps":
-            from shared.graphs.spectra import read_gnps_smiles
-
-            path = gnps_path(self.data.root)
-            if not path.is_file():
-                raise ConfigError(f"data.root: {path} not found; data.source=gnps reads the GNPS input SMILES "
-                                  f"data/gnps/{GNPS_NAME} of github.com/murphy17/graff-ms from a local folder "
-                                  "(nothing is downloaded); or use data.source=synthetic")
-            try:
-                read_gnps_smiles(path)
-            except ValueError as err:
-                raise ConfigError(f"data.root: {err}") from None
-
-
-def msp_path(root: str) -> Path:
-    path = Path(root).expanduser()
-    return path if path.suffix == ".msp" else path / MSP_NAME
-
-
-def gnps_path(root: str) -> Path:
-    path = Path(root).expanduser()
-    return path if path.suffix == ".tsv" else path / GNPS_NAME
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.graph.config import GraffConfig, gnps_path, msp_path
+from shared.methods.graph.specs import GRAFF_MS as SPEC  # noqa: F401  (the registry reads specs.py)
 
 
 @dataclass
@@ -124,8 +56,9 @@ class SpectraTask:
 
 
 def load_task(cfg: GraffConfig) -> SpectraTask:
+    from shared.graphs.gnps import read_gnps_smiles
     from shared.graphs.molecules import moses_smiles_file, read_smiles, smiles_to_graph
-    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_gnps_smiles, read_msp
+    from shared.graphs.spectra import build_vocabulary, candidates, cleavage_spectrum, read_msp
 
     d = cfg.data
     rng = np.random.default_rng([d.seed, 0])
@@ -281,17 +214,3 @@ class SpectrumCosine(Evaluator):
         model.train()
         return {"cosine": float(np.mean(ours)), "baseline_cosine": float(np.mean(baseline)),
                 "cosine_greedy": float(np.mean(ours_greedy))}
-
-
-SPEC = MethodSpec(
-    name="graff_ms",
-    paper="Efficiently predicting high resolution mass spectra with graph neural networks (GrAFF-MS, ICML 2023)",
-    family="graph",
-    config=GraffConfig,
-    trainer=GraffTrainer,
-    evaluators=(SpectrumCosine,),
-    resources=Resources(cpu=1),
-    headline=(Measure("cosine"), Measure("baseline_cosine")),
-    compare=("vocabulary",),
-    description="GNN over molecular graphs to a formula-vocabulary distribution, peak-marginal cross-entropy",
-)

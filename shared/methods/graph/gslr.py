@@ -19,37 +19,16 @@ bisected until its number of non-zero coefficients equals GSLR's support size (o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 import torch
 
-from shared.config import bounded
 from shared.graphs.pcst import is_connected_support, project_rows
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
-
-
-@dataclass
-class PathwayData:
-    nodes: int = bounded(300, ge=4, le=100000, help="features = nodes of the feature graph")
-    graph: str = bounded("ba", choices=["ba", "grid"], help="Barabasi-Albert (m = 2) or a 2-D grid")
-    support: int = bounded(20, ge=1, le=100000, help="size of the true (connected) support")
-    shift: float = bounded(0.5, ge=0.0, help="mean shift of the positive class on the support")
-    train: int = bounded(200, ge=2, le=1_000_000)
-    test: int = bounded(1000, ge=2, le=1_000_000)
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class GSLRConfig(MethodConfig):
-    epochs: int = bounded(30, ge=1, help="projected-gradient steps, one per epoch")
-    sparsity_low: int = bounded(15, ge=1)
-    sparsity_high: int = bounded(30, ge=1)
-    steps: list[float] = bounded([0.03, 0.1, 0.3], help="candidate step sizes tried at every step")
-    proj_max_iter: int = bounded(20, ge=1, le=1000, help="bisection rounds of the PCST projection")
-    l1_rounds: int = bounded(30, ge=1, le=1000, help="bisection rounds of the L1 baseline's C (matched sparsity)")
-    data: PathwayData = field(default_factory=PathwayData)
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.config import GSLRConfig, PathwayData
+from shared.methods.graph.specs import GSLR as SPEC  # noqa: F401  (the registry reads specs.py)
 
 
 @dataclass
@@ -195,17 +174,3 @@ class SupportRecovery(Evaluator):
 
     def load_data(self) -> Pathway:
         return pathway_data(self.config.data)
-
-
-SPEC = MethodSpec(
-    name="gslr",
-    paper="Graph-Sparse Logistic Regression (LeNail et al., arXiv 1712.05510)",
-    family="graph",
-    config=GSLRConfig,
-    trainer=GSLRTrainer,
-    evaluators=(SupportRecovery,),
-    resources=Resources(cpu=1),
-    headline=(Measure("support_f1"), Measure("test_acc"), Measure("l1_support_f1")),
-    compare=("sparsity_high",),
-    description="softmax regression by projected gradient, each class row on a connected subgraph (PCST projection)",
-)

@@ -19,39 +19,16 @@ undefined globals and would recompute it); Sinkhorn runs to marginals ~1e-6 (row
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from shared.config import bounded
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.config import InfoOTConfig
+from shared.methods.graph.specs import INFOOT as SPEC  # noqa: F401  (the registry reads specs.py)
 from shared.ot.digits import DigitsWarp, digits_warp
 from shared.ot.infoot import InfoOTPlan, exact_ot, mutual_information, solve_infoot, step
-
-
-@dataclass
-class DigitsWarpConfig:
-    sources: int = bounded(150, ge=10, le=1000)
-    targets: int = bounded(150, ge=10, le=1000)
-    unseen: int = bounded(50, ge=1, le=300, help="source points kept from the solver (out-of-sample projection)")
-    rotation_scale: float = bounded(0.05, ge=0.0, help="the warp's rotation: expm(scale x (A - A^T))")
-    shift_norm: float = bounded(3.0, ge=0.0, help="the warp's shift (digits/16 lie ~3-4 apart)")
-    warp_seed: int = bounded(0, ge=0, help="fixes the warp; the same for every data seed")
-    seed: int = bounded(0, ge=0, help="which digits go to source, unseen, target and test")
-
-
-@dataclass
-class InfoOTConfig(MethodConfig):
-    epochs: int = bounded(10, ge=1, le=500, help="mirror steps (the official default is 50)")
-    fused: bool = bounded(True, help="fused InfoOT (cost C - lam grad I); false: maximise I alone")
-    h: float = bounded(0.5, gt=0.0, help="relative kernel bandwidth")
-    lam: float = bounded(10.0, ge=0.0, help="weight of the mutual information (official 100 on DeCAF features)")
-    reg: float = bounded(1.0, gt=0.0, help="Sinkhorn entropic regularisation")
-    labelled: bool = bounded(True, help="use source labels in the source kernel (different labels: +label_delta)")
-    label_delta: float = bounded(5000.0, ge=0.0)
-    data: DigitsWarpConfig = field(default_factory=DigitsWarpConfig)
 
 
 def load_data(cfg: InfoOTConfig) -> DigitsWarp:
@@ -131,17 +108,3 @@ class DomainAdaptation(Evaluator):
             "mi_ot": mutual_information(ot_plan, artifact.kx, artifact.ky),
             "marginal_error": float(max(row_error.max(), col_error.max())),
         }
-
-
-SPEC = MethodSpec(
-    name="infoot",
-    paper="InfoOT: Information Maximizing Optimal Transport (ICML 2023)",
-    family="graph",
-    config=InfoOTConfig,
-    trainer=InfoOTTrainer,
-    evaluators=(DomainAdaptation,),
-    resources=Resources(cpu=1),
-    headline=(Measure("acc_infoot_cond"), Measure("acc_ot"), Measure("acc_none")),
-    compare=("lam", "reg"),
-    description="fused InfoOT with the conditional projection vs exact OT vs no adaptation on warped digits",
-)

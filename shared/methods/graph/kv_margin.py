@@ -13,39 +13,17 @@ TF1 private ``layer._last_seen_input``; MLPs on digits instead of the PGDL CNN c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from shared.config import bounded
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.graph.config import KVMarginConfig, NoisyDigitsConfig
+from shared.methods.graph.specs import KV_MARGIN as SPEC  # noqa: F401  (the registry reads specs.py)
 from shared.ot.kvariance import kv_margin_scores, margins_and_gradient_norms
-
-
-@dataclass
-class NoisyDigitsConfig:
-    train_size: int = bounded(300, ge=20, le=1700)
-    label_noise: float = bounded(0.0, ge=0.0, le=1.0, help="share of training labels replaced by a random class")
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class KVMarginConfig(MethodConfig):
-    epochs: int = bounded(200, ge=1, le=10_000, help="at most; training stops at target_train_acc")
-    target_train_acc: float = bounded(0.99, gt=0.0, le=1.0,
-                                      help="stop once the training accuracy (on its own labels) reaches this: PGDL's "
-                                           "models are all trained to (near) zero training error, so gaps compare")
-    width: int = bounded(64, ge=1, le=4096)
-    depth: int = bounded(2, ge=1, le=16, help="hidden layers")
-    batch_size: int = bounded(50, ge=1, le=1700)
-    per_class: int = bounded(200, ge=2, le=2000, help="training samples per class the scores use (official 200)")
-    draws: int = bounded(1, ge=1, le=100, help="random half-splits averaged per class's k-variance")
-    threads: int = 1
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-2, weight_decay=0.0))
-    data: NoisyDigitsConfig = field(default_factory=NoisyDigitsConfig)
 
 
 @dataclass
@@ -145,19 +123,3 @@ class GeneralisationMeasures(Evaluator):
         scores = kv_margin_scores(features[keep].numpy().astype(np.float64), d.train_y[keep].numpy(), margins, norms,
                                   rng, cfg.draws)
         return {"train_acc": train_acc, "test_acc": test_acc, "gap": train_acc - test_acc, **scores}
-
-
-SPEC = MethodSpec(
-    name="kv_margin",
-    paper="Measuring Generalization with Optimal Transport (NeurIPS 2021)",
-    family="graph",
-    config=KVMarginConfig,
-    trainer=KVMarginTrainer,
-    evaluators=(GeneralisationMeasures,),
-    resources=Resources(cpu=1),
-    headline=(Measure("gap", "min"), Measure("kv_gn_margin_score", "min"), Measure("kv_margin_score", "min")),
-    compare=("width", "depth", "optim.weight_decay", "data.label_noise"),
-    description="k-variance normalised margins (kV-Margin, kV-GN-Margin) of small MLPs on digits vs their gap",
-)
-
-

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -37,36 +36,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared.config import bounded
 from shared.graphs.set_extensions import clique_objective, edges_of_level_sets, level_set_weights, neural_weights
 from shared.graphs.solver_cache import max_clique
 from shared.graphs.solvers import is_clique
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
-
-
-@dataclass
-class PlantedCliques:
-    train_graphs: int = bounded(300, ge=1, le=100_000)
-    test_graphs: int = bounded(60, ge=1, le=100_000)
-    n_min: int = bounded(20, ge=4, le=500)
-    n_max: int = bounded(30, ge=4, le=500)
-    p: float = bounded(0.3, ge=0.0, le=1.0)
-    k_min: int = bounded(6, ge=2, le=500, help="planted clique size, smallest")
-    k_max: int = bounded(8, ge=2, le=500)
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class NeuralSFEConfig(MethodConfig):
-    epochs: int = bounded(30, ge=1)
-    extension: str = bounded("neural", choices=["lovasz", "neural", "straight_through"])
-    columns: int = bounded(4, ge=1, le=64, help="neural SFE: rank-one terms (columns of X)")
-    hidden: int = bounded(64, ge=2, le=4096)
-    layers: int = bounded(4, ge=1, le=32)
-    batch_size: int = bounded(32, ge=1, le=4096)
-    lr: float = bounded(3e-4, gt=0.0, le=1.0)
-    threads: int = 1
-    data: PlantedCliques = field(default_factory=PlantedCliques)
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.config import NeuralSFEConfig, PlantedCliques
+from shared.methods.graph.specs import NEURAL_SFE as SPEC  # noqa: F401  (the registry reads specs.py)
 
 
 def planted_clique_graphs(rng: np.random.Generator, count: int, d: PlantedCliques) -> list[nx.Graph]:
@@ -234,17 +209,3 @@ class CliqueEvaluator(Evaluator):
             "seconds_per_graph": seconds,
             "exact_seconds_per_graph": exact_seconds,
         }
-
-
-SPEC = MethodSpec(
-    name="neural_sfe",
-    paper="Neural Set Function Extensions: Learning with Discrete Functions in High Dimensions (NeurIPS 2022)",
-    family="graph",
-    config=NeuralSFEConfig,
-    trainer=NeuralSFETrainer,
-    evaluators=(CliqueEvaluator,),
-    resources=Resources(cpu=1),
-    headline=(Measure("approx_ratio"),),
-    compare=("extension",),
-    description="max clique by a GNN trained on a set-function extension (Lovasz, neural SFE, straight-through)",
-)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -53,7 +52,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shared.config import ConfigError, bounded
 from shared.graphs.solver_cache import gw_sdp, min_cover
 from shared.graphs.solvers import (
     cut_value,
@@ -62,44 +60,11 @@ from shared.graphs.solvers import (
     hyperplane_round,
     undirected_edges,
 )
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.config import ERGraphs, OptGNNConfig
+from shared.methods.graph.specs import OPTGNN as SPEC  # noqa: F401  (the registry reads specs.py)
 
 Graph = tuple[int, np.ndarray]  # (nodes, undirected edges (m, 2))
-
-
-@dataclass
-class ERGraphs:
-    n_min: int = bounded(30, ge=2, le=5000)
-    n_max: int = bounded(60, ge=2, le=5000)
-    p: float = bounded(0.15, gt=0.0, le=1.0, help="Erdos-Renyi edge probability")
-    test_graphs: int = bounded(40, ge=1, le=10000, help="held-out graphs the evaluator solves")
-    seed: int = bounded(0, ge=0, help="the training stream and the held-out graphs")
-
-
-@dataclass
-class OptGNNConfig(MethodConfig):
-    epochs: int = bounded(4, ge=1)
-    steps_per_epoch: int = bounded(100, ge=1, le=1_000_000)
-    problem: str = bounded("max_cut", choices=["max_cut", "vertex_cover"])
-    model: str = bounded("liftmp", choices=["liftmp", "gin"])
-    penalty: float = bounded(1.0, ge=0.0, le=1e6, help="vertex cover: weight of the squared edge constraints")
-    pe_dimension: int = bounded(0, ge=0, le=64, help="random-walk PE coordinates (k = 1..pe_dimension return "
-                                "probabilities) in place of the input's last ones (official featurize_batch)")
-    rank: int = bounded(16, ge=2, le=512, help="r: dimension of the Burer-Monteiro vectors")
-    layers: int = bounded(8, ge=1, le=64)
-    hidden: int = bounded(32, ge=2, le=4096, help="GIN only: hidden width")
-    batch_size: int = bounded(16, ge=1, le=4096, help="graphs per step")
-    lr: float = bounded(1e-3, gt=0.0, le=1.0)
-    hyperplanes: int = bounded(1000, ge=1, le=100_000, help="random hyperplanes tried per graph when rounding")
-    gw_solver: str = bounded("SCS", choices=["SCS", "CLARABEL"])
-    reference: bool = bounded(True, help="also solve the held-out graphs by GW-SDP (off: its measures are NaN)")
-    threads: int = 1
-    data: ERGraphs = field(default_factory=ERGraphs)
-
-    def check(self) -> None:
-        if self.pe_dimension >= self.rank:
-            raise ConfigError(f"pe_dimension={self.pe_dimension} must be below rank={self.rank}: the input keeps at "
-                              "least one random coordinate")
 
 
 def er_graphs(rng: np.random.Generator, count: int, n_min: int, n_max: int, p: float) -> list[Graph]:
@@ -420,17 +385,3 @@ class VertexCoverEvaluator(Evaluator):
             "greedy_cover_size": float(np.mean(greedy)),
             "cover_valid": float(np.mean([is_vertex_cover(e, c) for (_, e), c in zip(graphs, covers, strict=True)])),
         }
-
-
-SPEC = MethodSpec(
-    name="optgnn",
-    paper="Are Graph Neural Networks Optimal Approximation Algorithms? (OptGNN, NeurIPS 2024)",
-    family="graph",
-    config=OptGNNConfig,
-    trainer=OptGNNTrainer,
-    evaluators=(MaxCutEvaluator, VertexCoverEvaluator),
-    resources=Resources(cpu=1),
-    headline=(Measure("cut_ratio_gw"), Measure("cut")),
-    compare=("model", "layers", "rank"),
-    description="LiftMP on the Max-Cut SDP (vs GW-SDP via cvxpy, GIN) and on vertex cover (vs the greedy 2-approx)",
-)

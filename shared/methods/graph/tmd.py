@@ -18,7 +18,6 @@ weights are config fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,46 +25,12 @@ import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.svm import SVC
 
-from shared.config import ConfigError, bounded
-from shared.graphs.motifs import MOTIF_SIZES
-from shared.graphs.svm_distances import DISTANCES, pairwise_distances
+from shared.graphs.svm_distances import pairwise_distances
 from shared.graphs.tmd import FeatureGraph, distance_matrix
-from shared.graphs.tmd_data import check_tu_classes, load_tmd_graphs
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
-
-
-@dataclass
-class MotifDataConfig:
-    name: str = bounded("planted_motifs", choices=["planted_motifs", "sbm_homophily", "tu"],
-                        help="sbm_homophily: two-block SBM graphs at homophily 0.5 vs 0.7; tu: a local TU data set")
-    root: str | None = None  # tu: the folder holding <tu_name>_A.txt (or <tu_name>/ or <tu_name>/raw/ in it)
-    tu_name: str | None = None  # tu: the file prefix, e.g. MUTAG
-    subset: int = bounded(0, ge=0, help="tu: a random subset of this many graphs (0: all)")
-    graphs: int = bounded(150, ge=10, help="graphs in the set, half per class (the card: about 150)")
-    min_nodes: int = bounded(10, ge=3, help="planted_motifs (sbm_homophily: fixed, shared.graphs.tmd_data)")
-    max_nodes: int = bounded(20, ge=3, help="planted_motifs")
-    label_types: int = bounded(3, ge=1, help="planted_motifs")
-    motif: str = bounded("triangle", choices=list(MOTIF_SIZES), help="planted_motifs: the labelled cycle of class 1")
-    seed: int = bounded(0, ge=0)
-
-    def check(self) -> None:
-        if self.name == "tu":  # the files exist and carry classes, before Ray starts
-            check_tu_classes(self.root, self.tu_name)
-        if self.name == "planted_motifs" and not MOTIF_SIZES[self.motif] < self.min_nodes <= self.max_nodes:
-            raise ConfigError(f"data.min_nodes: need {MOTIF_SIZES[self.motif]} < min_nodes <= max_nodes for the "
-                              f"{self.motif} motif, got {self.min_nodes}, {self.max_nodes}")
-
-
-@dataclass
-class TMDConfig(MethodConfig):
-    epochs: int = bounded(1, ge=1, le=1, help="one pass: all-pairs distances")
-    depth: int = bounded(3, ge=1, le=6, help="L: depth of the computation trees")
-    w: float = bounded(1.0, gt=0.0, help="depth weight w(l), the same at every level")
-    distance: str = bounded("tmd", choices=list(DISTANCES), help="the SVM's D in exp(-gamma D): tmd or a baseline")
-    gammas: list = bounded([0.01, 0.05, 0.1], help="kernel exp(-gamma TMD): gamma candidates")
-    svm_c: list = bounded([1.0, 10.0, 100.0], help="SVM C candidates")
-    test_share: float = bounded(0.3, gt=0.0, lt=1.0)
-    data: MotifDataConfig = field(default_factory=MotifDataConfig)
+from shared.graphs.tmd_data import load_tmd_graphs
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.config import TMDConfig
+from shared.methods.graph.specs import TMD as SPEC  # noqa: F401  (the registry reads specs.py)
 
 
 class TMDTrainer(Trainer):
@@ -182,17 +147,3 @@ def stability_correlation(graphs: list[FeatureGraph], depth: int, w: float, hidd
     iu = np.triu_indices(len(graphs), k=1)
     change = np.linalg.norm(embeddings[:, None] - embeddings[None], axis=-1)[iu]
     return float(np.corrcoef(change, distances[iu])[0, 1])
-
-
-SPEC = MethodSpec(
-    name="tmd",
-    paper="Tree Mover's Distance: Bridging Graph Metrics and Stability of Graph Neural Networks (NeurIPS 2022)",
-    family="graph",
-    config=TMDConfig,
-    trainer=TMDTrainer,
-    evaluators=(TMDSVM,),
-    resources=Resources(cpu=1),
-    headline=(Measure("tmd_svm_accuracy"), Measure("histogram_svm_accuracy")),
-    compare=("depth", "w"),
-    description="all-pairs Tree Mover's Distance on the planted-motif set and the TMD-SVM against a histogram SVM",
-)

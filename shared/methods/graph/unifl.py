@@ -31,13 +31,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from shared.config import bounded
 from shared.graphs.facility import (
     FacilityInstance,
     cached_milp_optimum,
@@ -50,38 +48,9 @@ from shared.graphs.facility import (
     sampled_cost,
     simple_probabilities,
 )
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
-
-
-@dataclass
-class FacilityData:
-    n: int = bounded(200, ge=10, le=5000, help="points per training and test instance")
-    large_n: int = bounded(600, ge=10, le=5000, help="points per size-generalisation test instance")
-    train_instances: int = bounded(100, ge=1, le=100000)
-    test_instances: int = bounded(3, ge=1, le=1000)
-    dim: int = bounded(2, ge=1, le=64)
-    components: int = bounded(6, ge=1, le=1000)
-    side: float = bounded(6.0, gt=0.0, help="mixture centres uniform in [0, side]^dim")
-    spread: float = bounded(0.8, gt=0.0, help="component standard deviation (times U[0.5, 1.5])")
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class UniFLConfig(MethodConfig):
-    epochs: int = bounded(20, ge=1)
-    batch_size: int = bounded(10, ge=1, le=100000, help="instances per step")
-    bins: int = bounded(16, ge=2, le=1024, help="k: radius bins a_1 < ... < a_k = 1")
-    hidden: int = bounded(32, ge=1, le=4096)
-    c: float = bounded(0.1, gt=0.0, help="initial c of p = min(1, c log n r_hat)")
-    samples: int = bounded(1000, ge=1, le=1_000_000, help="inference: draws of F averaged")
-    mc_samples: int = bounded(2000, ge=1, le=1_000_000, help="Monte-Carlo draws checking the expected cost")
-    simple_cs: list[float] = bounded([0.025, 0.05, 0.1, 0.2, 0.4], help="SimpleUniformFL's c grid")
-    milp_time_limit: float = bounded(120.0, gt=0.0, help="seconds per MILP instance")
-    model: str = bounded("mpnn", choices=["mpnn", "simple"],
-                         help="simple: SimpleUniformFL at the best c of simple_cs, nothing trained")
-    threads: int = 1
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.01, weight_decay=0.0))
-    data: FacilityData = field(default_factory=FacilityData)
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.graph.config import UniFLConfig
+from shared.methods.graph.specs import UNIFL as SPEC  # noqa: F401  (the registry reads specs.py)
 
 
 class RadiusMPNN(nn.Module):
@@ -272,17 +241,3 @@ class ExpectedCostCheck(Evaluator):
         sampled = repair_cost(inst, sample_open(np.random.default_rng([cfg.data.seed, cfg.seed, 4]), p,
                                                 cfg.mc_samples)).mean()
         return {"expected_cost_mc_gap": abs(analytic - sampled) / analytic}
-
-
-SPEC = MethodSpec(
-    name="unifl",
-    paper="Learning to Approximate Uniform Facility Location via Graph Neural Networks (ICML 2026, arXiv 2602.13155)",
-    family="graph",
-    config=UniFLConfig,
-    trainer=UniFLTrainer,
-    evaluators=(FacilityQuality, ExpectedCostCheck),
-    resources=Resources(cpu=1),
-    headline=(Measure("cost_ratio", "min"), Measure("cost_ratio_large", "min"), Measure("simple_ratio", "min")),
-    compare=("c",),
-    description="radius-bin MPNN trained on the expected cost of sample-and-repair; MILP optimum by HiGHS",
-)
