@@ -104,9 +104,6 @@ def test_the_commands_ray_starts_only_once_the_input_is_valid():
 TORCH_AT_VALIDATION = {
     # ssl, multimodal, embeddings
     "ifm", "essl", "ncl", "sae_probe", "nlb", "disentangled_ssl", "canonical_map", "debias_vl",
-    # graph: positional encodings and graph theory
-    "no_pe", "lappe", "signnet", "basisnet", "spe", "sign_equivariant", "asen", "graphon_sampling", "wl_test",
-    "homophily",
     # graph: combinatorial, distances, applications
     "unifl", "gslr", "graff_ms", "tmd", "optgnn", "neural_sfe", "attributed_graph_distance", "infoot", "kv_margin",
     # llm

@@ -28,61 +28,13 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from shared.config import ConfigError
-from shared.data import DatasetNotFoundError
+
+# the checks (file system only) are torch-free, so that the registry checks a tu or pyg_file config without torch
+from shared.graphs.dataconfig import TU_REQUIRED, check_split_sizes, tu_folder  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:  # shared.graphs.data imports the registry, which names this module: no import cycle at run time
-    from shared.graphs.data import GraphDataConfig, GraphTask
-
-TU_REQUIRED = ("A", "graph_indicator")
-TU_TARGETS = ("graph_attributes", "graph_labels")
-
-
-# ----------------------------------------------------------------------------------------------------
-# checks (file system only)
-
-
-def tu_folder(root: str | None, name: str | None) -> Path:
-    """The folder holding <name>_A.txt, or an error that says where it was looked for."""
-    if not root or not name:
-        raise ConfigError("data.root: tu reads a TU-format data set from a local folder: set data.root=<folder> and "
-                          "data.tu_name=<NAME> (the prefix of <NAME>_A.txt)")
-    base = Path(root).expanduser()
-    candidates = [base / name / "raw", base / name, base]
-    for folder in candidates:
-        if (folder / f"{name}_A.txt").is_file():
-            return folder
-    raise DatasetNotFoundError(f"data.root: no {name}_A.txt in {', '.join(map(str, candidates))}; unpack "
-                               f"{name}.zip from the TU collection into {base} (nothing is downloaded)")
-
-
-def check_tu(cfg: GraphDataConfig) -> None:
-    folder = tu_folder(cfg.root, cfg.tu_name)
-    files = [f"{cfg.tu_name}_{part}.txt" for part in TU_REQUIRED]
-    missing = [name for name in files if not (folder / name).is_file()]
-    if missing:
-        raise DatasetNotFoundError(f"data.root: {folder} lacks {', '.join(missing)}")
-    targets = [folder / f"{cfg.tu_name}_{part}.txt" for part in TU_TARGETS]
-    present = [path for path in targets if path.is_file()]
-    if not present:
-        raise ConfigError(f"data.tu_name: {cfg.tu_name} in {folder} has no target: the graph methods need "
-                          f"{' or '.join(p.name for p in targets)}")
-    with open(present[0]) as f:  # one line per graph: the count, without reading the graphs
-        check_split_sizes(cfg, sum(1 for line in f if line.strip()), f"{cfg.tu_name} in {folder}")
-
-
-def check_pyg_file(cfg: GraphDataConfig) -> None:
-    if not cfg.path:
-        raise ConfigError("data.path: pyg_file reads a file written by InMemoryDataset.save; set data.path=<file>")
-    if not Path(cfg.path).expanduser().is_file():
-        raise DatasetNotFoundError(f"data.path: {cfg.path} does not exist (or is not a file)")
-
-
-def check_split_sizes(cfg: GraphDataConfig, available: int, what: str) -> None:
-    asked = cfg.n_train + cfg.n_val + cfg.n_test
-    if asked > available:
-        raise ConfigError(f"data.n_train: n_train + n_val + n_test = {cfg.n_train} + {cfg.n_val} + {cfg.n_test} = "
-                          f"{asked} graphs, but {what} has {available}; set smaller counts")
-
+    from shared.graphs.data import GraphTask
+    from shared.graphs.dataconfig import GraphDataConfig
 
 # ----------------------------------------------------------------------------------------------------
 # reading
