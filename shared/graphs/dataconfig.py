@@ -1,6 +1,6 @@
 """The graph methods' ``data:`` sections and the checks of the graph data sets, torch-free: a sweep's driver loads and
 validates a graph method's config without importing torch, PyG or networkx (the loaders, in ``data.py``, ``local.py``,
-``molecules.py`` and ``links.py``, import them in the trials; those modules re-export what moved here).
+``molecules.py`` and ``links.py``, import them in the trials, and what moved here from them).
 
 The data-set registry (``shared/data/registry.py``) names the checks below: each looks at the config and the file
 system (names, sizes, a package's files), never at the data itself.
@@ -14,6 +14,7 @@ from pathlib import Path
 from shared.config import ConfigError, bounded
 from shared.data import DatasetNotFoundError
 from shared.data.registry import check_entry
+from shared.graphs.tu_files import TU_REQUIRED, TU_TARGETS, tu_folder
 
 # grid_filter's spectral responses: the names of shared.graphs.generated.FILTERS (checked equal in the tests)
 GRID_FILTERS = ("low", "high", "band", "rejection", "comb")
@@ -120,24 +121,7 @@ def check_cycles(cfg: GraphDataConfig) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------
-# your own files: tu and pyg_file (shared/graphs/local.py reads them)
-
-TU_REQUIRED = ("A", "graph_indicator")
-TU_TARGETS = ("graph_attributes", "graph_labels")
-
-
-def tu_folder(root: str | None, name: str | None) -> Path:
-    """The folder holding <name>_A.txt, or an error that says where it was looked for."""
-    if not root or not name:
-        raise ConfigError("data.root: tu reads a TU-format data set from a local folder: set data.root=<folder> and "
-                          "data.tu_name=<NAME> (the prefix of <NAME>_A.txt)")
-    base = Path(root).expanduser()
-    candidates = [base / name / "raw", base / name, base]
-    for folder in candidates:
-        if (folder / f"{name}_A.txt").is_file():
-            return folder
-    raise DatasetNotFoundError(f"data.root: no {name}_A.txt in {', '.join(map(str, candidates))}; unpack "
-                               f"{name}.zip from the TU collection into {base} (nothing is downloaded)")
+# your own files: tu (its folder rules are tu_files.py's) and pyg_file (shared/graphs/local.py reads them)
 
 
 def check_tu(cfg: GraphDataConfig) -> None:

@@ -30,7 +30,8 @@ from torch_geometric.data import Data, InMemoryDataset
 from shared.config import ConfigError
 
 # the checks (file system only) are torch-free, so that the registry checks a tu or pyg_file config without torch
-from shared.graphs.dataconfig import TU_REQUIRED, check_split_sizes, tu_folder  # noqa: F401  (re-exported)
+from shared.graphs.dataconfig import check_split_sizes
+from shared.graphs.tu_files import TU_REQUIRED, tu_folder  # noqa: F401  (TU_REQUIRED: re-exported for tmd_data)
 
 if TYPE_CHECKING:  # shared.graphs.data imports the registry, which names this module: no import cycle at run time
     from shared.graphs.data import GraphTask
