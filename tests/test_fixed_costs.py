@@ -98,27 +98,19 @@ def test_the_commands_ray_starts_only_once_the_input_is_valid():
     assert "lamm: unknown key" in out.stderr
 
 
-# Methods whose spec still imports torch (or PyG, transformers) when a sweep's driver validates a config. A family
-# leaves this set when its specs name their classes (LazyClass) and its configs import without torch, as
-# shared/methods/ssl/specs.py does; the set only shrinks.
-TORCH_AT_VALIDATION = {
-    # graph: positional encodings and graph theory
-    "no_pe", "lappe", "signnet", "basisnet", "spe", "sign_equivariant", "asen", "graphon_sampling", "wl_test",
-    "homophily",
-}
 HEAVY = ("torch", "torch_geometric", "transformers", "deepspeed", "sklearn", "ot", "pandas")
 
 
 def test_every_sweep_driver_validates_its_method_without_torch(tmp_path):
-    """A sweep's driver (every study node) plans a smoke sweep of each torch-free method without importing torch,
-    PyG, transformers or the other heavy libraries its trials use: one process for all of them, since none may
-    import any (about 1-6 CPU-s per driver otherwise)."""
+    """A sweep's driver (every study node) plans a smoke sweep of every registered method without importing torch,
+    PyG, transformers or the other heavy libraries its trials use (1.7-10 CPU-s per driver before the specs and
+    configs moved to torch-free modules): one process for all of them, since none may import any."""
     import subprocess
     import sys
 
     from shared.registry import REGISTRY
 
-    free = sorted(set(REGISTRY) - TORCH_AT_VALIDATION)
+    free = sorted(REGISTRY)
     probe = ("import sys; from jobs.sweep import plan_sweep\n"
              f"for name in {free!r}:\n"
              f"    plan_sweep(name, [], smoke=True, storage={str(tmp_path)!r})\n"
@@ -136,7 +128,7 @@ def test_every_named_class_resolves_and_declares_its_metrics():
     from shared.method import LazyClass
     from shared.registry import REGISTRY, get_method
 
-    for name in sorted(set(REGISTRY) - TORCH_AT_VALIDATION):
+    for name in sorted(REGISTRY):
         spec = get_method(name)
         for ref in (spec.trainer, *spec.evaluators):
             if isinstance(ref, LazyClass):

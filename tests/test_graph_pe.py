@@ -3,6 +3,10 @@ spectral tensor by hand, the data sets, the 1-WL tool and config errors. Small e
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -24,6 +28,8 @@ from shared.graphs.spectral import (
 )
 from shared.graphs.wl import known_pairs, wl_colours, wl_distinguishes
 from shared.registry import get_method
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -258,6 +264,34 @@ def test_config_errors_name_the_key(tmp_path):
         spec.load_config(["batch_size=500", "data.n_train=100"])
     with pytest.raises(ConfigError, match="n_psis"):
         spec.load_config(["n_psis=0"])
+
+
+def test_graph_data_checks_need_no_torch(tmp_path):
+    """A sweep's driver checks every graph data set (names, files, sizes) and the link data section from torch-free
+    code (shared/graphs/dataconfig.py): the refusals come without torch, PyG or networkx."""
+    code = (
+        "import sys\n"
+        "from shared.config import ConfigError\n"
+        "from shared.registry import get_method\n"
+        f"for bad in (['data.name=zinc'], ['data.name=tu', 'data.root={tmp_path}', 'data.tu_name=TOY'],\n"
+        f"            ['data.name=pyg_file', 'data.path={tmp_path / 'none.pt'}'],\n"
+        "            ['data.name=cycles', 'data.n_min=30']):\n"
+        "    try:\n        get_method('lappe').load_config(bad)\n"
+        "    except (ConfigError, FileNotFoundError) as err:\n        print('refused', str(err)[:40])\n"
+        "get_method('lappe').load_config(['data.name=grid_filter', 'data.filter=comb'])\n"
+        "get_method('sign_equivariant').load_config(['data.base=ba'])\n"
+        "print([m for m in ('torch', 'torch_geometric', 'networkx') if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    lines = out.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["refused"] * 4 and lines[-1] == "[]", out.stdout + out.stderr
+
+
+def test_grid_filter_names_are_the_filters():
+    """The torch-free config lists grid_filter's responses by name; they are generated.FILTERS's."""
+    from shared.graphs.dataconfig import GRID_FILTERS
+
+    assert GRID_FILTERS == tuple(generated.FILTERS)
 
 
 # ---- 1-WL -----------------------------------------------------------------------------------------------------

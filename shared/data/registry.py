@@ -5,7 +5,7 @@ module only when its data set is checked or loaded, so importing this module imp
 any loader. An entry holds:
 
 - ``kind``: "image" (the ``data:`` section is ``shared.data.DataConfig``; the loader returns an ``ImageDataset``) or
-  "graph" (``shared.graphs.data.GraphDataConfig``; the loader returns a ``GraphTask`` without eigen-features);
+  "graph" (``shared.graphs.dataconfig.GraphDataConfig``; the loader returns a ``GraphTask`` without eigen-features);
 - ``loader``: ``function(cfg) -> data set``;
 - ``check``: ``function(cfg) -> None`` raising ``ConfigError`` (or ``FileNotFoundError``) for a config that cannot
   load; it may look at the config and the file system (names, sizes, headers), never read the data itself;
@@ -70,12 +70,12 @@ _ENTRIES = (
                  description="data.root/<class>/<image> (torchvision ImageFolder), or with train/ and test/ inside"),
     DatasetEntry("arrays", "image", "shared.data.arrays:load", "shared.data.arrays:check", source="your files",
                  description="images, labels and factors from one .npz or .parquet file (data.path)"),
-    DatasetEntry("zinc_like", "graph", "shared.graphs.data:load_zinc_like", "shared.graphs.data:check_zinc_like",
+    DatasetEntry("zinc_like", "graph", "shared.graphs.data:load_zinc_like", "shared.graphs.dataconfig:check_zinc_like",
                  (("moses", "pip install --no-deps molsets==0.3.1"), ("rdkit", "pip install rdkit==2026.9.1")),
                  source="package", description="MOSES molecules featurised as ZINC-12k, penalized logP target"),
-    DatasetEntry("zinc", "graph", "shared.graphs.data:load_zinc", "shared.graphs.data:check_zinc",
+    DatasetEntry("zinc", "graph", "shared.graphs.data:load_zinc", "shared.graphs.dataconfig:check_zinc",
                  source="local root", description="the real ZINC-12k subset from data.root"),
-    DatasetEntry("cycles", "graph", "shared.graphs.data:load_cycles", "shared.graphs.data:check_cycles",
+    DatasetEntry("cycles", "graph", "shared.graphs.data:load_cycles", "shared.graphs.dataconfig:check_cycles",
                  (("networkx", "pip install networkx==3.6.1"),), source="generated",
                  description="ER graphs labelled with their 3-, 4-, 5-, 6-cycle counts"),
     DatasetEntry("grid_filter", "graph", "shared.graphs.data:load_grid_filter", "", (_SKLEARN,),
@@ -85,9 +85,9 @@ _ENTRIES = (
                  description="TMD's random labelled trees vs trees plus a labelled triangle; target = class"),
     DatasetEntry("sbm_homophily", "graph", "shared.graphs.tmd_data:sbm_homophily_task", "", source="generated",
                  description="two-block contextual SBM graphs at edge homophily 0.5 vs 0.7; target = class"),
-    DatasetEntry("tu", "graph", "shared.graphs.local:load_tu", "shared.graphs.local:check_tu", source="your files",
+    DatasetEntry("tu", "graph", "shared.graphs.local:load_tu", "shared.graphs.dataconfig:check_tu", source="your files",
                  description="a data set in TU format (<NAME>_A.txt, ...) read from data.root, never downloaded"),
-    DatasetEntry("pyg_file", "graph", "shared.graphs.local:load_pyg_file", "shared.graphs.local:check_pyg_file",
+    DatasetEntry("pyg_file", "graph", "shared.graphs.local:load_pyg_file", "shared.graphs.dataconfig:check_pyg_file",
                  source="your files", description="a PyG InMemoryDataset file (InMemoryDataset.save) at data.path"),
 )
 

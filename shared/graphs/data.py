@@ -1,5 +1,6 @@
 """Graph data sets for the spectral family: one config (`GraphDataConfig`, the `data:` section of every graph
-method), one table of sets, and one container (`GraphTask`) with train / val / test lists of PyG ``Data``.
+method, torch-free in ``dataconfig.py`` with the sets' checks), one table of sets, and one container (`GraphTask`)
+with train / val / test lists of PyG ``Data``.
 
 | name        | level | target                              | source                                      |
 |-------------|-------|-------------------------------------|---------------------------------------------|
@@ -24,58 +25,13 @@ import torch
 from torch_geometric.data import Data
 
 from shared.cache import cache_root, save_whole
-from shared.config import ConfigError, bounded
 from shared.data.registry import check_entry, dataset_names, resolve
 from shared.graphs import generated, molecules
+from shared.graphs.dataconfig import GraphDataConfig  # torch-free, so a driver checks it without torch
 from shared.graphs.spectral import add_eigen_features
 
 # the graph sets of the data-set registry (shared/data/registry.py), which is where a new one is registered
 GRAPH_DATASETS = tuple(dataset_names("graph"))
-
-
-@dataclass
-class GraphDataConfig:
-    """The `data:` section of a graph method's config."""
-
-    name: str = bounded("zinc_like", help="a registered graph data set (shared/data/registry.py)")
-    root: str | None = None  # local folder: the real ZINC benchmark (zinc), a TU data set (tu)
-    path: str | None = None  # a PyG InMemoryDataset file (pyg_file)
-    tu_name: str | None = None  # tu: the data set's file prefix, e.g. MUTAG for MUTAG_A.txt
-    n_train: int = bounded(2000, ge=1)
-    n_val: int = bounded(250, ge=1)
-    n_test: int = bounded(250, ge=1)
-    seed: int = bounded(0, ge=0, help="seeds the molecule subset, the generated graphs and the split")
-    pe_k: int = bounded(16, ge=1, help="Laplacian eigenpairs per graph (zero-padded when a graph has fewer)")
-    keep_trivial: bool = bounded(True, help="keep the first eigenpair (eigenvalue 0)")
-    n_min: int = bounded(15, ge=3, help="cycles: fewest nodes per graph")
-    n_max: int = bounded(25, ge=3, help="cycles: most nodes per graph")
-    avg_degree: float = bounded(2.0, gt=0.0, help="cycles: expected degree of the ER graphs")
-    grid_side: int = bounded(12, ge=3, help="grid_filter: the grid is side x side")
-    filter: str = bounded("band", choices=list(generated.FILTERS), help="grid_filter: the spectral response")
-
-    def check(self) -> None:
-        """The name is a registered graph set that is available here, and its own check passes (before Ray)."""
-        check_entry(self.name, "graph", self)
-
-
-def check_zinc_like(cfg: GraphDataConfig) -> None:
-    """The molecules ship in molsets (found without importing it); the registry has checked that it is there."""
-    try:
-        molecules.moses_smiles_file("test")
-    except molecules.MoleculeSourceError as err:
-        raise ConfigError(f"data.name: {err}") from None
-
-
-def check_zinc(cfg: GraphDataConfig) -> None:
-    try:
-        molecules.check_zinc_root(cfg.root)
-    except FileNotFoundError as err:
-        raise ConfigError(str(err)) from None
-
-
-def check_cycles(cfg: GraphDataConfig) -> None:
-    if cfg.n_min > cfg.n_max:
-        raise ConfigError(f"data.n_min: {cfg.n_min} is larger than data.n_max={cfg.n_max}")
 
 
 @dataclass

@@ -14,22 +14,8 @@ import networkx as nx
 import numpy as np
 import torch
 
-from shared.config import bounded
+from shared.graphs.dataconfig import LinkDataConfig  # torch-free, so a driver checks it without torch
 from shared.graphs.spectral import eigen_features
-
-
-@dataclass
-class LinkDataConfig:
-    base: str = bounded("er", choices=["er", "ba"], help="the copied base graph: Erdos-Renyi or Barabasi-Albert")
-    nodes: int = bounded(300, ge=4, help="nodes of each copy")
-    copies: int = bounded(2, ge=1)
-    p: float = bounded(0.05, gt=0.0, le=1.0, help="ER edge probability")
-    m: int = bounded(5, ge=1, help="BA edges per new node")
-    extra_edges: int = bounded(300, ge=0, help="random edges added over the whole graph")
-    val_share: float = bounded(0.1, gt=0.0, lt=0.5)
-    test_share: float = bounded(0.1, gt=0.0, lt=0.5)
-    pe_k: int = bounded(16, ge=1, help="eigenvectors (after dropping the trivial one)")
-    seed: int = bounded(0, ge=0)
 
 
 @dataclass

@@ -28,45 +28,14 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from shared.config import ConfigError
-from shared.data import DatasetNotFoundError
-from shared.graphs.tu_files import TU_REQUIRED, TU_TARGETS, tu_folder
+
+# the checks (file system only) are torch-free, so that the registry checks a tu or pyg_file config without torch
+from shared.graphs.dataconfig import check_split_sizes
+from shared.graphs.tu_files import tu_folder
 
 if TYPE_CHECKING:  # shared.graphs.data imports the registry, which names this module: no import cycle at run time
-    from shared.graphs.data import GraphDataConfig, GraphTask
-
-
-# ----------------------------------------------------------------------------------------------------
-# checks (file system only)
-
-
-def check_tu(cfg: GraphDataConfig) -> None:
-    folder = tu_folder(cfg.root, cfg.tu_name)
-    files = [f"{cfg.tu_name}_{part}.txt" for part in TU_REQUIRED]
-    missing = [name for name in files if not (folder / name).is_file()]
-    if missing:
-        raise DatasetNotFoundError(f"data.root: {folder} lacks {', '.join(missing)}")
-    targets = [folder / f"{cfg.tu_name}_{part}.txt" for part in TU_TARGETS]
-    present = [path for path in targets if path.is_file()]
-    if not present:
-        raise ConfigError(f"data.tu_name: {cfg.tu_name} in {folder} has no target: the graph methods need "
-                          f"{' or '.join(p.name for p in targets)}")
-    with open(present[0]) as f:  # one line per graph: the count, without reading the graphs
-        check_split_sizes(cfg, sum(1 for line in f if line.strip()), f"{cfg.tu_name} in {folder}")
-
-
-def check_pyg_file(cfg: GraphDataConfig) -> None:
-    if not cfg.path:
-        raise ConfigError("data.path: pyg_file reads a file written by InMemoryDataset.save; set data.path=<file>")
-    if not Path(cfg.path).expanduser().is_file():
-        raise DatasetNotFoundError(f"data.path: {cfg.path} does not exist (or is not a file)")
-
-
-def check_split_sizes(cfg: GraphDataConfig, available: int, what: str) -> None:
-    asked = cfg.n_train + cfg.n_val + cfg.n_test
-    if asked > available:
-        raise ConfigError(f"data.n_train: n_train + n_val + n_test = {cfg.n_train} + {cfg.n_val} + {cfg.n_test} = "
-                          f"{asked} graphs, but {what} has {available}; set smaller counts")
-
+    from shared.graphs.data import GraphTask
+    from shared.graphs.dataconfig import GraphDataConfig
 
 # ----------------------------------------------------------------------------------------------------
 # reading

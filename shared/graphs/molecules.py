@@ -12,7 +12,6 @@ missing root is an error here that says what to fetch).
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -21,28 +20,15 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+# torch-free (dataconfig.py), so that the data-set registry checks zinc_like and zinc without torch
+from shared.graphs.dataconfig import MoleculeSourceError, check_zinc_root, moses_smiles_file
+
 # ZINC-12k's atom dictionary (benchmarking-gnns `atom_dict`), in its index order. Index 28 = any other atom.
 ZINC_ATOMS = ("C", "O", "N", "F", "C H1", "S", "Cl", "O -", "N H1 +", "Br", "N H3 +", "N H2 +", "N +", "N -", "S -",
               "I", "P", "O H1 +", "N H1 -", "O +", "S +", "P H1", "P H2", "C H2 -", "P +", "S H1 +", "C H1 -", "P H1 +")
 ATOM_INDEX = {name: i for i, name in enumerate(ZINC_ATOMS)}
 NUM_ATOM_TYPES = len(ZINC_ATOMS) + 1
 NUM_BOND_TYPES = 4  # 0 = none (unused for real bonds), 1 single, 2 double, 3 triple: as in ZINC-12k
-
-
-class MoleculeSourceError(FileNotFoundError):
-    """The shipped molecule files or RDKit are missing; the message says what to install."""
-
-
-def moses_smiles_file(split: str = "test") -> Path:
-    """The MOSES SMILES file inside the installed ``molsets`` package (located without importing it)."""
-    spec = importlib.util.find_spec("moses")
-    if spec is None or not spec.submodule_search_locations:
-        raise MoleculeSourceError("zinc_like needs the molecules shipped in the molsets package: "
-                                  "pip install --no-deps molsets==0.3.1 (scripts/setup.sh does)")
-    path = Path(spec.submodule_search_locations[0]) / "dataset" / "data" / f"{split}.csv.gz"
-    if not path.exists():
-        raise MoleculeSourceError(f"molsets is installed but {path} is missing; reinstall molsets==0.3.1")
-    return path
 
 
 def read_smiles(path: Path) -> list[str]:
@@ -124,25 +110,6 @@ def zinc_like_graphs(n: int, seed: int) -> list[Data]:
             if len(out) == n:
                 break
     return out
-
-
-ZINC_RAW_FILES = ("train.pickle", "val.pickle", "test.pickle", "train.index", "val.index", "test.index")
-
-
-def check_zinc_root(root: str | None) -> Path:
-    """The local root of the real ZINC benchmark, or an error naming what to download and where."""
-    if not root:
-        raise FileNotFoundError("data.root: the zinc data set reads the real ZINC benchmark from a local folder; "
-                                "set data.root (or use data.name=zinc_like, built offline)")
-    raw = Path(root).expanduser() / "raw"
-    processed = Path(root).expanduser() / "subset" / "processed"
-    if processed.exists() or all((raw / f).exists() for f in ZINC_RAW_FILES):
-        return Path(root).expanduser()
-    raise FileNotFoundError(
-        f"data.root: ZINC not found under {root}: download https://www.dropbox.com/s/feo9qle74kg48gy/molecules.zip "
-        f"and unzip its molecules/ folder as {raw}/ (train/val/test.pickle), and the split files "
-        f"https://raw.githubusercontent.com/graphdeeplearning/benchmarking-gnns/master/data/molecules/"
-        f"{{train,val,test}}.index into the same folder (the files PyG's ZINC loader reads)")
 
 
 def zinc_graphs(root: str, split: str) -> list[Data]:

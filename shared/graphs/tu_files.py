@@ -1,6 +1,7 @@
 """Where a TU-format data set's files are and whether they are complete, from the file system alone (torch-free): a
 sweep's driver checks tmd's ``data.name=tu`` config without importing PyG, which reads the files in the trials
-(``shared/graphs/local.py`` and ``shared/graphs/tmd_data.py`` locate them here too)."""
+(``shared/graphs/local.py`` and ``shared/graphs/tmd_data.py`` locate them here too; the graph data sets' check is
+``shared/graphs/dataconfig.py``'s ``check_tu``)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GATv2Conv
 
-from shared.config import ConfigError, bounded
 from shared.graphs.symmetry import Permutation, named_group, orbitals, preserves, transposition, unique_pairs
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.graph.pe_config import TASK_GROUPS, ASENConfig  # torch-free
+from shared.methods.graph.pe_specs import ASEN as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
-TASK_GROUPS = {"cyclic_sum": "cyclic", "palindrome": "reflection", "intersect": "block2"}
 TASK_CLASSES = {"cyclic_sum": None, "palindrome": 2, "intersect": 2}  # None: vocab classes
 
 
@@ -58,29 +57,6 @@ def task_labels(task: str, x: torch.Tensor, vocab: int) -> torch.Tensor:
 def make_sequences(task: str, count: int, n: int, vocab: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.from_numpy(np.random.default_rng(seed).integers(0, vocab, size=(count, n))).long()
     return x, task_labels(task, x, vocab)
-
-
-@dataclass
-class ASENConfig(MethodConfig):
-    epochs: int = bounded(30, ge=1)
-    batch_size: int = bounded(64, ge=1)
-    tasks: list[str] = field(default_factory=lambda: ["cyclic_sum", "palindrome", "intersect"])
-    symmetry: str = bounded("orbital", choices=["orbital", "none"], help="none: every pair its own colour")
-    length: int = bounded(8, ge=2, help="sequence length n (even: intersect splits it in halves)")
-    vocab: int = bounded(7, ge=2)
-    samples: int = bounded(4000, ge=10, help="training sequences per task")
-    test_samples: int = bounded(1000, ge=10)
-    hidden: int = bounded(32, ge=4)
-    heads: int = bounded(2, ge=1)
-    layers: int = bounded(3, ge=1)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=3e-3, weight_decay=0.0))
-
-    def check(self) -> None:
-        unknown = [t for t in self.tasks if t not in TASK_GROUPS]
-        if unknown or not self.tasks:
-            raise ConfigError(f"tasks: {unknown or 'empty'}; known: {', '.join(TASK_GROUPS)}")
-        if self.length % 2:
-            raise ConfigError(f"length: must be even (intersect compares the halves), got {self.length}")
 
 
 class ASENet(nn.Module):
@@ -200,17 +176,3 @@ class ASENEvaluator(Evaluator):
                               if outside is not None else float("nan"))
         model.train()
         return out
-
-
-SPEC = MethodSpec(
-    name="asen",
-    paper="Any-Subgroup Equivariant Networks via Symmetry Breaking (ASEN, ICLR 2026)",
-    family="graph",
-    config=ASENConfig,
-    trainer=ASENTrainer,
-    evaluators=(ASENEvaluator,),
-    resources=Resources(cpu=1),
-    headline=(Measure("mean_acc"), Measure("equiv_error", "min"), Measure("break_error")),
-    compare=("symmetry",),
-    description="one GATv2 made G-equivariant for any group G by orbital edge colours; multitask sequences",
-)

@@ -10,22 +10,12 @@ Eigenspaces: eigenvalues closer than ``eig_tol`` (the official code rounds to 5 
 the k-th eigenpair is only partly seen, so exact invariance needs k at an eigenvalue gap (or k >= n)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
-from shared.config import bounded
 from shared.graphs.encodings import BasisNet
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
-
-
-@dataclass
-class BasisNetConfig(GraphPEConfig):
-    phi_hidden: int = bounded(16, ge=1)
-    phi_out: int = bounded(4, ge=1, help="channels per eigenspace after phi")
-    max_multiplicity: int = bounded(3, ge=1, help="separate phi_d for d = 1..max; larger eigenspaces share the last")
-    eig_tol: float = bounded(1e-5, gt=0.0, help="eigenvalues closer than this form one eigenspace")
+from shared.methods.graph.common import GraphPETrainer, encoding_kwargs
+from shared.methods.graph.pe_config import BasisNetConfig  # torch-free
+from shared.methods.graph.pe_specs import BASISNET as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 class BasisNetTrainer(GraphPETrainer):
@@ -36,16 +26,3 @@ class BasisNetTrainer(GraphPETrainer):
         return BasisNet(**encoding_kwargs(c), hidden=c.phi_hidden, phi_out=c.phi_out,
                         max_multiplicity=c.max_multiplicity, tol=c.eig_tol)
 
-
-SPEC = MethodSpec(
-    name="basisnet",
-    paper="Sign and Basis Invariant Networks for Spectral Graph Representation Learning (BasisNet, ICLR 2023)",
-    family="graph",
-    config=BasisNetConfig,
-    trainer=BasisNetTrainer,
-    evaluators=GRAPH_PE_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
-    compare=("phi_hidden",),
-    description="rho(phi_d(V_i V_i^T)) over eigenspaces: basis-invariant encoding with IGN phi",
-)

@@ -1,8 +1,9 @@
-"""What the positional-encoding methods share: the config, the training loop on a base GNN, the evaluators.
+"""What the positional-encoding methods share: the training loop on a base GNN and the evaluators (the config,
+``GraphPEConfig``, is torch-free in ``pe_config.py``; the specs, in ``pe_specs.py``, name these classes).
 
 Every encoding (none, LapPE, SignNet, BasisNet, SPE) plugs into the same ``GraphNet`` with the same width, depth,
 data and budget, so that a study compares encodings and nothing else. A method module writes its config fields
-and ``make_encoding``; everything else is here.
+(``pe_config.py``) and ``make_encoding``; everything else is here.
 
 Evaluators (every encoding reports all of them):
 - :class:`GraphRegression`: ``val_mae`` / ``test_mae`` (ZINC's measure), ``val_mse`` / ``test_mse`` and, on node
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -25,30 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.data import Batch, Data
 
-from shared.config import ConfigError, bounded
-from shared.graphs.data import GraphDataConfig, GraphTask, load_graph_task
+from shared.graphs.data import GraphTask, load_graph_task
 from shared.graphs.generated import repeated_eigenvalue_graphs
 from shared.graphs.models import GraphNet
 from shared.graphs.spectral import dense_adjacency, eigen_features, normalized_laplacian, perturb_edge_weights
-from shared.method import Evaluator, GradientTrainer, MethodConfig, OptimConfig
-
-
-@dataclass
-class GraphPEConfig(MethodConfig):
-    epochs: int = bounded(30, ge=1)
-    batch_size: int = bounded(64, ge=1)
-    hidden: int = bounded(64, ge=1, help="width of the base GNN")
-    layers: int = bounded(4, ge=1, help="message-passing layers of the base GNN")
-    base: str = bounded("gine", choices=["gine", "deepsets"], help="deepsets: no edges, graph info from the PE only")
-    pool: str = bounded("sum", choices=["sum", "mean"])
-    pe_dim: int = bounded(16, ge=1, help="output size of the positional encoding, projected and added to nodes")
-    stability_eps: float = bounded(1e-3, gt=0.0, le=0.5, help="relative edge-weight perturbation for pe_stability")
-    data: GraphDataConfig = field(default_factory=GraphDataConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(weight_decay=0.0))
-
-    def check(self) -> None:
-        if self.batch_size > self.data.n_train:
-            raise ConfigError(f"batch_size: {self.batch_size} is larger than data.n_train={self.data.n_train}")
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.graph.pe_config import GraphPEConfig
 
 
 class GraphPETrainer(GradientTrainer):
@@ -152,9 +134,6 @@ class PEStability(Evaluator):
                   for g in repeated_eigenvalue_graphs().values() for _ in range(self.draws)]
         pe.train(was_training)
         return {"pe_stability": float(torch.tensor(ratios).median())}
-
-
-GRAPH_PE_EVALUATORS: tuple[type[Evaluator], ...] = (GraphRegression, PEStability)
 
 
 def encoding_kwargs(cfg: Any) -> dict[str, int]:

@@ -24,12 +24,9 @@ measured now. The learning experiment's SBM task and noisy one-hot features are 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
-from shared.config import bounded
 from shared.graphs.graphon import (
     block_graphon,
     exponential_graphon,
@@ -40,29 +37,9 @@ from shared.graphs.graphon import (
     reconstruct,
     sample_graph,
 )
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, StepTrainer, seed_everything
-
-
-@dataclass
-class GraphonData:
-    n: int = bounded(1000, ge=50, le=20000)
-    blocks: int = bounded(4, ge=2, le=64)
-    noise: float = bounded(1.5, ge=0.0, le=100.0, help="feature noise around the one-hot label")
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class GraphonSamplingConfig(MethodConfig):
-    epochs: int = bounded(4, ge=1)
-    steps_per_epoch: int = bounded(50, ge=1, le=100000)
-    sampling: str = bounded("interval", choices=["interval", "random"])
-    budget: float = bounded(0.1, gt=0.0, le=1.0, help="share of the nodes the subgraph keeps")
-    k: int = bounded(6, ge=1, le=256, help="bandwidth: eigenvectors, and intervals chosen")
-    intervals: int = bounded(20, ge=2, le=1000, help="latent intervals (bins of [0, 1])")
-    hidden: int = bounded(16, ge=1, le=1024)
-    lr: float = bounded(0.01, gt=0.0, le=1.0)
-    threads: int = 1
-    data: GraphonData = field(default_factory=GraphonData)
+from shared.method import Evaluator, StepTrainer, seed_everything
+from shared.methods.graph.pe_config import GraphonData, GraphonSamplingConfig  # noqa: F401  (torch-free; re-exported)
+from shared.methods.graph.pe_specs import GRAPHON_SAMPLING as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 def normalised_adjacency(adjacency: np.ndarray) -> torch.Tensor:
@@ -153,17 +130,3 @@ class SamplingTheory(Evaluator):
         overlap, overlap_random = interval_overlaps(c.data.seed, c.data.n, c.k, c.intervals)
         return {"recon_error": float(error), "cond_ratio": float(np.linalg.cond(basis[nodes]) / np.median(randoms)),
                 "interval_overlap": overlap, "interval_overlap_random": overlap_random}
-
-
-SPEC = MethodSpec(
-    name="graphon_sampling",
-    paper="A Poincaré Inequality and Consistency Results for Signal Sampling on Large Graphs (ICLR 2024)",
-    family="graph",
-    config=GraphonSamplingConfig,
-    trainer=GraphonSamplingTrainer,
-    evaluators=(FullGraphAccuracy, SamplingTheory),
-    resources=Resources(cpu=1),
-    headline=(Measure("full_graph_acc"), Measure("interval_overlap"), Measure("cond_ratio", "min")),
-    compare=("sampling",),
-    description="uniqueness sets by pivoted QR; a GCN trained on an interval-sampled subgraph vs random nodes",
-)

@@ -10,33 +10,14 @@ independent of its labels has: the class-imbalance bias the adjusted measure rem
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from shared.config import bounded
 from shared.graphs.homophily import LabelledGraph, all_measures, contextual_sbm, degree_weighted_class_shares
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
-
-
-@dataclass
-class CSBMConfig:
-    nodes: int = bounded(1000, ge=4)
-    classes: int = bounded(5, ge=2)
-    homophily: float = bounded(0.5, ge=0.0, le=1.0, help="expected edge homophily (ignored when independent)")
-    independent: bool = False  # edges independent of the labels (an Erdos-Renyi graph): the null model
-    imbalance: float = bounded(0.0, ge=0.0, lt=1.0, help="0: balanced classes; toward 1: class 0 takes everything")
-    degree: float = bounded(10.0, gt=0.0, help="expected mean degree")
-    feature_dim: int = bounded(8, ge=1)
-    feature_noise: float = bounded(1.0, ge=0.0)
-    seed: int = bounded(0, ge=0)
-
-
-@dataclass
-class HomophilyConfig(MethodConfig):
-    epochs: int = bounded(1, ge=1, le=1, help="one pass: generate and measure")
-    data: CSBMConfig = field(default_factory=CSBMConfig)
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.pe_config import CSBMConfig, HomophilyConfig  # torch-free
+from shared.methods.graph.pe_specs import HOMOPHILY as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 def generate(cfg: CSBMConfig) -> LabelledGraph:
@@ -76,17 +57,3 @@ class HomophilyMeasures(Evaluator):
 
     def evaluate(self, artifact: dict[str, float]) -> dict[str, float]:
         return {name: float(artifact[name]) for name in self.metrics}
-
-
-SPEC = MethodSpec(
-    name="homophily",
-    paper="The Heterophilic Graph Learning Handbook (Luan et al., arXiv 2407.09618): homophily measures",
-    family="graph",
-    config=HomophilyConfig,
-    trainer=HomophilyTrainer,
-    evaluators=(HomophilyMeasures,),
-    resources=Resources(cpu=1),
-    headline=(Measure("adjusted_homophily"), Measure("label_informativeness"), Measure("edge_homophily")),
-    compare=("data.homophily", "data.imbalance"),
-    description="edge, node, class, adjusted homophily and label informativeness of a contextual SBM",
-)

@@ -5,19 +5,12 @@ and eigenvector at every training step; no flips at evaluation. ``sign: abs`` is
 filter-learning experiment, ``sign: none`` the raw eigenvectors."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
-from shared.config import bounded
 from shared.graphs.encodings import LapPE
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
-
-
-@dataclass
-class LapPEConfig(GraphPEConfig):
-    sign: str = bounded("flip", choices=["flip", "abs", "none"], help="random sign flips in training, |V|, or raw V")
+from shared.methods.graph.common import GraphPETrainer, encoding_kwargs
+from shared.methods.graph.pe_config import LapPEConfig  # torch-free
+from shared.methods.graph.pe_specs import LAPPE as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 class LapPETrainer(GraphPETrainer):
@@ -26,16 +19,3 @@ class LapPETrainer(GraphPETrainer):
     def make_encoding(self) -> nn.Module:
         return LapPE(**encoding_kwargs(self.config), sign=self.config.sign)
 
-
-SPEC = MethodSpec(
-    name="lappe",
-    paper="Laplacian eigenvector PE with random sign flips (Dwivedi et al., Benchmarking GNNs; baseline of SignNet)",
-    family="graph",
-    config=LapPEConfig,
-    trainer=LapPETrainer,
-    evaluators=GRAPH_PE_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
-    compare=("sign",),
-    description="Linear map of the first k eigenvectors, signs flipped at random while training",
-)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -33,10 +32,11 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch_geometric.nn import GCNConv
 
-from shared.config import bounded
 from shared.graphs.encodings import EigenGIN, mlp
-from shared.graphs.links import LinkDataConfig, LinkTask, load_link_task
-from shared.method import Evaluator, GradientTrainer, Measure, MethodConfig, MethodSpec, OptimConfig, Resources
+from shared.graphs.links import LinkTask, load_link_task
+from shared.method import Evaluator, GradientTrainer
+from shared.methods.graph.pe_config import SignEquivariantConfig  # torch-free
+from shared.methods.graph.pe_specs import SIGN_EQUIVARIANT as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 class SignEqGate(nn.Module):
@@ -117,16 +117,6 @@ class LinkEncoder(nn.Module):
     @staticmethod
     def score(z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return (z[pairs[0]] * z[pairs[1]]).sum(-1)
-
-
-@dataclass
-class SignEquivariantConfig(MethodConfig):
-    epochs: int = bounded(100, ge=1)
-    model: str = bounded("sign_equivariant", choices=["sign_equivariant", "signnet", "gcn", "decode_only"])
-    hidden: int = bounded(64, ge=4)
-    layers: int = bounded(4, ge=1, help="SignDSS layers")
-    data: LinkDataConfig = field(default_factory=LinkDataConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.01, weight_decay=0.0))
 
 
 class SignEquivariantTrainer(GradientTrainer):
@@ -212,17 +202,3 @@ class LinkPrediction(Evaluator):
             "test_auc": link_auc(artifact, task, task.test_pos, task.test_neg),
             "twin_auc": link_auc(artifact, task, pos, twins),
         }
-
-
-SPEC = MethodSpec(
-    name="sign_equivariant",
-    paper="Expressive Sign Equivariant Networks for Spectral Geometric Learning (NeurIPS 2023)",
-    family="graph",
-    config=SignEquivariantConfig,
-    trainer=SignEquivariantTrainer,
-    evaluators=(LinkPrediction,),
-    resources=Resources(cpu=1),
-    headline=(Measure("val_auc"), Measure("test_auc"), Measure("twin_auc")),
-    compare=("model",),
-    description="sign-equivariant eigenvector layers for link prediction on nearly symmetric graphs",
-)

@@ -10,24 +10,12 @@ an MLP over the concatenation. Exactly invariant to each sign flip v_i -> -v_i. 
 eigenvalues are not an input unless ``use_eigvals``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
-from shared.config import bounded
 from shared.graphs.encodings import SignNet
-from shared.method import Measure, MethodSpec, Resources
-from shared.methods.graph.common import GRAPH_PE_EVALUATORS, GraphPEConfig, GraphPETrainer, encoding_kwargs
-
-
-@dataclass
-class SignNetConfig(GraphPEConfig):
-    phi_hidden: int = bounded(16, ge=1)
-    phi_out: int = bounded(4, ge=1, help="channels per eigenvector after phi")
-    phi_layers: int = bounded(3, ge=1, help="GIN layers of phi")
-    use_eigvals: bool = bounded(False, help="feed each eigenvalue to phi beside its eigenvector")
-    phi: str = bounded("gin", choices=["gin", "deepsets"],
-                       help="gin: message passing over the edges; deepsets: no edges (the official filter code's DS)")
+from shared.methods.graph.common import GraphPETrainer, encoding_kwargs
+from shared.methods.graph.pe_config import SignNetConfig  # torch-free
+from shared.methods.graph.pe_specs import SIGNNET as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 class SignNetTrainer(GraphPETrainer):
@@ -38,16 +26,3 @@ class SignNetTrainer(GraphPETrainer):
         return SignNet(**encoding_kwargs(c), hidden=c.phi_hidden, phi_out=c.phi_out, phi_layers=c.phi_layers,
                        use_eigvals=c.use_eigvals, phi=c.phi)
 
-
-SPEC = MethodSpec(
-    name="signnet",
-    paper="Sign and Basis Invariant Networks for Spectral Graph Representation Learning (SignNet, ICLR 2023)",
-    family="graph",
-    config=SignNetConfig,
-    trainer=SignNetTrainer,
-    evaluators=GRAPH_PE_EVALUATORS,
-    resources=Resources(cpu=1),
-    headline=(Measure("val_mae", "min"), Measure("test_mae", "min"), Measure("pe_stability", "min")),
-    compare=("phi_layers",),
-    description="rho(phi(v_i) + phi(-v_i)): sign-invariant eigenvector encoding, phi a GIN or an edge-free DeepSets",
-)

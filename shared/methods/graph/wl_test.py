@@ -27,24 +27,13 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GINConv, global_add_pool
 
-from shared.config import bounded
 from shared.graphs.encodings import SPE, mlp
 from shared.graphs.generated import nx_to_data
 from shared.graphs.spectral import eigen_features
 from shared.graphs.wl import known_pairs, wl_distinguishes
-from shared.method import Evaluator, Measure, MethodConfig, MethodSpec, Resources, Trainer
-
-
-@dataclass
-class WLTestConfig(MethodConfig):
-    epochs: int = bounded(1, ge=1, le=1, help="one pass over the pairs")
-    random_pairs: int = bounded(20, ge=0, help="random same-size pairs besides the named ones")
-    nodes: int = bounded(10, ge=2, help="nodes of each random graph")
-    edges: int = bounded(12, ge=1, help="edges of each random graph")
-    gnn_layers: int = bounded(4, ge=1)
-    gnn_hidden: int = bounded(32, ge=1)
-    pe_k: int = bounded(16, ge=1, help="eigenpairs for the SPE-augmented GIN")
-    tol: float = bounded(1e-6, gt=0.0, help="relative output difference above which a network separates a pair")
+from shared.method import Evaluator, Trainer
+from shared.methods.graph.pe_config import WLTestConfig  # torch-free
+from shared.methods.graph.pe_specs import WL_TEST as SPEC  # noqa: F401  (torch-free: the registry's entry)
 
 
 @dataclass
@@ -138,17 +127,3 @@ class WLVerdicts(Evaluator):
             "gnn_beyond_wl": float(sum(g and not p.wl for g, p in zip(gnn, artifact, strict=True))),
             "spe_separated_wl_equivalent": float(np.mean(spe)) if spe else float("nan"),
         }
-
-
-SPEC = MethodSpec(
-    name="wl_test",
-    paper="1-WL colour refinement, the expressivity yardstick of message-passing GNNs (Xu et al., ICLR 2019)",
-    family="graph",
-    config=WLTestConfig,
-    trainer=WLTrainer,
-    evaluators=(WLVerdicts,),
-    resources=Resources(cpu=1),
-    headline=(Measure("wl_distinguished"), Measure("gnn_separated"), Measure("gnn_beyond_wl")),
-    compare=("edges",),
-    description="which graph pairs a plain MPNN cannot separate, checked against random GINs and SPE",
-)
