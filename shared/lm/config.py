@@ -7,12 +7,8 @@ re-export them beside the code that runs them.
 """
 from __future__ import annotations
 
-import ast
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 from shared.config import ConfigError, bounded
@@ -140,41 +136,3 @@ def parse_rule(rule: str) -> tuple[str, ...]:
 def example_len(n_ops: int) -> int:
     """Tokens per example: n_ops + 1 operands, '=', n_ops trace tokens."""
     return 2 * n_ops + 2
-
-
-# -- the Erdős graph tasks (shared/lm/erdos.py), read from its source --------------------------------------------
-@dataclass(frozen=True)
-class TaskType:
-    """What a config check needs of an Erdős task: its tier, answer class and graph kind."""
-
-    tier: str
-    answer_class: str
-    kind: str
-
-
-@functools.cache
-def erdos_task_types() -> dict[str, TaskType]:
-    """``TASKS`` of shared/lm/erdos.py as name -> (tier, answer class, kind), read from the module's source: the
-    module imports networkx and builds each task's question and answer, which a config check does not need (its
-    ``TaskDef(tier, answer_class, kind, ...)`` entries hold literals, or names bound to literals at top level)."""
-    tree = ast.parse(Path(find_spec("shared.lm.erdos").origin).read_text())
-    names: dict[str, Any] = {}
-    for node in tree.body:  # top-level constants: `U, D, ... = "undirected", "directed", ...`
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            target = node.targets[0]
-            if isinstance(target, ast.Name):
-                names[target.id] = value
-            elif isinstance(target, ast.Tuple) and isinstance(value, tuple):
-                names.update(zip((t.id for t in target.elts), value, strict=True))
-    table = next(node.value for node in tree.body if isinstance(node, ast.AnnAssign)
-                 and isinstance(node.target, ast.Name) and node.target.id == "TASKS")
-
-    def literal(arg: ast.expr) -> Any:
-        return names[arg.id] if isinstance(arg, ast.Name) else ast.literal_eval(arg)
-
-    return {ast.literal_eval(key): TaskType(*(literal(arg) for arg in call.args[:3]))
-            for key, call in zip(table.keys, table.values, strict=True)}
