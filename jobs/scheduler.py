@@ -172,7 +172,7 @@ class StudyScheduler:
     """Submits, follows, resumes and cancels studies on a Ray cluster through its jobs API."""
 
     def __init__(self, address: str | None = None, storage: str | None = None, poll_s: float = 1.0,
-                 working_dir: str | Path | None = REPO) -> None:
+                 working_dir: str | Path | None = REPO, max_jobs: int | None = None) -> None:
         from ray.job_submission import JobSubmissionClient
 
         from cluster import ensure_token_auth
@@ -189,6 +189,12 @@ class StudyScheduler:
         self._studies: dict[str, StudyConfig] = {}
         self._saved: dict[str, str] = {}  # the state text last written per study
         self._polled: dict[str, Any] | None = None  # wait_all's one answer for all its studies' jobs, this poll
+        # Node jobs the cluster may hold at once (0: no cap; None: its CPUs + 1, read when first needed). A job
+        # started while every CPU is taken only waits, and its driver and Ray's job supervisor (~5 CPU-s to start
+        # on 2 cores) slow the trials that do run: nine smoke studies on 2 CPUs started ~25 jobs at once.
+        self.max_jobs = max_jobs
+        self._slots: int | None = None  # free job slots this poll (None: not counted yet)
+        self._active_node_jobs = 0  # study-node jobs RUNNING or PENDING at the last list_jobs
 
     # -- state on disk ------------------------------------------------------------------------
     def _save(self, state: StudyState) -> None:
@@ -235,8 +241,38 @@ class StudyScheduler:
             state = StudyState(sid, str(Path(study_file).resolve()), smoke, trackers=list(trackers or []))
             for node in build_graph(study):
                 state.nodes[node.name] = NodeState(node.name, node.kind, node.arm, list(node.deps))
+        self._slots = None
         self._advance(state)
         return sid
+
+    def _free_slot(self) -> bool:
+        """Whether one more node job may start now (and take that slot): the cluster's study-node jobs that are
+        RUNNING or PENDING, whichever scheduler submitted them, against ``max_jobs``, counted once per poll (a
+        study's own driver, itself a job under `ray job submit`, is not counted: it never waits for a CPU)."""
+        if self._slots is None:
+            cap = self._job_cap()
+            if not cap:
+                return True
+            if self._polled is None and self._poll_jobs() is None:
+                return True  # the count failed: do not hold the study back on a failed request
+            self._slots = cap - self._active_node_jobs
+        if self._slots <= 0:
+            return False
+        self._slots -= 1
+        return True
+
+    def _job_cap(self) -> int:
+        if self.max_jobs is None:
+            from ray.util.state import list_nodes
+
+            try:
+                nodes = list_nodes(address=self.client._address, limit=10_000)
+            except Exception:  # noqa: BLE001  (an unreadable cluster state: no cap rather than no progress)
+                self.max_jobs = 0
+                return 0
+            cpus = sum(n.resources_total.get("CPU", 0.0) for n in nodes if n.state == "ALIVE")
+            self.max_jobs = int(cpus) + 1
+        return self.max_jobs
 
     def _redraw_if_figures_changed(self, state: StudyState, study: StudyConfig) -> None:
         """Figures are not part of a study's id: a finished study whose figures were edited gets its report node
@@ -294,6 +330,7 @@ class StudyScheduler:
             # Several studies: one `list_jobs` request per poll answers them all (the dashboard serves each request
             # with every job of the cluster, and nine studies polled one by one keep its process busy).
             self._polled = self._poll_jobs() if len(set(sids)) > 1 else None
+            self._slots = None
             try:
                 for sid in sids:
                     if sid in finals:
@@ -397,7 +434,8 @@ class StudyScheduler:
             deps = [state.nodes[d] for d in node.deps]
             if any(d.status in ("FAILED", "CANCELLED") for d in deps):
                 node.status, node.message = "FAILED", "a node it depends on failed"
-            elif all(d.status == "SUCCEEDED" for d in deps) and (not study.max_running or running < study.max_running):
+            elif (all(d.status == "SUCCEEDED" for d in deps) and (not study.max_running or running < study.max_running)
+                  and self._free_slot()):
                 self._start(state, node, study)
                 running += 1
         statuses = {n.status for n in state.nodes.values()}
@@ -463,7 +501,10 @@ class StudyScheduler:
         return {k: v for k, v in self._all_job_statuses().items() if k in wanted}
 
     def _all_job_statuses(self) -> dict[str, Any]:
-        return {j.submission_id: j.status for j in self.client.list_jobs() if j.submission_id}
+        jobs = self.client.list_jobs()
+        self._active_node_jobs = sum(1 for j in jobs if (j.metadata or {}).get("raystudy_node")
+                                     and str(j.status.value) in ("RUNNING", "PENDING"))
+        return {j.submission_id: j.status for j in jobs if j.submission_id}
 
     def _poll_jobs(self) -> dict[str, Any] | None:
         """Every job's status in one request, or None when the request failed (each study then asks for its own)."""

@@ -60,10 +60,17 @@ def test_a_care_reproduction_seed_seeds_the_data_too(name):
     assert (cfg.seed, cfg.data.seed) == (3, 3)
 
 
+# On digits the outcome depends on the machine's floating-point kernels (torch's CPU capability): the same code and
+# seeds gave +0.010 on the earlier sessions' machines and +0.039 (CARE 0.879 vs SimCLR 0.840) on an AMD EPYC with AVX2
+# kernels (2026-12-03). A margin that moves with the kernels is not a robust finding: not strict there, figures in
+# REPRODUCTION.md.
 @pytest.mark.slow
-@on("shapes", "digits", xfail={
-    "shapes": "held-out seeds 2, 3: colour probe 0.759 ± 0.052 vs SimCLR 0.775 ± 0.061 (tuning seeds: +0.038)",
-    "digits": "held-out seeds 2, 3: colour probe 0.871 ± 0.022 vs SimCLR 0.861 ± 0.016 (+0.010 < 0.02)"})
+@pytest.mark.parametrize("image_set", [
+    pytest.param("shapes", marks=pytest.mark.xfail(strict=True, reason="held-out seeds 2, 3: colour probe 0.759 ± "
+                                                   "0.052 vs SimCLR 0.775 ± 0.061 (tuning seeds: +0.038)")),
+    pytest.param("digits", marks=pytest.mark.xfail(strict=False, reason="machine-dependent: held-out seeds 2, 3 "
+                                                   "colour probe 0.871 vs SimCLR 0.861 (+0.010 < 0.02) on the earlier "
+                                                   "machines, 0.879 vs 0.840 (+0.039) with AVX2 kernels"))])
 def test_care_keeps_more_colour_than_simclr(outcomes, image_set):
     out = outcome_of(outcomes, image_set)
     assert gap(out, "colour_probe_acc") >= 0.02, figures(out, "colour_probe_acc")
