@@ -83,7 +83,7 @@ def stop_head(temp_dir: str | os.PathLike, *, grace_s: float = 5.0, remove: bool
             proc.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=grace_s)
+    psutil.wait_procs(alive, timeout=5.0)  # SIGKILL is delivered asynchronously: wait, even with no grace
     if remove:
         shutil.rmtree(temp_dir, ignore_errors=True)
     return len(procs)
