@@ -61,18 +61,18 @@ def _uses_local_ray(item) -> bool:
                if getattr(other, "module", None) is module)
 
 
-# The longest files (summed test times of a full run on 2 cores, 2026-12-03), longest first; the rest follow in their
-# order. pyproject.toml's --no-loadscope-reorder keeps this order (xdist would otherwise hand out files by their
-# number of tests, which left the one-test, 15-minute family-studies file for last).
+# The longest files (summed test times of a full run on 2 cores, 2026-12-03, the family test's estimated), longest
+# first; the rest follow in their order. pyproject.toml's --no-loadscope-reorder keeps this order (xdist would
+# otherwise hand out files by their number of tests, which once left a 15-minute one-test file for last).
 LONGEST_FIRST = (
-    "test_study_integration.py", "test_study_recovery.py", "test_reproduction.py", "test_reproduction_ssl.py",
-    "test_reproduction_seqtopk.py", "test_multinode.py", "test_reproduction_disentangled.py",
-    "test_reproduction_graph.py", "test_sfa.py", "test_faults.py", "test_g1.py", "test_reproduction_ram.py",
-    "test_cot_length_train.py", "test_sweep_integration.py", "test_security.py", "test_distributed.py",
-    "test_optgnn.py", "test_tmd.py", "test_reproduction_theory.py", "test_reasoncache.py", "test_cluster_stop.py",
-    "test_graph_distances_job.py", "test_reproduction_sparse.py", "test_icrm.py", "test_position_bias.py",
-    "test_unifl.py", "test_neural_sfe.py", "test_damaged_files.py", "test_canonical_map.py", "test_study.py",
-    "test_kv_margin.py",
+    "test_reproduction.py", "test_study_integration.py", "test_reproduction_ssl.py", "test_g1.py",
+    "test_reproduction_disentangled.py", "test_sfa.py", "test_study_recovery.py", "test_faults.py",
+    "test_reproduction_graph.py", "test_sweep_integration.py", "test_distributed.py", "test_multinode.py",
+    "test_security.py", "test_reproduction_seqtopk.py", "test_tmd.py", "test_reproduction_theory.py", "test_optgnn.py",
+    "test_reproduction_reed.py", "test_icrm.py", "test_position_bias.py", "test_reproduction_longppl.py",
+    "test_reproduction_nlb.py", "test_job_submit.py", "test_reproduction_ram.py", "test_cluster_stop.py",
+    "test_damaged_files.py", "test_study.py", "test_report.py", "test_reproduction_ssr.py", "test_cot_length_train.py",
+    "test_fixed_costs.py",
 )
 
 
