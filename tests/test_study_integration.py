@@ -98,7 +98,8 @@ def test_smoke_study_under_ray_job_submit_reports_what_its_rows_hold(head, tmp_p
 # CPU-seconds, nine tenths of it Ray's fixed cost per job (a job supervisor, a sweep driver, a trial process importing
 # torch and Tune), which put the suite over its budget; the trimmed set is 41 jobs. Every shipped study is still
 # loaded and validated whole at smoke scale (tests/test_study.py), the methods' reproductions run under Ray
-# (jobs/reproduce.py), and `python jobs/study.py configs/studies/<name>.yaml --smoke` runs a whole study (README, "Studies").
+# (jobs/reproduce.py), and `python jobs/study.py configs/studies/<name>.yaml --smoke` runs a whole study (README,
+# "Studies").
 WHOLE_STUDIES = ("theory", "generative", "graph_combinatorial")
 ONE_ARM_STUDIES = {"ssl_geometry": "care", "embedding_alignment": "canonical_map", "graph_pe": "cycles_spe",
                    "graph_distances": "tmd_svm", "reasoning": "g1_sft", "sparse_embeddings": "digits_csr"}
@@ -132,7 +133,7 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in WHOLE_STUDIES]
     paths += [one_arm_only(name, arm, tmp_path) for name, arm in ONE_ARM_STUDIES.items()]
     ids = [sched.submit(path, smoke=True) for path in paths]
-    finals = sched.wait_all(ids, timeout=1800, progress=None)  # 232 s alone, 449 s beside the other worker (slow 2-core machine)
+    finals = sched.wait_all(ids, timeout=1800, progress=None)  # 232 s alone, 449 s in the suite (slow 2 cores)
     for path, sid in zip(paths, ids, strict=True):
         final = finals[sid]
         assert final["status"] == "SUCCEEDED", final
