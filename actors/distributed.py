@@ -336,6 +336,8 @@ def _train(run: dict[str, Any], spec: MethodSpec, rank: int, world: int, store: 
     ds_config = deepspeed_config(dist, micro, float(getattr(cfg, "grad_clip", 0.0) or 0.0))
     module = trainer.model
     _reset_deepspeed_process_state(dist.precision)
+    if not dist.use_gpu:
+        _skip_shm_inference_op(deepspeed)
     engine, _, _, _ = deepspeed.initialize(model=module, optimizer=trainer.optimizer, config=ds_config)
     trainer.model = engine  # the method's loss calls self.model(...): through the engine (attributes pass through)
     device = engine.device
@@ -447,6 +449,18 @@ def zero3_partitioned(module: Any) -> tuple[int, int]:
     whose parameters all persist never runs ZeRO-3's gather and release."""
     params = list(module.parameters())
     return sum(not getattr(p, "ds_persist", False) for p in params), len(params)
+
+
+def _skip_shm_inference_op(deepspeed: Any) -> None:
+    """On the CPU accelerator DeepSpeed's communication backend JIT-compiles a shared-memory all-reduce
+    (``deepspeed_shm_comm``: two C++ files, about 100 s of both cores on a fresh machine, again for every new
+    venv path) when its first engine is built, yet only its tensor-parallel inference calls it
+    (``TorchBackend.inference_all_reduce``); training all-reduces through torch.distributed (gloo) either way.
+    Marking the op incompatible, as on a machine without a compiler, skips the build and changes no number.
+    DeepSpeed caches the probed table in ``deepspeed.ops`` so that edits to it persist."""
+    compatible = getattr(deepspeed.ops, "__compatible_ops__", None)
+    if isinstance(compatible, dict):
+        compatible["deepspeed_shm_comm"] = False
 
 
 def _reset_deepspeed_process_state(precision: str) -> None:
