@@ -77,5 +77,10 @@ LONGEST_FIRST = (
 
 
 def pytest_collection_modifyitems(session, config, items):
+    """LONGEST_FIRST's files first; of the rest, the modules that use ``local_ray`` come together, so that each
+    worker goes from one to the next on the same Ray instead of starting a new one after every file that has none
+    (in alphabetical order about half of them followed such a file)."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+    on_local_ray = {item.path for item in items if "local_ray" in item.fixturenames}
+    # stable: a file's tests keep their order
+    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), item.path not in on_local_ray))
