@@ -453,8 +453,8 @@ def zero3_partitioned(module: Any) -> tuple[int, int]:
 
 def _skip_shm_inference_op(deepspeed: Any) -> None:
     """On the CPU accelerator DeepSpeed's communication backend JIT-compiles a shared-memory all-reduce
-    (``deepspeed_shm_comm``: two C++ files, about 100 s of both cores on a fresh machine, again for every new
-    venv path) when its first engine is built, yet only its tensor-parallel inference calls it
+    (``deepspeed_shm_comm``: two C++ files, about 90 CPU-s of gcc, on a fresh machine and again for every new venv
+    path) when its first engine is built, yet only its tensor-parallel inference calls it
     (``TorchBackend.inference_all_reduce``); training all-reduces through torch.distributed (gloo) either way.
     Marking the op incompatible, as on a machine without a compiler, skips the build and changes no number.
     DeepSpeed caches the probed table in ``deepspeed.ops`` so that edits to it persist."""
