@@ -388,3 +388,22 @@ def test_gpt_sweep_runs_each_trial_as_a_train_run(local_ray, tmp_path: Path):
     losses = rows[rows["metric"] == "loss"].sort_values("epoch")["value"].tolist()
     print(f"gpt: distributed {losses} plain {plain}")
     assert losses == pytest.approx(plain, rel=1e-4)
+
+
+def test_cpu_engines_skip_the_shared_memory_ops_build(tmp_path):
+    """DeepSpeed's CPU backend would JIT-compile its shared-memory all-reduce (``deepspeed_shm_comm``, ~90 CPU-s of
+    gcc on a fresh machine) for its tensor-parallel inference only; after the platform's marking, building the
+    backend's op returns nothing and compiles nothing (a fresh process and an empty extension cache, so a build
+    would show)."""
+    import subprocess
+    import sys
+
+    code = ("import deepspeed\nfrom deepspeed.comm.torch import build_shm_op\n"
+            "from actors.distributed import _skip_shm_inference_op\n"
+            "_skip_shm_inference_op(deepspeed)\nprint('op:', build_shm_op())\n")
+    env = {**os.environ, "DS_ACCELERATOR": "cpu", "TORCH_EXTENSIONS_DIR": str(tmp_path / "ext")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1], check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "op: None" in out.stdout
+    assert not any((tmp_path / "ext").rglob("*.so"))
