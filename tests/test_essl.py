@@ -103,7 +103,8 @@ def test_random_init_baseline_trains_no_weight_but_sets_batchnorm_statistics():
     with torch.no_grad():
         inputs = torch.cat([first_conv(trainer.augment.normalize(x)) for x, _ in trainer.batches()])
     assert first_norm.momentum == 0.1
-    assert torch.allclose(first_norm.running_mean, inputs.mean(dim=(0, 2, 3)), atol=1e-5)
+    # to float32 rounding: channels-last batch norm sums 65,536 values per channel in its own order (3e-5 here)
+    assert torch.allclose(first_norm.running_mean, inputs.mean(dim=(0, 2, 3)), atol=1e-4)
 
 
 def test_shuffled_class_control_keeps_each_images_label_fixed_but_meaningless():

@@ -138,7 +138,10 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
     paths = [REPO / "configs" / "studies" / f"{name}.yaml" for name in WHOLE_STUDIES]
     paths += [arms_only(name, arms, tmp_path) for name, arms in SOME_ARMS.items()]
     ids = [sched.submit(path, smoke=True) for path in paths]
+    started = time.time()
     finals = sched.wait_all(ids, timeout=1800, progress=None)  # 172 s alone on 2 slow cores (232 s with 41 jobs)
+    assert sched.max_jobs == 3  # no cap given: the cluster's 2 CPUs + 1
+    assert peak_node_jobs(sched.client, since=started) == 3, "the studies' node jobs exceeded or never met the cap"
     for path, sid in zip(paths, ids, strict=True):
         final = finals[sid]
         assert final["status"] == "SUCCEEDED", final
@@ -157,6 +160,19 @@ def test_shipped_family_studies_run_at_smoke_scale(head, tmp_path: Path):
         for name in study.figures:  # every figure the study declares (curves, tradeoffs), drawn from its rows
             assert f"(figure_{name}.png)" in report
             assert Path(sched.store.path("reports", sid, f"figure_{name}.png")).stat().st_size > 1000
+
+
+def peak_node_jobs(client, since: float) -> int:
+    """The most study-node jobs submitted since ``since`` that were alive (submitted, not yet ended) at once, from
+    the jobs' own start and end times as Ray recorded them."""
+    spans = [(j.start_time, j.end_time or float("inf")) for j in client.list_jobs()
+             if (j.metadata or {}).get("raystudy_node") and j.start_time and j.start_time >= since * 1000]
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])  # an end before a start
+    alive = peak = 0
+    for _, step in events:
+        alive += step
+        peak = max(peak, alive)
+    return peak
 
 
 def state_of(storage: Path, sid: str) -> dict:

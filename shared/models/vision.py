@@ -33,7 +33,12 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
 
 class ConvNet(nn.Module):
     """Four conv-BN-ReLU stages (width w, 2w, 4w, 8w), each halving the resolution but the first, then
-    global average pooling: the small encoder of the CPU-scale checks."""
+    global average pooling: the small encoder of the CPU-scale checks.
+
+    It computes in channels-last memory format (its conv weights and its input): the same network, but CPU
+    kernels that vectorise over channels. A forward and backward pass at width 16 on 256 images of 32x32, one
+    thread, took 0.15 CPU-s against 0.23 in the default format (2026-12-04, AVX2 kernels). The floats differ
+    from the default format's in their last bits (another summation order), as they do between machines."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -46,9 +51,10 @@ class ConvNet(nn.Module):
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
         self.out_dim = 8 * w
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.features(x.contiguous(memory_format=torch.channels_last))
 
 
 class BasicBlock(nn.Module):
