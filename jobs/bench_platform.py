@@ -37,6 +37,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -81,6 +82,79 @@ def plain_wall(configs: list[list[str]], cpus: int, start_method: str) -> tuple[
     return time.perf_counter() - start, sum(per_trial) / len(per_trial)
 
 
+# Ray's own processes, by what their command lines run: where a local Ray's CPU-seconds go besides the trials
+RAY_DAEMONS = (("GCS", "gcs_server"), ("raylet", "raylet/raylet"), ("API server", "dashboard/dashboard.py"),
+               ("dashboard agent", "dashboard/agent.py"), ("runtime-env agent", "runtime_env/agent"),
+               ("log monitor", "log_monitor.py"), ("autoscaler monitor", "autoscaler/_private/monitor.py"))
+WORKER_MARKS = ("default_worker.py", "ray::", "multiprocessing")  # Ray's trial processes; the plain loop's pool
+
+
+class CpuSampler:
+    """CPU-seconds spent while the block runs by this process ("driver") and by its descendants, grouped as trial
+    or pool "workers", each of Ray's own processes (RAY_DAEMONS) and "other". Descendants are read every
+    ``period_s`` (psutil): a process that ends between two reads loses its last fraction of a period, so the
+    figures are lower bounds to about ``period_s`` per process. Processes already running when the block began
+    (a Ray started by an earlier repeat) count from there. A joined cluster's processes are not descendants."""
+
+    def __init__(self, period_s: float = 0.25) -> None:
+        import threading
+
+        import psutil
+
+        self._psutil, self._me, self.period_s = psutil, psutil.Process(), period_s
+        self._first: dict[int, float] = {}  # CPU-seconds of a process when first seen (0 for one born in the block)
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
+        self.by_kind: dict[str, float] = {}
+
+    def __enter__(self) -> CpuSampler:
+        self._driver0 = self._cpu(self._me)
+        self._read(initial=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+        kinds: dict[str, float] = {"driver": self._cpu(self._me) - self._driver0}
+        for pid, (kind, cpu) in self._last.items():
+            kinds[kind] = kinds.get(kind, 0.0) + cpu - self._first.get(pid, 0.0)
+        self.by_kind = kinds
+
+    @staticmethod
+    def _cpu(proc: object) -> float:
+        times = proc.cpu_times()  # type: ignore[attr-defined]
+        return times.user + times.system
+
+    def _kind(self, proc: object) -> str:
+        cmd = " ".join(proc.cmdline())  # type: ignore[attr-defined]
+        if any(mark in cmd for mark in WORKER_MARKS):
+            return "workers"
+        return next((name for name, mark in RAY_DAEMONS if mark in cmd), "other")
+
+    def _read(self, initial: bool = False) -> None:
+        for proc in self._me.children(recursive=True):
+            try:
+                cpu = self._cpu(proc)
+                # a child caught between fork and exec still shows its parent's command line: read it again later
+                known = self._last.get(proc.pid, ("other", 0.0))[0]
+                kind = known if known != "other" else self._kind(proc)
+            except self._psutil.Error:  # it ended meanwhile: its last reading stands
+                continue
+            if initial:
+                self._first[proc.pid] = cpu
+            self._last[proc.pid] = (kind, cpu)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self._read()
+
+    def ray_daemons(self) -> float:
+        return sum(v for k, v in self.by_kind.items() if k in dict(RAY_DAEMONS))
+
+
 def sweep_overrides(trial: list[str], lams: list[float]) -> list[str]:
     """The plain loop's trials as one sweep: every lambda once, in order, no early stopping."""
     lam_grid = "[" + ",".join(str(lam) for lam in lams) + "]"
@@ -91,14 +165,22 @@ def sweep_overrides(trial: list[str], lams: list[float]) -> list[str]:
 
 def tune_run(trial: list[str], lams: list[float], cpus: int) -> dict[str, float]:
     """The same trials as a Tune sweep on the embedded Ray (started by the first call, timed there)."""
+    import ray
+
     from cluster import connect
-    from jobs.sweep import plan_sweep, run_sweep
+    from cluster.connect import BackgroundConnect
+    from jobs.sweep import import_sweep_modules, plan_sweep, run_sweep
 
     storage = tempfile.mkdtemp(prefix="raystudy-bench-")
     plan = plan_sweep("care", sweep_overrides(trial, lams), storage=storage)
     t0 = time.perf_counter()
     wall_t0 = time.time()
-    connect(num_cpus=cpus, dashboard=False)
+    if ray.is_initialized():
+        connect()
+    else:  # as the user's command starts it: Ray on a thread while Ray Tune and the sweep's modules are imported
+        starting = BackgroundConnect(num_cpus=cpus, dashboard=False)
+        import_sweep_modules()
+        starting.wait()
     ray_start = time.perf_counter() - t0
     out = run_sweep(plan)
     row = {"tune_wall_s": time.perf_counter() - t0, "fit_s": out["fit_s"], "ray_start_s": ray_start,
@@ -107,7 +189,7 @@ def tune_run(trial: list[str], lams: list[float], cpus: int) -> dict[str, float]
     return row
 
 
-def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_method: str) -> list[dict[str, float]]:
+def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_method: str) -> list[dict[str, Any]]:
     """Plain loop then Tune sweep, ``repeats`` times side by side: one row per repeat. This machine's run-to-run
     spread (about 5%) is as large as the overhead itself, hence the repeats and the median."""
     trial = [*TRIAL, f"epochs={epochs}"]
@@ -115,8 +197,12 @@ def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_meth
     configs = [[*trial, f"lam={lam}"] for lam in lams]
     rows = []
     for r in range(repeats):
-        plain, mean_trial = plain_wall(configs, cpus, start_method)
-        row = {"mean_trial_s": mean_trial, "plain_wall_s": plain, **tune_run(trial, lams, cpus)}
+        with CpuSampler() as plain_cpu:
+            plain, mean_trial = plain_wall(configs, cpus, start_method)
+        with CpuSampler() as tune_cpu:
+            tuned = tune_run(trial, lams, cpus)
+        row = {"mean_trial_s": mean_trial, "plain_wall_s": plain, **tuned, "plain_cpu": plain_cpu.by_kind,
+               "tune_cpu": tune_cpu.by_kind, "ray_daemons_cpu_s": tune_cpu.ray_daemons()}
         row["fit_ratio"] = row["fit_s"] / plain
         row["ratio"] = row["tune_wall_s"] / plain
         print(f"repeat {r + 1}/{repeats}: plain loop {plain:.1f} s, Tune trials {row['fit_s']:.1f} s "
@@ -124,6 +210,22 @@ def bench_overhead(trials: int, cpus: int, epochs: int, repeats: int, start_meth
               f"{row['ray_start_s']:.1f} s; first result after {row['first_result_s']:.1f} s", flush=True)
         rows.append(row)
     return rows
+
+
+def print_cpu_breakdown(cold: dict[str, Any], cpus: int) -> None:
+    """Where the cold first sweep's CPU-seconds went beside the plain loop's, and the part of its ratio that Ray's
+    own start and processes take whatever the platform does: while the trials keep every core busy, Ray's
+    processes' CPU-seconds cost their share of the cores' wall time on top of its start."""
+    sweep, plain = cold["tune_cpu"], cold["plain_cpu"]
+    daemons = ", ".join(f"{name} {sweep[name]:.1f}" for name, _ in RAY_DAEMONS if sweep.get(name, 0.0) >= 0.05)
+    print(f"  its CPU-s (sampled): trial processes {sweep.get('workers', 0.0):.1f} against the plain loop's workers "
+          f"{plain.get('workers', 0.0):.1f}; this driver {sweep['driver']:.1f} against {plain['driver']:.1f}; "
+          f"Ray's own processes {cold['ray_daemons_cpu_s']:.1f} ({daemons or 'none here: a joined cluster'}); "
+          f"other {sweep.get('other', 0.0):.1f}")
+    floor = (cold["ray_start_s"] + cold["ray_daemons_cpu_s"] / cpus) / cold["plain_wall_s"]
+    print(f"  Ray's own share: its start ({cold['ray_start_s']:.1f} s, Tune's import beside it) and its processes' "
+          f"CPU-s over {cpus} cores = {floor:.3f} of the plain loop; the rest of the cold overhead, "
+          f"{cold['ratio'] - 1 - floor:.3f}, is the trials' processes, this driver and noise")
 
 
 def first_row_after(storage: str, t0: float) -> float:
@@ -286,6 +388,12 @@ def print_first_results(fresh: dict[str, list[dict[str, float]]], cpus: int) -> 
         label = "" if kind == "command" else f" ({name})"
         print(f"FIRST RESULT{label}, user's command / cold plain script (side by side): median {median(ratios):.2f} "
               f"(each: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 1.5)")
+    if all("ray_s" in r for r in fresh["command"]):
+        # the command's first result comes after Ray's start and then everything the plain script does
+        shares = [c["ray_s"] / p["first_epoch_s"] for c, p in zip(fresh["command"], plain, strict=True)]
+        print(f"  Ray's own share: the default command's wait for Ray's start (Tune's import beside it), median "
+              f"{median(r['ray_s'] for r in fresh['command']):.2f} s = {median(shares):.2f} of the cold plain script's "
+              f"first epoch: the ratio stays above {1 + median(shares):.2f} while the command starts a local Ray")
 
 
 def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
@@ -367,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     cold, warm = rows[0], rows[1:]  # only the first repeat starts Ray
     print(f"COLD first sweep (first repeat) / plain loop: trials {cold['fit_ratio']:.3f}; whole sweep incl. the "
           f"embedded Ray's start and report {cold['ratio']:.3f} (goal <= 1.10)")
+    print_cpu_breakdown(cold, args.cpus)
     if warm:
         print(f"WARM sweeps (repeats 2-{len(rows)}) / plain loop: trials median "
               f"{median(r['fit_ratio'] for r in warm):.3f} (goal <= 1.05)")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -101,7 +102,24 @@ def trial_fixed_cost(storage: str) -> tuple[float, int, dict[str, float]]:
     parts = {key: statistics.median(m[key] for m in new) for key in BREAKDOWN if new and all(key in m for m in new)}
     # what each trial pays on average, the processes' start shared by the trials each trains (reuse_actors)
     parts["per_trial_cpu_s"] = sum(costs) / len(by_trial) if by_trial else float("nan")
+    parts["process_cpu_total_s"] = sum(costs)
     return (statistics.median(costs) if costs else float("nan")), len(costs), parts
+
+
+def print_shared_core_starts(n: int, base: int, walls: dict[int, tuple[float, float]],
+                             starts: dict[int, float]) -> None:
+    """How much of the larger cluster's excess is its extra trial processes' start run one after another on this
+    machine's cores (the simulated nodes share them; a real cluster's nodes start theirs on their own cores), and
+    the fraction of linear speedup without it: an estimate from the measured CPU-seconds, printed as such."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    serial = (starts[n] - starts[base]) / cores
+    if math.isnan(serial):  # no process rows
+        return
+    estimate = walls[base][0] / (walls[n][0] - serial) / (n / base)
+    print(f"  of the {n}-node run: its trial processes' starts took {starts[n]:.1f} CPU-s against {starts[base]:.1f} "
+          f"at {base} node(s), {serial:.1f} s more on this machine's {cores} cores; with each node starting its own "
+          f"on its own cores (a real cluster), the fraction of linear would be about {estimate:.2f} (an estimate, "
+          "not a measurement)")
 
 
 def latency(url: str, folder: Path, storage: str, repeats: int) -> list[float]:
@@ -137,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_token_auth()
     folder = Path(tempfile.mkdtemp(prefix="raystudy-bench-sched-"))
     walls: dict[int, tuple[float, float]] = {}
+    starts: dict[int, float] = {}  # CPU-seconds of all the trial processes' starts, per cluster size
     lat: list[float] = []
     for n in args.nodes:
         cluster, url = simulated_cluster(n, args.cpus_per_node)
@@ -145,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             walls[n] = time_study(url, path, str(folder / f"store{n}"))
             ideal = args.trials * args.hold / (args.cpus_per_node * n)
             cost, processes, parts = trial_fixed_cost(str(folder / f"store{n}"))
+            starts[n] = parts.get("process_cpu_total_s", float("nan"))
+            parts.pop("process_cpu_total_s", None)
             print(f"{n} node(s) x {args.cpus_per_node} CPUs: {args.trials} trials of {args.hold:g} s: trials node "
                   f"{walls[n][0]:.1f} s (ideal {ideal:.1f} s, excess {walls[n][0] - ideal:.1f} s), whole study "
                   f"{walls[n][1]:.1f} s; {processes} trial processes, each {cost:.2f} CPU-s (median) from its start "
@@ -164,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         speedup = walls[base][0] / walls[n][0]
         print(f"speedup {n} vs {base} node(s): {speedup:.2f} (linear {n / base:.0f}); "
               f"fraction of linear {speedup / (n / base):.2f} (target >= 0.9 at 4 nodes)")
+        print_shared_core_starts(n, base, walls, starts)
     if lat:
         print(f"submit -> first node RUNNING: median {statistics.median(lat):.2f} s over {len(lat)} "
               f"(min {min(lat):.2f}, max {max(lat):.2f}; target < 3 s)")

@@ -136,3 +136,47 @@ def test_every_named_class_resolves_and_declares_its_metrics():
                 assert isinstance(cls, type), (name, ref)
                 if "metrics" in ref.known:
                     assert tuple(ref.known["metrics"]) == tuple(cls.metrics), (name, ref)
+
+
+def test_the_platform_benchmarks_cpu_sampler_charges_each_child_to_its_kind():
+    """jobs/bench_platform.py's CpuSampler (where a cold sweep's CPU-seconds go): a child that spins for about half
+    a CPU-second is charged to its kind, one started before the block counts only from the block's start, and the
+    sampling process's own work is the driver's."""
+    import subprocess
+    import sys
+    import time
+
+    from jobs.bench_platform import CpuSampler
+
+    spin = "import time\nend = time.process_time() + {0}\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    # "log_monitor.py" in its command line: one of Ray's own processes to the sampler
+    before = subprocess.Popen([sys.executable, "-c", spin.format(0.6), "log_monitor.py"])
+    try:
+        time.sleep(2.0)  # its 0.6 CPU-s are spent before the block
+        with CpuSampler(period_s=0.05) as sampler:
+            child = subprocess.Popen([sys.executable, "-c", spin.format(0.5)])
+            end = time.process_time() + 0.3
+            while time.process_time() < end:  # the driver's own work
+                pass
+            time.sleep(1.5)
+        child.kill()
+    finally:
+        before.kill()
+    kinds = sampler.by_kind
+    assert 0.4 <= kinds.get("other", 0.0) <= 0.8, kinds
+    assert kinds.get("log monitor", 0.0) < 0.2, kinds  # it was idle during the block
+    assert sampler.ray_daemons() == kinds.get("log monitor", 0.0)
+    assert 0.25 <= kinds["driver"] <= 0.6, kinds
+
+
+def test_the_scheduler_benchmark_separates_the_starts_shared_cores_serialise(capsys):
+    """bench_scheduler's estimate for a cluster whose nodes start their trial processes on their own cores: the
+    larger run's extra start CPU-seconds over this machine's cores come off its wall time, nothing else."""
+    from jobs.bench_scheduler import print_shared_core_starts
+
+    cores = len(os.sched_getaffinity(0))
+    walls = {1: (128.0, 130.0), 4: (40.0, 42.0)}
+    print_shared_core_starts(4, 1, walls, {1: 2.0, 4: 2.0 + 3.0 * cores})
+    out = capsys.readouterr().out
+    assert f"{128.0 / 37.0 / 4:.2f} (an estimate" in out, out
+    assert "3.0 s more" in out, out
