@@ -130,9 +130,10 @@ class CpuSampler:
 
     def _kind(self, proc: object) -> str:
         cmd = " ".join(proc.cmdline())  # type: ignore[attr-defined]
-        if any(mark in cmd for mark in WORKER_MARKS):
-            return "workers"
-        return next((name for name, mark in RAY_DAEMONS if mark in cmd), "other")
+        daemon = next((name for name, mark in RAY_DAEMONS if mark in cmd), None)
+        if daemon:  # first: the raylet's command line names the workers' (default_worker.py) among its arguments
+            return daemon
+        return "workers" if any(mark in cmd for mark in WORKER_MARKS) else "other"
 
     def _read(self, initial: bool = False) -> None:
         for proc in self._me.children(recursive=True):
