@@ -11,15 +11,19 @@
    pool that inherits this process's imports, torch._dynamo included). Prints each wall-time ratio and their
    median (target <= 1.10 for trials of 20 s or more), and the time from the sweep's start to its first
    reported result (target < 10 s on a local Ray): with the embedded Ray's start (the first repeat) and
-   on the Ray already up (the later ones).
+   on the Ray already up (the later ones). The first repeat starts Ray as the user's command does (on a thread,
+   beside Ray Tune's imports) and is the COLD figure; its CPU-seconds are sampled per process (trial processes,
+   this driver, each of Ray's own processes) beside the plain loop's, and Ray's own share of the ratio is printed:
+   its start plus its processes' CPU-seconds over the cores, which no change to the platform removes.
    Then the cold first result again in ``--fresh-starts`` new processes of each kind, as a median: (i) this
    benchmark's sweep, timed from the sweep's start (Ray's start included, no dashboard), and (ii) the
    user's command ``python jobs/sweep.py care ...``, timed from its launch (imports, the torch-free validation,
    then the embedded Ray's start beside Ray Tune's imports, no dashboard), with the command's own CPU-seconds
    until its sweep starts and where its seconds go (imports, validation, Ray's start, Tune's set-up, the trial's
    start and first epoch); the same command with Ray's start beside the validation (``RAYSTUDY_EARLY_RAY=1``)
-   and after everything (``=0``), side by side; and a cold plain script's first epoch. ``--first-result-only``
-   runs only these. This machine's spread between single runs is a few seconds.
+   and after everything (``=0``), side by side; and a cold plain script's first epoch, with Ray's own share (the
+   command's wait for Ray's start over the plain script's first epoch). ``--first-result-only`` runs only these.
+   This machine's spread between single runs is a few seconds.
 2. Training efficiency: CARE's achieved FLOP/s per training step (FLOPs counted by
    torch.utils.flop_counter) against this machine's measured matmul peak, on one thread.
 """

@@ -17,7 +17,9 @@
    the trials; ``--hold 15`` shows it. A method with tensors adds torch's import (about 1 CPU-s) and
    torch._dynamo's (about 1.1 CPU-s: every torch.optim optimizer imports it when it is built). Tune reuses a
    trial's process for the sweep's next trial (``reuse_actors``), so each trial pays that start once per process:
-   the per-trial figure printed beside it is the processes' CPU-s shared by the trials they train.
+   the per-trial figure printed beside it is the processes' CPU-s shared by the trials they train. Beside each
+   speedup, an estimate (printed as one) of the fraction of linear on nodes with their own cores: the larger run's
+   extra trial-process starts, in CPU-seconds over this machine's cores, taken off its wall time.
 2. Latency: on the warm 1-node cluster, from ``submit`` to the study's first node RUNNING in Ray
    (median over several studies; target < 3 s).
 """
