@@ -138,42 +138,54 @@ def test_every_named_class_resolves_and_declares_its_metrics():
                     assert tuple(ref.known["metrics"]) == tuple(cls.metrics), (name, ref)
 
 
+# Run in a process of its own: a test worker's process tree may hold a local Ray, whose processes the sampler counts.
+SAMPLER_PROBE = """
+import json, subprocess, sys, time
+from jobs.bench_platform import CpuSampler
+
+SPIN = ("import time\\nend = time.process_time() + {0}\\nwhile time.process_time() < end: pass\\n"
+        "print('spun', flush=True)\\ntime.sleep(120)")
+
+
+def spinner(seconds, *args):
+    return subprocess.Popen([sys.executable, "-c", SPIN.format(seconds), *args], stdout=subprocess.PIPE, text=True)
+
+
+before = spinner(0.6, "log_monitor.py")  # "log_monitor.py" in its command line: one of Ray's processes to the sampler
+children = [before]
+try:
+    assert before.stdout.readline().strip() == "spun"  # its 0.6 CPU-s are spent before the block
+    with CpuSampler(period_s=0.05) as sampler:
+        children.append(spinner(0.5))
+        end = time.process_time() + 0.3
+        while time.process_time() < end:  # the driver's own work
+            pass
+        assert children[-1].stdout.readline().strip() == "spun"
+finally:
+    for child in children:
+        child.kill()
+        child.wait()
+print(json.dumps({**sampler.by_kind, "ray_daemons": sampler.ray_daemons()}))
+"""
+
+
 def test_the_platform_benchmarks_cpu_sampler_charges_each_child_to_its_kind():
     """jobs/bench_platform.py's CpuSampler (where a cold sweep's CPU-seconds go): a child that spins for half a
     CPU-second is charged to its kind, one that spun before the block counts only from the block's start, and the
     sampling process's own work is the driver's. Each child says when it has spun, so a loaded machine only slows
     the test down."""
+    import json
     import subprocess
     import sys
-    import time
 
-    from jobs.bench_platform import CpuSampler
-
-    spin = ("import sys, time\nend = time.process_time() + {0}\nwhile time.process_time() < end: pass\n"
-            "print('spun', flush=True)\ntime.sleep(120)")
-
-    def spinner(seconds: float, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-c", spin.format(seconds), *args], stdout=subprocess.PIPE, text=True)
-
-    # "log_monitor.py" in its command line: one of Ray's own processes to the sampler
-    before = spinner(0.6, "log_monitor.py")
-    children = [before]
-    try:
-        assert before.stdout.readline().strip() == "spun"  # its 0.6 CPU-s are spent before the block
-        with CpuSampler(period_s=0.05) as sampler:
-            children.append(spinner(0.5))
-            end = time.process_time() + 0.3
-            while time.process_time() < end:  # the driver's own work
-                pass
-            assert children[-1].stdout.readline().strip() == "spun"
-    finally:
-        for child in children:
-            child.kill()
-            child.wait()
-    kinds = sampler.by_kind
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", SAMPLER_PROBE], capture_output=True, text=True, timeout=300, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    kinds = json.loads(out.stdout.strip().splitlines()[-1])
     assert 0.45 <= kinds.get("other", 0.0) <= 0.9, kinds  # its half CPU-second and its interpreter's start
     assert kinds.get("log monitor", 0.0) < 0.1, kinds  # it only slept during the block
-    assert sampler.ray_daemons() == kinds.get("log monitor", 0.0)
+    assert kinds["ray_daemons"] == kinds.get("log monitor", 0.0), kinds
     assert 0.28 <= kinds["driver"] <= 0.7, kinds
 
 

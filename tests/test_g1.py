@@ -47,8 +47,11 @@ def test_group_advantages_by_hand_have_zero_mean_per_group():
 def test_k3_kl_is_zero_at_equality_nonnegative_and_matches_the_hand_value():
     logp, ref = torch.log(torch.tensor([0.5])), torch.log(torch.tensor([0.25]))
     assert k3_kl(logp, ref).item() == pytest.approx(0.5 + math.log(2) - 1)  # exp(x) - x - 1, x = log(1/2)
-    a = torch.randn(1000)
-    assert k3_kl(a, a).abs().max() == 0 and (k3_kl(a, torch.randn(1000)) >= 0).all()
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1000, generator=gen), torch.randn(1000, generator=gen)
+    b[:100] = a[:100] + 1e-4 * torch.randn(100, generator=gen)  # near-equal pairs: exp(x) - x - 1 is O(x^2)
+    # exp(x) - x - 1 >= 0 exactly; in float32, for |x| near 1e-4, it rounds to a few 1e-8 either side of zero
+    assert k3_kl(a, a).abs().max() == 0 and (k3_kl(a, b) >= -1e-6).all()
 
 
 def test_the_clipped_surrogate_by_hand():
